@@ -1,0 +1,120 @@
+//! Start-up, in order: configuration (already read), database and migrations, seeds, app state,
+//! router, then `axum::serve` with graceful shutdown on SIGINT/SIGTERM.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use persistence::Db;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::graphql::{self, context::Services};
+use crate::rate_limit::RateLimiter;
+use crate::seed;
+use crate::server::{self, AppState, HttpMetrics};
+
+/// Connects to the database and applies pending migrations.
+pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database)
+        .await
+        .with_context(|| format!("cannot open the database at {}", redact(&config.database.url)))?;
+    let applied = db.migrate_up(None).await.context("cannot apply migrations")?;
+    if applied > 0 {
+        tracing::info!(applied, "applied migrations");
+    }
+    Ok(db)
+}
+
+/// Everything `serve` needs, with the database migrated and (when configured) seeded.
+pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+    let db = connect(&config).await?;
+    if config.seed.on_serve {
+        let report = seed::load(&db, config.seed.dir.as_deref()).await.context("cannot load the seeds")?;
+        tracing::info!(%report, "seeds loaded");
+    }
+    Ok(state(config, db))
+}
+
+/// App state over an open, migrated database.
+pub fn state(config: Config, db: Db) -> AppState {
+    let config = Arc::new(config);
+    let services = Services {
+        db,
+        events: EventBus::default(),
+        limiter: Arc::new(RateLimiter::new(config.limits.requests_per_minute)),
+        config: Arc::clone(&config),
+    };
+    AppState {
+        schema: graphql::build(&config.limits, Some(services.clone())),
+        services,
+        metrics: Arc::new(HttpMetrics::default()),
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("server failed")
+}
+
+/// `colloquy serve`: the whole start-up, until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = config.server.addr;
+    let grace = config.server.shutdown_grace;
+    let state = prepare(config).await?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (set COLLOQUY_ADDR)"))?;
+    let local = listener.local_addr()?;
+    tracing::info!("Colloquy is serving the GraphQL playground at http://{local}/graphql");
+    let serving = run(state, listener, shutdown_signal());
+    tokio::pin!(serving);
+    tokio::select! {
+        result = &mut serving => result,
+        () = async { shutdown_signal().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// A database URL with any password replaced, fit for logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,227 @@
+//! Configuration: every setting comes from an environment variable (a `.env` file is read first
+//! when present), and every one has a working default, so a bare `cargo run` serves. Each concern
+//! has its own struct; `.env.example` documents every variable. Errors name the variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use persistence::DbConfig;
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {var}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Reads variables; tests pass a closure over a map instead of the process environment.
+pub struct Env<'a>(Box<dyn Fn(&str) -> Option<String> + 'a>);
+
+impl<'a> Env<'a> {
+    /// The process environment.
+    pub fn process() -> Env<'static> {
+        Env(Box::new(|k| std::env::var(k).ok()))
+    }
+
+    pub fn from_fn(f: impl Fn(&str) -> Option<String> + 'a) -> Self {
+        Env(Box::new(f))
+    }
+
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn string(&self, var: &'static str, default: &str) -> String {
+        self.get(var).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(var) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError { var, value: v, reason: e.to_string() }),
+        }
+    }
+
+    fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(var).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(ConfigError { var, value: v, reason: "expected true or false".into() }),
+        }
+    }
+}
+
+/// Where and how the HTTP server listens.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `COLLOQUY_ADDR`, default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// `COLLOQUY_SHUTDOWN_GRACE_SECS`, default 10: how long in-flight requests get on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Limits that keep one client from exhausting the server.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// `COLLOQUY_MAX_QUERY_DEPTH`, default 12.
+    pub max_depth: usize,
+    /// `COLLOQUY_MAX_QUERY_COMPLEXITY`, default 50000: a connection costs `first` × its
+    /// children, so `me → conversations(first: 10) → messages(first: 20)` with a handful of
+    /// fields costs about 2,000.
+    pub max_complexity: usize,
+    /// `COLLOQUY_MAX_BODY_BYTES`, default 1 MiB.
+    pub max_body_bytes: usize,
+    /// `COLLOQUY_RATE_LIMIT_PER_MINUTE`, default 600: GraphQL requests per caller (user, or IP
+    /// address when anonymous) per minute.
+    pub requests_per_minute: u32,
+}
+
+/// Sign-in settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `COLLOQUY_SESSION_TTL_HOURS`, default 720 (30 days).
+    pub session_ttl: Duration,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `COLLOQUY_LOG_FORMAT`: `pretty` (default) or `json`.
+    pub format: LogFormat,
+    /// `RUST_LOG`, default `info,sqlx=warn`.
+    pub filter: String,
+}
+
+/// Demo data.
+#[derive(Debug, Clone)]
+pub struct SeedConfig {
+    /// `COLLOQUY_SEED`, default true: load the seeds on `serve`.
+    pub on_serve: bool,
+    /// `COLLOQUY_SEEDS_DIR`: read seed files from this directory instead of the copies built into
+    /// the binary.
+    pub dir: Option<std::path::PathBuf>,
+}
+
+/// Everything the gateway needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DbConfig,
+    pub limits: LimitsConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+    pub seed: SeedConfig,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://colloquy.db?mode=rwc";
+
+impl Config {
+    /// Reads `.env` (when present) and then the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is worth a warning but not a refusal.
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            eprintln!("warning: ignoring .env: {e}");
+        }
+        Self::from(&Env::process())
+    }
+
+    pub fn from(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let addr = env.parse("COLLOQUY_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+        let mut database = DbConfig::new(env.string("DATABASE_URL", DEFAULT_DATABASE_URL));
+        if !(database.url.starts_with("sqlite:") || database.url.starts_with("postgres")) {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                value: database.url,
+                reason: "expected a sqlite:// or postgres:// URL".into(),
+            });
+        }
+        database.max_connections = env.parse("COLLOQUY_DB_MAX_CONNECTIONS", database.max_connections)?;
+        let format = match env.string("COLLOQUY_LOG_FORMAT", "pretty").as_str() {
+            "pretty" | "text" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError {
+                    var: "COLLOQUY_LOG_FORMAT",
+                    value: other.to_owned(),
+                    reason: "expected pretty or json".into(),
+                });
+            }
+        };
+        Ok(Self {
+            server: ServerConfig {
+                addr,
+                shutdown_grace: Duration::from_secs(env.parse("COLLOQUY_SHUTDOWN_GRACE_SECS", 10)?),
+            },
+            database,
+            limits: LimitsConfig {
+                max_depth: env.parse("COLLOQUY_MAX_QUERY_DEPTH", 12)?,
+                max_complexity: env.parse("COLLOQUY_MAX_QUERY_COMPLEXITY", 50_000)?,
+                max_body_bytes: env.parse("COLLOQUY_MAX_BODY_BYTES", 1024 * 1024)?,
+                requests_per_minute: env.parse("COLLOQUY_RATE_LIMIT_PER_MINUTE", 600)?,
+            },
+            auth: AuthConfig { session_ttl: Duration::from_secs(3600 * env.parse::<u64>("COLLOQUY_SESSION_TTL_HOURS", 720)?) },
+            log: LogConfig { format, filter: env.string("RUST_LOG", "info,sqlx=warn,sea_orm=warn") },
+            seed: SeedConfig { on_serve: env.flag("COLLOQUY_SEED", true)?, dir: env.get("COLLOQUY_SEEDS_DIR").map(Into::into) },
+        })
+    }
+
+    /// A configuration for tests: the given database, an ephemeral port, no seeds.
+    pub fn for_tests(database_url: &str) -> Self {
+        let map = [("DATABASE_URL", database_url), ("COLLOQUY_ADDR", "127.0.0.1:0"), ("COLLOQUY_SEED", "false")];
+        let env = Env::from_fn(|k| map.iter().find(|(name, _)| *name == k).map(|(_, v)| (*v).to_owned()));
+        // The fixed map above is valid by construction.
+        match Self::from(&env) {
+            Ok(c) => c,
+            Err(e) => unreachable!("test configuration is invalid: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> Env<'static> {
+        Env::from_fn(move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn defaults_work_with_nothing_set() {
+        let c = Config::from(&env(&[])).unwrap();
+        assert_eq!(c.database.url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.server.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.log.format, LogFormat::Pretty);
+        assert!(c.seed.on_serve);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = Config::from(&env(&[("COLLOQUY_ADDR", "nowhere")])).unwrap_err();
+        assert_eq!(err.var, "COLLOQUY_ADDR");
+        let err = Config::from(&env(&[("COLLOQUY_LOG_FORMAT", "xml")])).unwrap_err();
+        assert_eq!(err.var, "COLLOQUY_LOG_FORMAT");
+        let err = Config::from(&env(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+        let err = Config::from(&env(&[("COLLOQUY_SEED", "perhaps")])).unwrap_err();
+        assert_eq!(err.var, "COLLOQUY_SEED");
+    }
+
+    #[test]
+    fn json_logs_by_variable() {
+        assert_eq!(Config::from(&env(&[("COLLOQUY_LOG_FORMAT", "json")])).unwrap().log.format, LogFormat::Json);
+    }
+}

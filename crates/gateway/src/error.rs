@@ -1,0 +1,159 @@
+//! The gateway's one error type. Every lower error converts into it through an explicit `From`,
+//! and it maps once to a GraphQL error with a stable `extensions.code`. Unexpected failures are
+//! logged (inside the request's span, which carries the request id) and reach the client as a bare
+//! INTERNAL, never with database or provider details.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::ErrorExtensions;
+use core_domain::ValidationError;
+use persistence::StoreError;
+
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    Unauthenticated,
+    Forbidden(&'static str),
+    NotFound,
+    BadInput(ValidationError),
+    Conflict(String),
+    QuotaExceeded,
+    RateLimited { retry_after: Duration },
+    /// Shared so the error can be cloned (async-graphql requires it); never shown to clients.
+    Internal(Arc<anyhow::Error>),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// The stable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound => "NOT_FOUND",
+            ApiError::BadInput(_) => "BAD_USER_INPUT",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::QuotaExceeded => "QUOTA_EXCEEDED",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The text the client sees.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated => "authentication required".into(),
+            ApiError::Forbidden(why) => (*why).into(),
+            ApiError::NotFound => "not found".into(),
+            ApiError::BadInput(v) => v.to_string(),
+            ApiError::Conflict(what) => what.clone(),
+            ApiError::QuotaExceeded => "quota exceeded".into(),
+            ApiError::RateLimited { .. } => "too many requests".into(),
+            ApiError::Internal(_) => "internal error".into(),
+        }
+    }
+
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadInput(ValidationError::new(field, message))
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(Arc::new(e.into()))
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::BadInput(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::InvalidCursor => ApiError::bad_input("after", "is not a cursor from this list"),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<auth::AuthError> for ApiError {
+    fn from(e: auth::AuthError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        let code = e.code();
+        match &e {
+            ApiError::Internal(source) => {
+                tracing::error!(error = ?source, "internal error");
+                async_graphql::Error::new("internal error").extend_with(|_, ext| ext.set("code", code))
+            }
+            ApiError::BadInput(v) => {
+                let field = v.field;
+                async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+                    ext.set("code", code);
+                    ext.set("field", field);
+                })
+            }
+            ApiError::RateLimited { retry_after } => {
+                let secs = retry_after.as_secs().max(1);
+                async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+                    ext.set("code", code);
+                    ext.set("retryAfter", secs);
+                })
+            }
+            _ => async_graphql::Error::new(e.message()).extend_with(|_, ext| ext.set("code", code)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::Value;
+
+    fn ext(e: ApiError) -> (String, async_graphql::ErrorExtensionValues) {
+        let g: async_graphql::Error = e.into();
+        (g.message, g.extensions.unwrap_or_default())
+    }
+
+    /// Pins the mapping from each error to its code, and that internals never leak.
+    #[test]
+    fn every_error_maps_to_its_code() {
+        let cases = [
+            (ApiError::Unauthenticated, "UNAUTHENTICATED"),
+            (ApiError::Forbidden("no"), "FORBIDDEN"),
+            (ApiError::NotFound, "NOT_FOUND"),
+            (ApiError::bad_input("email", "bad"), "BAD_USER_INPUT"),
+            (ApiError::Conflict("email already exists".into()), "CONFLICT"),
+            (ApiError::QuotaExceeded, "QUOTA_EXCEEDED"),
+            (ApiError::RateLimited { retry_after: Duration::from_secs(3) }, "RATE_LIMITED"),
+            (ApiError::internal(anyhow::anyhow!("password=hunter2 at db.example")), "INTERNAL"),
+        ];
+        for (err, code) in cases {
+            let (message, ext) = ext(err);
+            assert_eq!(ext.get("code"), Some(&Value::from(code)));
+            assert!(!message.contains("hunter2"));
+        }
+    }
+
+    #[test]
+    fn bad_input_names_the_field_and_rate_limit_the_wait() {
+        let (_, ext) = ext(ApiError::bad_input("email", "bad"));
+        assert_eq!(ext.get("field"), Some(&Value::from("email")));
+        let (_, ext) = ext(ApiError::RateLimited { retry_after: Duration::from_millis(1500) });
+        assert_eq!(ext.get("retryAfter"), Some(&Value::from(1)));
+    }
+
+    #[test]
+    fn store_errors_map_once() {
+        assert_eq!(ApiError::from(StoreError::Conflict("email")).code(), "CONFLICT");
+        assert_eq!(ApiError::from(StoreError::InvalidCursor).code(), "BAD_USER_INPUT");
+        assert_eq!(ApiError::from(StoreError::Db(sea_orm::DbErr::Custom("boom".into()))).code(), "INTERNAL");
+    }
+}

@@ -1,0 +1,66 @@
+//! GraphQL mirrors of the domain's enums. `remote` generates the conversions both ways, so the
+//! GraphQL spelling (SCREAMING_CASE) and the stored spelling (the seeds') never mix.
+
+use async_graphql::Enum;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "Role", remote = "core_domain::enums::Role")]
+pub enum Role {
+    Guest,
+    User,
+    Educator,
+    Staff,
+    Moderator,
+    Developer,
+    Admin,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "MessageRole", remote = "core_domain::enums::MessageRole")]
+pub enum MessageRole {
+    User,
+    Assistant,
+    System,
+    Partner,
+    Coach,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "MessageStatus", remote = "core_domain::enums::MessageStatus")]
+pub enum MessageStatus {
+    Complete,
+    Streaming,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "ConversationStatus", remote = "core_domain::enums::ConversationStatus")]
+pub enum ConversationStatus {
+    Active,
+    Paused,
+    Completed,
+    Abandoned,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "PromptType", remote = "core_domain::enums::PromptType")]
+pub enum PromptType {
+    Open,
+    Guided,
+    ShortForm,
+    Targeted,
+}
+
+/// Sort direction of a list.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum SortDirection {
+    Asc,
+    #[default]
+    Desc,
+}
+
+/// Parses a stored enum spelling, turning a bad one into INTERNAL (it is our data, not input).
+pub fn stored<T: std::str::FromStr<Err = core_domain::enums::UnknownVariant>>(s: &str) -> crate::error::ApiResult<T> {
+    s.parse().map_err(crate::error::ApiError::internal)
+}

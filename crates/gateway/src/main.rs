@@ -1,0 +1,5 @@
+//! `colloquy`: see `gateway::cli`.
+
+fn main() -> std::process::ExitCode {
+    gateway::cli::main()
+}

@@ -1,0 +1,275 @@
+//! Seed data: the files under `seeds/` (built into the binary; `COLLOQUY_SEEDS_DIR` reads them
+//! from a directory instead), loaded idempotently: running the loader twice changes nothing the
+//! second time. Catalogue rows (personas, rooms) are upserted by id so edited seed files update
+//! them; demo users are created once by email and never overwritten, so a changed password or
+//! deleted demo conversation stays as the user left it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use anyhow::Context as _;
+use core_domain::enums::{MessageRole, MessageStatus, PromptType, Role};
+use core_domain::time;
+use persistence::conversations::{self, NewConversation};
+use persistence::entity::{persona_rooms, personas, rooms};
+use persistence::messages::{self, NewMessage};
+use persistence::users::{self, NewUser};
+use persistence::Db;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::Deserialize;
+
+const PERSONAS: &str = include_str!("../../../seeds/personas.json");
+const ROOMS: &str = include_str!("../../../seeds/rooms.json");
+const USERS: &str = include_str!("../../../seeds/users.json");
+
+#[derive(Deserialize)]
+struct PersonaSeed {
+    id: String,
+    name: String,
+    tone: String,
+    voice: String,
+    description: String,
+    system_prompt: String,
+    tags: Vec<String>,
+    default_model: Option<String>,
+    #[serde(default)]
+    avatar_url: Option<String>,
+    #[serde(default)]
+    default_rooms: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RoomSeed {
+    id: String,
+    name: String,
+    description: String,
+    purpose: String,
+    sample_prompt: String,
+    tags: Vec<String>,
+    prompt_type: String,
+    features: serde_json::Value,
+    #[serde(default)]
+    supported_personas: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct UserSeed {
+    email: String,
+    name: Option<String>,
+    role: String,
+    password: String,
+    #[serde(default)]
+    conversations: Vec<ConversationSeed>,
+}
+
+#[derive(Deserialize)]
+struct ConversationSeed {
+    title: String,
+    model: Option<String>,
+    system_prompt: Option<String>,
+    #[serde(default)]
+    persona_id: Option<String>,
+    #[serde(default)]
+    room_id: Option<String>,
+    messages: Vec<MessageSeed>,
+}
+
+#[derive(Deserialize)]
+struct MessageSeed {
+    role: String,
+    content: String,
+}
+
+/// What a run of the loader did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SeedReport {
+    pub personas: usize,
+    pub rooms: usize,
+    pub links: usize,
+    pub users_created: usize,
+    pub conversations_created: usize,
+}
+
+impl fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} personas and {} rooms up to date ({} links), {} demo users and {} conversations created",
+            self.personas, self.rooms, self.links, self.users_created, self.conversations_created
+        )
+    }
+}
+
+fn read(dir: Option<&Path>, name: &str, built_in: &'static str) -> anyhow::Result<String> {
+    match dir {
+        Some(dir) => {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read seed file {}", path.display()))
+        }
+        None => Ok(built_in.to_owned()),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> anyhow::Result<T> {
+    serde_json::from_str(text).with_context(|| format!("seed file {name} is malformed"))
+}
+
+/// Loads every seed file.
+pub async fn load(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
+    let personas: Vec<PersonaSeed> = parse("personas.json", &read(dir, "personas.json", PERSONAS)?)?;
+    let rooms: Vec<RoomSeed> = parse("rooms.json", &read(dir, "rooms.json", ROOMS)?)?;
+    let users: Vec<UserSeed> = parse("users.json", &read(dir, "users.json", USERS)?)?;
+    let mut report = SeedReport::default();
+    load_catalogue(db, &personas, &rooms, &mut report).await?;
+    for user in &users {
+        load_user(db, user, &mut report).await?;
+    }
+    Ok(report)
+}
+
+async fn load_catalogue(db: &Db, personas: &[PersonaSeed], rooms: &[RoomSeed], report: &mut SeedReport) -> anyhow::Result<()> {
+    let now = time::now();
+    for p in personas {
+        let row = personas::ActiveModel {
+            id: Set(p.id.clone()),
+            name: Set(p.name.clone()),
+            tone: Set(p.tone.clone()),
+            voice: Set(p.voice.clone()),
+            description: Set(p.description.clone()),
+            system_prompt: Set(p.system_prompt.clone()),
+            tags: Set(serde_json::json!(p.tags)),
+            default_model: Set(p.default_model.clone()),
+            avatar_url: Set(p.avatar_url.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        use personas::Column as C;
+        personas::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(C::Id)
+                    .update_columns([C::Name, C::Tone, C::Voice, C::Description, C::SystemPrompt, C::Tags, C::DefaultModel, C::AvatarUrl])
+                    .to_owned(),
+            )
+            .exec_without_returning(db.conn())
+            .await?;
+        report.personas += 1;
+    }
+    for r in rooms {
+        r.prompt_type
+            .parse::<PromptType>()
+            .with_context(|| format!("room {} has an unknown prompt_type {:?}", r.id, r.prompt_type))?;
+        let row = rooms::ActiveModel {
+            id: Set(r.id.clone()),
+            name: Set(r.name.clone()),
+            description: Set(r.description.clone()),
+            purpose: Set(r.purpose.clone()),
+            sample_prompt: Set(r.sample_prompt.clone()),
+            tags: Set(serde_json::json!(r.tags)),
+            prompt_type: Set(r.prompt_type.clone()),
+            features: Set(r.features.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        use rooms::Column as C;
+        rooms::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(C::Id)
+                    .update_columns([C::Name, C::Description, C::Purpose, C::SamplePrompt, C::Tags, C::PromptType, C::Features])
+                    .to_owned(),
+            )
+            .exec_without_returning(db.conn())
+            .await?;
+        report.rooms += 1;
+    }
+    // One join table for what the seeds kept as two arrays: a link exists when either side names
+    // the other; it is a default when the persona lists the room among its defaultRooms.
+    let mut links: BTreeSet<(String, String, bool)> = BTreeSet::new();
+    for p in personas {
+        for room in &p.default_rooms {
+            links.insert((p.id.clone(), room.clone(), true));
+        }
+    }
+    for r in rooms {
+        for persona in &r.supported_personas {
+            if !links.contains(&(persona.clone(), r.id.clone(), true)) {
+                links.insert((persona.clone(), r.id.clone(), false));
+            }
+        }
+    }
+    for (persona_id, room_id, is_default) in links {
+        let row = persona_rooms::ActiveModel {
+            persona_id: Set(persona_id),
+            room_id: Set(room_id),
+            is_default: Set(is_default),
+            created_at: Set(now),
+        };
+        use persona_rooms::Column as C;
+        persona_rooms::Entity::insert(row)
+            .on_conflict(OnConflict::columns([C::PersonaId, C::RoomId]).update_column(C::IsDefault).to_owned())
+            .exec_without_returning(db.conn())
+            .await?;
+        report.links += 1;
+    }
+    Ok(())
+}
+
+async fn load_user(db: &Db, seed: &UserSeed, report: &mut SeedReport) -> anyhow::Result<()> {
+    let role: Role = seed.role.parse().with_context(|| format!("seed user {} has an unknown role", seed.email))?;
+    let email = core_domain::validation::normalize_email(&seed.email)?;
+    let user = match users::find_by_email(db.conn(), &email).await? {
+        Some(u) => u,
+        None => {
+            let password = seed.password.clone();
+            let hash = tokio::task::spawn_blocking(move || auth::password::hash_password(&password)).await??;
+            report.users_created += 1;
+            users::create(db.conn(), NewUser { email: Some(email), name: seed.name.clone(), password_hash: Some(hash), role })
+                .await?
+        }
+    };
+    for c in &seed.conversations {
+        let exists = persistence::entity::conversations::Entity::find()
+            .filter(persistence::entity::conversations::Column::UserId.eq(user.id.clone()))
+            .filter(persistence::entity::conversations::Column::Title.eq(c.title.clone()))
+            .one(db.conn())
+            .await?
+            .is_some();
+        if exists {
+            continue;
+        }
+        let conversation = conversations::create(
+            db.conn(),
+            NewConversation {
+                user_id: Some(user.id.clone()),
+                title: Some(c.title.clone()),
+                model: c.model.clone(),
+                system_prompt: c.system_prompt.clone(),
+                persona_id: c.persona_id.clone(),
+                room_id: c.room_id.clone(),
+            },
+        )
+        .await?;
+        let mut parent: Option<String> = None;
+        for m in &c.messages {
+            let role: MessageRole = m.role.parse().with_context(|| format!("seed message role {:?}", m.role))?;
+            let stored = messages::append(
+                db.conn(),
+                vec![NewMessage {
+                    conversation_id: conversation.id.clone(),
+                    user_id: (role == MessageRole::User).then(|| user.id.clone()),
+                    parent_id: parent.clone(),
+                    role,
+                    content: m.content.clone(),
+                    status: MessageStatus::Complete,
+                    model: (role == MessageRole::Assistant).then(|| c.model.clone()).flatten(),
+                    provider: None,
+                }],
+            )
+            .await?;
+            parent = stored.first().map(|s| s.id.clone());
+        }
+        report.conversations_created += 1;
+    }
+    Ok(())
+}

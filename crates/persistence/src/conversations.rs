@@ -1,0 +1,229 @@
+//! Conversations: every app's chat sessions in one table. Deleting one is a soft delete
+//! (`deleted_at`): it disappears from every query here, and its messages with it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use core_domain::enums::ConversationStatus;
+use core_domain::pagination::PageArgs;
+use core_domain::{ids, time};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    Select, Set,
+};
+
+use crate::cursor::{Keyset, batch};
+use crate::entity::conversations::{self, Column, Entity};
+use crate::{Page, StoreError};
+
+pub use conversations::Model as Conversation;
+
+/// The fields a client sets when starting a conversation.
+#[derive(Debug, Clone, Default)]
+pub struct NewConversation {
+    pub user_id: Option<String>,
+    pub title: Option<String>,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+    pub persona_id: Option<String>,
+    pub room_id: Option<String>,
+}
+
+/// How a list of conversations may be narrowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ConversationFilter {
+    pub status: Option<Vec<ConversationStatus>>,
+    /// Case-insensitive substring of the title.
+    pub title_contains: Option<String>,
+    pub persona_id: Option<String>,
+    pub room_id: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// The orderings a list of conversations can be read in; each has an index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ConversationOrder {
+    CreatedAsc,
+    CreatedDesc,
+    UpdatedAsc,
+    /// Most recently active first: what a chat app's sidebar shows.
+    #[default]
+    UpdatedDesc,
+}
+
+impl ConversationOrder {
+    pub fn keyset(self) -> Keyset<Column> {
+        let (name, at, descending) = match self {
+            Self::CreatedAsc => ("conversations.created_at.asc", Column::CreatedAt, false),
+            Self::CreatedDesc => ("conversations.created_at.desc", Column::CreatedAt, true),
+            Self::UpdatedAsc => ("conversations.updated_at.asc", Column::UpdatedAt, false),
+            Self::UpdatedDesc => ("conversations.updated_at.desc", Column::UpdatedAt, true),
+        };
+        Keyset { name, at, id: Column::Id, descending }
+    }
+
+    /// The timestamp a cursor for `row` carries.
+    pub fn cursor_at(self, row: &Conversation) -> DateTime<Utc> {
+        match self {
+            Self::CreatedAsc | Self::CreatedDesc => row.created_at,
+            Self::UpdatedAsc | Self::UpdatedDesc => row.updated_at,
+        }
+    }
+}
+
+pub async fn create(db: &impl ConnectionTrait, new: NewConversation) -> Result<Conversation, StoreError> {
+    let now = time::now();
+    let custom = new.title.is_some();
+    let model = conversations::ActiveModel {
+        id: Set(ids::new_id()),
+        user_id: Set(new.user_id),
+        invitation_id: Set(None),
+        scenario_id: Set(None),
+        persona_id: Set(new.persona_id),
+        room_id: Set(new.room_id),
+        project_id: Set(None),
+        title: Set(new.title.unwrap_or_else(|| "New Conversation".to_owned())),
+        title_is_custom: Set(custom),
+        model: Set(new.model),
+        system_prompt: Set(new.system_prompt),
+        status: Set(ConversationStatus::Active.as_str().to_owned()),
+        started_at: Set(now),
+        ended_at: Set(None),
+        total_messages: Set(0),
+        duration_seconds: Set(None),
+        metadata: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+    };
+    Ok(model.insert(db).await?)
+}
+
+fn live() -> Select<Entity> {
+    Entity::find().filter(Column::DeletedAt.is_null())
+}
+
+/// A live conversation by id (access is the caller's to check).
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Conversation>, StoreError> {
+    Ok(live().filter(Column::Id.eq(id)).one(db).await?)
+}
+
+/// Live conversations by id, in one statement.
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(live().filter(Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+}
+
+/// Sets a title chosen by the user (an AI-generated title never overwrites it afterwards).
+pub async fn rename(db: &impl ConnectionTrait, id: &str, title: &str) -> Result<Option<Conversation>, StoreError> {
+    let res = Entity::update_many()
+        .col_expr(Column::Title, Expr::value(title))
+        .col_expr(Column::TitleIsCustom, Expr::value(true))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(None);
+    }
+    find(db, id).await
+}
+
+/// Soft-deletes; returns whether a live conversation was deleted.
+pub async fn soft_delete(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    let now = time::now();
+    let res = Entity::update_many()
+        .col_expr(Column::DeletedAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Counts a new message and marks the conversation active now.
+pub async fn note_message(db: &impl ConnectionTrait, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    Entity::update_many()
+        .col_expr(Column::TotalMessages, Expr::col(Column::TotalMessages).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn filtered(filter: &ConversationFilter) -> Select<Entity> {
+    let mut cond = Condition::all().add(Column::DeletedAt.is_null());
+    if let Some(statuses) = &filter.status {
+        cond = cond.add(Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(text) = filter.title_contains.as_deref().filter(|t| !t.is_empty()) {
+        // LIKE is case-insensitive for ASCII on SQLite; lower() both sides so PostgreSQL agrees.
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        cond = cond.add(Func::lower(Expr::col(Column::Title)).like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')));
+    }
+    if let Some(p) = &filter.persona_id {
+        cond = cond.add(Column::PersonaId.eq(p.clone()));
+    }
+    if let Some(r) = &filter.room_id {
+        cond = cond.add(Column::RoomId.eq(r.clone()));
+    }
+    if let Some(t) = filter.created_after {
+        cond = cond.add(Column::CreatedAt.gt(t));
+    }
+    if let Some(t) = filter.created_before {
+        cond = cond.add(Column::CreatedAt.lt(t));
+    }
+    Entity::find().filter(cond)
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// One page of each user's conversations, in one statement for all users.
+pub async fn pages_for_users(
+    db: &impl ConnectionTrait,
+    user_ids: &[String],
+    filter: &ConversationFilter,
+    order: ConversationOrder,
+    args: &PageArgs,
+) -> Result<HashMap<String, Page<Conversation>>, StoreError> {
+    batch::pages_by_parent(db, filtered(filter), Column::UserId, user_ids, &order.keyset(), args, |c: &Conversation| {
+        c.user_id.as_deref().unwrap_or_default()
+    })
+    .await
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ParentCount {
+    parent: Option<String>,
+    n: i64,
+}
+
+/// How many conversations each user has under `filter`, in one statement.
+pub async fn counts_for_users(
+    db: &impl ConnectionTrait,
+    user_ids: &[String],
+    filter: &ConversationFilter,
+) -> Result<HashMap<String, u64>, StoreError> {
+    if user_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = filtered(filter)
+        .filter(Column::UserId.is_in(user_ids.iter().cloned()))
+        .select_only()
+        .column_as(Column::UserId, "parent")
+        .column_as(Column::Id.count(), "n")
+        .group_by(Column::UserId)
+        .into_model::<ParentCount>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().filter_map(|r| Some((r.parent?, u64::try_from(r.n).unwrap_or(0)))).collect())
+}

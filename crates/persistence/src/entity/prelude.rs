@@ -1,0 +1,31 @@
+//! Every entity under the name sea-orm-cli would give it (`Users` for `users::Entity`).
+
+pub use super::analyses::Entity as Analyses;
+pub use super::api_keys::Entity as ApiKeys;
+pub use super::compliance_monitoring::Entity as ComplianceMonitoring;
+pub use super::contact_methods::Entity as ContactMethods;
+pub use super::contract_analyses::Entity as ContractAnalyses;
+pub use super::conversations::Entity as Conversations;
+pub use super::customer_behavior_analyses::Entity as CustomerBehaviorAnalyses;
+pub use super::external_identities::Entity as ExternalIdentities;
+pub use super::invitations::Entity as Invitations;
+pub use super::journals::Entity as Journals;
+pub use super::learning_paths::Entity as LearningPaths;
+pub use super::localization_analyses::Entity as LocalizationAnalyses;
+pub use super::messages::Entity as Messages;
+pub use super::persona_rooms::Entity as PersonaRooms;
+pub use super::personas::Entity as Personas;
+pub use super::posts::Entity as Posts;
+pub use super::projects::Entity as Projects;
+pub use super::quota_presets::Entity as QuotaPresets;
+pub use super::rooms::Entity as Rooms;
+pub use super::scenarios::Entity as Scenarios;
+pub use super::security_settings::Entity as SecuritySettings;
+pub use super::sessions::Entity as Sessions;
+pub use super::subscription_usage::Entity as SubscriptionUsage;
+pub use super::subscriptions::Entity as Subscriptions;
+pub use super::tokens::Entity as Tokens;
+pub use super::uploads::Entity as Uploads;
+pub use super::usage_logs::Entity as UsageLogs;
+pub use super::user_profiles::Entity as UserProfiles;
+pub use super::users::Entity as Users;

@@ -1,0 +1,36 @@
+//! Colloquy's persistence: SeaORM entities (one file per table under [`entity`]), the
+//! connection to SQLite or PostgreSQL ([`Db`]), and stores grouped by area that hold every named
+//! query. Nothing above this crate writes SQL.
+//!
+//! Conventions: store functions take `&impl ConnectionTrait`, so the same function runs on the
+//! pool or inside a transaction; batch look-ups for dataloaders take a slice of keys and issue one
+//! statement for all of them; lists are read with keyset cursors ([`cursor`]), never OFFSET.
+
+pub mod entity;
+
+pub mod conversations;
+pub mod cursor;
+mod db;
+mod error;
+pub mod messages;
+pub mod catalogue;
+pub mod sessions;
+pub mod users;
+
+pub use db::{Db, DbConfig, MigrationState, SqlStats};
+pub use error::StoreError;
+pub use sea_orm;
+
+/// A page of rows read with a keyset cursor, plus whether more rows lie beyond each end.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+impl<T> Page<T> {
+    pub fn empty() -> Self {
+        Self { items: Vec::new(), has_next_page: false, has_previous_page: false }
+    }
+}

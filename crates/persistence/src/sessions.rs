@@ -1,0 +1,70 @@
+//! Login sessions. Only a SHA-256 hash of each bearer token is stored, so a copy of the database
+//! does not let anyone sign in.
+
+use chrono::{DateTime, Utc};
+use core_domain::{ids, time};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::StoreError;
+use crate::entity::{sessions, users};
+
+pub use sessions::Model as Session;
+
+/// Where a session came from, for the user's "my sessions" list.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    token_hash: String,
+    expires_at: DateTime<Utc>,
+    origin: Origin,
+) -> Result<Session, StoreError> {
+    let now = time::now();
+    let model = sessions::ActiveModel {
+        id: Set(ids::new_id()),
+        user_id: Set(user_id.to_owned()),
+        token_hash: Set(token_hash),
+        user_agent: Set(origin.user_agent),
+        ip_address: Set(origin.ip_address),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        last_used_at: Set(Some(now)),
+        created_at: Set(now),
+    };
+    Ok(model.insert(db).await?)
+}
+
+/// The live session with this token hash and its active, undeleted user: one statement.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<(Session, users::Model)>, StoreError> {
+    let now = time::now();
+    let found = sessions::Entity::find()
+        .find_also_related(users::Entity)
+        .filter(sessions::Column::TokenHash.eq(token_hash))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .filter(users::Column::IsActive.eq(true))
+        .filter(users::Column::DeletedAt.is_null())
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(s, u)| u.map(|u| (s, u))))
+}
+
+/// Ends one session.
+pub async fn revoke(db: &impl ConnectionTrait, session_id: &str) -> Result<(), StoreError> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(time::now()))
+        .filter(sessions::Column::Id.eq(session_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}

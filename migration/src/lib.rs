@@ -1,0 +1,36 @@
+//! Colloquy's schema, one migration per area, applied in order; foreign keys only point at
+//! tables of earlier migrations. A released migration is never edited: changes go into a new one.
+//! Every migration's `down` drops what its `up` created, children first.
+
+pub use sea_orm_migration::MigrationStatus;
+pub use sea_orm_migration::prelude::*;
+
+mod ddl;
+mod m20261121_000001_identity;
+mod m20261121_000002_workspace;
+mod m20261121_000003_programmes;
+mod m20261121_000004_conversations;
+mod m20261121_000005_research;
+mod m20261121_000006_education;
+mod m20261121_000007_finance;
+mod m20261121_000008_marketplace;
+mod m20261121_000009_infrastructure;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_identity::Migration),
+            Box::new(m20261121_000002_workspace::Migration),
+            Box::new(m20261121_000003_programmes::Migration),
+            Box::new(m20261121_000004_conversations::Migration),
+            Box::new(m20261121_000005_research::Migration),
+            Box::new(m20261121_000006_education::Migration),
+            Box::new(m20261121_000007_finance::Migration),
+            Box::new(m20261121_000008_marketplace::Migration),
+            Box::new(m20261121_000009_infrastructure::Migration),
+        ]
+    }
+}

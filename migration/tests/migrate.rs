@@ -1,0 +1,238 @@
+//! Applies every migration up, all the way down and up again, on a temporary SQLite file and,
+//! when `TEST_DATABASE_URL` is set, on a fresh PostgreSQL database; between the passes it checks
+//! that the constraints the application relies on are really in the schema.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use migration::{Migrator, MigratorTrait, SchemaManager};
+use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+
+/// A table of the first migration and one of the last: present after `up`, gone after `down`.
+const FIRST_TABLE: &str = "users";
+const LAST_TABLE: &str = "safety_incidents";
+
+#[tokio::test]
+async fn migrations_round_trip_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("mig.db").display());
+    let db = Database::connect(&url).await.unwrap();
+    round_trip(&db).await;
+    db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn migrations_round_trip_on_postgres() {
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        println!("TEST_DATABASE_URL is not set: skipping the PostgreSQL migration test");
+        return;
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("mig_{}_{nanos}", std::process::id());
+    let admin = Database::connect(&admin_url).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    let db = Database::connect(url.as_str()).await.unwrap();
+    round_trip(&db).await;
+    db.close().await.unwrap();
+
+    admin
+        .execute_unprepared(&format!("DROP DATABASE \"{name}\""))
+        .await
+        .unwrap();
+}
+
+async fn round_trip(db: &DatabaseConnection) {
+    let total = Migrator::migrations().len();
+
+    Migrator::up(db, None).await.unwrap();
+    assert_eq!(
+        Migrator::get_applied_migrations(db).await.unwrap().len(),
+        total
+    );
+    assert_tables(db, true).await;
+    check_constraints(db).await;
+
+    Migrator::down(db, None).await.unwrap();
+    assert!(
+        Migrator::get_applied_migrations(db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_tables(db, false).await;
+
+    // A second `up` proves `down` left nothing behind that would collide (tables, index names).
+    Migrator::up(db, None).await.unwrap();
+    assert_tables(db, true).await;
+    check_constraints(db).await;
+}
+
+async fn assert_tables(db: &DatabaseConnection, present: bool) {
+    let manager = SchemaManager::new(db);
+    for table in [FIRST_TABLE, LAST_TABLE] {
+        assert_eq!(
+            manager.has_table(table).await.unwrap(),
+            present,
+            "table {table} present should be {present}"
+        );
+    }
+}
+
+async fn exec(db: &DatabaseConnection, sql: &str) -> Result<(), String> {
+    db.execute_unprepared(sql)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{sql}: {e}"))
+}
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// Writes a little data through plain SQL (as both databases accept it) and checks the unique
+/// indexes, defaults and delete rules; cleans up after itself so the next pass starts empty.
+async fn check_constraints(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    assert!(matches!(backend, DbBackend::Sqlite | DbBackend::Postgres));
+
+    exec(
+        db,
+        "INSERT INTO users (id, email) VALUES ('u1', 'a@example.com')",
+    )
+    .await
+    .unwrap();
+    // Guests have no email: several NULL emails are fine, a repeated email is not.
+    exec(db, "INSERT INTO users (id) VALUES ('g1')")
+        .await
+        .unwrap();
+    exec(db, "INSERT INTO users (id) VALUES ('g2')")
+        .await
+        .unwrap();
+    exec(
+        db,
+        "INSERT INTO users (id, email) VALUES ('u2', 'a@example.com')",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM users WHERE role = 'USER' AND is_active = TRUE"
+        )
+        .await,
+        3
+    );
+
+    // One primary contact per (user, type), any number of non-primary ones.
+    exec(
+        db,
+        "INSERT INTO contact_methods (id, user_id, type, value, is_primary) \
+         VALUES ('c1', 'u1', 'email', 'a@example.com', TRUE)",
+    )
+    .await
+    .unwrap();
+    exec(
+        db,
+        "INSERT INTO contact_methods (id, user_id, type, value, is_primary) \
+         VALUES ('c2', 'u1', 'email', 'b@example.com', TRUE)",
+    )
+    .await
+    .unwrap_err();
+    exec(
+        db,
+        "INSERT INTO contact_methods (id, user_id, type, value) \
+         VALUES ('c3', 'u1', 'email', 'c@example.com')",
+    )
+    .await
+    .unwrap();
+    // (type, value) is unique across users.
+    exec(
+        db,
+        "INSERT INTO contact_methods (id, user_id, type, value) \
+         VALUES ('c4', 'g1', 'email', 'c@example.com')",
+    )
+    .await
+    .unwrap_err();
+
+    exec(
+        db,
+        "INSERT INTO conversations (id, user_id) VALUES ('conv1', 'u1')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM conversations \
+             WHERE title = 'New Conversation' AND status = 'ACTIVE' AND total_messages = 0"
+        )
+        .await,
+        1
+    );
+    exec(
+        db,
+        "INSERT INTO messages (id, conversation_id, user_id, role, content) \
+         VALUES ('m1', 'conv1', 'u1', 'USER', 'hello')",
+    )
+    .await
+    .unwrap();
+    exec(
+        db,
+        "INSERT INTO messages (id, conversation_id, parent_id, role, content) \
+         VALUES ('m2', 'conv1', 'm1', 'ASSISTANT', 'hi')",
+    )
+    .await
+    .unwrap();
+    exec(
+        db,
+        "INSERT INTO usage_logs (id, user_id, conversation_id, message_id, provider, model, \
+         stream_type, input_tokens, output_tokens) \
+         VALUES ('l1', 'u1', 'conv1', 'm2', 'local', 'echo', 'chat', 3, 5)",
+    )
+    .await
+    .unwrap();
+    // A reference to a missing row is refused (SQLite enforces foreign keys too).
+    exec(
+        db,
+        "INSERT INTO messages (id, conversation_id, role, content) \
+         VALUES ('m3', 'missing', 'USER', 'x')",
+    )
+    .await
+    .unwrap_err();
+
+    // Deleting the user takes their own rows and keeps the analytics, detached.
+    exec(db, "DELETE FROM users WHERE id = 'u1'").await.unwrap();
+    assert_eq!(count(db, "SELECT COUNT(*) FROM contact_methods").await, 0);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM conversations").await, 0);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM messages").await, 0);
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM usage_logs WHERE user_id IS NULL \
+             AND conversation_id IS NULL AND message_id IS NULL"
+        )
+        .await,
+        1
+    );
+
+    for table in ["usage_logs", "users"] {
+        exec(db, &format!("DELETE FROM {table}")).await.unwrap();
+    }
+}
