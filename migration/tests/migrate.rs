@@ -217,8 +217,50 @@ async fn check_constraints(db: &DatabaseConnection) {
     .await
     .unwrap_err();
 
-    // Deleting the user takes their own rows and keeps the analytics, detached.
+    // One wallet per (user, currency); an idempotency key is spent once per wallet.
+    exec(
+        db,
+        "INSERT INTO wallets (id, user_id, currency) VALUES ('w1', 'u1', 'AZR')",
+    )
+    .await
+    .unwrap();
+    exec(
+        db,
+        "INSERT INTO wallets (id, user_id, currency) VALUES ('w2', 'u1', 'AZR')",
+    )
+    .await
+    .unwrap_err();
+    let ledger_row = |id: &str| {
+        format!(
+            "INSERT INTO transactions (id, wallet_id, type, amount, balance_after, \
+             idempotency_key) VALUES ('{id}', 'w1', 'DEPOSIT', 100, 100, 'k1')"
+        )
+    };
+    exec(db, &ledger_row("t1")).await.unwrap();
+    exec(db, &ledger_row("t2")).await.unwrap_err();
+
+    // A safety incident survives everything it points at.
+    exec(
+        db,
+        "INSERT INTO safety_incidents (id, reporter_id, conversation_id, message_id, category, \
+         description) VALUES ('s1', 'u1', 'conv1', 'm2', 'HARASSMENT', 'reported')",
+    )
+    .await
+    .unwrap();
+
+    // Deleting the user takes their own rows and keeps the analytics and incidents, detached.
     exec(db, "DELETE FROM users WHERE id = 'u1'").await.unwrap();
+    assert_eq!(count(db, "SELECT COUNT(*) FROM wallets").await, 0);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM transactions").await, 0);
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM safety_incidents WHERE reporter_id IS NULL \
+             AND conversation_id IS NULL AND message_id IS NULL AND status = 'OPEN'"
+        )
+        .await,
+        1
+    );
     assert_eq!(count(db, "SELECT COUNT(*) FROM contact_methods").await, 0);
     assert_eq!(count(db, "SELECT COUNT(*) FROM conversations").await, 0);
     assert_eq!(count(db, "SELECT COUNT(*) FROM messages").await, 0);
@@ -232,7 +274,7 @@ async fn check_constraints(db: &DatabaseConnection) {
         1
     );
 
-    for table in ["usage_logs", "users"] {
+    for table in ["usage_logs", "safety_incidents", "users"] {
         exec(db, &format!("DELETE FROM {table}")).await.unwrap();
     }
 }

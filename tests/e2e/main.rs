@@ -1,1 +1,9 @@
-fn main(){}
+//! End-to-end tests: each module exercises one area through GraphQL over HTTP and WebSocket, on
+//! SQLite and on PostgreSQL (see `colloquy_tests::e2e!`). One test binary keeps link time down.
+
+mod accounts;
+mod conversations;
+mod queries;
+mod schema;
+mod seeds;
+mod transport;

@@ -5,7 +5,8 @@
 //! Input tokens come from `message_start` and, when present, `message_delta`; output tokens from
 //! `message_delta` (it holds the running total). Only `text_delta`s become output: thinking,
 //! tool and citation deltas are skipped. Unknown event types are ignored, as the API's
-//! versioning policy asks.
+//! versioning policy asks. Cache token counts are not added to the input tokens: Colloquy sends
+//! no `cache_control`, so they are zero.
 
 use async_trait::async_trait;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};

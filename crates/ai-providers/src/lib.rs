@@ -1,19 +1,4 @@
-//! AI providers for Colloquy: the [`Provider`] trait, Anthropic Messages, OpenAI Chat
-//! Completions (and any OpenAI-compatible server), the offline `local-echo` model, the model
-//! catalogue with prices, and prompt fitting.
-//!
-//! Conventions:
-//! - Providers are held as `Arc<dyn Provider>` in [`Providers`], built from plain config structs
-//!   ([`ProvidersConfig`]); this crate reads no environment variables.
-//! - Streaming: [`Provider::stream`] resolves at the first output, after retrying what failed
-//!   before it (429, 5xx, 529, connection errors; `retry-after` honoured). Once output started,
-//!   errors are yielded inside the stream and never retried; the caller keeps what it got.
-//!   Dropping the stream cancels the call.
-//! - Errors: [`ProviderError`] with a stable [`ProviderError::reason`] code; set-up errors are
-//!   [`ConfigError`].
-//! - Money: integer micro-dollars; an unknown price is `None`, never zero.
-//! - The `testing` feature adds [`testing::FakeProvider`], a local server speaking both wire
-//!   formats from the recorded fixtures in `fixtures/`.
+#![doc = include_str!("../README.md")]
 
 mod anthropic;
 mod catalogue;

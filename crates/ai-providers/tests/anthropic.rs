@@ -277,6 +277,21 @@ async fn an_error_event_after_output_fails_the_stream_without_retry() {
 }
 
 #[tokio::test]
+async fn an_error_event_before_output_is_retried() {
+    let fake = FakeProvider::start().await.unwrap();
+    fake.push(FakeReply::stream_error_after(0));
+    let drained = drain(
+        anthropic(&fake, Some("k"))
+            .stream(request(MODEL))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(drained.text(), "Hello there!");
+    assert_eq!(fake.request_count(), 2);
+}
+
+#[tokio::test]
 async fn a_cut_connection_after_output_is_stream_interrupted() {
     let fake = FakeProvider::start().await.unwrap();
     fake.push(FakeReply::success().cut_after(2));

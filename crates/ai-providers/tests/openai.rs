@@ -193,6 +193,21 @@ async fn an_error_payload_after_output_fails_the_stream_without_retry() {
 }
 
 #[tokio::test]
+async fn an_error_payload_before_output_is_retried() {
+    let fake = FakeProvider::start().await.unwrap();
+    fake.push(FakeReply::stream_error_after(0));
+    let drained = drain(
+        openai(&fake, Some("k"))
+            .stream(request(MODEL))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(drained.text(), "Hello there!");
+    assert_eq!(fake.request_count(), 2);
+}
+
+#[tokio::test]
 async fn retries_429_and_500_before_output_but_not_401() {
     let fake = FakeProvider::start().await.unwrap();
     fake.push(FakeReply::error(429));

@@ -31,7 +31,9 @@ pub struct Caller {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Creates a USER account with a password and signs it in.
@@ -50,11 +52,18 @@ pub async fn register(
     let hash = blocking(move || auth::password::hash_password(&password)).await??;
     let user = users::create(
         db.conn(),
-        NewUser { email: Some(email), name, password_hash: Some(hash), role: Role::User },
+        NewUser {
+            email: Some(email),
+            name,
+            password_hash: Some(hash),
+            role: Role::User,
+        },
     )
     .await
     .map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::Conflict("an account with this email already exists".into()),
+        StoreError::Conflict(_) => {
+            ApiError::Conflict("an account with this email already exists".into())
+        }
         other => other.into(),
     })?;
     start_session(db, user, ttl, origin).await
@@ -62,12 +71,21 @@ pub async fn register(
 
 /// Checks an email and password. A wrong email and a wrong password answer the same
 /// UNAUTHENTICATED and take the same time, so neither can be probed.
-pub async fn login(db: &Db, email: &str, password: &str, ttl: Duration, origin: Origin) -> ApiResult<SignedIn> {
+pub async fn login(
+    db: &Db,
+    email: &str,
+    password: &str,
+    ttl: Duration,
+    origin: Origin,
+) -> ApiResult<SignedIn> {
     let user = match validation::normalize_email(email) {
         Ok(email) => users::find_by_email(db.conn(), &email).await?,
         Err(_) => None,
     };
-    let stored = user.as_ref().filter(|u| u.is_active).and_then(|u| u.password_hash.clone());
+    let stored = user
+        .as_ref()
+        .filter(|u| u.is_active)
+        .and_then(|u| u.password_hash.clone());
     let password = password.to_owned();
     let ok = blocking(move || match stored {
         Some(hash) => auth::password::verify_password(&password, &hash),
@@ -78,8 +96,8 @@ pub async fn login(db: &Db, email: &str, password: &str, ttl: Duration, origin: 
     })
     .await??;
     match user {
-        Some(user) if ok => {
-            users::record_login(db.conn(), &user.id).await?;
+        Some(mut user) if ok => {
+            user.last_login_at = Some(users::record_login(db.conn(), &user.id).await?);
             start_session(db, user, ttl, origin).await
         }
         _ => Err(ApiError::Unauthenticated),
@@ -91,7 +109,11 @@ async fn start_session(db: &Db, user: User, ttl: Duration, origin: Origin) -> Ap
     let ttl = chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
     let expires_at = time::now() + ttl;
     sessions::create(db.conn(), &user.id, issued.hash, expires_at, origin).await?;
-    Ok(SignedIn { user, token: issued.plaintext, expires_at })
+    Ok(SignedIn {
+        user,
+        token: issued.plaintext,
+        expires_at,
+    })
 }
 
 /// Resolves `Authorization: Bearer <token>`. `Ok(None)` means the token is unknown, expired or
@@ -104,7 +126,10 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Caller>, StoreE
         return Ok(None);
     };
     let role = users::role_of(&user)?;
-    Ok(Some(Caller { actor: Actor::new(user.id, role), session_id: session.id }))
+    Ok(Some(Caller {
+        actor: Actor::new(user.id, role),
+        session_id: session.id,
+    }))
 }
 
 /// Ends the caller's current session.

@@ -18,10 +18,16 @@ use crate::server::{self, AppState, HttpMetrics};
 
 /// Connects to the database and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database)
+    let db = Db::connect(&config.database).await.with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            redact(&config.database.url)
+        )
+    })?;
+    let applied = db
+        .migrate_up(None)
         .await
-        .with_context(|| format!("cannot open the database at {}", redact(&config.database.url)))?;
-    let applied = db.migrate_up(None).await.context("cannot apply migrations")?;
+        .context("cannot apply migrations")?;
     if applied > 0 {
         tracing::info!(applied, "applied migrations");
     }
@@ -32,7 +38,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let db = connect(&config).await?;
     if config.seed.on_serve {
-        let report = seed::load(&db, config.seed.dir.as_deref()).await.context("cannot load the seeds")?;
+        let report = seed::load(&db, config.seed.dir.as_deref())
+            .await
+            .context("cannot load the seeds")?;
         tracing::info!(%report, "seeds loaded");
     }
     Ok(state(config, db))
@@ -55,9 +63,16 @@ pub fn state(config: Config, db: Db) -> AppState {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("server failed")
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")
 }
 
 /// `colloquy serve`: the whole start-up, until SIGINT or SIGTERM.
@@ -65,7 +80,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = config.server.addr;
     let grace = config.server.shutdown_grace;
     let state = prepare(config).await?;
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (set COLLOQUY_ADDR)"))?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (set COLLOQUY_ADDR)"))?;
     let local = listener.local_addr()?;
     tracing::info!("Colloquy is serving the GraphQL playground at http://{local}/graphql");
     let serving = run(state, listener, shutdown_signal());

@@ -8,7 +8,11 @@ use crate::config::Config;
 use crate::{app, graphql, seed, telemetry};
 
 #[derive(Parser, Debug)]
-#[command(name = "colloquy", version, about = "One GraphQL gateway for five AI-conversation apps")]
+#[command(
+    name = "colloquy",
+    version,
+    about = "One GraphQL gateway for five AI-conversation apps"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -62,7 +66,10 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -105,7 +112,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 MigrateAction::Status => {
                     for m in db.migration_status().await? {
-                        println!("{} {}", if m.applied { "applied" } else { "pending" }, m.name);
+                        println!(
+                            "{} {}",
+                            if m.applied { "applied" } else { "pending" },
+                            m.name
+                        );
                     }
                 }
             }

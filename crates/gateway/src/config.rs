@@ -43,7 +43,11 @@ impl<'a> Env<'a> {
     {
         match self.get(var) {
             None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError { var, value: v, reason: e.to_string() }),
+            Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError {
+                var,
+                value: v,
+                reason: e.to_string(),
+            }),
         }
     }
 
@@ -52,7 +56,11 @@ impl<'a> Env<'a> {
             None => Ok(default),
             Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
             Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
-            Some(v) => Err(ConfigError { var, value: v, reason: "expected true or false".into() }),
+            Some(v) => Err(ConfigError {
+                var,
+                value: v,
+                reason: "expected true or false".into(),
+            }),
         }
     }
 }
@@ -149,7 +157,8 @@ impl Config {
                 reason: "expected a sqlite:// or postgres:// URL".into(),
             });
         }
-        database.max_connections = env.parse("COLLOQUY_DB_MAX_CONNECTIONS", database.max_connections)?;
+        database.max_connections =
+            env.parse("COLLOQUY_DB_MAX_CONNECTIONS", database.max_connections)?;
         let format = match env.string("COLLOQUY_LOG_FORMAT", "pretty").as_str() {
             "pretty" | "text" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -173,16 +182,34 @@ impl Config {
                 max_body_bytes: env.parse("COLLOQUY_MAX_BODY_BYTES", 1024 * 1024)?,
                 requests_per_minute: env.parse("COLLOQUY_RATE_LIMIT_PER_MINUTE", 600)?,
             },
-            auth: AuthConfig { session_ttl: Duration::from_secs(3600 * env.parse::<u64>("COLLOQUY_SESSION_TTL_HOURS", 720)?) },
-            log: LogConfig { format, filter: env.string("RUST_LOG", "info,sqlx=warn,sea_orm=warn") },
-            seed: SeedConfig { on_serve: env.flag("COLLOQUY_SEED", true)?, dir: env.get("COLLOQUY_SEEDS_DIR").map(Into::into) },
+            auth: AuthConfig {
+                session_ttl: Duration::from_secs(
+                    3600 * env.parse::<u64>("COLLOQUY_SESSION_TTL_HOURS", 720)?,
+                ),
+            },
+            log: LogConfig {
+                format,
+                filter: env.string("RUST_LOG", "info,sqlx=warn,sea_orm=warn"),
+            },
+            seed: SeedConfig {
+                on_serve: env.flag("COLLOQUY_SEED", true)?,
+                dir: env.get("COLLOQUY_SEEDS_DIR").map(Into::into),
+            },
         })
     }
 
     /// A configuration for tests: the given database, an ephemeral port, no seeds.
     pub fn for_tests(database_url: &str) -> Self {
-        let map = [("DATABASE_URL", database_url), ("COLLOQUY_ADDR", "127.0.0.1:0"), ("COLLOQUY_SEED", "false")];
-        let env = Env::from_fn(|k| map.iter().find(|(name, _)| *name == k).map(|(_, v)| (*v).to_owned()));
+        let map = [
+            ("DATABASE_URL", database_url),
+            ("COLLOQUY_ADDR", "127.0.0.1:0"),
+            ("COLLOQUY_SEED", "false"),
+        ];
+        let env = Env::from_fn(|k| {
+            map.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        });
         // The fixed map above is valid by construction.
         match Self::from(&env) {
             Ok(c) => c,
@@ -196,7 +223,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> Env<'static> {
-        Env::from_fn(move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+        Env::from_fn(move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
     }
 
     #[test]
@@ -222,6 +254,12 @@ mod tests {
 
     #[test]
     fn json_logs_by_variable() {
-        assert_eq!(Config::from(&env(&[("COLLOQUY_LOG_FORMAT", "json")])).unwrap().log.format, LogFormat::Json);
+        assert_eq!(
+            Config::from(&env(&[("COLLOQUY_LOG_FORMAT", "json")]))
+                .unwrap()
+                .log
+                .format,
+            LogFormat::Json
+        );
     }
 }

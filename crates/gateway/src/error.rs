@@ -18,7 +18,9 @@ pub enum ApiError {
     BadInput(ValidationError),
     Conflict(String),
     QuotaExceeded,
-    RateLimited { retry_after: Duration },
+    RateLimited {
+        retry_after: Duration,
+    },
     /// Shared so the error can be cloned (async-graphql requires it); never shown to clients.
     Internal(Arc<anyhow::Error>),
 }
@@ -73,11 +75,38 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
-            StoreError::InvalidCursor => ApiError::bad_input("after", "is not a cursor from this list"),
+            StoreError::InvalidCursor => {
+                ApiError::bad_input("after", "is not a cursor from this list")
+            }
             other => ApiError::internal(other),
         }
     }
 }
+
+/// Dataloaders share one error between every key of a batch, hence the `Arc`.
+impl From<Arc<StoreError>> for ApiError {
+    fn from(e: Arc<StoreError>) -> Self {
+        match &*e {
+            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::InvalidCursor => {
+                ApiError::bad_input("after", "is not a cursor from this list")
+            }
+            _ => ApiError::Internal(Arc::new(anyhow::Error::new(ArcStoreError(e)))),
+        }
+    }
+}
+
+/// Lets a shared store error be an `anyhow` source.
+#[derive(Debug)]
+struct ArcStoreError(Arc<StoreError>);
+
+impl std::fmt::Display for ArcStoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ArcStoreError {}
 
 impl From<auth::AuthError> for ApiError {
     fn from(e: auth::AuthError) -> Self {
@@ -91,7 +120,8 @@ impl From<ApiError> for async_graphql::Error {
         match &e {
             ApiError::Internal(source) => {
                 tracing::error!(error = ?source, "internal error");
-                async_graphql::Error::new("internal error").extend_with(|_, ext| ext.set("code", code))
+                async_graphql::Error::new("internal error")
+                    .extend_with(|_, ext| ext.set("code", code))
             }
             ApiError::BadInput(v) => {
                 let field = v.field;
@@ -130,10 +160,21 @@ mod tests {
             (ApiError::Forbidden("no"), "FORBIDDEN"),
             (ApiError::NotFound, "NOT_FOUND"),
             (ApiError::bad_input("email", "bad"), "BAD_USER_INPUT"),
-            (ApiError::Conflict("email already exists".into()), "CONFLICT"),
+            (
+                ApiError::Conflict("email already exists".into()),
+                "CONFLICT",
+            ),
             (ApiError::QuotaExceeded, "QUOTA_EXCEEDED"),
-            (ApiError::RateLimited { retry_after: Duration::from_secs(3) }, "RATE_LIMITED"),
-            (ApiError::internal(anyhow::anyhow!("password=hunter2 at db.example")), "INTERNAL"),
+            (
+                ApiError::RateLimited {
+                    retry_after: Duration::from_secs(3),
+                },
+                "RATE_LIMITED",
+            ),
+            (
+                ApiError::internal(anyhow::anyhow!("password=hunter2 at db.example")),
+                "INTERNAL",
+            ),
         ];
         for (err, code) in cases {
             let (message, ext) = ext(err);
@@ -146,14 +187,25 @@ mod tests {
     fn bad_input_names_the_field_and_rate_limit_the_wait() {
         let (_, ext) = ext(ApiError::bad_input("email", "bad"));
         assert_eq!(ext.get("field"), Some(&Value::from("email")));
-        let (_, ext) = ext(ApiError::RateLimited { retry_after: Duration::from_millis(1500) });
+        let (_, ext) = ext(ApiError::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        });
         assert_eq!(ext.get("retryAfter"), Some(&Value::from(1)));
     }
 
     #[test]
     fn store_errors_map_once() {
-        assert_eq!(ApiError::from(StoreError::Conflict("email")).code(), "CONFLICT");
-        assert_eq!(ApiError::from(StoreError::InvalidCursor).code(), "BAD_USER_INPUT");
-        assert_eq!(ApiError::from(StoreError::Db(sea_orm::DbErr::Custom("boom".into()))).code(), "INTERNAL");
+        assert_eq!(
+            ApiError::from(StoreError::Conflict("email")).code(),
+            "CONFLICT"
+        );
+        assert_eq!(
+            ApiError::from(StoreError::InvalidCursor).code(),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Db(sea_orm::DbErr::Custom("boom".into()))).code(),
+            "INTERNAL"
+        );
     }
 }

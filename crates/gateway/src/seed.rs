@@ -11,11 +11,11 @@ use std::path::Path;
 use anyhow::Context as _;
 use core_domain::enums::{MessageRole, MessageStatus, PromptType, Role};
 use core_domain::time;
+use persistence::Db;
 use persistence::conversations::{self, NewConversation};
 use persistence::entity::{persona_rooms, personas, rooms};
 use persistence::messages::{self, NewMessage};
 use persistence::users::{self, NewUser};
-use persistence::Db;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
@@ -106,7 +106,8 @@ fn read(dir: Option<&Path>, name: &str, built_in: &'static str) -> anyhow::Resul
     match dir {
         Some(dir) => {
             let path = dir.join(name);
-            std::fs::read_to_string(&path).with_context(|| format!("cannot read seed file {}", path.display()))
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read seed file {}", path.display()))
         }
         None => Ok(built_in.to_owned()),
     }
@@ -118,7 +119,8 @@ fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> anyhow::Resu
 
 /// Loads every seed file.
 pub async fn load(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
-    let personas: Vec<PersonaSeed> = parse("personas.json", &read(dir, "personas.json", PERSONAS)?)?;
+    let personas: Vec<PersonaSeed> =
+        parse("personas.json", &read(dir, "personas.json", PERSONAS)?)?;
     let rooms: Vec<RoomSeed> = parse("rooms.json", &read(dir, "rooms.json", ROOMS)?)?;
     let users: Vec<UserSeed> = parse("users.json", &read(dir, "users.json", USERS)?)?;
     let mut report = SeedReport::default();
@@ -129,7 +131,12 @@ pub async fn load(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
     Ok(report)
 }
 
-async fn load_catalogue(db: &Db, personas: &[PersonaSeed], rooms: &[RoomSeed], report: &mut SeedReport) -> anyhow::Result<()> {
+async fn load_catalogue(
+    db: &Db,
+    personas: &[PersonaSeed],
+    rooms: &[RoomSeed],
+    report: &mut SeedReport,
+) -> anyhow::Result<()> {
     let now = time::now();
     for p in personas {
         let row = personas::ActiveModel {
@@ -149,7 +156,16 @@ async fn load_catalogue(db: &Db, personas: &[PersonaSeed], rooms: &[RoomSeed], r
         personas::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(C::Id)
-                    .update_columns([C::Name, C::Tone, C::Voice, C::Description, C::SystemPrompt, C::Tags, C::DefaultModel, C::AvatarUrl])
+                    .update_columns([
+                        C::Name,
+                        C::Tone,
+                        C::Voice,
+                        C::Description,
+                        C::SystemPrompt,
+                        C::Tags,
+                        C::DefaultModel,
+                        C::AvatarUrl,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(db.conn())
@@ -157,9 +173,12 @@ async fn load_catalogue(db: &Db, personas: &[PersonaSeed], rooms: &[RoomSeed], r
         report.personas += 1;
     }
     for r in rooms {
-        r.prompt_type
-            .parse::<PromptType>()
-            .with_context(|| format!("room {} has an unknown prompt_type {:?}", r.id, r.prompt_type))?;
+        r.prompt_type.parse::<PromptType>().with_context(|| {
+            format!(
+                "room {} has an unknown prompt_type {:?}",
+                r.id, r.prompt_type
+            )
+        })?;
         let row = rooms::ActiveModel {
             id: Set(r.id.clone()),
             name: Set(r.name.clone()),
@@ -176,7 +195,15 @@ async fn load_catalogue(db: &Db, personas: &[PersonaSeed], rooms: &[RoomSeed], r
         rooms::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(C::Id)
-                    .update_columns([C::Name, C::Description, C::Purpose, C::SamplePrompt, C::Tags, C::PromptType, C::Features])
+                    .update_columns([
+                        C::Name,
+                        C::Description,
+                        C::Purpose,
+                        C::SamplePrompt,
+                        C::Tags,
+                        C::PromptType,
+                        C::Features,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(db.conn())
@@ -207,7 +234,11 @@ async fn load_catalogue(db: &Db, personas: &[PersonaSeed], rooms: &[RoomSeed], r
         };
         use persona_rooms::Column as C;
         persona_rooms::Entity::insert(row)
-            .on_conflict(OnConflict::columns([C::PersonaId, C::RoomId]).update_column(C::IsDefault).to_owned())
+            .on_conflict(
+                OnConflict::columns([C::PersonaId, C::RoomId])
+                    .update_column(C::IsDefault)
+                    .to_owned(),
+            )
             .exec_without_returning(db.conn())
             .await?;
         report.links += 1;
@@ -216,16 +247,29 @@ async fn load_catalogue(db: &Db, personas: &[PersonaSeed], rooms: &[RoomSeed], r
 }
 
 async fn load_user(db: &Db, seed: &UserSeed, report: &mut SeedReport) -> anyhow::Result<()> {
-    let role: Role = seed.role.parse().with_context(|| format!("seed user {} has an unknown role", seed.email))?;
+    let role: Role = seed
+        .role
+        .parse()
+        .with_context(|| format!("seed user {} has an unknown role", seed.email))?;
     let email = core_domain::validation::normalize_email(&seed.email)?;
     let user = match users::find_by_email(db.conn(), &email).await? {
         Some(u) => u,
         None => {
             let password = seed.password.clone();
-            let hash = tokio::task::spawn_blocking(move || auth::password::hash_password(&password)).await??;
+            let hash =
+                tokio::task::spawn_blocking(move || auth::password::hash_password(&password))
+                    .await??;
             report.users_created += 1;
-            users::create(db.conn(), NewUser { email: Some(email), name: seed.name.clone(), password_hash: Some(hash), role })
-                .await?
+            users::create(
+                db.conn(),
+                NewUser {
+                    email: Some(email),
+                    name: seed.name.clone(),
+                    password_hash: Some(hash),
+                    role,
+                },
+            )
+            .await?
         }
     };
     for c in &seed.conversations {
@@ -252,7 +296,10 @@ async fn load_user(db: &Db, seed: &UserSeed, report: &mut SeedReport) -> anyhow:
         .await?;
         let mut parent: Option<String> = None;
         for m in &c.messages {
-            let role: MessageRole = m.role.parse().with_context(|| format!("seed message role {:?}", m.role))?;
+            let role: MessageRole = m
+                .role
+                .parse()
+                .with_context(|| format!("seed message role {:?}", m.role))?;
             let stored = messages::append(
                 db.conn(),
                 vec![NewMessage {
@@ -262,7 +309,9 @@ async fn load_user(db: &Db, seed: &UserSeed, report: &mut SeedReport) -> anyhow:
                     role,
                     content: m.content.clone(),
                     status: MessageStatus::Complete,
-                    model: (role == MessageRole::Assistant).then(|| c.model.clone()).flatten(),
+                    model: (role == MessageRole::Assistant)
+                        .then(|| c.model.clone())
+                        .flatten(),
                     provider: None,
                 }],
             )

@@ -11,11 +11,12 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, ErrorExtensions};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use persistence::sessions::Origin;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -51,7 +52,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(max_body))
+        // Limits the body as it streams in (the GraphQL extractor reads the raw body stream, which
+        // axum's DefaultBodyLimit does not cover); a declared length over the limit is a 413.
+        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -100,8 +103,16 @@ async fn caller_from(services: &Services, token: Option<&str>) -> Result<Option<
     }
 }
 
-async fn execute(state: AppState, headers: HeaderMap, addr: SocketAddr, request: async_graphql::Request) -> Response {
-    state.metrics.graphql_requests.fetch_add(1, Ordering::Relaxed);
+async fn execute(
+    state: AppState,
+    headers: HeaderMap,
+    addr: SocketAddr,
+    request: async_graphql::Request,
+) -> Response {
+    state
+        .metrics
+        .graphql_requests
+        .fetch_add(1, Ordering::Relaxed);
     let services = &state.services;
     let caller = match caller_from(services, bearer(&headers)).await {
         Ok(c) => c,
@@ -116,13 +127,21 @@ async fn execute(state: AppState, headers: HeaderMap, addr: SocketAddr, request:
     };
     if let Err(retry_after) = services.limiter.check(&limit_key) {
         state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-        return error_response(StatusCode::TOO_MANY_REQUESTS, ApiError::RateLimited { retry_after });
+        return error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { retry_after },
+        );
     }
     let origin = Origin {
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
         ip_address: Some(addr.ip().to_string()),
     };
-    let request = request.data(RequestContext { caller, origin }).data(Loaders::new(&services.db));
+    let request = request
+        .data(RequestContext { caller, origin })
+        .data(Loaders::new(&services.db));
     let response = state.schema.execute(request).await;
     if response.is_err() {
         state.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +163,6 @@ async fn graphql_post(
 async fn graphql_get(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    method: Method,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
@@ -153,15 +171,23 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html && uri.query().is_none_or(|q| !q.contains("query=")) {
-        return Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
-            .into_response();
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .finish(),
+        )
+        .into_response();
     }
-    let request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
+    let request = match parse_get(uri.query().unwrap_or_default()) {
         Ok(r) => r,
         Err(e) => {
             return error_response(
                 StatusCode::BAD_REQUEST,
-                ApiError::bad_input("query", format!("the query string is not a GraphQL request: {e}")),
+                ApiError::bad_input(
+                    "query",
+                    format!("the query string is not a GraphQL request: {e}"),
+                ),
             );
         }
     };
@@ -170,11 +196,29 @@ async fn graphql_get(
             StatusCode::METHOD_NOT_ALLOWED,
             ApiError::bad_input("query", "mutations must be sent with POST"),
         );
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let _ = method;
     execute(state, headers, addr, request).await
+}
+
+/// Reads `query`, `operationName`, `variables` and `extensions` (both JSON) from a URL query
+/// string, as the GraphQL-over-HTTP spec spells them.
+fn parse_get(query_string: &str) -> Result<async_graphql::Request, String> {
+    let mut request = serde_json::Map::new();
+    for (key, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+        let value = match key.as_ref() {
+            "query" | "operationName" => serde_json::Value::String(value.into_owned()),
+            "variables" | "extensions" => {
+                serde_json::from_str(&value).map_err(|e| format!("{key} is not JSON: {e}"))?
+            }
+            _ => continue,
+        };
+        request.insert(key.into_owned(), value);
+    }
+    serde_json::from_value(serde_json::Value::Object(request)).map_err(|e| e.to_string())
 }
 
 fn is_mutation(request: &async_graphql::Request) -> bool {
@@ -210,12 +254,23 @@ async fn graphql_ws(
                     let token = ["authorization", "Authorization", "token"]
                         .iter()
                         .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).trim().to_owned());
-                    let caller = caller_from(&services, token.as_deref()).await.map_err(|e| {
-                        let err: async_graphql::Error = e.into();
-                        err.extend()
-                    })?;
-                    let origin = Origin { user_agent: None, ip_address: Some(addr.ip().to_string()) };
+                        .map(|v| {
+                            v.strip_prefix("Bearer ")
+                                .or_else(|| v.strip_prefix("bearer "))
+                                .unwrap_or(v)
+                                .trim()
+                                .to_owned()
+                        });
+                    let caller = caller_from(&services, token.as_deref())
+                        .await
+                        .map_err(|e| {
+                            let err: async_graphql::Error = e.into();
+                            err.extend()
+                        })?;
+                    let origin = Origin {
+                        user_agent: None,
+                        ip_address: Some(addr.ip().to_string()),
+                    };
                     let mut data = Data::default();
                     data.insert(RequestContext { caller, origin });
                     data.insert(Loaders::new(&services.db));

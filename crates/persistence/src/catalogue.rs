@@ -20,25 +20,43 @@ pub async fn room(db: &impl ConnectionTrait, id: &str) -> Result<Option<Room>, S
 
 /// Every persona, by name. The catalogue is small (seeded), so it is not paged.
 pub async fn personas(db: &impl ConnectionTrait) -> Result<Vec<Persona>, StoreError> {
-    Ok(personas::Entity::find().order_by_asc(personas::Column::Name).all(db).await?)
+    Ok(personas::Entity::find()
+        .order_by_asc(personas::Column::Name)
+        .all(db)
+        .await?)
 }
 
 pub async fn rooms(db: &impl ConnectionTrait) -> Result<Vec<Room>, StoreError> {
-    Ok(rooms::Entity::find().order_by_asc(rooms::Column::Name).all(db).await?)
+    Ok(rooms::Entity::find()
+        .order_by_asc(rooms::Column::Name)
+        .all(db)
+        .await?)
 }
 
-pub async fn personas_by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Persona>, StoreError> {
+pub async fn personas_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<Persona>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(personas::Entity::find().filter(personas::Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+    Ok(personas::Entity::find()
+        .filter(personas::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
 }
 
-pub async fn rooms_by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Room>, StoreError> {
+pub async fn rooms_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<Room>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(rooms::Entity::find().filter(rooms::Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+    Ok(rooms::Entity::find()
+        .filter(rooms::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
 }
 
 /// The compatibility links touching any of `persona_ids` (one statement).

@@ -9,8 +9,8 @@ use core_domain::pagination::PageArgs;
 use core_domain::{ids, time};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-    Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, Select, Set,
 };
 
 use crate::cursor::{Keyset, batch};
@@ -61,7 +61,12 @@ impl ConversationOrder {
             Self::UpdatedAsc => ("conversations.updated_at.asc", Column::UpdatedAt, false),
             Self::UpdatedDesc => ("conversations.updated_at.desc", Column::UpdatedAt, true),
         };
-        Keyset { name, at, id: Column::Id, descending }
+        Keyset {
+            name,
+            at,
+            id: Column::Id,
+            descending,
+        }
     }
 
     /// The timestamp a cursor for `row` carries.
@@ -73,7 +78,10 @@ impl ConversationOrder {
     }
 }
 
-pub async fn create(db: &impl ConnectionTrait, new: NewConversation) -> Result<Conversation, StoreError> {
+pub async fn create(
+    db: &impl ConnectionTrait,
+    new: NewConversation,
+) -> Result<Conversation, StoreError> {
     let now = time::now();
     let custom = new.title.is_some();
     let model = conversations::ActiveModel {
@@ -111,15 +119,25 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Conversa
 }
 
 /// Live conversations by id, in one statement.
-pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<Conversation>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(live().filter(Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+    Ok(live()
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
 }
 
 /// Sets a title chosen by the user (an AI-generated title never overwrites it afterwards).
-pub async fn rename(db: &impl ConnectionTrait, id: &str, title: &str) -> Result<Option<Conversation>, StoreError> {
+pub async fn rename(
+    db: &impl ConnectionTrait,
+    id: &str,
+    title: &str,
+) -> Result<Option<Conversation>, StoreError> {
     let res = Entity::update_many()
         .col_expr(Column::Title, Expr::value(title))
         .col_expr(Column::TitleIsCustom, Expr::value(true))
@@ -148,9 +166,16 @@ pub async fn soft_delete(db: &impl ConnectionTrait, id: &str) -> Result<bool, St
 }
 
 /// Counts a new message and marks the conversation active now.
-pub async fn note_message(db: &impl ConnectionTrait, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn note_message(
+    db: &impl ConnectionTrait,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     Entity::update_many()
-        .col_expr(Column::TotalMessages, Expr::col(Column::TotalMessages).add(1))
+        .col_expr(
+            Column::TotalMessages,
+            Expr::col(Column::TotalMessages).add(1),
+        )
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(id))
         .exec(db)
@@ -166,7 +191,10 @@ fn filtered(filter: &ConversationFilter) -> Select<Entity> {
     if let Some(text) = filter.title_contains.as_deref().filter(|t| !t.is_empty()) {
         // LIKE is case-insensitive for ASCII on SQLite; lower() both sides so PostgreSQL agrees.
         let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-        cond = cond.add(Func::lower(Expr::col(Column::Title)).like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')));
+        cond = cond.add(
+            Func::lower(Expr::col(Column::Title))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+        );
     }
     if let Some(p) = &filter.persona_id {
         cond = cond.add(Column::PersonaId.eq(p.clone()));
@@ -184,7 +212,9 @@ fn filtered(filter: &ConversationFilter) -> Select<Entity> {
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// One page of each user's conversations, in one statement for all users.
@@ -195,9 +225,15 @@ pub async fn pages_for_users(
     order: ConversationOrder,
     args: &PageArgs,
 ) -> Result<HashMap<String, Page<Conversation>>, StoreError> {
-    batch::pages_by_parent(db, filtered(filter), Column::UserId, user_ids, &order.keyset(), args, |c: &Conversation| {
-        c.user_id.as_deref().unwrap_or_default()
-    })
+    batch::pages_by_parent(
+        db,
+        filtered(filter),
+        Column::UserId,
+        user_ids,
+        &order.keyset(),
+        args,
+        |c: &Conversation| c.user_id.as_deref().unwrap_or_default(),
+    )
     .await
 }
 
@@ -225,5 +261,8 @@ pub async fn counts_for_users(
         .into_model::<ParentCount>()
         .all(db)
         .await?;
-    Ok(rows.into_iter().filter_map(|r| Some((r.parent?, u64::try_from(r.n).unwrap_or(0)))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.parent?, u64::try_from(r.n).unwrap_or(0))))
+        .collect())
 }

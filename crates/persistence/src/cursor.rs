@@ -12,7 +12,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use core_domain::pagination::{PageArgs, PageDirection};
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 use crate::{Page, StoreError};
 
@@ -26,12 +28,18 @@ pub struct Cursor {
 impl Cursor {
     /// Opaque text for the API: base64url of `ordering|micros|id`.
     pub fn encode(&self, ordering: &str) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{ordering}|{}|{}", self.at.timestamp_micros(), self.id))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{ordering}|{}|{}",
+            self.at.timestamp_micros(),
+            self.id
+        ))
     }
 
     /// Parses a cursor issued for `ordering`; anything else is `InvalidCursor`.
     pub fn decode(text: &str, ordering: &str) -> Result<Self, StoreError> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| StoreError::InvalidCursor)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| StoreError::InvalidCursor)?;
         let raw = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
         let mut parts = raw.splitn(3, '|');
         let (Some(tag), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
@@ -42,7 +50,10 @@ impl Cursor {
         }
         let micros: i64 = micros.parse().map_err(|_| StoreError::InvalidCursor)?;
         let at = DateTime::from_timestamp_micros(micros).ok_or(StoreError::InvalidCursor)?;
-        Ok(Self { at, id: id.to_owned() })
+        Ok(Self {
+            at,
+            id: id.to_owned(),
+        })
     }
 }
 
@@ -67,9 +78,12 @@ impl<C: ColumnTrait> Keyset<C> {
         } else {
             (at.clone().lt(at_v), id.clone().lt(id_v.clone()))
         };
-        Condition::any()
-            .add(beyond.0)
-            .add(Condition::all().add(at.eq(at_v)).add(beyond.1).into_condition())
+        Condition::any().add(beyond.0).add(
+            Condition::all()
+                .add(at.eq(at_v))
+                .add(beyond.1)
+                .into_condition(),
+        )
     }
 
     /// Whether a page is read in ascending column order: forward pages follow the ordering,
@@ -84,7 +98,11 @@ impl<C: ColumnTrait> Keyset<C> {
 
     /// Applies the cursor, the order and a limit of `size + 1` (the extra row tells whether
     /// another page exists) to `select`.
-    pub fn apply<E: EntityTrait<Column = C>>(&self, select: Select<E>, args: &PageArgs) -> Result<Select<E>, StoreError> {
+    pub fn apply<E: EntityTrait<Column = C>>(
+        &self,
+        select: Select<E>,
+        args: &PageArgs,
+    ) -> Result<Select<E>, StoreError> {
         let ascending = self.reads_ascending(args.direction);
         let mut select = select;
         if let Some(text) = &args.cursor {
@@ -104,10 +122,18 @@ impl<C: ColumnTrait> Keyset<C> {
         rows.truncate(size);
         let had_cursor = args.cursor.is_some();
         match args.direction {
-            PageDirection::Forward => Page { items: rows, has_next_page: more, has_previous_page: had_cursor },
+            PageDirection::Forward => Page {
+                items: rows,
+                has_next_page: more,
+                has_previous_page: had_cursor,
+            },
             PageDirection::Backward => {
                 rows.reverse();
-                Page { items: rows, has_next_page: had_cursor, has_previous_page: more }
+                Page {
+                    items: rows,
+                    has_next_page: had_cursor,
+                    has_previous_page: more,
+                }
             }
         }
     }
@@ -119,12 +145,24 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_other_orderings() {
-        let c = Cursor { at: core_domain::time::now(), id: "abc123".into() };
+        let c = Cursor {
+            at: core_domain::time::now(),
+            id: "abc123".into(),
+        };
         let text = c.encode("messages.created_at.asc");
         assert_eq!(Cursor::decode(&text, "messages.created_at.asc").unwrap(), c);
-        assert!(matches!(Cursor::decode(&text, "conversations.created_at.desc"), Err(StoreError::InvalidCursor)));
-        assert!(matches!(Cursor::decode("not base64!", "x"), Err(StoreError::InvalidCursor)));
-        assert!(matches!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x|nan|id"), "x"), Err(StoreError::InvalidCursor)));
+        assert!(matches!(
+            Cursor::decode(&text, "conversations.created_at.desc"),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(matches!(
+            Cursor::decode("not base64!", "x"),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(matches!(
+            Cursor::decode(&URL_SAFE_NO_PAD.encode("x|nan|id"), "x"),
+            Err(StoreError::InvalidCursor)
+        ));
     }
 }
 
@@ -135,7 +173,9 @@ pub mod batch {
     use std::collections::HashMap;
 
     use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query, WindowStatement};
-    use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, Select};
+    use sea_orm::{
+        ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, Select,
+    };
 
     use super::{Cursor, Keyset};
     use crate::{Page, StoreError};
@@ -162,7 +202,11 @@ pub mod batch {
             return Ok(pages);
         }
         let ascending = keyset.reads_ascending(args.direction);
-        let order = if ascending { sea_orm::Order::Asc } else { sea_orm::Order::Desc };
+        let order = if ascending {
+            sea_orm::Order::Asc
+        } else {
+            sea_orm::Order::Desc
+        };
         let mut select = select.filter(parent.is_in(parents.iter().cloned()));
         if let Some(text) = &args.cursor {
             let cursor = Cursor::decode(text, keyset.name)?;
@@ -188,7 +232,10 @@ pub mod batch {
 
         let mut grouped: HashMap<String, Vec<E::Model>> = HashMap::new();
         for row in rows {
-            grouped.entry(parent_of(&row).to_owned()).or_default().push(row);
+            grouped
+                .entry(parent_of(&row).to_owned())
+                .or_default()
+                .push(row);
         }
         for id in parents {
             let rows = grouped.remove(id).unwrap_or_default();

@@ -27,7 +27,12 @@ impl DbConfig {
     pub fn new(url: impl Into<String>) -> Self {
         let url = url.into();
         let max_connections = if url.starts_with("sqlite:") { 4 } else { 10 };
-        Self { url, max_connections, connect_timeout: Duration::from_secs(10), slow_statement: Duration::from_millis(500) }
+        Self {
+            url,
+            max_connections,
+            connect_timeout: Duration::from_secs(10),
+            slow_statement: Duration::from_millis(500),
+        }
     }
 }
 
@@ -127,19 +132,28 @@ impl Db {
 
     /// Applies pending migrations (all, or `steps` of them). Returns how many were applied.
     pub async fn migrate_up(&self, steps: Option<u32>) -> Result<usize, StoreError> {
-        let pending = Migrator::get_pending_migrations(&self.conn).await.map_err(StoreError::Migration)?.len();
-        Migrator::up(&self.conn, steps).await.map_err(StoreError::Migration)?;
+        let pending = Migrator::get_pending_migrations(&self.conn)
+            .await
+            .map_err(StoreError::Migration)?
+            .len();
+        Migrator::up(&self.conn, steps)
+            .await
+            .map_err(StoreError::Migration)?;
         Ok(steps.map_or(pending, |s| pending.min(s as usize)))
     }
 
     /// Reverts the last `steps` applied migrations.
     pub async fn migrate_down(&self, steps: u32) -> Result<(), StoreError> {
-        Migrator::down(&self.conn, Some(steps)).await.map_err(StoreError::Migration)
+        Migrator::down(&self.conn, Some(steps))
+            .await
+            .map_err(StoreError::Migration)
     }
 
     /// Every known migration, oldest first, with whether it is applied.
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>, StoreError> {
-        let all = Migrator::get_migration_with_status(&self.conn).await.map_err(StoreError::Migration)?;
+        let all = Migrator::get_migration_with_status(&self.conn)
+            .await
+            .map_err(StoreError::Migration)?;
         Ok(all
             .iter()
             .map(|m| MigrationState {

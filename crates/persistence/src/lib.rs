@@ -8,12 +8,12 @@
 
 pub mod entity;
 
+pub mod catalogue;
 pub mod conversations;
 pub mod cursor;
 mod db;
 mod error;
 pub mod messages;
-pub mod catalogue;
 pub mod sessions;
 pub mod users;
 
@@ -31,6 +31,10 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn empty() -> Self {
-        Self { items: Vec::new(), has_next_page: false, has_previous_page: false }
+        Self {
+            items: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+        }
     }
 }

@@ -8,8 +8,8 @@ use core_domain::enums::{MessageRole, MessageStatus};
 use core_domain::pagination::PageArgs;
 use core_domain::{ids, time};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-    Select, Set, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, Select, Set, TransactionSession, TransactionTrait,
 };
 
 use crate::cursor::{Keyset, batch};
@@ -47,12 +47,18 @@ pub enum MessageOrder {
 impl MessageOrder {
     pub fn keyset(self) -> Keyset<Column> {
         match self {
-            Self::CreatedAsc => {
-                Keyset { name: "messages.created_at.asc", at: Column::CreatedAt, id: Column::Id, descending: false }
-            }
-            Self::CreatedDesc => {
-                Keyset { name: "messages.created_at.desc", at: Column::CreatedAt, id: Column::Id, descending: true }
-            }
+            Self::CreatedAsc => Keyset {
+                name: "messages.created_at.asc",
+                at: Column::CreatedAt,
+                id: Column::Id,
+                descending: false,
+            },
+            Self::CreatedDesc => Keyset {
+                name: "messages.created_at.desc",
+                at: Column::CreatedAt,
+                id: Column::Id,
+                descending: true,
+            },
         }
     }
 }
@@ -105,7 +111,10 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Mes
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(Entity::find().filter(Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+    Ok(Entity::find()
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
 }
 
 fn filtered(filter: &MessageFilter) -> Select<Entity> {
@@ -163,11 +172,17 @@ pub async fn counts_for_conversations(
         .into_model::<ParentCount>()
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|r| (r.parent, u64::try_from(r.n).unwrap_or(0))).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.parent, u64::try_from(r.n).unwrap_or(0)))
+        .collect())
 }
 
 /// The newest message of a conversation, the default parent of a new one.
-pub async fn latest_in(db: &impl ConnectionTrait, conversation_id: &str) -> Result<Option<Message>, StoreError> {
+pub async fn latest_in(
+    db: &impl ConnectionTrait,
+    conversation_id: &str,
+) -> Result<Option<Message>, StoreError> {
     use sea_orm::QueryOrder;
     Ok(Entity::find()
         .filter(Column::ConversationId.eq(conversation_id))

@@ -39,17 +39,30 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<User, Sto
         updated_at: Set(now),
         deleted_at: Set(None),
     };
-    model.insert(db).await.map_err(|e| StoreError::conflict_or_db(e, "email"))
+    model
+        .insert(db)
+        .await
+        .map_err(|e| StoreError::conflict_or_db(e, "email"))
 }
 
 /// A live (not soft-deleted) user by id.
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<User>, StoreError> {
-    Ok(Entity::find_by_id(id.to_owned()).filter(Column::DeletedAt.is_null()).one(db).await?)
+    Ok(Entity::find_by_id(id.to_owned())
+        .filter(Column::DeletedAt.is_null())
+        .one(db)
+        .await?)
 }
 
 /// A live user by normalised email.
-pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<User>, StoreError> {
-    Ok(Entity::find().filter(Column::Email.eq(email)).filter(Column::DeletedAt.is_null()).one(db).await?)
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
+    Ok(Entity::find()
+        .filter(Column::Email.eq(email))
+        .filter(Column::DeletedAt.is_null())
+        .one(db)
+        .await?)
 }
 
 /// Live users by id, in one statement (for dataloaders).
@@ -64,8 +77,11 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Use
         .await?)
 }
 
-/// Records a successful sign-in.
-pub async fn record_login(db: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
+/// Records a successful sign-in; returns its time.
+pub async fn record_login(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
     let now = time::now();
     Entity::update_many()
         .col_expr(Column::LastLoginAt, sea_orm::sea_query::Expr::value(now))
@@ -73,7 +89,7 @@ pub async fn record_login(db: &impl ConnectionTrait, id: &str) -> Result<(), Sto
         .filter(Column::Id.eq(id))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(now)
 }
 
 /// Parses the stored role; an unknown spelling is a corrupt row.
@@ -87,17 +103,28 @@ pub async fn page(
     args: &core_domain::pagination::PageArgs,
 ) -> Result<crate::Page<User>, StoreError> {
     let keyset = keyset();
-    let rows = keyset.apply(Entity::find().filter(Column::DeletedAt.is_null()), args)?.all(db).await?;
+    let rows = keyset
+        .apply(Entity::find().filter(Column::DeletedAt.is_null()), args)?
+        .all(db)
+        .await?;
     Ok(crate::cursor::Keyset::<Column>::page(args, rows))
 }
 
 /// The ordering of the admin user list.
 pub fn keyset() -> crate::cursor::Keyset<Column> {
-    crate::cursor::Keyset { name: "users.created_at.asc", at: Column::CreatedAt, id: Column::Id, descending: false }
+    crate::cursor::Keyset {
+        name: "users.created_at.asc",
+        at: Column::CreatedAt,
+        id: Column::Id,
+        descending: false,
+    }
 }
 
 /// How many live users there are.
 pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
-    Ok(Entity::find().filter(Column::DeletedAt.is_null()).count(db).await?)
+    Ok(Entity::find()
+        .filter(Column::DeletedAt.is_null())
+        .count(db)
+        .await?)
 }

@@ -66,7 +66,7 @@ pub struct FakeReply {
 enum Kind {
     Success { deltas: Option<Vec<String>> },
     Error { status: u16 },
-    StreamError,
+    StreamError { after: usize },
 }
 
 /// How the body ends.
@@ -129,7 +129,13 @@ impl FakeReply {
     /// (`overloaded_error`), OpenAI's `data: {"error": ...}` (`server_error`). A non-streamed
     /// request gets the 500 error instead.
     pub fn stream_error() -> Self {
-        Self::new(Kind::StreamError)
+        Self::new(Kind::StreamError { after: 1 })
+    }
+
+    /// Like [`FakeReply::stream_error`], but the error event follows the `deltas`-th delta of
+    /// the fixture reply (0: before any output, which a client may retry).
+    pub fn stream_error_after(deltas: usize) -> Self {
+        Self::new(Kind::StreamError { after: deltas })
     }
 
     /// Reports this usage instead of the fixture's.
@@ -206,17 +212,19 @@ impl FakeReply {
         let include_usage = self.include_usage && usage_requested;
         let (status, body, events_end) = match (&self.kind, streaming) {
             (Kind::Error { status }, _) => (*status, error_body(format, *status), None),
-            (Kind::StreamError, false) => (500, error_body(format, 500), None),
-            (Kind::StreamError, true) => {
+            (Kind::StreamError { .. }, false) => (500, error_body(format, 500), None),
+            (Kind::StreamError { after }, true) => {
                 let fixture = match format {
                     WireFormat::Anthropic => ANTHROPIC_STREAM_ERROR,
                     WireFormat::OpenAi => OPENAI_STREAM_ERROR,
                 };
-                (
-                    200,
-                    fixture.to_owned(),
-                    Some(self.cut_point(&split_fixture(fixture, format))),
-                )
+                let body = if *after == 1 {
+                    fixture.to_owned()
+                } else {
+                    failing_stream(format, fixture, *after)
+                };
+                let end = self.cut_point(&split_fixture(&body, format));
+                (200, body, Some(end))
             }
             (Kind::Success { deltas }, true) => {
                 let events = match (format, deltas, self.usage) {
@@ -350,6 +358,28 @@ fn is_delta(event: &str, format: WireFormat) -> bool {
             .as_str()
             .is_some_and(|t| !t.is_empty()),
     }
+}
+
+/// The success stream up to the `after`-th delta, then the error event of `fixture`.
+fn failing_stream(format: WireFormat, fixture: &str, after: usize) -> String {
+    let events = match format {
+        WireFormat::Anthropic => split_fixture(ANTHROPIC_STREAM, format),
+        WireFormat::OpenAi => split_fixture(OPENAI_STREAM, format),
+    };
+    let mut body = String::new();
+    let mut deltas = 0;
+    for (event, is_delta) in events {
+        if is_delta {
+            if deltas == after {
+                break;
+            }
+            deltas += 1;
+        }
+        body.push_str(&event);
+    }
+    let error_event = fixture.split_inclusive("\n\n").last().unwrap_or_default();
+    body.push_str(error_event);
+    body
 }
 
 /// The README's recipe for a stream without `include_usage`.
@@ -618,6 +648,19 @@ mod tests {
         assert!(last.contains("\"content\":\"b\""), "{last}");
         assert!(!text.contains("\"stop\""));
         assert_eq!(r.ending, Ending::StallAfter(2));
+    }
+
+    #[test]
+    fn stream_errors_after_any_delta() {
+        let r = FakeReply::stream_error_after(0).render(WireFormat::Anthropic, true, true);
+        let text = body(&r);
+        assert!(!text.contains("text_delta"));
+        assert!(text.starts_with("event: message_start"));
+        assert!(text.ends_with("\"overloaded_error\", \"message\": \"Overloaded\"}}\n\n"));
+        let r = FakeReply::stream_error_after(2).render(WireFormat::OpenAi, true, true);
+        let text = body(&r);
+        assert_eq!(text.matches("\"content\":\"").count(), 3);
+        assert!(text.ends_with("\"code\":null}}\n\n"));
     }
 
     #[test]

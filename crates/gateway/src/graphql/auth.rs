@@ -32,7 +32,11 @@ pub struct AuthPayload {
 
 impl From<SignedIn> for AuthPayload {
     fn from(s: SignedIn) -> Self {
-        AuthPayload { token: s.token, expires_at: s.expires_at, user: User(s.user) }
+        AuthPayload {
+            token: s.token,
+            expires_at: s.expires_at,
+            user: User(s.user),
+        }
     }
 }
 
@@ -75,7 +79,11 @@ impl AuthMutation {
 
     /// Ends the current session; its token stops working at once.
     async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        let caller = ctx.request()?.caller.as_ref().ok_or(ApiError::Unauthenticated)?;
+        let caller = ctx
+            .request()?
+            .caller
+            .as_ref()
+            .ok_or(ApiError::Unauthenticated)?;
         accounts::logout(&ctx.services()?.db, caller).await?;
         Ok(true)
     }

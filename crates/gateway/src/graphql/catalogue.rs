@@ -13,11 +13,13 @@ pub struct Persona(pub store::Persona);
 pub struct Room(pub store::Room);
 
 fn tags(v: &serde_json::Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()).unwrap_or_default()
-}
-
-fn loader_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(anyhow::anyhow!("{e}"))
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[Object]
@@ -52,8 +54,15 @@ impl Persona {
     /// Rooms this persona works in.
     async fn rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
         let loader = &ctx.loaders()?.by_id;
-        let links = loader.load_one(LinksOfPersona(self.0.id.clone())).await.map_err(loader_error)?.unwrap_or_default();
-        let rooms = loader.load_many(links.into_iter().map(|l| RoomId(l.room_id))).await.map_err(loader_error)?;
+        let links = loader
+            .load_one(LinksOfPersona(self.0.id.clone()))
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default();
+        let rooms = loader
+            .load_many(links.into_iter().map(|l| RoomId(l.room_id)))
+            .await
+            .map_err(ApiError::from)?;
         let mut rooms: Vec<Room> = rooms.into_values().map(Room).collect();
         rooms.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(rooms)
@@ -61,9 +70,16 @@ impl Persona {
     /// The rooms this persona suggests first (Numira's `defaultRooms`).
     async fn default_rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
         let loader = &ctx.loaders()?.by_id;
-        let links = loader.load_one(LinksOfPersona(self.0.id.clone())).await.map_err(loader_error)?.unwrap_or_default();
-        let ids = links.into_iter().filter(|l| l.is_default).map(|l| RoomId(l.room_id));
-        let rooms = loader.load_many(ids).await.map_err(loader_error)?;
+        let links = loader
+            .load_one(LinksOfPersona(self.0.id.clone()))
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default();
+        let ids = links
+            .into_iter()
+            .filter(|l| l.is_default)
+            .map(|l| RoomId(l.room_id));
+        let rooms = loader.load_many(ids).await.map_err(ApiError::from)?;
         let mut rooms: Vec<Room> = rooms.into_values().map(Room).collect();
         rooms.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(rooms)
@@ -103,8 +119,15 @@ impl Room {
     /// Personas that work in this room (Numira's `supportedPersonas`).
     async fn personas(&self, ctx: &Context<'_>) -> ApiResult<Vec<Persona>> {
         let loader = &ctx.loaders()?.by_id;
-        let links = loader.load_one(LinksOfRoom(self.0.id.clone())).await.map_err(loader_error)?.unwrap_or_default();
-        let personas = loader.load_many(links.into_iter().map(|l| PersonaId(l.persona_id))).await.map_err(loader_error)?;
+        let links = loader
+            .load_one(LinksOfRoom(self.0.id.clone()))
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default();
+        let personas = loader
+            .load_many(links.into_iter().map(|l| PersonaId(l.persona_id)))
+            .await
+            .map_err(ApiError::from)?;
         let mut personas: Vec<Persona> = personas.into_values().map(Persona).collect();
         personas.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(personas)
@@ -120,15 +143,29 @@ pub struct CatalogueQuery;
 #[Object]
 impl CatalogueQuery {
     async fn personas(&self, ctx: &Context<'_>) -> ApiResult<Vec<Persona>> {
-        Ok(store::personas(ctx.services()?.db.conn()).await?.into_iter().map(Persona).collect())
+        Ok(store::personas(ctx.services()?.db.conn())
+            .await?
+            .into_iter()
+            .map(Persona)
+            .collect())
     }
     async fn persona(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Persona> {
-        store::persona(ctx.services()?.db.conn(), &id).await?.map(Persona).ok_or(ApiError::NotFound)
+        store::persona(ctx.services()?.db.conn(), &id)
+            .await?
+            .map(Persona)
+            .ok_or(ApiError::NotFound)
     }
     async fn rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
-        Ok(store::rooms(ctx.services()?.db.conn()).await?.into_iter().map(Room).collect())
+        Ok(store::rooms(ctx.services()?.db.conn())
+            .await?
+            .into_iter()
+            .map(Room)
+            .collect())
     }
     async fn room(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Room> {
-        store::room(ctx.services()?.db.conn(), &id).await?.map(Room).ok_or(ApiError::NotFound)
+        store::room(ctx.services()?.db.conn(), &id)
+            .await?
+            .map(Room)
+            .ok_or(ApiError::NotFound)
     }
 }

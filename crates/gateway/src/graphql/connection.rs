@@ -2,15 +2,20 @@
 //! of 20 and a maximum of 100 (see `core_domain::pagination`), and `totalCount`, which is counted
 //! only when asked for (one grouped statement for all parents).
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::OutputType;
+use async_graphql::connection::{Connection, Edge, EmptyFields};
 use core_domain::pagination::PageArgs;
 use persistence::Page;
 
 use crate::error::ApiResult;
 
 /// Validated Relay arguments.
-pub fn page_args(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> ApiResult<PageArgs> {
+pub fn page_args(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> ApiResult<PageArgs> {
     Ok(PageArgs::new(first, after, last, before)?)
 }
 
@@ -25,8 +30,12 @@ where
     Node: OutputType,
     Fields: async_graphql::ObjectType,
 {
-    let mut conn = Connection::with_additional_fields(page.has_previous_page, page.has_next_page, fields);
-    conn.edges = page.items.into_iter().map(|row| Edge::new(cursor(&row), node(row))).collect();
+    let mut conn =
+        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, fields);
+    conn.edges = page
+        .items
+        .into_iter()
+        .map(|row| Edge::new(cursor(&row), node(row)))
+        .collect();
     conn
 }
-

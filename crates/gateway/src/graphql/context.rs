@@ -52,7 +52,8 @@ pub trait ContextExt {
 
 impl ContextExt for Context<'_> {
     fn services(&self) -> ApiResult<&Services> {
-        self.data::<Services>().map_err(|_| ApiError::internal(anyhow::anyhow!("services missing from schema data")))
+        self.data::<Services>()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("services missing from schema data")))
     }
 
     fn request(&self) -> ApiResult<&RequestContext> {
@@ -61,6 +62,7 @@ impl ContextExt for Context<'_> {
     }
 
     fn loaders(&self) -> ApiResult<&Loaders> {
-        self.data::<Loaders>().map_err(|_| ApiError::internal(anyhow::anyhow!("loaders missing from request data")))
+        self.data::<Loaders>()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("loaders missing from request data")))
     }
 }

@@ -16,9 +16,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::catalogue::{Persona, Room};
 use crate::graphql::connection::{connection, page_args};
 use crate::graphql::context::ContextExt;
-use crate::graphql::loaders::{ConversationCountKey, MessageCountKey, MessagePageKey, PersonaId, RoomId};
+use crate::graphql::loaders::{
+    ConversationCountKey, MessageCountKey, MessagePageKey, PersonaId, RoomId,
+};
 use crate::graphql::messages::{Message, MessageTotal};
-use crate::graphql::scalars::{self, ConversationStatus, MessageRole, MessageStatus, SortDirection};
+use crate::graphql::scalars::{
+    self, ConversationStatus, MessageRole, MessageStatus, SortDirection,
+};
 
 pub struct Conversation(pub store::Conversation);
 
@@ -32,7 +36,11 @@ pub fn resource(c: &store::Conversation) -> Resource<'_> {
 
 /// Loads a conversation the caller may `action`; anything else, including a conversation that
 /// exists but is someone else's, answers NOT_FOUND.
-pub async fn authorized(ctx: &Context<'_>, id: &str, action: Action) -> ApiResult<store::Conversation> {
+pub async fn authorized(
+    ctx: &Context<'_>,
+    id: &str,
+    action: Action,
+) -> ApiResult<store::Conversation> {
     let actor = ctx.request()?.actor();
     authorized_for(ctx, actor, id, action).await
 }
@@ -46,8 +54,14 @@ pub async fn authorized_for(
     if actor.is_none() {
         return Err(ApiError::Unauthenticated);
     }
-    let row = store::find(ctx.services()?.db.conn(), id).await?.ok_or(ApiError::NotFound)?;
-    if can(actor, action, &resource(&row)) { Ok(row) } else { Err(ApiError::NotFound) }
+    let row = store::find(ctx.services()?.db.conn(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if can(actor, action, &resource(&row)) {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// `totalCount` of a user's conversation list, counted only when asked for.
@@ -56,7 +70,12 @@ pub struct ConversationTotal(pub ConversationCountKey);
 #[Object]
 impl ConversationTotal {
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        let n = ctx.loaders()?.conversation_counts.load_one(self.0.clone()).await.map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+        let n = ctx
+            .loaders()?
+            .conversation_counts
+            .load_one(self.0.clone())
+            .await
+            .map_err(ApiError::from)?;
         Ok(n.unwrap_or(0))
     }
 }
@@ -70,8 +89,12 @@ pub struct MessageFilterInput {
 impl From<MessageFilterInput> for MessageFilter {
     fn from(f: MessageFilterInput) -> Self {
         MessageFilter {
-            roles: f.role.map(|r| r.into_iter().map(DomainRole::from).collect()),
-            statuses: f.status.map(|s| s.into_iter().map(DomainStatus::from).collect()),
+            roles: f
+                .role
+                .map(|r| r.into_iter().map(DomainRole::from).collect()),
+            statuses: f
+                .status
+                .map(|s| s.into_iter().map(DomainStatus::from).collect()),
         }
     }
 }
@@ -115,13 +138,27 @@ impl Conversation {
         self.0.user_id.clone().map(ID)
     }
     async fn persona(&self, ctx: &Context<'_>) -> ApiResult<Option<Persona>> {
-        let Some(id) = &self.0.persona_id else { return Ok(None) };
-        let p = ctx.loaders()?.by_id.load_one(PersonaId(id.clone())).await.map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+        let Some(id) = &self.0.persona_id else {
+            return Ok(None);
+        };
+        let p = ctx
+            .loaders()?
+            .by_id
+            .load_one(PersonaId(id.clone()))
+            .await
+            .map_err(ApiError::from)?;
         Ok(p.map(Persona))
     }
     async fn room(&self, ctx: &Context<'_>) -> ApiResult<Option<Room>> {
-        let Some(id) = &self.0.room_id else { return Ok(None) };
-        let r = ctx.loaders()?.by_id.load_one(RoomId(id.clone())).await.map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+        let Some(id) = &self.0.room_id else {
+            return Ok(None);
+        };
+        let r = ctx
+            .loaders()?
+            .by_id
+            .load_one(RoomId(id.clone()))
+            .await
+            .map_err(ApiError::from)?;
         Ok(r.map(Room))
     }
     async fn total_messages(&self) -> i32 {
@@ -159,20 +196,32 @@ impl Conversation {
             Some(SortDirection::Desc) => MessageOrder::CreatedDesc,
             _ => MessageOrder::CreatedAsc,
         };
-        let key = MessagePageKey { conversation_id: self.0.id.clone(), query: Arc::new((filter.clone(), order, args)) };
+        let key = MessagePageKey {
+            conversation_id: self.0.id.clone(),
+            query: Arc::new((filter.clone(), order, args)),
+        };
         let page = ctx
             .loaders()?
             .message_pages
             .load_one(key)
             .await
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+            .map_err(ApiError::from)?
             .unwrap_or_else(persistence::Page::empty);
-        let total = MessageTotal(MessageCountKey { conversation_id: self.0.id.clone(), filter: Arc::new(filter) });
+        let total = MessageTotal(MessageCountKey {
+            conversation_id: self.0.id.clone(),
+            filter: Arc::new(filter),
+        });
         let name = order.keyset().name;
         Ok(connection(
             page,
             total,
-            |m| persistence::cursor::Cursor { at: m.created_at, id: m.id.clone() }.encode(name),
+            |m| {
+                persistence::cursor::Cursor {
+                    at: m.created_at,
+                    id: m.id.clone(),
+                }
+                .encode(name)
+            },
             Message,
         ))
     }
@@ -205,10 +254,18 @@ pub struct ConversationMutation;
 #[Object]
 impl ConversationMutation {
     /// Starts a conversation owned by the caller.
-    async fn create_conversation(&self, ctx: &Context<'_>, input: CreateConversationInput) -> ApiResult<Conversation> {
+    async fn create_conversation(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateConversationInput,
+    ) -> ApiResult<Conversation> {
         let caller = ctx.request()?.require()?;
         let db = &ctx.services()?.db;
-        let title = input.title.as_deref().map(validation::normalize_title).transpose()?;
+        let title = input
+            .title
+            .as_deref()
+            .map(validation::normalize_title)
+            .transpose()?;
         if let Some(prompt) = &input.system_prompt {
             validation::check_system_prompt(prompt)?;
         }
@@ -243,16 +300,27 @@ impl ConversationMutation {
     }
 
     /// Sets a conversation's title; generated titles never replace one set here.
-    async fn rename_conversation(&self, ctx: &Context<'_>, id: ID, title: String) -> ApiResult<Conversation> {
+    async fn rename_conversation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        title: String,
+    ) -> ApiResult<Conversation> {
         authorized(ctx, &id, Action::Update).await?;
         let title = validation::normalize_title(&title)?;
-        let row = store::rename(ctx.services()?.db.conn(), &id, &title).await?.ok_or(ApiError::NotFound)?;
+        let row = store::rename(ctx.services()?.db.conn(), &id, &title)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         Ok(Conversation(row))
     }
 
     /// Deletes a conversation and hides its messages. Returns its id.
     async fn delete_conversation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
         authorized(ctx, &id, Action::Delete).await?;
-        if store::soft_delete(ctx.services()?.db.conn(), &id).await? { Ok(id) } else { Err(ApiError::NotFound) }
+        if store::soft_delete(ctx.services()?.db.conn(), &id).await? {
+            Ok(id)
+        } else {
+            Err(ApiError::NotFound)
+        }
     }
 }

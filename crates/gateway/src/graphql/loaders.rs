@@ -18,7 +18,10 @@ use persistence::{Db, Page, StoreError};
 type LoadError = Arc<StoreError>;
 
 /// Groups keys by everything but their parent, so each group is one batched statement.
-fn group_by_query<K: Clone, Q: Clone + Eq + std::hash::Hash>(keys: &[K], split: impl Fn(&K) -> (String, Q)) -> HashMap<Q, Vec<String>> {
+fn group_by_query<K: Clone, Q: Clone + Eq + std::hash::Hash>(
+    keys: &[K],
+    split: impl Fn(&K) -> (String, Q),
+) -> HashMap<Q, Vec<String>> {
     let mut groups: HashMap<Q, Vec<String>> = HashMap::new();
     for key in keys {
         let (parent, query) = split(key);
@@ -40,13 +43,25 @@ impl Loader<ConversationPageKey> for ConversationPages {
     type Value = Page<Conversation>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ConversationPageKey]) -> Result<HashMap<ConversationPageKey, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[ConversationPageKey],
+    ) -> Result<HashMap<ConversationPageKey, Self::Value>, Self::Error> {
         let mut out = HashMap::new();
-        for (query, parents) in group_by_query(keys, |k| (k.user_id.clone(), Arc::clone(&k.query))) {
+        for (query, parents) in group_by_query(keys, |k| (k.user_id.clone(), Arc::clone(&k.query)))
+        {
             let (filter, order, args) = &*query;
-            let pages = conversations::pages_for_users(self.0.conn(), &parents, filter, *order, args).await?;
+            let pages =
+                conversations::pages_for_users(self.0.conn(), &parents, filter, *order, args)
+                    .await?;
             for (user_id, page) in pages {
-                out.insert(ConversationPageKey { user_id, query: Arc::clone(&query) }, page);
+                out.insert(
+                    ConversationPageKey {
+                        user_id,
+                        query: Arc::clone(&query),
+                    },
+                    page,
+                );
             }
         }
         Ok(out)
@@ -66,13 +81,24 @@ impl Loader<ConversationCountKey> for ConversationCounts {
     type Value = u64;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ConversationCountKey]) -> Result<HashMap<ConversationCountKey, u64>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[ConversationCountKey],
+    ) -> Result<HashMap<ConversationCountKey, u64>, Self::Error> {
         let mut out = HashMap::new();
-        for (filter, parents) in group_by_query(keys, |k| (k.user_id.clone(), Arc::clone(&k.filter))) {
+        for (filter, parents) in
+            group_by_query(keys, |k| (k.user_id.clone(), Arc::clone(&k.filter)))
+        {
             let counts = conversations::counts_for_users(self.0.conn(), &parents, &filter).await?;
             for user_id in parents {
                 let n = counts.get(&user_id).copied().unwrap_or(0);
-                out.insert(ConversationCountKey { user_id, filter: Arc::clone(&filter) }, n);
+                out.insert(
+                    ConversationCountKey {
+                        user_id,
+                        filter: Arc::clone(&filter),
+                    },
+                    n,
+                );
             }
         }
         Ok(out)
@@ -92,13 +118,26 @@ impl Loader<MessagePageKey> for MessagePages {
     type Value = Page<Message>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[MessagePageKey]) -> Result<HashMap<MessagePageKey, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[MessagePageKey],
+    ) -> Result<HashMap<MessagePageKey, Self::Value>, Self::Error> {
         let mut out = HashMap::new();
-        for (query, parents) in group_by_query(keys, |k| (k.conversation_id.clone(), Arc::clone(&k.query))) {
+        for (query, parents) in
+            group_by_query(keys, |k| (k.conversation_id.clone(), Arc::clone(&k.query)))
+        {
             let (filter, order, args) = &*query;
-            let pages = messages::pages_for_conversations(self.0.conn(), &parents, filter, *order, args).await?;
+            let pages =
+                messages::pages_for_conversations(self.0.conn(), &parents, filter, *order, args)
+                    .await?;
             for (conversation_id, page) in pages {
-                out.insert(MessagePageKey { conversation_id, query: Arc::clone(&query) }, page);
+                out.insert(
+                    MessagePageKey {
+                        conversation_id,
+                        query: Arc::clone(&query),
+                    },
+                    page,
+                );
             }
         }
         Ok(out)
@@ -117,13 +156,25 @@ impl Loader<MessageCountKey> for MessageCounts {
     type Value = u64;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[MessageCountKey]) -> Result<HashMap<MessageCountKey, u64>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[MessageCountKey],
+    ) -> Result<HashMap<MessageCountKey, u64>, Self::Error> {
         let mut out = HashMap::new();
-        for (filter, parents) in group_by_query(keys, |k| (k.conversation_id.clone(), Arc::clone(&k.filter))) {
-            let counts = messages::counts_for_conversations(self.0.conn(), &parents, &filter).await?;
+        for (filter, parents) in
+            group_by_query(keys, |k| (k.conversation_id.clone(), Arc::clone(&k.filter)))
+        {
+            let counts =
+                messages::counts_for_conversations(self.0.conn(), &parents, &filter).await?;
             for conversation_id in parents {
                 let n = counts.get(&conversation_id).copied().unwrap_or(0);
-                out.insert(MessageCountKey { conversation_id, filter: Arc::clone(&filter) }, n);
+                out.insert(
+                    MessageCountKey {
+                        conversation_id,
+                        filter: Arc::clone(&filter),
+                    },
+                    n,
+                );
             }
         }
         Ok(out)
@@ -152,9 +203,15 @@ fn ids<K>(keys: &[K], f: impl Fn(&K) -> &String) -> Vec<String> {
 impl Loader<ConversationId> for ById {
     type Value = Conversation;
     type Error = LoadError;
-    async fn load(&self, keys: &[ConversationId]) -> Result<HashMap<ConversationId, Conversation>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[ConversationId],
+    ) -> Result<HashMap<ConversationId, Conversation>, Self::Error> {
         let rows = conversations::by_ids(self.0.conn(), &ids(keys, |k| &k.0)).await?;
-        Ok(rows.into_iter().map(|c| (ConversationId(c.id.clone()), c)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|c| (ConversationId(c.id.clone()), c))
+            .collect())
     }
 }
 
@@ -163,7 +220,10 @@ impl Loader<PersonaId> for ById {
     type Error = LoadError;
     async fn load(&self, keys: &[PersonaId]) -> Result<HashMap<PersonaId, Persona>, Self::Error> {
         let rows = catalogue::personas_by_ids(self.0.conn(), &ids(keys, |k| &k.0)).await?;
-        Ok(rows.into_iter().map(|p| (PersonaId(p.id.clone()), p)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|p| (PersonaId(p.id.clone()), p))
+            .collect())
     }
 }
 
@@ -172,25 +232,40 @@ impl Loader<RoomId> for ById {
     type Error = LoadError;
     async fn load(&self, keys: &[RoomId]) -> Result<HashMap<RoomId, Room>, Self::Error> {
         let rows = catalogue::rooms_by_ids(self.0.conn(), &ids(keys, |k| &k.0)).await?;
-        Ok(rows.into_iter().map(|r| (RoomId(r.id.clone()), r)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (RoomId(r.id.clone()), r))
+            .collect())
     }
 }
 
 impl Loader<LinksOfPersona> for ById {
     type Value = Vec<persona_rooms::Model>;
     type Error = LoadError;
-    async fn load(&self, keys: &[LinksOfPersona]) -> Result<HashMap<LinksOfPersona, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[LinksOfPersona],
+    ) -> Result<HashMap<LinksOfPersona, Self::Value>, Self::Error> {
         let links = catalogue::links_for_personas(self.0.conn(), &ids(keys, |k| &k.0)).await?;
-        Ok(links.into_iter().map(|(k, v)| (LinksOfPersona(k), v)).collect())
+        Ok(links
+            .into_iter()
+            .map(|(k, v)| (LinksOfPersona(k), v))
+            .collect())
     }
 }
 
 impl Loader<LinksOfRoom> for ById {
     type Value = Vec<persona_rooms::Model>;
     type Error = LoadError;
-    async fn load(&self, keys: &[LinksOfRoom]) -> Result<HashMap<LinksOfRoom, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[LinksOfRoom],
+    ) -> Result<HashMap<LinksOfRoom, Self::Value>, Self::Error> {
         let links = catalogue::links_for_rooms(self.0.conn(), &ids(keys, |k| &k.0)).await?;
-        Ok(links.into_iter().map(|(k, v)| (LinksOfRoom(k), v)).collect())
+        Ok(links
+            .into_iter()
+            .map(|(k, v)| (LinksOfRoom(k), v))
+            .collect())
     }
 }
 

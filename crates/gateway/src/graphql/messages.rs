@@ -24,7 +24,12 @@ pub struct MessageTotal(pub MessageCountKey);
 #[Object]
 impl MessageTotal {
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        let n = ctx.loaders()?.message_counts.load_one(self.0.clone()).await.map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+        let n = ctx
+            .loaders()?
+            .message_counts
+            .load_one(self.0.clone())
+            .await
+            .map_err(ApiError::from)?;
         Ok(n.unwrap_or(0))
     }
 }
@@ -44,7 +49,7 @@ impl Message {
             .by_id
             .load_one(ConversationId(self.0.conversation_id.clone()))
             .await
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+            .map_err(ApiError::from)?
             .ok_or(ApiError::NotFound)?;
         if !can(ctx.request()?.actor(), Action::Read, &resource(&row)) {
             return Err(ApiError::NotFound);
@@ -117,7 +122,12 @@ impl MessageMutation {
                 let parent = store::find(db, &parent).await?;
                 match parent {
                     Some(p) if p.conversation_id == conversation.id => Some(p.id),
-                    _ => return Err(ApiError::bad_input("parentId", "is not a message of this conversation")),
+                    _ => {
+                        return Err(ApiError::bad_input(
+                            "parentId",
+                            "is not a message of this conversation",
+                        ));
+                    }
                 }
             }
             None => store::latest_in(db, &conversation.id).await?.map(|m| m.id),
@@ -136,7 +146,9 @@ impl MessageMutation {
             }],
         )
         .await?;
-        let message = stored.pop().ok_or_else(|| ApiError::internal(anyhow::anyhow!("append returned no row")))?;
+        let message = stored
+            .pop()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("append returned no row")))?;
         services.events.publish_message(MessageEvent {
             conversation_id: conversation.id,
             owner_id: conversation.user_id,

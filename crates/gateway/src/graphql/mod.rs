@@ -12,17 +12,27 @@ pub mod messages;
 pub mod scalars;
 pub mod users;
 
-use async_graphql::extensions::apollo_persisted_queries::{ApolloPersistedQueries, LruCacheStorage};
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::config::LimitsConfig;
 use context::Services;
 
 #[derive(MergedObject, Default)]
-pub struct Query(users::UserQuery, conversations::ConversationQuery, catalogue::CatalogueQuery);
+pub struct Query(
+    users::UserQuery,
+    conversations::ConversationQuery,
+    catalogue::CatalogueQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, conversations::ConversationMutation, messages::MessageMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    conversations::ConversationMutation,
+    messages::MessageMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(messages::MessageSubscription);
@@ -31,12 +41,16 @@ pub type ColloquySchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema with its limits. `services` is `None` only for printing the SDL.
 pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(50)
-        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)));
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(50)
+    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)));
     if let Some(services) = services {
         builder = builder.data(services);
     }

@@ -35,7 +35,10 @@ pub enum MessageStatus {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(name = "ConversationStatus", remote = "core_domain::enums::ConversationStatus")]
+#[graphql(
+    name = "ConversationStatus",
+    remote = "core_domain::enums::ConversationStatus"
+)]
 pub enum ConversationStatus {
     Active,
     Paused,
@@ -61,6 +64,8 @@ pub enum SortDirection {
 }
 
 /// Parses a stored enum spelling, turning a bad one into INTERNAL (it is our data, not input).
-pub fn stored<T: std::str::FromStr<Err = core_domain::enums::UnknownVariant>>(s: &str) -> crate::error::ApiResult<T> {
+pub fn stored<T: std::str::FromStr<Err = core_domain::enums::UnknownVariant>>(
+    s: &str,
+) -> crate::error::ApiResult<T> {
     s.parse().map_err(crate::error::ApiError::internal)
 }

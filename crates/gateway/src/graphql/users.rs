@@ -36,7 +36,9 @@ pub struct ConversationFilterInput {
 impl From<ConversationFilterInput> for ConversationFilter {
     fn from(f: ConversationFilterInput) -> Self {
         ConversationFilter {
-            status: f.status.map(|s| s.into_iter().map(DomainStatus::from).collect()),
+            status: f
+                .status
+                .map(|s| s.into_iter().map(DomainStatus::from).collect()),
             title_contains: f.title_contains,
             persona_id: f.persona_id.map(|i| i.0),
             room_id: f.room_id.map(|i| i.0),
@@ -65,10 +67,18 @@ pub struct ConversationOrderBy {
 impl From<ConversationOrderBy> for ConversationOrder {
     fn from(o: ConversationOrderBy) -> Self {
         match (o.field, o.direction) {
-            (ConversationOrderField::CreatedAt, SortDirection::Asc) => ConversationOrder::CreatedAsc,
-            (ConversationOrderField::CreatedAt, SortDirection::Desc) => ConversationOrder::CreatedDesc,
-            (ConversationOrderField::UpdatedAt, SortDirection::Asc) => ConversationOrder::UpdatedAsc,
-            (ConversationOrderField::UpdatedAt, SortDirection::Desc) => ConversationOrder::UpdatedDesc,
+            (ConversationOrderField::CreatedAt, SortDirection::Asc) => {
+                ConversationOrder::CreatedAsc
+            }
+            (ConversationOrderField::CreatedAt, SortDirection::Desc) => {
+                ConversationOrder::CreatedDesc
+            }
+            (ConversationOrderField::UpdatedAt, SortDirection::Asc) => {
+                ConversationOrder::UpdatedAsc
+            }
+            (ConversationOrderField::UpdatedAt, SortDirection::Desc) => {
+                ConversationOrder::UpdatedDesc
+            }
         }
     }
 }
@@ -130,24 +140,43 @@ impl User {
         let order: ConversationOrder = order_by.unwrap_or_default().into();
         let loaders = ctx.loaders()?;
         let actor = ctx.request()?.actor().cloned();
-        let key = ConversationPageKey { user_id: self.0.id.clone(), query: Arc::new((filter.clone(), order, args)) };
+        let key = ConversationPageKey {
+            user_id: self.0.id.clone(),
+            query: Arc::new((filter.clone(), order, args)),
+        };
         let page = loaders
             .conversation_pages
             .load_one(key)
             .await
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+            .map_err(ApiError::from)?
             .unwrap_or_else(persistence::Page::empty);
-        let total = ConversationTotal(ConversationCountKey { user_id: self.0.id.clone(), filter: Arc::new(filter) });
+        let total = ConversationTotal(ConversationCountKey {
+            user_id: self.0.id.clone(),
+            filter: Arc::new(filter),
+        });
         let keyset = order.keyset();
         // Defence in depth: the user was already checked, but each row is checked on its own too.
         let mut page = page;
         page.items.retain(|c| {
-            can(actor.as_ref(), Action::Read, &Resource::Conversation { owner_id: c.user_id.as_deref(), research: c.invitation_id.is_some() || c.scenario_id.is_some() })
+            can(
+                actor.as_ref(),
+                Action::Read,
+                &Resource::Conversation {
+                    owner_id: c.user_id.as_deref(),
+                    research: c.invitation_id.is_some() || c.scenario_id.is_some(),
+                },
+            )
         });
         Ok(connection(
             page,
             total,
-            |c| persistence::cursor::Cursor { at: order.cursor_at(c), id: c.id.clone() }.encode(keyset.name),
+            |c| {
+                persistence::cursor::Cursor {
+                    at: order.cursor_at(c),
+                    id: c.id.clone(),
+                }
+                .encode(keyset.name)
+            },
             Conversation,
         ))
     }
@@ -195,7 +224,13 @@ impl UserQuery {
         Ok(connection(
             page,
             UserTotal,
-            |u| persistence::cursor::Cursor { at: u.created_at, id: u.id.clone() }.encode(name),
+            |u| {
+                persistence::cursor::Cursor {
+                    at: u.created_at,
+                    id: u.id.clone(),
+                }
+                .encode(name)
+            },
             User,
         ))
     }

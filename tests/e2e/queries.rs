@@ -1,0 +1,149 @@
+//! Nested reads cost a number of SQL statements set by the query's depth, never by its rows.
+
+use colloquy_tests::{TestApp, TestUser, e2e};
+use core_domain::enums::{MessageRole, MessageStatus};
+use persistence::conversations::{self, NewConversation};
+use persistence::messages::{self, NewMessage};
+use serde_json::json;
+
+/// Gives `user` `conversations` conversations of `per_conversation` messages each, straight
+/// through the stores (fast, and the same code the API runs).
+async fn fill(app: &TestApp, user: &TestUser, conversations: usize, per_conversation: usize) {
+    for c in 0..conversations {
+        let conv = conversations::create(
+            app.db().conn(),
+            NewConversation {
+                user_id: Some(user.id.clone()),
+                title: Some(format!("c{c}")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let batch = (0..per_conversation)
+            .map(|m| NewMessage {
+                conversation_id: conv.id.clone(),
+                user_id: (m % 2 == 0).then(|| user.id.clone()),
+                parent_id: None,
+                role: if m % 2 == 0 {
+                    MessageRole::User
+                } else {
+                    MessageRole::Assistant
+                },
+                content: format!("message {m}"),
+                status: MessageStatus::Complete,
+                model: None,
+                provider: None,
+            })
+            .collect();
+        messages::append(app.db().conn(), batch).await.unwrap();
+    }
+}
+
+/// Runs `query` as `token` and returns how many SQL statements it cost.
+async fn statements(app: &TestApp, token: &str, query: &str) -> (u64, serde_json::Value) {
+    let before = app.sql_statements();
+    let data = app.query(Some(token), query, json!({})).await;
+    (app.sql_statements() - before, data)
+}
+
+const ME_NESTED: &str = "{ me { id conversations(first: 10) { totalCount edges { node { id title persona { id } messages(first: 20) { totalCount edges { node { id content role } } } } } } } }";
+
+e2e!(
+    me_nested_query_costs_the_same_for_2_or_200_conversations,
+    |app: TestApp| async move {
+        let small = app.register("small@example.com").await;
+        let large = app.register("large@example.com").await;
+        fill(&app, &small, 2, 3).await;
+        fill(&app, &large, 200, 25).await;
+
+        let (few, small_data) = statements(&app, &small.token, ME_NESTED).await;
+        let (many, large_data) = statements(&app, &large.token, ME_NESTED).await;
+        assert_eq!(
+            small_data["me"]["conversations"]["edges"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        let edges = large_data["me"]["conversations"]["edges"]
+            .as_array()
+            .unwrap();
+        assert_eq!(edges.len(), 10);
+        assert!(
+            edges
+                .iter()
+                .all(|e| e["node"]["messages"]["edges"].as_array().unwrap().len() == 20)
+        );
+        assert_eq!(large_data["me"]["conversations"]["totalCount"], 200);
+        assert_eq!(
+            few, many,
+            "statements must not grow with rows: {few} for 2 conversations, {many} for 200"
+        );
+        // session + me + conversation page + conversation count + message pages + message counts
+        assert!(
+            many <= 6,
+            "a depth-3 query should need a handful of statements, took {many}"
+        );
+    }
+);
+
+const USERS_NESTED: &str = "{ users(first: 50) { totalCount edges { node { id conversations(first: 10) { edges { node { id messages(first: 20) { edges { node { id } } } } } } } } } }";
+
+e2e!(
+    admin_users_nested_query_costs_the_same_for_3_or_30_users,
+    |app: TestApp| async move {
+        let admin = app.register("admin@example.com").await;
+        app.promote(&admin, core_domain::Role::Admin).await;
+        for i in 0..2 {
+            let u = app.register(&format!("u{i}@example.com")).await;
+            fill(&app, &u, 3, 4).await;
+        }
+        let (few, _) = statements(&app, &admin.token, USERS_NESTED).await;
+        for i in 2..29 {
+            let u = app.register(&format!("u{i}@example.com")).await;
+            fill(&app, &u, 12, 22).await;
+        }
+        let (many, data) = statements(&app, &admin.token, USERS_NESTED).await;
+        assert_eq!(data["users"]["totalCount"], 30);
+        assert_eq!(
+            few, many,
+            "statements must not grow with rows: {few} for 3 users, {many} for 30"
+        );
+
+        let plain = app.register("plain@example.com").await;
+        assert_eq!(
+            app.error_code(Some(&plain.token), "{ users { totalCount } }", json!({}))
+                .await,
+            "FORBIDDEN"
+        );
+    }
+);
+
+e2e!(catalogue_is_public_and_batched, |app: TestApp| async move {
+    gateway::seed::load(app.db(), None).await.unwrap();
+    let anon_before = app.sql_statements();
+    let data = app.query(None, "{ personas { id name rooms { id personas { id } } defaultRooms { id } } rooms { id promptType features } }", json!({})).await;
+    let cost = app.sql_statements() - anon_before;
+    let personas = data["personas"].as_array().unwrap();
+    assert!(
+        personas.iter().any(|p| p["id"] == "elara"),
+        "Azora's personalities are personas"
+    );
+    let ayla = personas.iter().find(|p| p["id"] == "ayla").unwrap();
+    assert!(
+        ayla["defaultRooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "mirror-room")
+    );
+    assert!(
+        data["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["promptType"] == "SHORT_FORM")
+    );
+    assert!(cost <= 8, "catalogue query took {cost} statements");
+});
