@@ -95,6 +95,9 @@ pub struct LimitsConfig {
 pub struct AuthConfig {
     /// `COLLOQUY_SESSION_TTL_HOURS`, default 720 (30 days).
     pub session_ttl: Duration,
+    /// `COLLOQUY_DISCLAIMER_VERSION`, default unset: when set, AI calls from users who have not
+    /// accepted this version answer FORBIDDEN with reason DISCLAIMER_REQUIRED.
+    pub disclaimer_version: Option<String>,
 }
 
 /// Logging.
@@ -186,6 +189,7 @@ impl Config {
                 session_ttl: Duration::from_secs(
                     3600 * env.parse::<u64>("COLLOQUY_SESSION_TTL_HOURS", 720)?,
                 ),
+                disclaimer_version: env.get("COLLOQUY_DISCLAIMER_VERSION"),
             },
             log: LogConfig {
                 format,

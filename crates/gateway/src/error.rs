@@ -21,6 +21,16 @@ pub enum ApiError {
     RateLimited {
         retry_after: Duration,
     },
+    /// An AI provider failed or is not configured; `reason` is a stable snake_case word
+    /// (`no_api_key`, `rate_limited`, `overloaded`, ...) clients can switch on.
+    Provider {
+        reason: &'static str,
+        message: String,
+    },
+    /// The caller must accept the current disclaimer (`acceptDisclaimer`) before AI calls.
+    DisclaimerRequired {
+        version: String,
+    },
     /// Shared so the error can be cloned (async-graphql requires it); never shown to clients.
     Internal(Arc<anyhow::Error>),
 }
@@ -38,6 +48,8 @@ impl ApiError {
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::QuotaExceeded => "QUOTA_EXCEEDED",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::Provider { .. } => "PROVIDER_ERROR",
+            ApiError::DisclaimerRequired { .. } => "FORBIDDEN",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -52,6 +64,10 @@ impl ApiError {
             ApiError::Conflict(what) => what.clone(),
             ApiError::QuotaExceeded => "quota exceeded".into(),
             ApiError::RateLimited { .. } => "too many requests".into(),
+            ApiError::Provider { message, .. } => message.clone(),
+            ApiError::DisclaimerRequired { version } => {
+                format!("accept the disclaimer (version {version}) before talking to the AI")
+            }
             ApiError::Internal(_) => "internal error".into(),
         }
     }
@@ -135,6 +151,21 @@ impl From<ApiError> for async_graphql::Error {
                 async_graphql::Error::new(e.message()).extend_with(|_, ext| {
                     ext.set("code", code);
                     ext.set("retryAfter", secs);
+                })
+            }
+            ApiError::Provider { reason, .. } => {
+                let reason = *reason;
+                async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+                    ext.set("code", code);
+                    ext.set("reason", reason);
+                })
+            }
+            ApiError::DisclaimerRequired { version } => {
+                let version = version.clone();
+                async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+                    ext.set("code", code);
+                    ext.set("reason", "DISCLAIMER_REQUIRED");
+                    ext.set("disclaimerVersion", version);
                 })
             }
             _ => async_graphql::Error::new(e.message()).extend_with(|_, ext| ext.set("code", code)),
