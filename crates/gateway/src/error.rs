@@ -178,7 +178,7 @@ mod tests {
     use super::*;
     use async_graphql::Value;
 
-    fn ext(e: ApiError) -> (String, async_graphql::ErrorExtensionValues) {
+    fn to_graphql(e: ApiError) -> (String, async_graphql::ErrorExtensionValues) {
         let g: async_graphql::Error = e.into();
         (g.message, g.extensions.unwrap_or_default())
     }
@@ -208,7 +208,7 @@ mod tests {
             ),
         ];
         for (err, code) in cases {
-            let (message, ext) = ext(err);
+            let (message, ext) = to_graphql(err);
             assert_eq!(ext.get("code"), Some(&Value::from(code)));
             assert!(!message.contains("hunter2"));
         }
@@ -216,9 +216,9 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_field_and_rate_limit_the_wait() {
-        let (_, ext) = ext(ApiError::bad_input("email", "bad"));
+        let (_, ext) = to_graphql(ApiError::bad_input("email", "bad"));
         assert_eq!(ext.get("field"), Some(&Value::from("email")));
-        let (_, ext) = ext(ApiError::RateLimited {
+        let (_, ext) = to_graphql(ApiError::RateLimited {
             retry_after: Duration::from_millis(1500),
         });
         assert_eq!(ext.get("retryAfter"), Some(&Value::from(1)));
