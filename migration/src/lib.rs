@@ -15,6 +15,7 @@ mod m20261121_000006_education;
 mod m20261121_000007_finance;
 mod m20261121_000008_marketplace;
 mod m20261121_000009_infrastructure;
+mod m20261121_000010_chat;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_finance::Migration),
             Box::new(m20261121_000008_marketplace::Migration),
             Box::new(m20261121_000009_infrastructure::Migration),
+            Box::new(m20261121_000010_chat::Migration),
         ]
     }
 }

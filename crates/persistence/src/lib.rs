@@ -8,6 +8,8 @@
 
 pub mod entity;
 
+pub mod api_keys;
+pub mod budgets;
 pub mod catalogue;
 pub mod conversations;
 pub mod cursor;
@@ -15,6 +17,7 @@ mod db;
 mod error;
 pub mod messages;
 pub mod sessions;
+pub mod usage;
 pub mod users;
 
 pub use db::{Db, DbConfig, MigrationState, SqlStats};

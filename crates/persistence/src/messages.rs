@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use core_domain::enums::{MessageRole, MessageStatus};
 use core_domain::pagination::PageArgs;
 use core_domain::{ids, time};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
     QueryFilter, QuerySelect, Select, Set, TransactionSession, TransactionTrait,
@@ -90,13 +91,23 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     new: Vec<NewMessage>,
 ) -> Result<Vec<Message>, StoreError> {
+    append_with_ids(db, new.into_iter().map(|m| (ids::new_id(), m)).collect()).await
+}
+
+/// [`append`] with ids chosen by the caller (a reply must name the message it answers).
+pub async fn append_with_ids<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    new: Vec<(String, NewMessage)>,
+) -> Result<Vec<Message>, StoreError> {
     let txn = db.begin().await?;
     let start = time::now();
     let mut stored = Vec::with_capacity(new.len());
-    for (i, m) in new.into_iter().enumerate() {
+    for (i, (id, m)) in new.into_iter().enumerate() {
         let at = start + chrono::Duration::microseconds(i64::try_from(i).unwrap_or(0));
         let conversation_id = m.conversation_id.clone();
-        stored.push(active_model(m, at).insert(&txn).await?);
+        let mut row = active_model(m, at);
+        row.id = Set(id);
+        stored.push(row.insert(&txn).await?);
         conversations::note_message(&txn, &conversation_id, at).await?;
     }
     txn.commit().await?;
@@ -191,4 +202,145 @@ pub async fn latest_in(
         .limit(1)
         .one(db)
         .await?)
+}
+
+/// Every message of a conversation, oldest first: enough to walk any branch in memory.
+pub async fn all_in(
+    db: &impl ConnectionTrait,
+    conversation_id: &str,
+) -> Result<Vec<Message>, StoreError> {
+    use sea_orm::QueryOrder;
+    Ok(Entity::find()
+        .filter(Column::ConversationId.eq(conversation_id))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Where a message sits in its tree: its conversation and its parent (`None` for a root).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ParentKey {
+    pub conversation_id: String,
+    pub parent_id: Option<String>,
+}
+
+/// The children of every key (roots of the conversation for `parent_id: None`), oldest first,
+/// in one statement.
+pub async fn children_of(
+    db: &impl ConnectionTrait,
+    keys: &[ParentKey],
+) -> Result<HashMap<ParentKey, Vec<Message>>, StoreError> {
+    use sea_orm::QueryOrder;
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let parents: Vec<String> = keys.iter().filter_map(|k| k.parent_id.clone()).collect();
+    let root_conversations: Vec<String> = keys
+        .iter()
+        .filter(|k| k.parent_id.is_none())
+        .map(|k| k.conversation_id.clone())
+        .collect();
+    let mut cond = Condition::any();
+    if !parents.is_empty() {
+        cond = cond.add(Column::ParentId.is_in(parents));
+    }
+    if !root_conversations.is_empty() {
+        cond = cond.add(
+            Condition::all()
+                .add(Column::ConversationId.is_in(root_conversations))
+                .add(Column::ParentId.is_null()),
+        );
+    }
+    let rows = Entity::find()
+        .filter(cond)
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    let mut out: HashMap<ParentKey, Vec<Message>> = HashMap::new();
+    for row in rows {
+        let key = ParentKey {
+            conversation_id: row.conversation_id.clone(),
+            parent_id: row.parent_id.clone(),
+        };
+        out.entry(key).or_default().push(row);
+    }
+    Ok(out)
+}
+
+/// Saves the text produced so far of a reply still being generated. False when the message is
+/// no longer STREAMING (cancelled or failed elsewhere): the generator should stop.
+pub async fn save_partial(
+    db: &impl ConnectionTrait,
+    id: &str,
+    content: &str,
+) -> Result<bool, StoreError> {
+    let res = Entity::update_many()
+        .col_expr(Column::Content, Expr::value(content))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(MessageStatus::Streaming.as_str()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// The final state of a generated reply.
+#[derive(Debug, Clone)]
+pub struct FinishedReply {
+    pub content: String,
+    pub status: MessageStatus,
+    pub error: Option<String>,
+    pub input_tokens: Option<i32>,
+    pub output_tokens: Option<i32>,
+}
+
+/// Writes a reply's final state, only while it is still STREAMING (a cancellation that got there
+/// first wins). Returns whether it was written.
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    id: &str,
+    reply: &FinishedReply,
+) -> Result<bool, StoreError> {
+    let res = Entity::update_many()
+        .col_expr(Column::Content, Expr::value(reply.content.as_str()))
+        .col_expr(Column::Status, Expr::value(reply.status.as_str()))
+        .col_expr(Column::Error, Expr::value(reply.error.clone()))
+        .col_expr(Column::InputTokens, Expr::value(reply.input_tokens))
+        .col_expr(Column::OutputTokens, Expr::value(reply.output_tokens))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(MessageStatus::Streaming.as_str()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Marks a STREAMING message CANCELLED, keeping its text. False when it was not streaming.
+pub async fn mark_cancelled(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    let res = Entity::update_many()
+        .col_expr(
+            Column::Status,
+            Expr::value(MessageStatus::Cancelled.as_str()),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(MessageStatus::Streaming.as_str()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// At start-up: replies left STREAMING by a stopped server can never finish; they become FAILED
+/// with reason `interrupted`, keeping their saved text. Returns how many.
+pub async fn fail_interrupted(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
+    let res = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(MessageStatus::Failed.as_str()))
+        .col_expr(Column::Error, Expr::value("interrupted"))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Status.eq(MessageStatus::Streaming.as_str()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
 }

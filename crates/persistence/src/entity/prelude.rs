@@ -3,6 +3,7 @@
 pub use super::analyses::Entity as Analyses;
 pub use super::api_keys::Entity as ApiKeys;
 pub use super::assessments::Entity as Assessments;
+pub use super::budgets::Entity as Budgets;
 pub use super::compliance_monitoring::Entity as ComplianceMonitoring;
 pub use super::contact_methods::Entity as ContactMethods;
 pub use super::contract_analyses::Entity as ContractAnalyses;

@@ -199,6 +199,7 @@ async fn check_schema(db: &DatabaseConnection) {
         analyses,
         api_keys,
         assessments,
+        budgets,
         compliance_monitoring,
         contact_methods,
         contract_analyses,
