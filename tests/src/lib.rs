@@ -88,7 +88,7 @@ impl TestApp {
         let db = gateway::app::connect(&config)
             .await
             .expect("connect and migrate the test database");
-        let state = gateway::app::state(config, db);
+        let state = gateway::app::state(config, db).expect("app state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral port");

@@ -9,8 +9,9 @@ use anyhow::Context as _;
 use persistence::Db;
 use tokio::net::TcpListener;
 
+use crate::chat::ChatService;
 use crate::config::Config;
-use crate::events::EventBus;
+use crate::events::{EventBus, ReplyBus};
 use crate::graphql::{self, context::Services};
 use crate::rate_limit::RateLimiter;
 use crate::seed;
@@ -31,6 +32,17 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     if applied > 0 {
         tracing::info!(applied, "applied migrations");
     }
+    // No reply can still be generating before this server serves: whatever a stopped server
+    // left STREAMING becomes FAILED (reason `interrupted`), keeping its saved text.
+    let interrupted = persistence::messages::fail_interrupted(db.conn())
+        .await
+        .context("cannot mark interrupted replies")?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "replies interrupted by the last shutdown are marked FAILED"
+        );
+    }
     Ok(db)
 }
 
@@ -43,17 +55,31 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
             .context("cannot load the seeds")?;
         tracing::info!(%report, "seeds loaded");
     }
-    Ok(state(config, db))
+    state(config, db)
 }
 
-/// App state over an open, migrated database.
-pub fn state(config: Config, db: Db) -> AppState {
+/// App state over an open, migrated database: builds the AI providers and opens the key ring
+/// (generating one into the data directory when none is configured). Must run inside a Tokio
+/// runtime (with PostgreSQL, the reply bus starts its listener).
+pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
+    let bus = ReplyBus::for_database(db.conn());
+    let chat = ChatService::new(db.clone(), &config, bus).context("cannot set up chat")?;
+    Ok(state_with_chat(config, db, chat))
+}
+
+/// [`state`] with a chat service built by the caller (tests and benchmarks swap providers).
+pub fn state_with_chat(config: Config, db: Db, chat: Arc<ChatService>) -> AppState {
     let config = Arc::new(config);
+    tracing::info!(
+        default_model = chat.providers().default_model(),
+        "chat ready"
+    );
     let services = Services {
         db,
         events: EventBus::default(),
         limiter: Arc::new(RateLimiter::new(config.limits.requests_per_minute)),
         config: Arc::clone(&config),
+        chat,
     };
     AppState {
         schema: graphql::build(&config.limits, Some(services.clone())),

@@ -125,6 +125,128 @@ pub struct SeedConfig {
     pub dir: Option<std::path::PathBuf>,
 }
 
+/// AI chat: which providers are reachable and what a user may spend. `Debug` hides the keys.
+#[derive(Clone)]
+pub struct ChatConfig {
+    /// The providers, filled from:
+    /// `ANTHROPIC_API_KEY` (default unset: Anthropic only serves users who add their own key);
+    /// `ANTHROPIC_BASE_URL` (default `https://api.anthropic.com`);
+    /// `OPENAI_API_KEY` (default unset); `OPENAI_BASE_URL` (default `https://api.openai.com`);
+    /// `COLLOQUY_OPENAI_COMPATIBLE_URL` (default unset: an OpenAI-compatible server such as
+    /// Ollama at `http://localhost:11434/v1`), with `COLLOQUY_OPENAI_COMPATIBLE_KEY` (default
+    /// unset), `COLLOQUY_OPENAI_COMPATIBLE_ID` (default `compatible`) and
+    /// `COLLOQUY_OPENAI_COMPATIBLE_MODELS` (comma-separated model ids, e.g. `llama3.2,qwen2.5`;
+    /// their price is unknown, context 8192 tokens);
+    /// `COLLOQUY_DEFAULT_MODEL` (default: Claude Sonnet with an Anthropic key, else gpt-4o-mini
+    /// with an OpenAI key, else the offline `local-echo`);
+    /// `COLLOQUY_LOCAL_WORD_DELAY_MS` (default 40: how fast `local-echo` types);
+    /// `COLLOQUY_UNKNOWN_PRICE` (`log`, the default: call unpriced models and record a NULL
+    /// cost with a warning; `refuse`: answer PROVIDER_ERROR instead).
+    pub providers: ai_providers::ProvidersConfig,
+    /// `COLLOQUY_MAX_OUTPUT_TOKENS`, default 1024: the reply length asked for (and reserved),
+    /// capped by the model's own maximum.
+    pub max_output_tokens: u32,
+    /// `COLLOQUY_DAILY_TOKEN_LIMIT`, default 1000000: tokens (prompt + reply) per user per UTC day.
+    pub daily_token_limit: i64,
+    /// `COLLOQUY_SEND_RATE_PER_MINUTE`, default 30: `sendMessage`/`regenerateMessage` calls per
+    /// user per minute (0 disables the limit).
+    pub send_rate_per_minute: u32,
+    /// `COLLOQUY_MASTER_KEY`, default unset: the key ring that encrypts users' provider keys
+    /// (`KeyRing::to_text()` format, e.g. `k1:<base64 32 bytes>`). When unset, one is generated into
+    /// `<COLLOQUY_DATA_DIR>/master.key` (mode 0600) on first start and reused after, with a warning.
+    pub master_key: Option<String>,
+    /// `COLLOQUY_DATA_DIR`, default `./data`: where a generated master key is kept.
+    pub data_dir: std::path::PathBuf,
+    /// `COLLOQUY_STREAM_FLUSH_MS`, default 500: how often a reply being generated is saved, so
+    /// `messageStream` replays from the database on any instance and a crash loses little.
+    pub flush_interval: Duration,
+}
+
+impl std::fmt::Debug for ChatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatConfig")
+            .field("providers", &self.providers)
+            .field("max_output_tokens", &self.max_output_tokens)
+            .field("daily_token_limit", &self.daily_token_limit)
+            .field("send_rate_per_minute", &self.send_rate_per_minute)
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("flush_interval", &self.flush_interval)
+            .finish()
+    }
+}
+
+impl ChatConfig {
+    fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        use ai_providers::{
+            HttpProviderConfig, ModelInfo, OpenAiCompatibleConfig, UnknownPricePolicy,
+        };
+        let http =
+            |key_var: &'static str, url_var: &'static str, default_url: &str| HttpProviderConfig {
+                base_url: env.string(url_var, default_url),
+                api_key: env.get(key_var),
+            };
+        let mut providers = ai_providers::ProvidersConfig {
+            anthropic: Some(http(
+                "ANTHROPIC_API_KEY",
+                "ANTHROPIC_BASE_URL",
+                ai_providers::ANTHROPIC_BASE_URL,
+            )),
+            openai: Some(http(
+                "OPENAI_API_KEY",
+                "OPENAI_BASE_URL",
+                ai_providers::OPENAI_BASE_URL,
+            )),
+            default_model: env.get("COLLOQUY_DEFAULT_MODEL"),
+            ..Default::default()
+        };
+        if let Some(url) = env.get("COLLOQUY_OPENAI_COMPATIBLE_URL") {
+            let id = env.string("COLLOQUY_OPENAI_COMPATIBLE_ID", "compatible");
+            let models = env
+                .get("COLLOQUY_OPENAI_COMPATIBLE_MODELS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(|m| ModelInfo::new(id.clone(), m, 8192, 4096))
+                .collect();
+            providers.openai_compatible.push(OpenAiCompatibleConfig {
+                id,
+                http: HttpProviderConfig {
+                    base_url: url,
+                    api_key: env.get("COLLOQUY_OPENAI_COMPATIBLE_KEY"),
+                },
+                models,
+            });
+        }
+        providers.local.word_delay =
+            Duration::from_millis(env.parse("COLLOQUY_LOCAL_WORD_DELAY_MS", 40)?);
+        providers.unknown_price = match env.string("COLLOQUY_UNKNOWN_PRICE", "log").as_str() {
+            "log" => UnknownPricePolicy::LogUnknown,
+            "refuse" => UnknownPricePolicy::Refuse,
+            other => {
+                return Err(ConfigError {
+                    var: "COLLOQUY_UNKNOWN_PRICE",
+                    value: other.to_owned(),
+                    reason: "expected log or refuse".into(),
+                });
+            }
+        };
+        Ok(Self {
+            providers,
+            max_output_tokens: env.parse("COLLOQUY_MAX_OUTPUT_TOKENS", 1024)?,
+            daily_token_limit: env.parse("COLLOQUY_DAILY_TOKEN_LIMIT", 1_000_000)?,
+            send_rate_per_minute: env.parse("COLLOQUY_SEND_RATE_PER_MINUTE", 30)?,
+            master_key: env.get("COLLOQUY_MASTER_KEY"),
+            data_dir: env.string("COLLOQUY_DATA_DIR", "./data").into(),
+            flush_interval: Duration::from_millis(env.parse("COLLOQUY_STREAM_FLUSH_MS", 500)?),
+        })
+    }
+}
+
 /// Everything the gateway needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -134,6 +256,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub seed: SeedConfig,
+    pub chat: ChatConfig,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://colloquy.db?mode=rwc";
@@ -199,10 +322,12 @@ impl Config {
                 on_serve: env.flag("COLLOQUY_SEED", true)?,
                 dir: env.get("COLLOQUY_SEEDS_DIR").map(Into::into),
             },
+            chat: ChatConfig::from_env(env)?,
         })
     }
 
-    /// A configuration for tests: the given database, an ephemeral port, no seeds.
+    /// A configuration for tests: the given database, an ephemeral port, no seeds, a master key
+    /// made in memory, no provider keys and a `local-echo` that types without pauses.
     pub fn for_tests(database_url: &str) -> Self {
         let map = [
             ("DATABASE_URL", database_url),
@@ -215,10 +340,15 @@ impl Config {
                 .map(|(_, v)| (*v).to_owned())
         });
         // The fixed map above is valid by construction.
-        match Self::from(&env) {
+        let mut config = match Self::from(&env) {
             Ok(c) => c,
             Err(e) => unreachable!("test configuration is invalid: {e}"),
-        }
+        };
+        config.chat.providers.local.word_delay = Duration::ZERO;
+        config.chat.master_key = auth::secrets::KeyRing::generate()
+            .ok()
+            .map(|ring| ring.to_text());
+        config
     }
 }
 
@@ -254,6 +384,37 @@ mod tests {
         assert_eq!(err.var, "DATABASE_URL");
         let err = Config::from(&env(&[("COLLOQUY_SEED", "perhaps")])).unwrap_err();
         assert_eq!(err.var, "COLLOQUY_SEED");
+    }
+
+    #[test]
+    fn chat_settings_from_variables() {
+        let c = Config::from(&env(&[
+            ("ANTHROPIC_API_KEY", "sk-ant"),
+            ("OPENAI_BASE_URL", "http://localhost:9/v1"),
+            ("COLLOQUY_UNKNOWN_PRICE", "refuse"),
+            (
+                "COLLOQUY_OPENAI_COMPATIBLE_URL",
+                "http://localhost:11434/v1",
+            ),
+            ("COLLOQUY_OPENAI_COMPATIBLE_MODELS", "llama3.2, qwen2.5"),
+            ("COLLOQUY_DAILY_TOKEN_LIMIT", "500"),
+        ]))
+        .unwrap();
+        let p = &c.chat.providers;
+        assert_eq!(
+            p.anthropic.as_ref().unwrap().api_key.as_deref(),
+            Some("sk-ant")
+        );
+        assert_eq!(p.openai.as_ref().unwrap().base_url, "http://localhost:9/v1");
+        assert_eq!(p.openai.as_ref().unwrap().api_key, None);
+        assert_eq!(p.unknown_price, ai_providers::UnknownPricePolicy::Refuse);
+        assert_eq!(p.openai_compatible[0].models.len(), 2);
+        assert_eq!(c.chat.daily_token_limit, 500);
+        let err = Config::from(&env(&[("COLLOQUY_UNKNOWN_PRICE", "free")])).unwrap_err();
+        assert_eq!(err.var, "COLLOQUY_UNKNOWN_PRICE");
+        let defaults = Config::from(&env(&[])).unwrap().chat;
+        assert!(defaults.master_key.is_none());
+        assert_eq!(defaults.data_dir, std::path::PathBuf::from("./data"));
     }
 
     #[test]

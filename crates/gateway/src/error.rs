@@ -124,6 +124,26 @@ impl std::fmt::Display for ArcStoreError {
 
 impl std::error::Error for ArcStoreError {}
 
+/// The one place provider failures become API errors: an unknown model is the caller's mistake
+/// (BAD_USER_INPUT on `model`); everything else is PROVIDER_ERROR with the provider's stable
+/// reason. Only a provider's own refusal (`BadRequest`) passes its text on.
+impl From<ai_providers::ProviderError> for ApiError {
+    fn from(e: ai_providers::ProviderError) -> Self {
+        use ai_providers::ProviderError as P;
+        match &e {
+            P::UnknownModel(_) => ApiError::bad_input("model", "is not a known model"),
+            P::NoApiKey => ApiError::Provider {
+                reason: e.reason(),
+                message: "no API key is configured for this provider: add your own key".into(),
+            },
+            _ => ApiError::Provider {
+                reason: e.reason(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
 impl From<auth::AuthError> for ApiError {
     fn from(e: auth::AuthError) -> Self {
         ApiError::internal(e)
@@ -222,6 +242,18 @@ mod tests {
             retry_after: Duration::from_millis(1500),
         });
         assert_eq!(ext.get("retryAfter"), Some(&Value::from(1)));
+    }
+
+    #[test]
+    fn provider_errors_map_once() {
+        use ai_providers::ProviderError as P;
+        let e = ApiError::from(P::UnknownModel("gpt-9".into()));
+        assert_eq!(e.code(), "BAD_USER_INPUT");
+        let (_, ext) = to_graphql(ApiError::from(P::NoApiKey));
+        assert_eq!(ext.get("code"), Some(&Value::from("PROVIDER_ERROR")));
+        assert_eq!(ext.get("reason"), Some(&Value::from("no_api_key")));
+        let (_, ext) = to_graphql(ApiError::from(P::Overloaded));
+        assert_eq!(ext.get("reason"), Some(&Value::from("overloaded")));
     }
 
     #[test]

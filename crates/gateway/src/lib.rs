@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -152,6 +152,45 @@ pub async fn rename(
     find(db, id).await
 }
 
+/// Changes what the next replies use: `Some` fields are written, `None` ones left alone.
+pub async fn update_settings(
+    db: &impl ConnectionTrait,
+    id: &str,
+    model: Option<String>,
+    system_prompt: Option<String>,
+) -> Result<Option<Conversation>, StoreError> {
+    let mut update = Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::DeletedAt.is_null());
+    if let Some(model) = model {
+        update = update.col_expr(Column::Model, Expr::value(model));
+    }
+    if let Some(prompt) = system_prompt {
+        update = update.col_expr(Column::SystemPrompt, Expr::value(prompt));
+    }
+    if update.exec(db).await?.rows_affected == 0 {
+        return Ok(None);
+    }
+    find(db, id).await
+}
+
+/// Sets a generated title unless the user chose one meanwhile. Returns whether it was set.
+pub async fn set_generated_title(
+    db: &impl ConnectionTrait,
+    id: &str,
+    title: &str,
+) -> Result<bool, StoreError> {
+    let res = Entity::update_many()
+        .col_expr(Column::Title, Expr::value(title))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::TitleIsCustom.eq(false))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
 /// Soft-deletes; returns whether a live conversation was deleted.
 pub async fn soft_delete(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
     let now = time::now();

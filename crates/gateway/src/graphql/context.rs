@@ -10,6 +10,7 @@ use persistence::Db;
 use persistence::sessions::Origin;
 
 use crate::accounts::Caller;
+use crate::chat::ChatService;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::events::EventBus;
@@ -23,6 +24,8 @@ pub struct Services {
     pub events: EventBus,
     pub config: Arc<Config>,
     pub limiter: Arc<RateLimiter>,
+    /// Chat: providers, replies being generated, reply streams.
+    pub chat: Arc<ChatService>,
 }
 
 /// Facts about the request being served.

@@ -12,6 +12,7 @@ use core_domain::pagination::PageArgs;
 use persistence::catalogue::{self, Persona, Room};
 use persistence::conversations::{self, Conversation, ConversationFilter, ConversationOrder};
 use persistence::entity::persona_rooms;
+pub use persistence::messages::ParentKey;
 use persistence::messages::{self, Message, MessageFilter, MessageOrder};
 use persistence::{Db, Page, StoreError};
 
@@ -266,6 +267,19 @@ impl Loader<LinksOfRoom> for ById {
             .into_iter()
             .map(|(k, v)| (LinksOfRoom(k), v))
             .collect())
+    }
+}
+
+/// A message's children (`Message.children`) or its siblings' parent (`Message.siblings`), in
+/// one statement for a whole list.
+impl Loader<ParentKey> for ById {
+    type Value = Vec<persistence::messages::Message>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[ParentKey],
+    ) -> Result<HashMap<ParentKey, Self::Value>, Self::Error> {
+        Ok(persistence::messages::children_of(self.0.conn(), keys).await?)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::MessageEvent;
 use crate::graphql::context::ContextExt;
 use crate::graphql::conversations::{Conversation, authorized, resource};
-use crate::graphql::loaders::{ConversationId, MessageCountKey};
+use crate::graphql::loaders::{ConversationId, MessageCountKey, ParentKey};
 use crate::graphql::scalars::{self, MessageRole, MessageStatus};
 
 pub struct Message(pub store::Message);
@@ -94,6 +94,36 @@ impl Message {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+    /// The messages that follow this one (replies, regenerations, edits after it), oldest first.
+    async fn children(&self, ctx: &Context<'_>) -> ApiResult<Vec<Message>> {
+        let key = ParentKey {
+            conversation_id: self.0.conversation_id.clone(),
+            parent_id: Some(self.0.id.clone()),
+        };
+        self.versions(ctx, key).await
+    }
+    /// Every version of this message (itself included) under the same parent, oldest first: a
+    /// client shows "2 of 3" from this list and this message's place in it.
+    async fn siblings(&self, ctx: &Context<'_>) -> ApiResult<Vec<Message>> {
+        let key = ParentKey {
+            conversation_id: self.0.conversation_id.clone(),
+            parent_id: self.0.parent_id.clone(),
+        };
+        self.versions(ctx, key).await
+    }
+}
+
+impl Message {
+    async fn versions(&self, ctx: &Context<'_>, key: ParentKey) -> ApiResult<Vec<Message>> {
+        let rows = ctx
+            .loaders()?
+            .by_id
+            .load_one(key)
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Message).collect())
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod catalogue;
+pub mod chat;
 pub mod connection;
 pub mod context;
 pub mod conversations;
@@ -25,6 +26,7 @@ pub struct Query(
     users::UserQuery,
     conversations::ConversationQuery,
     catalogue::CatalogueQuery,
+    chat::ChatQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -32,10 +34,11 @@ pub struct Mutation(
     auth::AuthMutation,
     conversations::ConversationMutation,
     messages::MessageMutation,
+    chat::ChatMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(messages::MessageSubscription);
+pub struct Subscription(messages::MessageSubscription, chat::ChatSubscription);
 
 pub type ColloquySchema = Schema<Query, Mutation, Subscription>;
 

@@ -34,6 +34,15 @@ pub enum MessageStatus {
     Cancelled,
 }
 
+/// A provider a user can bring their own key for.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "KeyProvider", remote = "core_domain::enums::KeyProvider")]
+pub enum KeyProvider {
+    Anthropic,
+    #[graphql(name = "OPENAI")]
+    OpenAi,
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(
     name = "ConversationStatus",

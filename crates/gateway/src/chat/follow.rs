@@ -1,0 +1,144 @@
+//! Following a reply: replay what was produced after the follower's position, then live deltas,
+//! until the reply ends. Positions are character offsets into the content, so a follower drops
+//! anything it has already seen and, when it notices a gap (a lagged channel, an event lost
+//! between instances), re-reads the text instead of skipping it. Nothing is lost or repeated.
+
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use core_domain::enums::MessageStatus;
+use futures::Stream;
+use persistence::messages as store;
+
+use super::ChatService;
+use crate::error::{ApiError, ApiResult};
+use crate::events::ReplyEvent;
+
+/// With nothing heard for this long a follower re-reads the row: the generator may be on an
+/// instance that stopped, or a notification may have been lost.
+const RESYNC_AFTER: Duration = Duration::from_secs(2);
+
+/// One piece of a followed reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyChunk {
+    pub message_id: String,
+    /// The character offset in the content where this chunk ends: resume with `afterSeq: seq`.
+    pub seq: usize,
+    pub delta: String,
+    pub status: MessageStatus,
+    pub error: Option<String>,
+    /// Set on the last chunk, once the reply is COMPLETE, FAILED or CANCELLED.
+    pub done: bool,
+}
+
+struct Snapshot {
+    content: String,
+    /// Status and error once the reply ended.
+    ended: Option<(MessageStatus, Option<String>)>,
+}
+
+impl ChatService {
+    async fn snapshot(&self, message_id: &str) -> ApiResult<Snapshot> {
+        let live = self.live_map().get(message_id).map(|l| {
+            l.text
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        });
+        if let Some(content) = live {
+            return Ok(Snapshot {
+                content,
+                ended: None,
+            });
+        }
+        let row = store::find(self.db.conn(), message_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let status: MessageStatus = row
+            .status
+            .parse()
+            .map_err(|e| ApiError::internal(persistence::StoreError::Corrupt(e)))?;
+        Ok(Snapshot {
+            content: row.content,
+            ended: (status != MessageStatus::Streaming).then_some((status, row.error)),
+        })
+    }
+
+    /// The reply's chunks after `after_seq` (from the start when `None`), then live ones.
+    pub fn follow(
+        self: &Arc<Self>,
+        message_id: String,
+        after_seq: Option<usize>,
+    ) -> impl Stream<Item = ApiResult<ReplyChunk>> + Send + use<> {
+        let service = Arc::clone(self);
+        async_stream::stream! {
+            // Follow first, read second: whatever is published after the read is in the channel.
+            let mut follower = service.bus.follow(&message_id);
+            let mut pos = after_seq.unwrap_or(0);
+            let mut resync = true;
+            loop {
+                if resync {
+                    resync = false;
+                    let snap = match service.snapshot(&message_id).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            yield Err(e);
+                            break;
+                        }
+                    };
+                    let len = snap.content.chars().count();
+                    if len > pos {
+                        let delta: String = snap.content.chars().skip(pos).collect();
+                        pos = len;
+                        yield Ok(ReplyChunk {
+                            message_id: message_id.clone(),
+                            seq: pos,
+                            delta,
+                            status: MessageStatus::Streaming,
+                            error: None,
+                            done: false,
+                        });
+                    }
+                    if let Some((status, error)) = snap.ended {
+                        yield Ok(ReplyChunk {
+                            message_id: message_id.clone(),
+                            seq: len,
+                            delta: String::new(),
+                            status,
+                            error,
+                            done: true,
+                        });
+                        break;
+                    }
+                }
+                match tokio::time::timeout(RESYNC_AFTER, follower.recv()).await {
+                    Ok(Ok(event)) => match &*event {
+                        ReplyEvent::Delta { start, text, .. } => {
+                            let end = start + text.chars().count();
+                            if end <= pos {
+                                continue;
+                            }
+                            if *start > pos {
+                                resync = true;
+                                continue;
+                            }
+                            let delta: String = text.chars().skip(pos - start).collect();
+                            pos = end;
+                            yield Ok(ReplyChunk {
+                                message_id: message_id.clone(),
+                                seq: pos,
+                                delta,
+                                status: MessageStatus::Streaming,
+                                error: None,
+                                done: false,
+                            });
+                        }
+                        ReplyEvent::Finished { .. } => resync = true,
+                    },
+                    // Lagged, closed or quiet: the row (or the live buffer) knows the truth.
+                    Ok(Err(_)) | Err(_) => resync = true,
+                }
+            }
+        }
+    }
+}

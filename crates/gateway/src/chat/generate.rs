@@ -1,0 +1,253 @@
+//! The generation task: calls the provider, publishes each delta, saves the text periodically,
+//! and writes the final message, its usage row and the budget settlement in one transaction.
+//! Then, after a first exchange, it names the conversation.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use ai_providers::{
+    CompletionRequest, ModelInfo, ProviderError, StreamEvent, Usage, estimate_tokens, title,
+};
+use core_domain::enums::MessageStatus;
+use futures::StreamExt;
+use persistence::budgets::{self, BudgetKey, Reservation};
+use persistence::messages::{self as store, FinishedReply};
+use persistence::sea_orm::TransactionTrait as _;
+use persistence::usage::{self, NewUsage};
+use persistence::{StoreError, conversations};
+use tokio::sync::watch;
+
+use super::{ChatService, ProviderHandle};
+use crate::events::ReplyEvent;
+
+pub(super) struct Job {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub user_id: String,
+    pub provider: ProviderHandle,
+    pub info: ModelInfo,
+    pub request: CompletionRequest,
+    pub prompt_tokens: u32,
+    pub reservation: Reservation,
+    pub budgets: Vec<BudgetKey>,
+    /// The first user message, when the conversation should be named after this reply.
+    pub title_from: Option<String>,
+}
+
+enum Outcome {
+    Complete(Usage),
+    Failed(&'static str),
+    Cancelled,
+    /// Someone else set the final status (a cancellation handled by another instance).
+    Superseded,
+}
+
+pub(super) async fn run(
+    service: Arc<ChatService>,
+    job: Job,
+    text: Arc<Mutex<String>>,
+    mut cancelled: watch::Receiver<bool>,
+) {
+    let started = Instant::now();
+    let mut produced = String::new();
+    let mut chars = 0usize;
+    let mut saved_chars = 0usize;
+    let mut flush = tokio::time::interval(service.config.flush_interval);
+    flush.tick().await;
+
+    let opened = tokio::select! {
+        r = job.provider.stream(job.request.clone()) => Some(r),
+        () = cancel_requested(&mut cancelled) => None,
+    };
+    let outcome = match opened {
+        None => Outcome::Cancelled,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, message_id = %job.message_id, "the provider call failed");
+            Outcome::Failed(e.reason())
+        }
+        Some(Ok(mut stream)) => loop {
+            tokio::select! {
+                item = stream.next() => match item {
+                    Some(Ok(StreamEvent::Delta(delta))) => {
+                        if delta.is_empty() {
+                            continue;
+                        }
+                        let start = chars;
+                        chars += delta.chars().count();
+                        produced.push_str(&delta);
+                        text.lock().unwrap_or_else(PoisonError::into_inner).push_str(&delta);
+                        service.bus.publish(ReplyEvent::Delta {
+                            message_id: job.message_id.clone(),
+                            start,
+                            text: delta,
+                        });
+                    }
+                    Some(Ok(StreamEvent::Finished { usage, .. })) => break Outcome::Complete(usage),
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, message_id = %job.message_id, "the reply stream failed");
+                        break Outcome::Failed(e.reason());
+                    }
+                    None => break Outcome::Failed(ProviderError::StreamInterrupted.reason()),
+                },
+                () = cancel_requested(&mut cancelled) => break Outcome::Cancelled,
+                _ = flush.tick() => {
+                    if chars != saved_chars {
+                        match store::save_partial(service.db.conn(), &job.message_id, &produced).await {
+                            Ok(true) => saved_chars = chars,
+                            Ok(false) => break Outcome::Superseded,
+                            Err(error) => tracing::warn!(%error, "cannot save a partial reply"),
+                        }
+                    }
+                }
+            }
+        },
+    };
+
+    let latency = started.elapsed();
+    let (status, error, billed) = match &outcome {
+        Outcome::Complete(usage) => (MessageStatus::Complete, None, *usage),
+        Outcome::Failed(reason) => (
+            MessageStatus::Failed,
+            Some((*reason).to_owned()),
+            estimated_usage(job.prompt_tokens, &produced),
+        ),
+        Outcome::Cancelled | Outcome::Superseded => (
+            MessageStatus::Cancelled,
+            None,
+            estimated_usage(job.prompt_tokens, &produced),
+        ),
+    };
+    let reply = FinishedReply {
+        content: produced.clone(),
+        status,
+        error,
+        input_tokens: Some(to_i32(billed.input_tokens)),
+        output_tokens: Some(to_i32(billed.output_tokens)),
+    };
+    let write_message = !matches!(outcome, Outcome::Superseded);
+    if let Err(error) = finish(&service, &job, &reply, billed, latency, write_message).await {
+        tracing::error!(%error, message_id = %job.message_id, "cannot store the final reply");
+    }
+    service.live_map().remove(&job.message_id);
+    service.bus.publish(ReplyEvent::Finished {
+        message_id: job.message_id.clone(),
+    });
+
+    if let (Outcome::Complete(_), Some(first)) = (&outcome, &job.title_from) {
+        name_conversation(&service, &job, first).await;
+    }
+}
+
+/// Resolves once a cancellation is requested (or never, if nobody can request one any more).
+async fn cancel_requested(cancelled: &mut watch::Receiver<bool>) {
+    if cancelled.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// What a call that ended early probably cost: the prompt, and the text received. Providers
+/// bill a broken stream for what they sent; they just do not say how much.
+fn estimated_usage(prompt_tokens: u32, produced: &str) -> Usage {
+    if produced.is_empty() {
+        return Usage::default();
+    }
+    Usage {
+        input_tokens: prompt_tokens,
+        output_tokens: estimate_tokens(produced),
+    }
+}
+
+fn to_i32(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn cost(info: &ModelInfo, usage: &Usage) -> Option<i64> {
+    let cost = info.cost_micros(usage);
+    if cost.is_none() {
+        tracing::warn!(model = %info.id, "model has no known price; its cost is recorded as unknown");
+    }
+    cost
+}
+
+async fn finish(
+    service: &ChatService,
+    job: &Job,
+    reply: &FinishedReply,
+    billed: Usage,
+    latency: std::time::Duration,
+    write_message: bool,
+) -> Result<(), StoreError> {
+    let txn = service.db.conn().begin().await?;
+    if write_message {
+        store::finish(&txn, &job.message_id, reply).await?;
+    }
+    usage::insert(
+        &txn,
+        NewUsage {
+            user_id: Some(job.user_id.clone()),
+            conversation_id: Some(job.conversation_id.clone()),
+            message_id: Some(job.message_id.clone()),
+            provider: job.info.provider.clone(),
+            model: job.info.id.clone(),
+            stream_type: "chat".into(),
+            input_tokens: to_i32(billed.input_tokens),
+            output_tokens: to_i32(billed.output_tokens),
+            cost_micros: cost(&job.info, &billed),
+            latency_ms: Some(i32::try_from(latency.as_millis()).unwrap_or(i32::MAX)),
+        },
+    )
+    .await?;
+    let used = i64::from(billed.input_tokens) + i64::from(billed.output_tokens);
+    budgets::settle(&txn, &job.reservation, used).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Asks the same model for a short title (the local model answers with the first words) and
+/// sets it unless the user named the conversation meanwhile. Failures only cost the title.
+async fn name_conversation(service: &ChatService, job: &Job, first_message: &str) {
+    let mut request = title::title_request(&job.info.id, first_message);
+    request.api_key = job.request.api_key.clone();
+    let started = Instant::now();
+    let (title, billed) = match job.provider.complete(request).await {
+        Ok(done) => (
+            title::clean_title(&done.text).unwrap_or_else(|| title::fallback_title(first_message)),
+            Some(done.usage),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "title generation failed; using the first words");
+            (title::fallback_title(first_message), None)
+        }
+    };
+    let db = service.db.conn();
+    let result: Result<(), StoreError> = async {
+        conversations::set_generated_title(db, &job.conversation_id, &title).await?;
+        if let Some(billed) = billed {
+            usage::insert(
+                db,
+                NewUsage {
+                    user_id: Some(job.user_id.clone()),
+                    conversation_id: Some(job.conversation_id.clone()),
+                    message_id: None,
+                    provider: job.info.provider.clone(),
+                    model: job.info.id.clone(),
+                    stream_type: "title".into(),
+                    input_tokens: to_i32(billed.input_tokens),
+                    output_tokens: to_i32(billed.output_tokens),
+                    cost_micros: cost(&job.info, &billed),
+                    latency_ms: Some(
+                        i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+                    ),
+                },
+            )
+            .await?;
+            let used = i64::from(billed.input_tokens) + i64::from(billed.output_tokens);
+            budgets::charge(db, &job.budgets, used).await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, "cannot store the generated title");
+    }
+}
