@@ -2,6 +2,7 @@
 //! SQLite and on PostgreSQL (see `colloquy_tests::e2e!`). One test binary keeps link time down.
 
 mod accounts;
+mod chat;
 mod conversations;
 mod queries;
 mod schema;

@@ -1,0 +1,962 @@
+//! Chat: AI replies over GraphQL, against the offline `local-echo` model a fresh server uses and
+//! against the fake provider server speaking Anthropic's and OpenAI's wire formats. Each test runs
+//! on SQLite and PostgreSQL. Waits are on events (the reply stream's `done`), with generous
+//! timeouts for a loaded 2-core machine.
+
+use std::time::Duration;
+
+use ai_providers::testing::{FakeProvider, FakeReply, RecordedRequest};
+use ai_providers::{LOCAL_REPLY_PREFIX, RetryConfig, Usage};
+use colloquy_tests::{Backend, TestApp, TestUser};
+use gateway::config::Config;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const SEND: &str = "mutation($i: SendMessageInput!) { sendMessage(input: $i) { userMessage { id role status } reply { id role status model provider } } }";
+const STREAM: &str = "subscription($id: ID!, $after: Int) { messageStream(messageId: $id, afterSeq: $after) { messageId seq delta status error done } }";
+const MESSAGES: &str = "query($id: ID!) { conversation(id: $id) { title model messages(first: 100) { edges { node { id parentId role content status error model provider inputTokens outputTokens siblings { id } children { id } } } } } }";
+
+/// Runs a chat test body, given the backend, on SQLite and PostgreSQL.
+macro_rules! chat_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)(Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+/// Points both HTTP providers at `fake` (with `server_key` as the server's key) and makes
+/// retries quick.
+fn use_fake(config: &mut Config, fake: &FakeProvider, server_key: Option<&str>) {
+    config.chat.providers.anthropic = Some(fake.http_config(server_key));
+    config.chat.providers.openai = Some(fake.http_config(server_key));
+    config.chat.providers.retry = RetryConfig {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_secs(2),
+    };
+    config.chat.flush_interval = Duration::from_millis(50);
+}
+
+async fn spawn_with_fake(
+    backend: Backend,
+    fake: &FakeProvider,
+    server_key: Option<&str>,
+    tweak: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |c| {
+        use_fake(c, fake, server_key);
+        tweak(c);
+    })
+    .await
+}
+
+/// Sends a message; returns (user message id, reply id).
+async fn send(app: &TestApp, user: &TestUser, input: Value) -> (String, String) {
+    let data = app
+        .query(Some(&user.token), SEND, json!({ "i": input }))
+        .await;
+    let payload = &data["sendMessage"];
+    assert_eq!(payload["userMessage"]["role"], "USER");
+    assert_eq!(payload["reply"]["role"], "ASSISTANT");
+    assert_eq!(payload["reply"]["status"], "STREAMING");
+    (
+        payload["userMessage"]["id"].as_str().unwrap().to_owned(),
+        payload["reply"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A followed reply: its pieces, and the final event.
+struct Followed {
+    text: String,
+    seqs: Vec<i64>,
+    last: Value,
+}
+
+/// Follows a reply from `after` until its `done` event.
+async fn follow(app: &TestApp, user: &TestUser, reply: &str, after: Option<i64>) -> Followed {
+    let mut ws = app.ws(Some(&user.token)).await;
+    let id = ws
+        .subscribe(STREAM, json!({ "id": reply, "after": after }))
+        .await;
+    let mut out = Followed {
+        text: String::new(),
+        seqs: Vec::new(),
+        last: Value::Null,
+    };
+    loop {
+        let event = ws
+            .next_for(&id, WAIT)
+            .await
+            .expect("a stream event in time");
+        let e = &event["data"]["messageStream"];
+        assert!(e.is_object(), "unexpected message: {event:#}");
+        out.text.push_str(e["delta"].as_str().unwrap());
+        out.seqs.push(e["seq"].as_i64().unwrap());
+        if e["done"] == true {
+            out.last = e.clone();
+            return out;
+        }
+    }
+}
+
+async fn messages(app: &TestApp, user: &TestUser, conversation: &str) -> (Value, Vec<Value>) {
+    let data = app
+        .query(Some(&user.token), MESSAGES, json!({ "id": conversation }))
+        .await;
+    let list = data["conversation"]["messages"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    (data["conversation"].clone(), list)
+}
+
+async fn message(app: &TestApp, user: &TestUser, conversation: &str, id: &str) -> Value {
+    let (_, list) = messages(app, user, conversation).await;
+    list.into_iter()
+        .find(|m| m["id"] == id)
+        .expect("the message is listed")
+}
+
+async fn new_conversation(app: &TestApp, user: &TestUser, model: Option<&str>) -> String {
+    let data = app
+        .query(
+            Some(&user.token),
+            "mutation($m: String) { createConversation(input: { title: \"Chat\", model: $m }) { id } }",
+            json!({ "m": model }),
+        )
+        .await;
+    data["createConversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn streamed(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
+    requests.iter().filter(|r| r.is_streaming()).collect()
+}
+
+/// The text turns of a recorded request, in either format, without the system prompt.
+fn turns(request: &RecordedRequest) -> Vec<(String, String)> {
+    request.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] != "system")
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["content"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| m["content"][0]["text"].as_str().unwrap().to_owned()),
+            )
+        })
+        .collect()
+}
+
+async fn usage_rows(app: &TestApp, conversation: &str) -> Vec<persistence::usage::UsageLog> {
+    persistence::usage::for_conversation(app.db().conn(), conversation)
+        .await
+        .unwrap()
+}
+
+chat_test!(
+    a_fresh_server_chats_offline_with_local_echo,
+    |backend: Backend| async move {
+        // The test configuration is a fresh `cargo run`'s, minus the typing pauses: no keys.
+        let Some(app) = TestApp::spawn_with(backend, |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = app
+            .query(
+                Some(&ada.token),
+                "mutation { createConversation(input: {}) { id title } }",
+                json!({}),
+            )
+            .await["createConversation"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let data = app
+            .query(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "Tell me about tide pools" } }),
+            )
+            .await;
+        let reply = data["sendMessage"]["reply"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(data["sendMessage"]["reply"]["model"], "local-echo");
+        assert_eq!(data["sendMessage"]["reply"]["status"], "STREAMING");
+
+        let followed = follow(&app, &ada, &reply, None).await;
+        assert_eq!(followed.last["status"], "COMPLETE");
+        assert!(
+            followed.text.starts_with(LOCAL_REPLY_PREFIX),
+            "{}",
+            followed.text
+        );
+        assert!(followed.seqs.windows(2).all(|w| w[0] <= w[1]));
+
+        let stored = message(&app, &ada, &conv, &reply).await;
+        assert_eq!(stored["status"], "COMPLETE");
+        assert_eq!(stored["content"], followed.text.as_str());
+        assert!(stored["inputTokens"].as_i64().unwrap() > 0);
+        assert!(stored["outputTokens"].as_i64().unwrap() > 0);
+        assert_eq!(stored["provider"], "local");
+
+        let rows = usage_rows(&app, &conv).await;
+        let chat = rows
+            .iter()
+            .find(|r| r.stream_type == "chat")
+            .expect("a chat usage row");
+        assert_eq!(chat.message_id.as_deref(), Some(reply.as_str()));
+        assert_eq!(chat.model, "local-echo");
+        assert_eq!(chat.cost_micros, Some(0));
+        assert_eq!(
+            i64::from(chat.output_tokens),
+            stored["outputTokens"].as_i64().unwrap()
+        );
+
+        // The first exchange names the conversation (the local model uses the first words).
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (c, _) = messages(&app, &ada, &conv).await;
+            if c["title"] != "New Conversation" {
+                assert!(c["title"].as_str().unwrap().contains("tide pools"), "{c:#}");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no title was generated"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+);
+
+chat_test!(
+    both_wire_formats_stream_account_and_use_the_users_own_key,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        // No server keys: only users' own keys work.
+        let Some(app) = spawn_with_fake(backend, &fake, None, |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, Some("claude-sonnet-4-20250514")).await;
+
+        // Without a key of her own there is nothing to call.
+        let body = app
+            .post(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "hi" } }),
+            )
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "PROVIDER_ERROR");
+        assert_eq!(body["errors"][0]["extensions"]["reason"], "no_api_key");
+        assert_eq!(fake.request_count(), 0);
+
+        let anthropic_key = "sk-ant-ada-secret-0001";
+        let openai_key = "sk-proj-ada-secret-0002";
+        for (provider, key) in [("ANTHROPIC", anthropic_key), ("OPENAI", openai_key)] {
+            let data = app
+                .query(
+                    Some(&ada.token),
+                    "mutation($p: KeyProvider!, $k: String!) { addApiKey(provider: $p, name: \"mine\", key: $k) { id provider name last4 } }",
+                    json!({ "p": provider, "k": key }),
+                )
+                .await;
+            assert_eq!(data["addApiKey"]["last4"], &key[key.len() - 4..]);
+            assert_eq!(data["addApiKey"]["provider"], provider);
+        }
+        let listed = app
+            .query(
+                Some(&ada.token),
+                "{ apiKeys { provider name last4 createdAt } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(listed["apiKeys"].as_array().unwrap().len(), 2);
+        assert!(!listed.to_string().contains("secret"));
+
+        let cases = [
+            (
+                "claude-sonnet-4-20250514",
+                "x-api-key",
+                anthropic_key.to_owned(),
+                "anthropic",
+            ),
+            (
+                "gpt-4o-mini",
+                "authorization",
+                format!("Bearer {openai_key}"),
+                "openai",
+            ),
+        ];
+        for (model, header, expected, provider) in cases {
+            let before = fake.request_count();
+            fake.push_when(
+                |r| r.is_streaming(),
+                FakeReply::text(["Tide ", "pools ", "are ", "small ", "worlds."])
+                    .with_usage(40, 9)
+                    .chunked(7),
+            );
+            let (_, reply) = send(
+                &app,
+                &ada,
+                json!({ "conversationId": conv, "content": "What are tide pools?", "model": model }),
+            )
+            .await;
+            let followed = follow(&app, &ada, &reply, None).await;
+            assert_eq!(followed.last["status"], "COMPLETE", "{model}");
+            assert_eq!(followed.text, "Tide pools are small worlds.");
+            let stored = message(&app, &ada, &conv, &reply).await;
+            assert_eq!(stored["content"], followed.text.as_str());
+            assert_eq!(stored["inputTokens"], 40);
+            assert_eq!(stored["outputTokens"], 9);
+            assert_eq!(stored["model"], model);
+            assert_eq!(stored["provider"], provider);
+
+            let requests = fake.requests();
+            let sent = streamed(&requests[before..]);
+            assert_eq!(sent.len(), 1, "{model}: one streamed call");
+            assert_eq!(sent[0].header(header), Some(expected.as_str()), "{model}");
+            assert_eq!(sent[0].body["model"], model);
+
+            let row = usage_rows(&app, &conv)
+                .await
+                .into_iter()
+                .find(|r| r.message_id.as_deref() == Some(reply.as_str()))
+                .expect("a usage row for the reply");
+            let catalogue = ai_providers::Catalogue::builtin();
+            let info = catalogue.get(model).unwrap();
+            let expected_cost = info.cost_micros(&Usage {
+                input_tokens: 40,
+                output_tokens: 9,
+            });
+            assert!(expected_cost.is_some());
+            assert_eq!(row.cost_micros, expected_cost);
+            assert_eq!((row.input_tokens, row.output_tokens), (40, 9));
+            assert_eq!(row.provider, provider);
+            assert_eq!(row.stream_type, "chat");
+        }
+
+        // At rest the keys are ciphertext only.
+        use persistence::sea_orm::EntityTrait;
+        let rows = persistence::entity::api_keys::Entity::find()
+            .all(app.db().conn())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        for row in &rows {
+            let dump = format!("{row:?}");
+            assert!(!dump.contains("ada-secret"), "plaintext key stored: {dump}");
+        }
+
+        // A deleted key is no longer used.
+        let id = persistence::api_keys::newest_for(app.db().conn(), &ada.id, "anthropic")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        app.query(
+            Some(&ada.token),
+            "mutation($id: ID!) { deleteApiKey(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+        let body = app
+            .post(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "again", "model": "claude-sonnet-4-20250514" } }),
+            )
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["reason"], "no_api_key");
+    }
+);
+
+chat_test!(
+    retries_before_output_only_and_a_cut_keeps_the_partial_text,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, Some("sk-server"), |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, None).await;
+
+        // 429 then Anthropic's 529, then a reply: retried, one reply.
+        fake.push_when(|r| r.is_streaming(), FakeReply::error(429));
+        fake.push_when(|r| r.is_streaming(), FakeReply::error(529));
+        fake.push_when(|r| r.is_streaming(), FakeReply::text(["After ", "retries"]));
+        let (_, reply) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "one" }),
+        )
+        .await;
+        let followed = follow(&app, &ada, &reply, None).await;
+        assert_eq!(followed.last["status"], "COMPLETE");
+        assert_eq!(followed.text, "After retries");
+        assert_eq!(streamed(&fake.requests()).len(), 3);
+        assert_eq!(fake.requests()[0].header("x-api-key"), Some("sk-server"));
+
+        // Cut after two deltas: no retry, FAILED with the partial text and a usage row.
+        fake.push_when(
+            |r| r.is_streaming(),
+            FakeReply::text(["Half ", "a ", "reply ", "lost"]).cut_after(2),
+        );
+        let (user_msg, reply) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "two" }),
+        )
+        .await;
+        let followed = follow(&app, &ada, &reply, None).await;
+        assert_eq!(followed.last["status"], "FAILED");
+        assert_eq!(followed.last["error"], "stream_interrupted");
+        assert_eq!(followed.text, "Half a ");
+        assert_eq!(
+            streamed(&fake.requests()).len(),
+            4,
+            "never retried after output"
+        );
+        let stored = message(&app, &ada, &conv, &reply).await;
+        assert_eq!(stored["status"], "FAILED");
+        assert_eq!(stored["content"], "Half a ");
+        assert_eq!(stored["error"], "stream_interrupted");
+        let user_stored = message(&app, &ada, &conv, &user_msg).await;
+        assert_eq!(user_stored["content"], "two");
+        let row = usage_rows(&app, &conv)
+            .await
+            .into_iter()
+            .find(|r| r.message_id.as_deref() == Some(reply.as_str()))
+            .expect("a usage row for what was billed");
+        assert!(row.output_tokens > 0);
+
+        // A failure before any output: FAILED, empty, with the reason.
+        fake.push_times(FakeReply::error(401), 1);
+        let (_, reply) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "three" }),
+        )
+        .await;
+        let followed = follow(&app, &ada, &reply, None).await;
+        assert_eq!(followed.last["status"], "FAILED");
+        assert_eq!(followed.last["error"], "unauthorized");
+        assert_eq!(followed.text, "");
+    }
+);
+
+chat_test!(
+    a_reconnecting_follower_gets_the_whole_reply_exactly_once,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, Some("sk-server"), |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, Some("gpt-4o-mini")).await;
+        let words: Vec<String> = (0..40).map(|i| format!("w{i}é ")).collect();
+        let expected: String = words.concat();
+        fake.push_when(
+            |r| r.is_streaming(),
+            FakeReply::text(words.clone()).chunk_delay(Duration::from_millis(25)),
+        );
+        let (_, reply) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "count" }),
+        )
+        .await;
+
+        // Another tab follows the whole reply at the same time.
+        let tab = {
+            let app_url = app.url("");
+            let token = ada.token.clone();
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let ws_url = format!("{}/graphql/ws", app_url.replacen("http", "ws", 1));
+                let mut ws = colloquy_tests::WsClient::connect(&ws_url, Some(&token)).await;
+                let id = ws.subscribe(STREAM, json!({ "id": reply })).await;
+                let mut text = String::new();
+                loop {
+                    let e = ws.next_for(&id, WAIT).await.expect("event")["data"]["messageStream"]
+                        .clone();
+                    text.push_str(e["delta"].as_str().unwrap());
+                    if e["done"] == true {
+                        return text;
+                    }
+                }
+            })
+        };
+
+        // First connection: read a few pieces, then drop the socket.
+        let mut ws = app.ws(Some(&ada.token)).await;
+        let id = ws.subscribe(STREAM, json!({ "id": reply })).await;
+        let mut first = String::new();
+        let mut last_seq = 0;
+        for _ in 0..3 {
+            let e = ws.next_for(&id, WAIT).await.expect("event")["data"]["messageStream"].clone();
+            first.push_str(e["delta"].as_str().unwrap());
+            last_seq = e["seq"].as_i64().unwrap();
+            assert_eq!(
+                last_seq as usize,
+                first.chars().count(),
+                "seq is the character offset"
+            );
+            if e["done"] == true {
+                break;
+            }
+        }
+        drop(ws);
+
+        // Reconnect from the last seq: the rest, nothing twice.
+        let rest = follow(&app, &ada, &reply, Some(last_seq)).await;
+        assert_eq!(rest.last["status"], "COMPLETE");
+        assert_eq!(format!("{first}{}", rest.text), expected);
+        assert_eq!(tab.await.unwrap(), expected);
+
+        // A follower after the end replays it from the database.
+        let late = follow(&app, &ada, &reply, None).await;
+        assert_eq!(late.text, expected);
+        let tail = follow(&app, &ada, &reply, Some(10)).await;
+        assert_eq!(tail.text, expected.chars().skip(10).collect::<String>());
+    }
+);
+
+chat_test!(
+    regenerate_and_edit_make_siblings_and_send_the_right_branch,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, Some("sk-server"), |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, None).await;
+        let ask = |text: &'static str| {
+            fake.push_when(|r| r.is_streaming(), FakeReply::text([text]));
+        };
+        ask("R1");
+        let (a, r1) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "A" }),
+        )
+        .await;
+        follow(&app, &ada, &r1, None).await;
+        ask("R2");
+        let (b, r2) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "B" }),
+        )
+        .await;
+        follow(&app, &ada, &r2, None).await;
+
+        // Regenerate the first reply: an ASSISTANT sibling under A, prompted with A only.
+        ask("R1 again");
+        let data = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { regenerateMessage(messageId: $id) { id parentId role status } }",
+                json!({ "id": r1 }),
+            )
+            .await;
+        let r1b = data["regenerateMessage"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(data["regenerateMessage"]["parentId"], a.as_str());
+        let done = follow(&app, &ada, &r1b, None).await;
+        assert_eq!(done.text, "R1 again");
+        let last = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_streaming())
+            .last()
+            .unwrap();
+        assert_eq!(turns(&last), [("user".to_owned(), "A".to_owned())]);
+
+        // Edit B: a USER sibling under R1, then its reply; the branch is A, R1, B'.
+        ask("R3");
+        let (b2, r3) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "B edited", "parentId": r1 }),
+        )
+        .await;
+        follow(&app, &ada, &r3, None).await;
+        let last = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_streaming())
+            .last()
+            .unwrap();
+        let expected: Vec<(String, String)> =
+            [("user", "A"), ("assistant", "R1"), ("user", "B edited")]
+                .iter()
+                .map(|(r, c)| ((*r).to_owned(), (*c).to_owned()))
+                .collect();
+        assert_eq!(turns(&last), expected);
+
+        let (_, list) = messages(&app, &ada, &conv).await;
+        let find = |id: &str| list.iter().find(|m| m["id"] == id).unwrap().clone();
+        let ids = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(&find(&r1)["siblings"]), [r1.clone(), r1b.clone()]);
+        assert_eq!(ids(&find(&b)["siblings"]), [b.clone(), b2.clone()]);
+        assert_eq!(ids(&find(&a)["children"]), [r1.clone(), r1b.clone()]);
+        assert_eq!(ids(&find(&r1)["children"]), [b.clone(), b2.clone()]);
+        assert_eq!(ids(&find(&a)["siblings"]), [a.clone()]);
+
+        // Siblings and children of a whole list cost the same statements however long it is.
+        let before = app.sql_statements();
+        messages(&app, &ada, &conv).await;
+        let with_eight = app.sql_statements() - before;
+        ask("R4");
+        let (_, r4) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "C" }),
+        )
+        .await;
+        follow(&app, &ada, &r4, None).await;
+        let before = app.sql_statements();
+        messages(&app, &ada, &conv).await;
+        assert_eq!(app.sql_statements() - before, with_eight);
+    }
+);
+
+chat_test!(
+    twenty_parallel_sends_against_a_budget_for_five,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        // Replies stay open so no settlement frees budget while the sends race.
+        fake.set_default(FakeReply::text(["held ", "open"]).stall_after(1));
+        // Each send reserves its prompt estimate plus 100 reply tokens: 5 fit, a 6th does not.
+        let Some(app) = spawn_with_fake(backend, &fake, Some("sk-server"), |c| {
+            c.chat.max_output_tokens = 100;
+            c.chat.daily_token_limit = 5 * 105 + 50;
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let mut convs = Vec::new();
+        for _ in 0..20 {
+            convs.push(new_conversation(&app, &ada, None).await);
+        }
+        let sends = convs.iter().map(|conv| {
+            app.post(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "hi" } }),
+            )
+        });
+        let answers = futures::future::join_all(sends).await;
+        let ok = answers.iter().filter(|b| b.get("errors").is_none()).count();
+        let refused = answers
+            .iter()
+            .filter(|b| b["errors"][0]["extensions"]["code"] == "QUOTA_EXCEEDED")
+            .count();
+        assert_eq!((ok, refused), (5, 15), "{answers:#?}");
+        // Refused sends stored nothing and called nobody.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while fake.request_count() < 5 {
+            assert!(tokio::time::Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(fake.request_count(), 5);
+        let mut stored = 0;
+        for conv in &convs {
+            stored += messages(&app, &ada, conv).await.1.len();
+        }
+        assert_eq!(stored, 10);
+    }
+);
+
+chat_test!(
+    cancel_keeps_what_was_produced,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, Some("sk-server"), |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, None).await;
+        fake.push_when(
+            |r| r.is_streaming(),
+            FakeReply::text(["Partial ", "answer ", "never ", "finished"]).stall_after(2),
+        );
+        let (_, reply) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "go" }),
+        )
+        .await;
+        let mut ws = app.ws(Some(&ada.token)).await;
+        let id = ws.subscribe(STREAM, json!({ "id": reply })).await;
+        let mut text = String::new();
+        while text != "Partial answer " {
+            let e = ws.next_for(&id, WAIT).await.expect("event")["data"]["messageStream"].clone();
+            text.push_str(e["delta"].as_str().unwrap());
+        }
+        let data = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { cancelMessage(messageId: $id) { status content } }",
+                json!({ "id": reply }),
+            )
+            .await;
+        assert_eq!(data["cancelMessage"]["status"], "CANCELLED");
+        assert_eq!(data["cancelMessage"]["content"], "Partial answer ");
+        let e = ws.next_for(&id, WAIT).await.expect("final event")["data"]["messageStream"].clone();
+        assert_eq!(e["done"], true);
+        assert_eq!(e["status"], "CANCELLED");
+        // The provider call was dropped.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while fake.open_responses() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the stream stayed open"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(usage_rows(&app, &conv).await.len(), 1);
+    }
+);
+
+chat_test!(
+    models_switch_per_message_and_per_conversation,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, Some("sk-server"), |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, None).await;
+        let data = app
+            .query(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "a" } }),
+            )
+            .await;
+        assert_eq!(
+            data["sendMessage"]["reply"]["model"],
+            "claude-sonnet-4-20250514"
+        );
+        follow(
+            &app,
+            &ada,
+            data["sendMessage"]["reply"]["id"].as_str().unwrap(),
+            None,
+        )
+        .await;
+
+        let data = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { updateConversation(id: $id, input: { model: \"gpt-4o-mini\" }) { model } }",
+                json!({ "id": conv }),
+            )
+            .await;
+        assert_eq!(data["updateConversation"]["model"], "gpt-4o-mini");
+        let data = app
+            .query(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "b" } }),
+            )
+            .await;
+        assert_eq!(data["sendMessage"]["reply"]["model"], "gpt-4o-mini");
+        follow(
+            &app,
+            &ada,
+            data["sendMessage"]["reply"]["id"].as_str().unwrap(),
+            None,
+        )
+        .await;
+        let last = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_streaming())
+            .last()
+            .unwrap();
+        assert_eq!(last.path, "/v1/chat/completions");
+
+        let data = app
+            .query(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "c", "model": "claude-haiku-4-5-20251001" } }),
+            )
+            .await;
+        assert_eq!(
+            data["sendMessage"]["reply"]["model"],
+            "claude-haiku-4-5-20251001"
+        );
+        follow(
+            &app,
+            &ada,
+            data["sendMessage"]["reply"]["id"].as_str().unwrap(),
+            None,
+        )
+        .await;
+
+        let body = app
+            .post(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "d", "model": "gpt-17" } }),
+            )
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "model");
+        assert_eq!(
+            app.error_code(
+                Some(&ada.token),
+                "mutation($id: ID!) { updateConversation(id: $id, input: { model: \"gpt-17\" }) { model } }",
+                json!({ "id": conv }),
+            )
+            .await,
+            "BAD_USER_INPUT"
+        );
+    }
+);
+
+chat_test!(
+    disclaimer_rate_limit_and_access_are_enforced,
+    |backend: Backend| async move {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.auth.disclaimer_version = Some("v2".into());
+            c.chat.send_rate_per_minute = 2;
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let eve = app.register("eve@example.com").await;
+        let conv = new_conversation(&app, &ada, None).await;
+        let input = json!({ "i": { "conversationId": conv, "content": "hello" } });
+        let body = app.post(Some(&ada.token), SEND, input.clone()).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+        assert_eq!(
+            body["errors"][0]["extensions"]["reason"],
+            "DISCLAIMER_REQUIRED"
+        );
+
+        {
+            use persistence::sea_orm::{ActiveModelTrait, Set};
+            persistence::entity::users::ActiveModel {
+                id: Set(ada.id.clone()),
+                disclaimer_version: Set(Some("v2".into())),
+                disclaimer_accepted: Set(true),
+                ..Default::default()
+            }
+            .update(app.db().conn())
+            .await
+            .unwrap();
+        }
+        let (_, r1) = send(&app, &ada, input["i"].clone()).await;
+        follow(&app, &ada, &r1, None).await;
+        let (_, r2) = send(&app, &ada, input["i"].clone()).await;
+        follow(&app, &ada, &r2, None).await;
+        let body = app.post(Some(&ada.token), SEND, input.clone()).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        assert!(
+            body["errors"][0]["extensions"]["retryAfter"]
+                .as_i64()
+                .unwrap()
+                >= 1
+        );
+
+        // Someone else's conversation and reply do not exist for eve.
+        assert_eq!(
+            app.error_code(Some(&eve.token), SEND, input.clone()).await,
+            "NOT_FOUND"
+        );
+        assert_eq!(
+            app.error_code(
+                Some(&eve.token),
+                "mutation($id: ID!) { cancelMessage(messageId: $id) { id } }",
+                json!({ "id": r1 }),
+            )
+            .await,
+            "NOT_FOUND"
+        );
+        let mut ws = app.ws(Some(&eve.token)).await;
+        let id = ws.subscribe(STREAM, json!({ "id": r1 })).await;
+        let answer = ws.next_for(&id, WAIT).await.expect("an answer");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{answer:#}"
+        );
+    }
+);
+
+chat_test!(
+    replies_left_streaming_fail_as_interrupted_at_start_up,
+    |backend: Backend| async move {
+        let Some(app) = TestApp::spawn_with(backend, |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, None).await;
+        use core_domain::enums::{MessageRole, MessageStatus};
+        use persistence::messages::{self as store, NewMessage};
+        let rows = store::append(
+            app.db().conn(),
+            vec![NewMessage {
+                conversation_id: conv.clone(),
+                user_id: None,
+                parent_id: None,
+                role: MessageRole::Assistant,
+                content: "half a tho".into(),
+                status: MessageStatus::Streaming,
+                model: Some("local-echo".into()),
+                provider: Some("local".into()),
+            }],
+        )
+        .await
+        .unwrap();
+        // What a restarted server does before serving.
+        gateway::app::connect(&app.state.services.config)
+            .await
+            .unwrap();
+        let stored = message(&app, &ada, &conv, &rows[0].id).await;
+        assert_eq!(stored["status"], "FAILED");
+        assert_eq!(stored["error"], "interrupted");
+        assert_eq!(stored["content"], "half a tho");
+        let followed = follow(&app, &ada, &rows[0].id, None).await;
+        assert_eq!(followed.last["status"], "FAILED");
+        assert_eq!(followed.text, "half a tho");
+    }
+);
