@@ -483,7 +483,9 @@ chat_test!(
         let expected: String = words.concat();
         fake.push_when(
             |r| r.is_streaming(),
-            FakeReply::text(words.clone()).chunk_delay(Duration::from_millis(25)),
+            FakeReply::text(words.clone())
+                .chunked(40)
+                .chunk_delay(Duration::from_millis(5)),
         );
         let (_, reply) = send(
             &app,
@@ -958,5 +960,71 @@ chat_test!(
         let followed = follow(&app, &ada, &rows[0].id, None).await;
         assert_eq!(followed.last["status"], "FAILED");
         assert_eq!(followed.text, "half a tho");
+    }
+);
+
+chat_test!(
+    a_follower_on_another_instance_sees_the_whole_reply,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, Some("sk-server"), |_| {}).await else {
+            return;
+        };
+        // A second gateway over the same database (not `app::connect`: a peer starting up must
+        // not be confused with a restart, so it skips the interrupted-reply sweep here).
+        let config = (*app.state.services.config).clone();
+        let db = persistence::Db::connect(&config.database).await.unwrap();
+        let peer = gateway::app::state(config, db).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer_addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(gateway::app::run(peer, listener, async move {
+            let _ = stopped.await;
+        }));
+
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, None).await;
+        let words: Vec<String> = (0..30).map(|i| format!("part{i} ")).collect();
+        fake.push_when(
+            |r| r.is_streaming(),
+            FakeReply::text(words.clone())
+                .chunked(40)
+                .chunk_delay(Duration::from_millis(5)),
+        );
+        let (_, reply) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "go" }),
+        )
+        .await;
+
+        let mut ws = colloquy_tests::WsClient::connect(
+            &format!("ws://{peer_addr}/graphql/ws"),
+            Some(&ada.token),
+        )
+        .await;
+        let id = ws.subscribe(STREAM, json!({ "id": reply })).await;
+        let mut text = String::new();
+        let mut seq = 0;
+        let mut events = 0;
+        loop {
+            let e = ws.next_for(&id, WAIT).await.expect("event")["data"]["messageStream"].clone();
+            events += 1;
+            text.push_str(e["delta"].as_str().unwrap());
+            let next = e["seq"].as_i64().unwrap();
+            assert!(next >= seq);
+            seq = next;
+            if e["done"] == true {
+                assert_eq!(e["status"], "COMPLETE");
+                break;
+            }
+        }
+        assert_eq!(text, words.concat());
+        if backend == Backend::Postgres {
+            // Live deltas through LISTEN/NOTIFY, not a few re-reads of the saved text (which is
+            // how SQLite peers, sharing no bus, still get everything).
+            assert!(events > 10, "only {events} events reached the peer");
+        }
+        let _ = stop.send(());
     }
 );

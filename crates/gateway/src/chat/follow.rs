@@ -3,6 +3,7 @@
 //! anything it has already seen and, when it notices a gap (a lagged channel, an event lost
 //! between instances), re-reads the text instead of skipping it. Nothing is lost or repeated.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use crate::events::ReplyEvent;
 /// With nothing heard for this long a follower re-reads the row: the generator may be on an
 /// instance that stopped, or a notification may have been lost.
 const RESYNC_AFTER: Duration = Duration::from_secs(2);
+/// How soon a follower waiting on a gap re-reads the saved text.
+const GAP_RETRY: Duration = Duration::from_millis(100);
 
 /// One piece of a followed reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,36 @@ pub struct ReplyChunk {
     pub error: Option<String>,
     /// Set on the last chunk, once the reply is COMPLETE, FAILED or CANCELLED.
     pub done: bool,
+}
+
+fn chunk(message_id: &str, seq: usize, delta: String) -> ReplyChunk {
+    ReplyChunk {
+        message_id: message_id.to_owned(),
+        seq,
+        delta,
+        status: MessageStatus::Streaming,
+        error: None,
+        done: false,
+    }
+}
+
+/// Removes the pending deltas that now continue the text at `pos` and returns the new text
+/// they hold (advancing `pos`), if any.
+fn take_contiguous(pending: &mut BTreeMap<usize, String>, pos: &mut usize) -> Option<String> {
+    let mut out = String::new();
+    while let Some(entry) = pending.first_entry() {
+        let start = *entry.key();
+        if start > *pos {
+            break;
+        }
+        let text = entry.remove();
+        let end = start + text.chars().count();
+        if end > *pos {
+            out.extend(text.chars().skip(*pos - start));
+            *pos = end;
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 struct Snapshot {
@@ -75,6 +108,9 @@ impl ChatService {
             // Follow first, read second: whatever is published after the read is in the channel.
             let mut follower = service.bus.follow(&message_id);
             let mut pos = after_seq.unwrap_or(0);
+            // Deltas that start beyond `pos`, kept until the text before them is known (the
+            // saved text of a reply generated elsewhere lags behind its live deltas).
+            let mut pending: BTreeMap<usize, String> = BTreeMap::new();
             let mut resync = true;
             loop {
                 if resync {
@@ -90,14 +126,7 @@ impl ChatService {
                     if len > pos {
                         let delta: String = snap.content.chars().skip(pos).collect();
                         pos = len;
-                        yield Ok(ReplyChunk {
-                            message_id: message_id.clone(),
-                            seq: pos,
-                            delta,
-                            status: MessageStatus::Streaming,
-                            error: None,
-                            done: false,
-                        });
+                        yield Ok(chunk(&message_id, pos, delta));
                     }
                     if let Some((status, error)) = snap.ended {
                         yield Ok(ReplyChunk {
@@ -111,7 +140,11 @@ impl ChatService {
                         break;
                     }
                 }
-                match tokio::time::timeout(RESYNC_AFTER, follower.recv()).await {
+                if let Some(delta) = take_contiguous(&mut pending, &mut pos) {
+                    yield Ok(chunk(&message_id, pos, delta));
+                }
+                let wait = if pending.is_empty() { RESYNC_AFTER } else { GAP_RETRY };
+                match tokio::time::timeout(wait, follower.recv()).await {
                     Ok(Ok(event)) => match &*event {
                         ReplyEvent::Delta { start, text, .. } => {
                             let end = start + text.chars().count();
@@ -119,26 +152,42 @@ impl ChatService {
                                 continue;
                             }
                             if *start > pos {
-                                resync = true;
+                                pending.insert(*start, text.clone());
                                 continue;
                             }
                             let delta: String = text.chars().skip(pos - start).collect();
                             pos = end;
-                            yield Ok(ReplyChunk {
-                                message_id: message_id.clone(),
-                                seq: pos,
-                                delta,
-                                status: MessageStatus::Streaming,
-                                error: None,
-                                done: false,
-                            });
+                            yield Ok(chunk(&message_id, pos, delta));
                         }
                         ReplyEvent::Finished { .. } => resync = true,
                     },
-                    // Lagged, closed or quiet: the row (or the live buffer) knows the truth.
+                    // Lagged, closed, quiet or waiting on a gap: the row (or the live buffer)
+                    // knows the truth.
                     Ok(Err(_)) | Err(_) => resync = true,
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_deltas_join_once_the_gap_is_filled() {
+        let mut pending = BTreeMap::new();
+        pending.insert(5, "fgh".to_owned());
+        pending.insert(8, "ij".to_owned());
+        pending.insert(20, "late".to_owned());
+        let mut pos = 3;
+        assert_eq!(take_contiguous(&mut pending, &mut pos), None);
+        pos = 6; // the saved text reached "abcdef"
+        assert_eq!(
+            take_contiguous(&mut pending, &mut pos).as_deref(),
+            Some("ghij")
+        );
+        assert_eq!(pos, 10);
+        assert_eq!(pending.len(), 1);
     }
 }
