@@ -17,7 +17,9 @@ pub struct ConfigError {
 }
 
 /// Reads variables; tests pass a closure over a map instead of the process environment.
-pub struct Env<'a>(Box<dyn Fn(&str) -> Option<String> + 'a>);
+pub struct Env<'a>(Lookup<'a>);
+
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
 
 impl<'a> Env<'a> {
     /// The process environment.

@@ -62,7 +62,7 @@ pub enum UserTurn {
         parent_id: Option<String>,
     },
     /// Another reply to a stored user message (regenerate).
-    Existing(Message),
+    Existing(Box<Message>),
 }
 
 /// The messages a reply request stored.

@@ -193,7 +193,7 @@ impl ChatMutation {
                 conversation.clone(),
                 &caller.actor.user_id,
                 model,
-                UserTurn::Existing(user_message),
+                UserTurn::Existing(Box::new(user_message)),
             )
             .await?;
         services.events.publish_message(MessageEvent {
