@@ -1028,3 +1028,65 @@ chat_test!(
         let _ = stop.send(());
     }
 );
+
+chat_test!(
+    an_unpriced_model_is_logged_with_unknown_cost_or_refused,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let compatible = |c: &mut Config| {
+            c.chat
+                .providers
+                .openai_compatible
+                .push(ai_providers::OpenAiCompatibleConfig {
+                    id: "ollama".into(),
+                    http: fake.http_config(None),
+                    models: vec![ai_providers::ModelInfo::new(
+                        "ollama",
+                        "llama-test",
+                        8192,
+                        1024,
+                    )],
+                });
+        };
+        let Some(app) = spawn_with_fake(backend, &fake, None, compatible).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, Some("llama-test")).await;
+        let (_, reply) = send(
+            &app,
+            &ada,
+            json!({ "conversationId": conv, "content": "hi" }),
+        )
+        .await;
+        let followed = follow(&app, &ada, &reply, None).await;
+        assert_eq!(followed.last["status"], "COMPLETE");
+        let last = fake.last_request().unwrap();
+        assert_eq!(last.path, "/v1/chat/completions");
+        assert_eq!(last.header("authorization"), None, "a keyless local server");
+        let row = usage_rows(&app, &conv).await.pop().unwrap();
+        assert_eq!(row.provider, "ollama");
+        assert_eq!(row.cost_micros, None, "unknown, never recorded as free");
+        drop(app);
+
+        let Some(app) = spawn_with_fake(backend, &fake, None, |c| {
+            compatible(c);
+            c.chat.providers.unknown_price = ai_providers::UnknownPricePolicy::Refuse;
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, Some("llama-test")).await;
+        let body = app
+            .post(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "hi" } }),
+            )
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "PROVIDER_ERROR");
+        assert_eq!(body["errors"][0]["extensions"]["reason"], "unpriced_model");
+    }
+);
