@@ -1,7 +1,4 @@
-//! Colloquy's gateway: configuration, CLI, the axum server, the async-graphql schema (one module
-//! per area under [`graphql`]), dataloaders, limits, and the use cases that compose the crates
-//! below it. Start-up order lives in [`app`]; see `docs/ARCHITECTURE.md` for a request's walk.
-
+#![doc = include_str!("../README.md")]
 pub mod accounts;
 pub mod app;
 pub mod cli;
