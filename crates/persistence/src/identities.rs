@@ -64,7 +64,11 @@ pub async fn list(
 }
 
 /// Removes one of `user_id`'s identities; false when it is not theirs.
-pub async fn unlink(db: &impl ConnectionTrait, user_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn unlink(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
     let res = Entity::delete_many()
         .filter(Column::Id.eq(id))
         .filter(Column::UserId.eq(user_id))

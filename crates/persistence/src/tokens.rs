@@ -51,13 +51,11 @@ pub async fn create(db: &impl ConnectionTrait, new: NewToken) -> Result<Token, S
 }
 
 fn live(now: DateTime<Utc>) -> Condition {
-    Condition::all()
-        .add(Column::RevokedAt.is_null())
-        .add(
-            Condition::any()
-                .add(Column::ExpiresAt.is_null())
-                .add(Column::ExpiresAt.gt(now)),
-        )
+    Condition::all().add(Column::RevokedAt.is_null()).add(
+        Condition::any()
+            .add(Column::ExpiresAt.is_null())
+            .add(Column::ExpiresAt.gt(now)),
+    )
 }
 
 /// The live personal API token with this hash and its active, undeleted owner: one statement.
@@ -110,7 +108,11 @@ pub async fn list_personal(
 }
 
 /// Revokes one of `user_id`'s tokens; false when there is no such live token of theirs.
-pub async fn revoke(db: &impl ConnectionTrait, user_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
     let res = Entity::update_many()
         .col_expr(Column::RevokedAt, Expr::value(time::now()))
         .filter(Column::Id.eq(id))

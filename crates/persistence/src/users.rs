@@ -136,7 +136,10 @@ async fn update_columns(
     values: Vec<(Column, sea_orm::sea_query::SimpleExpr)>,
 ) -> Result<bool, StoreError> {
     let mut update = Entity::update_many()
-        .col_expr(Column::UpdatedAt, sea_orm::sea_query::Expr::value(time::now()))
+        .col_expr(
+            Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(time::now()),
+        )
         .filter(Column::Id.eq(id))
         .filter(Column::DeletedAt.is_null());
     for (col, value) in values {
@@ -251,7 +254,10 @@ pub async fn soft_delete(db: &impl ConnectionTrait, id: &str) -> Result<bool, St
     update_columns(
         db,
         id,
-        vec![(Column::DeletedAt, sea_orm::sea_query::Expr::value(time::now()))],
+        vec![(
+            Column::DeletedAt,
+            sea_orm::sea_query::Expr::value(time::now()),
+        )],
     )
     .await
 }
