@@ -3,6 +3,7 @@
 
 mod accounts;
 mod conversations;
+mod identity;
 mod queries;
 mod schema;
 mod seeds;

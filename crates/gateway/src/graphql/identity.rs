@@ -266,6 +266,7 @@ impl IdentityMutation {
     /// Starts an OAuth sign-in; send the browser to the returned URL. When called signed in, the
     /// identity is linked to the caller (a guest's data is kept, or merged into the identity's
     /// existing account).
+    #[graphql(name = "startOAuth")]
     async fn start_oauth(&self, ctx: &Context<'_>, provider: String) -> ApiResult<OAuthStart> {
         let started = ctx
             .services()?
