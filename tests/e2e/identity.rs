@@ -344,8 +344,53 @@ e2e_backend!(
             count_rows(&app, "contact_methods", "user_id", &guest.id).await,
             0
         );
+
+        // The merge's list of user references covers every foreign key to users in the
+        // database (sessions excepted: a guest's sessions end with it; contact methods are
+        // moved separately).
+        let mut expected: std::collections::BTreeSet<(String, String)> =
+            persistence::identities::USER_REFERENCES
+                .iter()
+                .map(|(t, c, _)| ((*t).to_owned(), (*c).to_owned()))
+                .collect();
+        expected.insert(("contact_methods".into(), "user_id".into()));
+        expected.insert(("sessions".into(), "user_id".into()));
+        assert_eq!(foreign_keys_to_users(&app).await, expected);
     }
 );
+
+/// Every (table, column) with a foreign key to `users`, from the database catalogue.
+async fn foreign_keys_to_users(app: &TestApp) -> std::collections::BTreeSet<(String, String)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = app.db().conn();
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT kcu.table_name AS t, kcu.column_name AS c \
+             FROM information_schema.referential_constraints rc \
+             JOIN information_schema.key_column_usage kcu \
+               ON kcu.constraint_name = rc.constraint_name AND kcu.constraint_schema = rc.constraint_schema \
+             JOIN information_schema.constraint_column_usage ccu \
+               ON ccu.constraint_name = rc.unique_constraint_name AND ccu.constraint_schema = rc.unique_constraint_schema \
+             WHERE ccu.table_name = 'users' AND kcu.table_schema = current_schema()"
+        }
+        _ => {
+            "SELECT m.name AS t, f.\"from\" AS c FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
+             WHERE m.type = 'table' AND f.\"table\" = 'users'"
+        }
+    };
+    db.query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "t").unwrap(),
+                r.try_get::<String>("", "c").unwrap(),
+            )
+        })
+        .collect()
+}
 
 e2e_backend!(
     a_guest_keeps_its_data_when_it_signs_in_with_a_new_identity,
