@@ -1,11 +1,16 @@
 #![doc = include_str!("../README.md")]
 pub mod accounts;
+pub mod administration;
 pub mod app;
+pub mod attempts;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;
 pub mod graphql;
+pub mod identity;
+pub mod oauth_http;
+pub mod outbox;
 pub mod rate_limit;
 pub mod seed;
 pub mod server;

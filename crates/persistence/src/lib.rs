@@ -2,12 +2,16 @@
 pub mod entity;
 
 pub mod catalogue;
+pub mod contacts;
 pub mod conversations;
 pub mod cursor;
 mod db;
 mod error;
+pub mod identities;
 pub mod messages;
+pub mod security;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 pub use db::{Db, DbConfig, MigrationState, SqlStats};

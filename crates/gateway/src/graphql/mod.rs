@@ -2,14 +2,17 @@
 //! `XSubscription`, merged here. Resolvers are thin: they check access with the policy from
 //! `core-domain` and call stores or use cases.
 
+pub mod admin;
 pub mod auth;
 pub mod catalogue;
 pub mod connection;
 pub mod context;
 pub mod conversations;
+pub mod identity;
 pub mod loaders;
 pub mod messages;
 pub mod scalars;
+pub mod scopes;
 pub mod users;
 
 use async_graphql::extensions::apollo_persisted_queries::{
@@ -25,6 +28,8 @@ pub struct Query(
     users::UserQuery,
     conversations::ConversationQuery,
     catalogue::CatalogueQuery,
+    identity::IdentityQuery,
+    admin::AdminQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -32,6 +37,8 @@ pub struct Mutation(
     auth::AuthMutation,
     conversations::ConversationMutation,
     messages::MessageMutation,
+    identity::IdentityMutation,
+    admin::AdminMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -50,7 +57,8 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32)
     .limit_directives(50)
-    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)));
+    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
+    .extension(scopes::TokenScopes);
     if let Some(services) = services {
         builder = builder.data(services);
     }
