@@ -1,3 +1,39 @@
+# Colloquy's daily commands. `just --list` shows them all.
+
+set dotenv-load := false
+
+# Serve the playground with demo data on the embedded SQLite database.
+run:
+    cargo run
+
+# Run every test (SQLite; PostgreSQL too when TEST_DATABASE_URL is set).
+test:
+    cargo test
+
+# Run every test against the local PostgreSQL as well, and require it.
+test-pg:
+    TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} COLLOQUY_REQUIRE_POSTGRES=1 cargo test
+
+# Regenerate the committed GraphQL schema.
+schema:
+    cargo run -q -- schema > schema.graphql
+
+# Apply, revert or list migrations (e.g. `just migrate status`).
+migrate *args:
+    cargo run -q -- migrate {{args}}
+
+# Load the seed data (idempotent).
+seed:
+    cargo run -q -- seed
+
+# Benchmark a nested read against hand-written SQL on SQLite (and PostgreSQL with TEST_DATABASE_URL).
+bench:
+    cargo bench -p colloquy-tests --bench nested
+
+# What CI runs: fmt, clippy, and all tests on SQLite and PostgreSQL.
+ci:
+    bash .ci/run
+
 # Time the gateway adds to a provider's first delta, and 1,000 concurrent followed streams.
 bench-stream:
     cargo bench -p colloquy-tests --bench stream

@@ -9,6 +9,7 @@ use ai_providers::testing::{FakeProvider, FakeReply, RecordedRequest};
 use ai_providers::{LOCAL_REPLY_PREFIX, RetryConfig, Usage};
 use colloquy_tests::{Backend, TestApp, TestUser};
 use gateway::config::Config;
+use gateway::events::ReplyEvent;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -975,6 +976,7 @@ chat_test!(
         let config = (*app.state.services.config).clone();
         let db = persistence::Db::connect(&config.database).await.unwrap();
         let peer = gateway::app::state(config, db).unwrap();
+        let peer_bus = peer.services.chat.bus().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let peer_addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -1020,10 +1022,29 @@ chat_test!(
             }
         }
         assert_eq!(text, words.concat());
+        assert!(events >= 2);
+
+        // With PostgreSQL the peer hears deltas live through LISTEN/NOTIFY (the follower above
+        // would also get everything by re-reading the saved text, which is how SQLite peers,
+        // sharing no bus, manage). Checked on the buses themselves, so load cannot blur it.
         if backend == Backend::Postgres {
-            // Live deltas through LISTEN/NOTIFY, not a few re-reads of the saved text (which is
-            // how SQLite peers, sharing no bus, still get everything).
-            assert!(events > 10, "only {events} events reached the peer");
+            let mut follower = peer_bus.follow("probe-message");
+            let deadline = tokio::time::Instant::now() + WAIT;
+            let heard = loop {
+                app.state.services.chat.bus().publish(ReplyEvent::Delta {
+                    message_id: "probe-message".into(),
+                    start: 0,
+                    text: "across".into(),
+                });
+                match tokio::time::timeout(Duration::from_millis(200), follower.recv()).await {
+                    Ok(Ok(event)) => break event,
+                    _ => assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "no event crossed instances"
+                    ),
+                }
+            };
+            assert!(matches!(&*heard, ReplyEvent::Delta { text, .. } if text == "across"));
         }
         let _ = stop.send(());
     }

@@ -107,7 +107,7 @@ e2e!(depth_and_complexity_limits, |app: TestApp| async move {
         "{body}"
     );
 
-    let expensive = "{ me { conversations(first: 100) { edges { node { messages(first: 100) { edges { node { id content role status model createdAt } } } } } } } }";
+    let expensive = "{ me { conversations(first: 100) { edges { node { messages(first: 100) { edges { node { conversation { messages(first: 100) { edges { node { id } } } } } } } } } } } }";
     let body = app.post(Some(&ada.token), expensive, json!({})).await;
     let msg = body["errors"][0]["message"]
         .as_str()

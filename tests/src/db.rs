@@ -25,7 +25,22 @@ enum Kind {
     Postgres { admin_url: String, name: String },
 }
 
-const TEMPLATE: &str = "colloquy_test_template";
+/// The template's name carries a digest of the migration list, so test runs of branches with
+/// different migrations (sharing one PostgreSQL server) never drop or use each other's template.
+fn template() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        use migration::MigratorTrait;
+        // FNV-1a: stable across builds and toolchains, unlike std's DefaultHasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for m in migration::Migrator::migrations() {
+            for b in m.name().bytes().chain(std::iter::once(b'\n')) {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("colloquy_test_template_{hash:016x}")
+    })
+}
 
 static TEMPLATE_READY: OnceCell<()> = OnceCell::const_new();
 static SKIP_NOTICE: Once = Once::new();
@@ -79,14 +94,17 @@ async fn ensure_template(admin_url: &str) {
             conn.execute_unprepared("SELECT pg_advisory_lock(727274)")
                 .await
                 .expect("advisory lock");
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)"))
-                .await
-                .expect("drop template");
-            conn.execute_unprepared(&format!("CREATE DATABASE {TEMPLATE}"))
+            conn.execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                template()
+            ))
+            .await
+            .expect("drop template");
+            conn.execute_unprepared(&format!("CREATE DATABASE {}", template()))
                 .await
                 .expect("create template");
             {
-                let template = admin(&with_database(admin_url, TEMPLATE)).await;
+                let template = admin(&with_database(admin_url, template())).await;
                 template
                     .migrate_up(None)
                     .await
@@ -123,7 +141,7 @@ impl TestDb {
                 let name = format!("colloquy_test_{}", cuid2::create_id());
                 let db = admin(&admin_url).await;
                 db.conn()
-                    .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+                    .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {}", template()))
                     .await
                     .expect("create the test database from the template");
                 db.conn().clone().close().await.ok();

@@ -47,6 +47,28 @@ macro_rules! e2e {
     };
 }
 
+/// Like [`e2e!`] for tests that configure their server (`TestApp::spawn_with`): the body gets
+/// the [`Backend`] and returns early when `spawn_with` answers None (PostgreSQL not configured).
+#[macro_export]
+macro_rules! e2e_backend {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)($crate::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)($crate::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 /// A signed-in user of a test server.
 #[derive(Debug, Clone)]
 pub struct TestUser {

@@ -147,6 +147,36 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What a personal API token may do. `read` runs queries and subscriptions, `write` also runs
+    /// mutations, `admin` lets the token use its owner's elevated role (without it, a token acts
+    /// as a plain USER at most).
+    TokenScope {
+        Read => "read",
+        Write => "write",
+        Admin => "admin",
+    }
+}
+
+impl TokenScope {
+    /// Whether a token holding `scopes` may run a mutation.
+    pub fn can_write(scopes: &[TokenScope]) -> bool {
+        scopes
+            .iter()
+            .any(|s| matches!(s, TokenScope::Write | TokenScope::Admin))
+    }
+
+    /// The role a token holding `scopes` acts with, for an owner of `role`: elevated roles need
+    /// the `admin` scope, so a leaked everyday token cannot administer.
+    pub fn effective_role(scopes: &[TokenScope], role: Role) -> Role {
+        if scopes.contains(&TokenScope::Admin) || matches!(role, Role::Guest | Role::User) {
+            role
+        } else {
+            Role::User
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,11 +186,35 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>(), Ok(*r));
         }
+        for s in TokenScope::ALL {
+            assert_eq!(s.as_str().parse::<TokenScope>(), Ok(*s));
+        }
         for p in PromptType::ALL {
             assert_eq!(p.as_str().parse::<PromptType>(), Ok(*p));
         }
         assert_eq!(PromptType::ShortForm.as_str(), "short-form");
         assert!("short_form".parse::<PromptType>().is_err());
+    }
+
+    #[test]
+    fn token_scopes_gate_writes_and_elevated_roles() {
+        use TokenScope::*;
+        assert!(!TokenScope::can_write(&[Read]));
+        assert!(TokenScope::can_write(&[Read, Write]));
+        assert!(TokenScope::can_write(&[Admin]));
+        assert_eq!(
+            TokenScope::effective_role(&[Read, Write], Role::Admin),
+            Role::User
+        );
+        assert_eq!(
+            TokenScope::effective_role(&[Admin], Role::Admin),
+            Role::Admin
+        );
+        assert_eq!(
+            TokenScope::effective_role(&[Read], Role::Guest),
+            Role::Guest
+        );
+        assert_eq!(TokenScope::effective_role(&[Read], Role::Staff), Role::User);
     }
 
     #[test]

@@ -1,8 +1,4 @@
-//! Colloquy's language: ids, enums, value types, validation, pure rules and the access policy.
-//!
-//! Nothing here does IO, is async, or knows about SeaORM or GraphQL: every other crate depends on
-//! this one, and this one on none of ours. Where two crates need the same type, it lives here.
-
+#![doc = include_str!("../README.md")]
 pub mod enums;
 pub mod ids;
 pub mod pagination;

@@ -338,11 +338,46 @@ mod tests {
                 "{label} published course"
             );
 
-            assert_eq!(
-                allowed(role, Update, Administration),
-                admin,
-                "{label} administration"
-            );
+            for action in [Read, Create, Update, Delete] {
+                assert_eq!(
+                    allowed(role, action, Administration),
+                    admin,
+                    "{label} administration {action:?}"
+                );
+                // Own account: read, rename, close; never another's, except for admins.
+                assert_eq!(
+                    allowed(role, action, User { id: ME }),
+                    signed_in && (action != Create || admin),
+                    "{label} own account {action:?}"
+                );
+                assert_eq!(
+                    allowed(role, action, User { id: OTHER }),
+                    admin,
+                    "{label} other account {action:?}"
+                );
+                // Sessions, contact methods, identities: only the owner (and admins).
+                assert_eq!(
+                    allowed(role, action, Owned { owner_id: ME }),
+                    signed_in,
+                    "{label} own record {action:?}"
+                );
+                assert_eq!(
+                    allowed(role, action, Owned { owner_id: OTHER }),
+                    admin,
+                    "{label} other record {action:?}"
+                );
+                // API tokens and provider keys: owners who are not guests.
+                assert_eq!(
+                    allowed(role, action, Credential { owner_id: ME }),
+                    signed_in && !is(Role::Guest),
+                    "{label} own credential {action:?}"
+                );
+                assert_eq!(
+                    allowed(role, action, Credential { owner_id: OTHER }),
+                    admin,
+                    "{label} other credential {action:?}"
+                );
+            }
         }
     }
 

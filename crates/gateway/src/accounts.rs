@@ -1,19 +1,30 @@
-//! Use cases for password accounts and sessions: register, log in, log out, and turning a bearer
-//! token into the caller. Passwords are hashed with argon2id off the async runtime (hashing takes
-//! tens of milliseconds of CPU on purpose); session tokens are 256-bit random values of which only
-//! a SHA-256 hash is stored.
+//! Use cases for accounts and credentials: guests, registration (which upgrades a guest in
+//! place), login, sessions, personal API tokens, password change and reset, and turning a bearer
+//! token into the caller.
+//!
+//! Conventions: passwords and PINs are hashed with argon2id off the async runtime (hashing costs
+//! tens of milliseconds of CPU on purpose); every token is 256 random bits of which only the
+//! SHA-256 is stored, and is looked up by that hash, so no secret is ever compared in memory;
+//! one-time tokens are consumed by one conditional UPDATE (single use even under races); sign-in
+//! and token-verification attempts go through [`AttemptLimits`].
 
 use std::time::Duration;
 
 use auth::tokens::{TokenKind, hash_token};
 use chrono::{DateTime, Utc};
-use core_domain::enums::Role;
+use core_domain::enums::{Role, TokenPurpose, TokenScope};
 use core_domain::{Actor, time, validation};
 use persistence::sessions::{self, Origin};
-use persistence::users::{self, NewUser, User};
+use persistence::tokens::{self, NewToken, Token};
+use persistence::users::{self, NewUser, Upgrade, User};
 use persistence::{Db, StoreError};
 
+use crate::attempts::AttemptLimits;
 use crate::error::{ApiError, ApiResult};
+use crate::outbox::{Outbox, Purpose};
+
+/// How long a password-reset token works.
+const RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
 
 /// A signed-in user and the token that proves it (shown to the client once).
 #[derive(Debug, Clone)]
@@ -27,18 +38,52 @@ pub struct SignedIn {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub actor: Actor,
-    pub session_id: String,
+    /// The login session, when the caller holds a session token.
+    pub session_id: Option<String>,
+    /// The scopes, when the caller holds a personal API token (a session may do everything its
+    /// user may).
+    pub scopes: Option<Vec<TokenScope>>,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+impl Caller {
+    /// Whether this caller may run mutations (read-only API tokens may not).
+    pub fn can_write(&self) -> bool {
+        self.scopes.as_deref().is_none_or(TokenScope::can_write)
+    }
+}
+
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(ApiError::internal)
 }
 
-/// Creates a USER account with a password and signs it in.
+fn invalid_token() -> ApiError {
+    ApiError::bad_input("token", "is invalid, expired or already used")
+}
+
+/// A GUEST account with no credentials, signed in (002's anonymous user).
+pub async fn start_guest(db: &Db, ttl: Duration, origin: Origin) -> ApiResult<SignedIn> {
+    let user = users::create(
+        db.conn(),
+        NewUser {
+            email: None,
+            name: None,
+            password_hash: None,
+            role: Role::Guest,
+        },
+    )
+    .await?;
+    start_session(db, user, ttl, origin).await
+}
+
+/// Creates a USER account with a password and signs it in. A guest caller is upgraded in place:
+/// the same user row, with all its data, becomes a USER.
 pub async fn register(
     db: &Db,
+    guest: Option<&Actor>,
     email: &str,
     password: &str,
     name: Option<&str>,
@@ -50,37 +95,64 @@ pub async fn register(
     validation::check_password(password, Some(&email))?;
     let password = password.to_owned();
     let hash = blocking(move || auth::password::hash_password(&password)).await??;
-    let user = users::create(
-        db.conn(),
-        NewUser {
-            email: Some(email),
-            name,
-            password_hash: Some(hash),
-            role: Role::User,
-        },
-    )
-    .await
-    .map_err(|e| match e {
+    let conflict = |e| match e {
         StoreError::Conflict(_) => {
             ApiError::Conflict("an account with this email already exists".into())
         }
         other => other.into(),
-    })?;
+    };
+    let user = match guest.filter(|a| a.role == Role::Guest) {
+        Some(guest) => {
+            let upgraded = users::upgrade_guest(
+                db.conn(),
+                &guest.user_id,
+                Upgrade {
+                    email: Some(email),
+                    password_hash: Some(hash),
+                    name,
+                    avatar_url: None,
+                },
+            )
+            .await
+            .map_err(conflict)?;
+            if !upgraded {
+                return Err(ApiError::Unauthenticated);
+            }
+            users::find(db.conn(), &guest.user_id)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?
+        }
+        None => users::create(
+            db.conn(),
+            NewUser {
+                email: Some(email),
+                name,
+                password_hash: Some(hash),
+                role: Role::User,
+            },
+        )
+        .await
+        .map_err(conflict)?,
+    };
     start_session(db, user, ttl, origin).await
 }
 
 /// Checks an email and password. A wrong email and a wrong password answer the same
-/// UNAUTHENTICATED and take the same time, so neither can be probed.
+/// UNAUTHENTICATED and take the same time, so neither can be probed; attempts are limited per
+/// account and per address.
 pub async fn login(
     db: &Db,
+    limits: &AttemptLimits,
     email: &str,
     password: &str,
     ttl: Duration,
     origin: Origin,
 ) -> ApiResult<SignedIn> {
-    let user = match validation::normalize_email(email) {
-        Ok(email) => users::find_by_email(db.conn(), &email).await?,
-        Err(_) => None,
+    let email = validation::normalize_email(email).ok();
+    limits.check("login", email.as_deref(), origin.ip_address.as_deref())?;
+    let user = match &email {
+        Some(email) => users::find_by_email(db.conn(), email).await?,
+        None => None,
     };
     let stored = user
         .as_ref()
@@ -104,7 +176,13 @@ pub async fn login(
     }
 }
 
-async fn start_session(db: &Db, user: User, ttl: Duration, origin: Origin) -> ApiResult<SignedIn> {
+/// Opens a new session for `user`.
+pub async fn start_session(
+    db: &Db,
+    user: User,
+    ttl: Duration,
+    origin: Origin,
+) -> ApiResult<SignedIn> {
     let issued = TokenKind::Session.issue()?;
     let ttl = chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
     let expires_at = time::now() + ttl;
@@ -116,24 +194,255 @@ async fn start_session(db: &Db, user: User, ttl: Duration, origin: Origin) -> Ap
     })
 }
 
-/// Resolves `Authorization: Bearer <token>`. `Ok(None)` means the token is unknown, expired or
-/// revoked, or its user is inactive.
+/// Resolves `Authorization: Bearer <token>`: a session token or a personal API token. `Ok(None)`
+/// means the token is unknown, expired or revoked, or its user is inactive or deleted.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Caller>, StoreError> {
-    if TokenKind::of(token) != Some(TokenKind::Session) {
-        return Ok(None);
+    match TokenKind::of(token) {
+        Some(TokenKind::Session) => {
+            let Some((session, user)) =
+                sessions::authenticate(db.conn(), &hash_token(token)).await?
+            else {
+                return Ok(None);
+            };
+            let role = users::role_of(&user)?;
+            Ok(Some(Caller {
+                actor: Actor::new(user.id, role),
+                session_id: Some(session.id),
+                scopes: None,
+            }))
+        }
+        Some(TokenKind::PersonalAccess) => {
+            let Some((token, user)) = tokens::authenticate(db.conn(), &hash_token(token)).await?
+            else {
+                return Ok(None);
+            };
+            tokens::touch(db.conn(), &token.id).await?;
+            let scopes = scopes_of(&token);
+            let role = TokenScope::effective_role(&scopes, users::role_of(&user)?);
+            Ok(Some(Caller {
+                actor: Actor::new(user.id, role),
+                session_id: None,
+                scopes: Some(scopes),
+            }))
+        }
+        _ => Ok(None),
     }
-    let Some((session, user)) = sessions::authenticate(db.conn(), &hash_token(token)).await? else {
-        return Ok(None);
-    };
-    let role = users::role_of(&user)?;
-    Ok(Some(Caller {
-        actor: Actor::new(user.id, role),
-        session_id: session.id,
-    }))
+}
+
+/// The scopes of a stored token; unknown spellings are ignored (they grant nothing).
+pub fn scopes_of(token: &Token) -> Vec<TokenScope> {
+    tokens::scopes_of(token)
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 /// Ends the caller's current session.
 pub async fn logout(db: &Db, caller: &Caller) -> ApiResult<()> {
-    sessions::revoke(db.conn(), &caller.session_id).await?;
+    match &caller.session_id {
+        Some(id) => {
+            sessions::revoke(db.conn(), id).await?;
+            Ok(())
+        }
+        None => Err(ApiError::bad_input(
+            "token",
+            "an API token has no session; revoke the token instead",
+        )),
+    }
+}
+
+/// A new personal API token: the plaintext is returned once, the row stores its hash.
+pub async fn create_api_token(
+    db: &Db,
+    caller: &Caller,
+    name: &str,
+    scopes: &[TokenScope],
+    expires_at: Option<DateTime<Utc>>,
+) -> ApiResult<(Token, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_input("name", "must be 1 to 100 characters"));
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::bad_input("scopes", "name at least one scope"));
+    }
+    if expires_at.is_some_and(|at| at <= time::now()) {
+        return Err(ApiError::bad_input("expiresAt", "must be in the future"));
+    }
+    // A token cannot grant more than the credential that mints it.
+    if let Some(own) = &caller.scopes
+        && scopes.iter().any(|s| !own.contains(s))
+    {
+        return Err(ApiError::Forbidden(
+            "a token cannot create a token with scopes it does not hold",
+        ));
+    }
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    scopes.dedup();
+    let issued = TokenKind::PersonalAccess.issue()?;
+    let row = tokens::create(
+        db.conn(),
+        NewToken {
+            user_id: caller.actor.user_id.clone(),
+            purpose: TokenPurpose::PersonalAccess,
+            name: Some(name.to_owned()),
+            hash: issued.hash,
+            prefix: issued.display_prefix,
+            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            contact_method_id: None,
+            expires_at,
+        },
+    )
+    .await?;
+    Ok((row, issued.plaintext))
+}
+
+/// Changes the caller's password after checking the current one, and ends every other session
+/// (a stolen session does not survive the owner changing their password).
+pub async fn change_password(
+    db: &Db,
+    limits: &AttemptLimits,
+    caller: &Caller,
+    current: &str,
+    new: &str,
+    address: Option<&str>,
+) -> ApiResult<()> {
+    limits.check("password", Some(&caller.actor.user_id), address)?;
+    let user = users::find(db.conn(), &caller.actor.user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let Some(stored) = user.password_hash.clone() else {
+        return Err(ApiError::bad_input(
+            "currentPassword",
+            "this account has no password; use a password reset to set one",
+        ));
+    };
+    let current = current.to_owned();
+    let ok = blocking(move || auth::password::verify_password(&current, &stored)).await??;
+    if !ok {
+        return Err(ApiError::bad_input("currentPassword", "is not correct"));
+    }
+    set_password(db, &user, new).await?;
+    sessions::revoke_all(db.conn(), &user.id, caller.session_id.as_deref()).await?;
     Ok(())
+}
+
+async fn set_password(db: &Db, user: &User, new: &str) -> ApiResult<()> {
+    validation::check_password(new, user.email.as_deref())
+        .map_err(|e| ApiError::bad_input("newPassword", e.message))?;
+    let new = new.to_owned();
+    let hash = blocking(move || auth::password::hash_password(&new)).await??;
+    users::set_password_hash(db.conn(), &user.id, hash).await?;
+    tokens::revoke_purpose(db.conn(), &user.id, TokenPurpose::PasswordReset).await?;
+    Ok(())
+}
+
+/// Sends a single-use reset token to the account's email, if there is such an active account.
+/// Always succeeds, so it cannot be used to learn which emails have accounts.
+pub async fn request_password_reset(
+    db: &Db,
+    limits: &AttemptLimits,
+    outbox: &Outbox,
+    email: &str,
+    address: Option<&str>,
+) -> ApiResult<()> {
+    let Ok(email) = validation::normalize_email(email) else {
+        return Ok(());
+    };
+    limits.check("reset", Some(&email), address)?;
+    let Some(user) = users::find_by_email(db.conn(), &email)
+        .await?
+        .filter(|u| u.is_active)
+    else {
+        return Ok(());
+    };
+    tokens::revoke_purpose(db.conn(), &user.id, TokenPurpose::PasswordReset).await?;
+    let issued = TokenKind::PasswordReset.issue()?;
+    tokens::create(
+        db.conn(),
+        NewToken {
+            user_id: user.id.clone(),
+            purpose: TokenPurpose::PasswordReset,
+            name: None,
+            hash: issued.hash,
+            prefix: issued.display_prefix,
+            scopes: Vec::new(),
+            contact_method_id: None,
+            expires_at: Some(time::now() + RESET_TTL),
+        },
+    )
+    .await?;
+    outbox.send(&email, Purpose::ResetPassword, &issued.plaintext);
+    Ok(())
+}
+
+/// Sets a new password with a reset token (once), and ends every session of the account.
+pub async fn reset_password(
+    db: &Db,
+    limits: &AttemptLimits,
+    token: &str,
+    new: &str,
+    address: Option<&str>,
+) -> ApiResult<()> {
+    limits.check("verify", None, address)?;
+    if TokenKind::of(token) != Some(TokenKind::PasswordReset) {
+        return Err(invalid_token());
+    }
+    // Check the new password before spending the token, so a weak choice can be corrected.
+    validation::check_password(new, None)
+        .map_err(|e| ApiError::bad_input("newPassword", e.message))?;
+    let row = tokens::consume(db.conn(), &hash_token(token), TokenPurpose::PasswordReset)
+        .await?
+        .ok_or_else(invalid_token)?;
+    let user = users::find(db.conn(), &row.user_id)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or_else(invalid_token)?;
+    set_password(db, &user, new).await?;
+    sessions::revoke_all(db.conn(), &user.id, None).await?;
+    Ok(())
+}
+
+/// Records that the caller accepted disclaimer `version`.
+pub async fn accept_disclaimer(
+    db: &Db,
+    caller: &Caller,
+    version: &str,
+    required: Option<&str>,
+) -> ApiResult<User> {
+    let version = version.trim();
+    if version.is_empty() || version.len() > 50 {
+        return Err(ApiError::bad_input("version", "must be 1 to 50 characters"));
+    }
+    if let Some(required) = required
+        && required != version
+    {
+        return Err(ApiError::bad_input(
+            "version",
+            format!("the current disclaimer is version {required}"),
+        ));
+    }
+    users::accept_disclaimer(db.conn(), &caller.actor.user_id, version).await?;
+    users::find(db.conn(), &caller.actor.user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)
+}
+
+/// FORBIDDEN (DISCLAIMER_REQUIRED) unless the user accepted `required`, when one is configured.
+/// AI calls check this first.
+pub async fn require_disclaimer(db: &Db, actor: &Actor, required: Option<&str>) -> ApiResult<()> {
+    let Some(required) = required else {
+        return Ok(());
+    };
+    let user = users::find(db.conn(), &actor.user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    if user.disclaimer_accepted && user.disclaimer_version.as_deref() == Some(required) {
+        Ok(())
+    } else {
+        Err(ApiError::DisclaimerRequired {
+            version: required.to_owned(),
+        })
+    }
 }

@@ -9,10 +9,13 @@ use anyhow::Context as _;
 use persistence::Db;
 use tokio::net::TcpListener;
 
+use crate::attempts::AttemptLimits;
 use crate::chat::ChatService;
 use crate::config::Config;
 use crate::events::{EventBus, ReplyBus};
 use crate::graphql::{self, context::Services};
+use crate::identity::OAuthProviders;
+use crate::outbox::Outbox;
 use crate::rate_limit::RateLimiter;
 use crate::seed;
 use crate::server::{self, AppState, HttpMetrics};
@@ -78,6 +81,12 @@ pub fn state_with_chat(config: Config, db: Db, chat: Arc<ChatService>) -> AppSta
         db,
         events: EventBus::default(),
         limiter: Arc::new(RateLimiter::new(config.limits.requests_per_minute)),
+        attempts: Arc::new(AttemptLimits::new(config.auth.attempts_per_minute)),
+        oauth: Arc::new(OAuthProviders::new(
+            &config.auth.oauth_providers,
+            &config.auth.public_url,
+        )),
+        outbox: Arc::new(Outbox::new(config.auth.log_one_time_tokens)),
         config: Arc::clone(&config),
         chat,
     };

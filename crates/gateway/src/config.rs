@@ -16,10 +16,11 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// How [`Env`] looks a variable up.
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
 /// Reads variables; tests pass a closure over a map instead of the process environment.
 pub struct Env<'a>(Lookup<'a>);
-
-type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
 
 impl<'a> Env<'a> {
     /// The process environment.
@@ -81,9 +82,10 @@ pub struct ServerConfig {
 pub struct LimitsConfig {
     /// `COLLOQUY_MAX_QUERY_DEPTH`, default 12.
     pub max_depth: usize,
-    /// `COLLOQUY_MAX_QUERY_COMPLEXITY`, default 50000: a connection costs `first` × its
+    /// `COLLOQUY_MAX_QUERY_COMPLEXITY`, default 100000: a connection costs `first` × its
     /// children, so `me → conversations(first: 10) → messages(first: 20)` with a handful of
-    /// fields costs about 2,000.
+    /// fields costs about 2,000 and the 50 users → 10 conversations → 20 messages read of the
+    /// benchmark about 62,000.
     pub max_complexity: usize,
     /// `COLLOQUY_MAX_BODY_BYTES`, default 1 MiB.
     pub max_body_bytes: usize,
@@ -100,6 +102,90 @@ pub struct AuthConfig {
     /// `COLLOQUY_DISCLAIMER_VERSION`, default unset: when set, AI calls from users who have not
     /// accepted this version answer FORBIDDEN with reason DISCLAIMER_REQUIRED.
     pub disclaimer_version: Option<String>,
+    /// `COLLOQUY_AUTH_ATTEMPTS_PER_MINUTE`, default 10: sign-in and one-time-token attempts
+    /// (login, password reset, contact verification, admin PIN) per account per minute; each
+    /// address gets five times as many, across accounts.
+    pub attempts_per_minute: u32,
+    /// `COLLOQUY_PUBLIC_URL`, default `http://<COLLOQUY_ADDR>`: where browsers reach this server;
+    /// OAuth redirect URLs are `<public url>/auth/<provider>/callback`.
+    pub public_url: String,
+    /// `COLLOQUY_OAUTH_SUCCESS_URL`, default unset: after an OAuth sign-in the browser is sent here
+    /// with `#token=<session token>&expires_at=...` in the fragment. Unset (or a request with
+    /// `Accept: application/json`), the callback answers JSON.
+    pub oauth_success_url: Option<String>,
+    /// The OAuth providers: Google (`GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`), GitHub
+    /// (`GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`) and generic OIDC/OAuth servers: one named by
+    /// `COLLOQUY_OAUTH_GENERIC_{ID,CLIENT_ID,CLIENT_SECRET,AUTH_URL,TOKEN_URL,USERINFO_URL,SCOPES}`
+    /// (ID defaults to `oidc`) and any listed in `COLLOQUY_OAUTH_PROVIDERS=name,...` with the same
+    /// variables under `COLLOQUY_OAUTH_<NAME>_`. A provider without a client id is off.
+    pub oauth_providers: Vec<auth::OAuthProviderConfig>,
+    /// `COLLOQUY_LOG_ONE_TIME_TOKENS`, default true: there is no mailer, so email-verification and
+    /// password-reset tokens are written to the log at INFO (development only: turn it off in
+    /// production once a mailer exists).
+    pub log_one_time_tokens: bool,
+}
+
+impl AuthConfig {
+    fn oauth_from(env: &Env<'_>) -> Result<Vec<auth::OAuthProviderConfig>, ConfigError> {
+        let mut providers = Vec::new();
+        if let (Some(id), Some(secret)) =
+            (env.get("GOOGLE_CLIENT_ID"), env.get("GOOGLE_CLIENT_SECRET"))
+        {
+            providers.push(auth::OAuthProviderConfig::google(id, secret));
+        }
+        if let (Some(id), Some(secret)) =
+            (env.get("GITHUB_CLIENT_ID"), env.get("GITHUB_CLIENT_SECRET"))
+        {
+            providers.push(auth::OAuthProviderConfig::github(id, secret));
+        }
+        let mut names = vec!["GENERIC".to_owned()];
+        if let Some(list) = env.get("COLLOQUY_OAUTH_PROVIDERS") {
+            names.extend(
+                list.split(',')
+                    .map(|n| n.trim().to_ascii_uppercase())
+                    .filter(|n| !n.is_empty() && n != "GENERIC"),
+            );
+        }
+        for name in names {
+            let var = |suffix: &str| env.get(&format!("COLLOQUY_OAUTH_{name}_{suffix}"));
+            let Some(client_id) = var("CLIENT_ID") else {
+                continue;
+            };
+            let required = |suffix: &'static str, var_name: &'static str| {
+                var(suffix).ok_or_else(|| ConfigError {
+                    var: var_name,
+                    value: String::new(),
+                    reason: format!("required when COLLOQUY_OAUTH_{name}_CLIENT_ID is set"),
+                })
+            };
+            let id = var("ID").unwrap_or_else(|| {
+                if name == "GENERIC" {
+                    "oidc".to_owned()
+                } else {
+                    name.to_ascii_lowercase()
+                }
+            });
+            let mut config = auth::OAuthProviderConfig::generic(
+                id,
+                client_id,
+                var("CLIENT_SECRET"),
+                required("AUTH_URL", "COLLOQUY_OAUTH_<NAME>_AUTH_URL")?,
+                required("TOKEN_URL", "COLLOQUY_OAUTH_<NAME>_TOKEN_URL")?,
+                required("USERINFO_URL", "COLLOQUY_OAUTH_<NAME>_USERINFO_URL")?,
+            );
+            if let Some(scopes) = var("SCOPES") {
+                config = config.with_scopes(
+                    scopes
+                        .split([' ', ','])
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>(),
+                );
+            }
+            providers.push(config);
+        }
+        Ok(providers)
+    }
 }
 
 /// Logging.
@@ -306,7 +392,7 @@ impl Config {
             database,
             limits: LimitsConfig {
                 max_depth: env.parse("COLLOQUY_MAX_QUERY_DEPTH", 12)?,
-                max_complexity: env.parse("COLLOQUY_MAX_QUERY_COMPLEXITY", 50_000)?,
+                max_complexity: env.parse("COLLOQUY_MAX_QUERY_COMPLEXITY", 100_000)?,
                 max_body_bytes: env.parse("COLLOQUY_MAX_BODY_BYTES", 1024 * 1024)?,
                 requests_per_minute: env.parse("COLLOQUY_RATE_LIMIT_PER_MINUTE", 600)?,
             },
@@ -315,6 +401,15 @@ impl Config {
                     3600 * env.parse::<u64>("COLLOQUY_SESSION_TTL_HOURS", 720)?,
                 ),
                 disclaimer_version: env.get("COLLOQUY_DISCLAIMER_VERSION"),
+                attempts_per_minute: env.parse("COLLOQUY_AUTH_ATTEMPTS_PER_MINUTE", 10)?,
+                public_url: env
+                    .get("COLLOQUY_PUBLIC_URL")
+                    .unwrap_or_else(|| format!("http://{addr}"))
+                    .trim_end_matches('/')
+                    .to_owned(),
+                oauth_success_url: env.get("COLLOQUY_OAUTH_SUCCESS_URL"),
+                oauth_providers: AuthConfig::oauth_from(env)?,
+                log_one_time_tokens: env.flag("COLLOQUY_LOG_ONE_TIME_TOKENS", true)?,
             },
             log: LogConfig {
                 format,
@@ -417,6 +512,31 @@ mod tests {
         let defaults = Config::from(&env(&[])).unwrap().chat;
         assert!(defaults.master_key.is_none());
         assert_eq!(defaults.data_dir, std::path::PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn oauth_providers_from_the_environment() {
+        let c = Config::from(&env(&[
+            ("GITHUB_CLIENT_ID", "gh-id"),
+            ("GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("COLLOQUY_OAUTH_GENERIC_CLIENT_ID", "cid"),
+            ("COLLOQUY_OAUTH_GENERIC_AUTH_URL", "http://idp/auth"),
+            ("COLLOQUY_OAUTH_GENERIC_TOKEN_URL", "http://idp/token"),
+            ("COLLOQUY_OAUTH_GENERIC_USERINFO_URL", "http://idp/me"),
+            ("COLLOQUY_OAUTH_GENERIC_SCOPES", "openid email"),
+        ]))
+        .unwrap();
+        let ids: Vec<_> = c
+            .auth
+            .oauth_providers
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(ids, ["github", "oidc"]);
+        assert_eq!(c.auth.oauth_providers[1].scopes, ["openid", "email"]);
+        let err = Config::from(&env(&[("COLLOQUY_OAUTH_GENERIC_CLIENT_ID", "cid")])).unwrap_err();
+        assert!(err.var.contains("AUTH_URL"), "{err}");
+        assert_eq!(c.auth.public_url, "http://127.0.0.1:8080");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP surface: GraphQL over HTTP (POST and GET) at `/graphql`, the GraphiQL playground when
 //! a browser GETs `/graphql`, graphql-transport-ws subscriptions at `/graphql/ws`, and `/healthz`,
-//! `/readyz`, `/metrics`.
+//! `/readyz`, `/metrics`, and the OAuth redirects `/auth/{provider}/start` and
+//! `/auth/{provider}/callback` (see [`oauth_http`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::error::ApiError;
 use crate::graphql::ColloquySchema;
 use crate::graphql::context::{RequestContext, Services};
 use crate::graphql::loaders::Loaders;
+use crate::oauth_http;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -49,6 +51,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/auth/{provider}/start", get(oauth_http::start))
+        .route("/auth/{provider}/callback", get(oauth_http::callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -66,14 +70,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// A GraphQL error response outside of execution (bad token, rate limit, GET mutation).
-fn error_response(status: StatusCode, error: ApiError) -> Response {
+pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
     let retry_after = match &error {
         ApiError::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
         _ => None,
@@ -95,7 +99,10 @@ fn error_response(status: StatusCode, error: ApiError) -> Response {
 
 /// Turns the bearer token into a caller. A token that is sent but not valid is refused rather
 /// than silently treated as anonymous, so a client knows to sign in again.
-async fn caller_from(services: &Services, token: Option<&str>) -> Result<Option<Caller>, ApiError> {
+pub(crate) async fn caller_from(
+    services: &Services,
+    token: Option<&str>,
+) -> Result<Option<Caller>, ApiError> {
     let Some(token) = token else { return Ok(None) };
     match accounts::authenticate(&services.db, token).await? {
         Some(caller) => Ok(Some(caller)),

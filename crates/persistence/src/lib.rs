@@ -1,22 +1,19 @@
-//! Colloquy's persistence: SeaORM entities (one file per table under [`entity`]), the
-//! connection to SQLite or PostgreSQL ([`Db`]), and stores grouped by area that hold every named
-//! query. Nothing above this crate writes SQL.
-//!
-//! Conventions: store functions take `&impl ConnectionTrait`, so the same function runs on the
-//! pool or inside a transaction; batch look-ups for dataloaders take a slice of keys and issue one
-//! statement for all of them; lists are read with keyset cursors ([`cursor`]), never OFFSET.
-
+#![doc = include_str!("../README.md")]
 pub mod entity;
 
 pub mod api_keys;
 pub mod budgets;
 pub mod catalogue;
+pub mod contacts;
 pub mod conversations;
 pub mod cursor;
 mod db;
 mod error;
+pub mod identities;
 pub mod messages;
+pub mod security;
 pub mod sessions;
+pub mod tokens;
 pub mod usage;
 pub mod users;
 

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use core_domain::{ids, time};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use crate::StoreError;
 use crate::entity::{sessions, users};
@@ -67,4 +69,51 @@ pub async fn revoke(db: &impl ConnectionTrait, session_id: &str) -> Result<(), S
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// A user's live sessions, most recently created first.
+pub async fn list_live(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<Session>, StoreError> {
+    Ok(sessions::Entity::find()
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(time::now()))
+        .order_by_desc(sessions::Column::CreatedAt)
+        .order_by_desc(sessions::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Ends one of `user_id`'s sessions; false when it is not theirs or already ended.
+pub async fn revoke_own(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    session_id: &str,
+) -> Result<bool, StoreError> {
+    let res = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(time::now()))
+        .filter(sessions::Column::Id.eq(session_id))
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Ends every session of a user except `keep`; returns how many ended.
+pub async fn revoke_all(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<u64, StoreError> {
+    let mut update = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(time::now()))
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::RevokedAt.is_null());
+    if let Some(keep) = keep {
+        update = update.filter(sessions::Column::Id.ne(keep));
+    }
+    Ok(update.exec(db).await?.rows_affected)
 }

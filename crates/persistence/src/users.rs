@@ -128,3 +128,136 @@ pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
         .count(db)
         .await?)
 }
+
+/// Sets columns of a live user and `updated_at`; false when there is no such user.
+async fn update_columns(
+    db: &impl ConnectionTrait,
+    id: &str,
+    values: Vec<(Column, sea_orm::sea_query::SimpleExpr)>,
+) -> Result<bool, StoreError> {
+    let mut update = Entity::update_many()
+        .col_expr(
+            Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(time::now()),
+        )
+        .filter(Column::Id.eq(id))
+        .filter(Column::DeletedAt.is_null());
+    for (col, value) in values {
+        update = update.col_expr(col, value);
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// What a guest gains when it becomes a USER (progressive sign-up). Fields left `None` keep
+/// their value.
+#[derive(Debug, Clone, Default)]
+pub struct Upgrade {
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// Turns a guest into a USER in place, keeping its id and everything it owns. An email already
+/// taken answers `Conflict("email")`.
+pub async fn upgrade_guest(
+    db: &impl ConnectionTrait,
+    id: &str,
+    upgrade: Upgrade,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let mut values = vec![(Column::Role, Expr::value(Role::User.as_str()))];
+    if let Some(email) = upgrade.email {
+        values.push((Column::Email, Expr::value(email)));
+    }
+    if let Some(hash) = upgrade.password_hash {
+        values.push((Column::PasswordHash, Expr::value(hash)));
+    }
+    if let Some(name) = upgrade.name {
+        values.push((Column::Name, Expr::value(name)));
+    }
+    if let Some(url) = upgrade.avatar_url {
+        values.push((Column::AvatarUrl, Expr::value(url)));
+    }
+    let mut update = Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Role.eq(Role::Guest.as_str()))
+        .filter(Column::DeletedAt.is_null());
+    for (col, value) in values {
+        update = update.col_expr(col, value);
+    }
+    let res = update
+        .exec(db)
+        .await
+        .map_err(|e| StoreError::conflict_or_db(e, "email"))?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn set_password_hash(
+    db: &impl ConnectionTrait,
+    id: &str,
+    hash: String,
+) -> Result<bool, StoreError> {
+    update_columns(
+        db,
+        id,
+        vec![(Column::PasswordHash, sea_orm::sea_query::Expr::value(hash))],
+    )
+    .await
+}
+
+pub async fn set_role(db: &impl ConnectionTrait, id: &str, role: Role) -> Result<bool, StoreError> {
+    update_columns(
+        db,
+        id,
+        vec![(Column::Role, sea_orm::sea_query::Expr::value(role.as_str()))],
+    )
+    .await
+}
+
+pub async fn set_active(
+    db: &impl ConnectionTrait,
+    id: &str,
+    active: bool,
+) -> Result<bool, StoreError> {
+    update_columns(
+        db,
+        id,
+        vec![(Column::IsActive, sea_orm::sea_query::Expr::value(active))],
+    )
+    .await
+}
+
+/// Records that the user accepted disclaimer `version` now.
+pub async fn accept_disclaimer(
+    db: &impl ConnectionTrait,
+    id: &str,
+    version: &str,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::Expr;
+    update_columns(
+        db,
+        id,
+        vec![
+            (Column::DisclaimerAccepted, Expr::value(true)),
+            (Column::DisclaimerAcceptedAt, Expr::value(time::now())),
+            (Column::DisclaimerVersion, Expr::value(version)),
+        ],
+    )
+    .await
+}
+
+/// Soft-deletes a user: invisible from now on, sessions and tokens dead with it (they only
+/// authenticate live users).
+pub async fn soft_delete(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    update_columns(
+        db,
+        id,
+        vec![(
+            Column::DeletedAt,
+            sea_orm::sea_query::Expr::value(time::now()),
+        )],
+    )
+    .await
+}

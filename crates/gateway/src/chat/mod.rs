@@ -153,7 +153,8 @@ impl ChatService {
     }
 
     /// Checks, reserves, stores and starts a reply in `conversation` (whose access the caller
-    /// checked) for `user_id`.
+    /// checked) for `user_id`. The request's own ids are checked first, so a refused id answers
+    /// the same whatever the caller's disclaimer, send rate or keys.
     pub async fn start_reply(
         self: &Arc<Self>,
         conversation: conversations::Conversation,
@@ -164,22 +165,6 @@ impl ChatService {
         if let UserTurn::New { content, .. } = &turn {
             core_domain::validation::check_message_content(content)?;
         }
-        self.check_disclaimer(user_id).await?;
-        self.send_limiter
-            .check(user_id)
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-
-        let model = match model {
-            Some(m) => m,
-            None => self.model_for(&conversation),
-        };
-        let (provider, info) = self.providers.for_model(&model)?;
-        let info = info.clone();
-        let api_key = keys::user_key(self.db.conn(), &self.keys, user_id, &info.provider).await?;
-        if api_key.is_none() && !self.providers.has_server_key(&info.provider) {
-            return Err(ProviderError::NoApiKey.into());
-        }
-
         let all = store::all_in(self.db.conn(), &conversation.id).await?;
         let (parent_id, mut branch, first_exchange) = match &turn {
             UserTurn::New { content, parent_id } => {
@@ -211,6 +196,22 @@ impl ChatService {
                 false,
             ),
         };
+        self.check_disclaimer(user_id).await?;
+        self.send_limiter
+            .check(user_id)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+
+        let model = match model {
+            Some(m) => m,
+            None => self.model_for(&conversation),
+        };
+        let (provider, info) = self.providers.for_model(&model)?;
+        let info = info.clone();
+        let api_key = keys::user_key(self.db.conn(), &self.keys, user_id, &info.provider).await?;
+        if api_key.is_none() && !self.providers.has_server_key(&info.provider) {
+            return Err(ProviderError::NoApiKey.into());
+        }
+
         let system = self.system_prompt(&conversation).await?;
         let max_tokens = self
             .config

@@ -45,12 +45,14 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates an account with a password and signs it in.
+    /// Creates an account with a password and signs it in. Called with a guest's token, it
+    /// upgrades that guest in place: same id, same data, role USER.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> ApiResult<AuthPayload> {
         let services = ctx.services()?;
         let request = ctx.request()?;
         let signed_in = accounts::register(
             &services.db,
+            request.actor(),
             &input.email,
             &input.password,
             input.name.as_deref(),
@@ -68,6 +70,7 @@ impl AuthMutation {
         let request = ctx.request()?;
         let signed_in = accounts::login(
             &services.db,
+            &services.attempts,
             &input.email,
             &input.password,
             services.config.auth.session_ttl,

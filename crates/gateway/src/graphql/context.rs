@@ -10,11 +10,14 @@ use persistence::Db;
 use persistence::sessions::Origin;
 
 use crate::accounts::Caller;
+use crate::attempts::AttemptLimits;
 use crate::chat::ChatService;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::events::EventBus;
 use crate::graphql::loaders::Loaders;
+use crate::identity::OAuthProviders;
+use crate::outbox::Outbox;
 use crate::rate_limit::RateLimiter;
 
 /// Shared by every request.
@@ -26,6 +29,10 @@ pub struct Services {
     pub limiter: Arc<RateLimiter>,
     /// Chat: providers, replies being generated, reply streams.
     pub chat: Arc<ChatService>,
+    /// Sign-in and one-time-token attempts, per account and per address.
+    pub attempts: Arc<AttemptLimits>,
+    pub oauth: Arc<OAuthProviders>,
+    pub outbox: Arc<Outbox>,
 }
 
 /// Facts about the request being served.

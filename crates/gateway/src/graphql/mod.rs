@@ -2,15 +2,18 @@
 //! `XSubscription`, merged here. Resolvers are thin: they check access with the policy from
 //! `core-domain` and call stores or use cases.
 
+pub mod admin;
 pub mod auth;
 pub mod catalogue;
 pub mod chat;
 pub mod connection;
 pub mod context;
 pub mod conversations;
+pub mod identity;
 pub mod loaders;
 pub mod messages;
 pub mod scalars;
+pub mod scopes;
 pub mod users;
 
 use async_graphql::extensions::apollo_persisted_queries::{
@@ -27,6 +30,8 @@ pub struct Query(
     conversations::ConversationQuery,
     catalogue::CatalogueQuery,
     chat::ChatQuery,
+    identity::IdentityQuery,
+    admin::AdminQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -35,6 +40,8 @@ pub struct Mutation(
     conversations::ConversationMutation,
     messages::MessageMutation,
     chat::ChatMutation,
+    identity::IdentityMutation,
+    admin::AdminMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -53,7 +60,8 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32)
     .limit_directives(50)
-    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)));
+    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
+    .extension(scopes::TokenScopes);
     if let Some(services) = services {
         builder = builder.data(services);
     }

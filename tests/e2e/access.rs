@@ -1,0 +1,569 @@
+//! The access suite: nobody sees or changes what is not theirs.
+//!
+//! Two users and one user of each role create data of every kind that exists; then every field of
+//! the schema that takes an id (found by introspection: arguments named `id` or ending in `Id`,
+//! also inside input objects, on every type) is called by every other non-admin user with the
+//! victim's ids, and must answer NOT_FOUND or FORBIDDEN without the victim's data. Afterwards the
+//! victims' data must be intact.
+//!
+//! A field that takes an id and has no entry in [`PROBES`] fails the suite, so a new field cannot
+//! ship without an access check. Adding one is one line: the field's coordinate, a request, and
+//! the variables built from the victim's [`Fixture`].
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use colloquy_tests::{TestApp, TestUser, e2e};
+use core_domain::Role;
+use serde_json::{Value, json};
+
+/// A user's data, for others to try.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub user: TestUser,
+    pub conversation: String,
+    pub message: String,
+    pub session: String,
+    pub api_token: Option<String>,
+    pub contact: String,
+    pub identity: String,
+    pub api_key: String,
+}
+
+/// How a probe is made.
+pub enum Probe {
+    /// A GraphQL request over HTTP; `None` variables skip the victim (it has no such record).
+    Http(&'static str, fn(&Fixture) -> Option<Value>),
+    /// A subscription over WebSocket.
+    Ws(&'static str, fn(&Fixture) -> Option<Value>),
+    /// Must answer exactly what the same request answers for an id that does not exist (the
+    /// field reports the id as invalid input), and never the data.
+    LikeMissing(&'static str, fn(&Fixture, &str) -> Option<Value>),
+    /// The id names a shared catalogue record everyone may read: nothing to probe. Say why.
+    Public(&'static str),
+}
+
+fn id(v: &str) -> Option<Value> {
+    Some(json!({ "id": v }))
+}
+
+/// Every field coordinate (`Type.field(arg)` or `Type.field(arg.inputField)`) that takes an id.
+pub const PROBES: &[(&str, Probe)] = &[
+    (
+        "Query.user(id)",
+        Probe::Http("query($id: ID!) { user(id: $id) { id email } }", |f| {
+            id(&f.user.id)
+        }),
+    ),
+    (
+        "Query.conversation(id)",
+        Probe::Http(
+            "query($id: ID!) { conversation(id: $id) { id title } }",
+            |f| id(&f.conversation),
+        ),
+    ),
+    (
+        "Query.persona(id)",
+        Probe::Public("personas are the shared catalogue"),
+    ),
+    (
+        "Query.room(id)",
+        Probe::Public("rooms are the shared catalogue"),
+    ),
+    (
+        "User.conversations(filter.personaId)",
+        Probe::Public("filters the caller's own list by a catalogue persona"),
+    ),
+    (
+        "User.conversations(filter.roomId)",
+        Probe::Public("filters the caller's own list by a catalogue room"),
+    ),
+    (
+        "Mutation.createConversation(input.personaId)",
+        Probe::Public("a catalogue persona"),
+    ),
+    (
+        "Mutation.createConversation(input.roomId)",
+        Probe::Public("a catalogue room"),
+    ),
+    (
+        "Mutation.renameConversation(id)",
+        Probe::Http(
+            "mutation($id: ID!) { renameConversation(id: $id, title: \"pwned\") { id title } }",
+            |f| id(&f.conversation),
+        ),
+    ),
+    (
+        "Mutation.deleteConversation(id)",
+        Probe::Http("mutation($id: ID!) { deleteConversation(id: $id) }", |f| {
+            id(&f.conversation)
+        }),
+    ),
+    (
+        "Mutation.addMessage(input.conversationId)",
+        Probe::Http(
+            "mutation($c: ID!) { addMessage(input: { conversationId: $c, content: \"pwned\" }) { id } }",
+            |f| Some(json!({ "c": f.conversation })),
+        ),
+    ),
+    (
+        "Mutation.addMessage(input.parentId)",
+        Probe::LikeMissing(
+            "mutation($c: ID!, $p: ID!) { addMessage(input: { conversationId: $c, parentId: $p, content: \"pwned\" }) { id content } }",
+            |f, own| Some(json!({ "c": own, "p": f.message })),
+        ),
+    ),
+    (
+        "Mutation.sendMessage(input.conversationId)",
+        Probe::Http(
+            "mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: \"pwned\" }) { reply { id } } }",
+            |f| Some(json!({ "c": f.conversation })),
+        ),
+    ),
+    (
+        "Mutation.sendMessage(input.parentId)",
+        Probe::LikeMissing(
+            "mutation($c: ID!, $p: ID!) { sendMessage(input: { conversationId: $c, parentId: $p, content: \"pwned\" }) { reply { id content } } }",
+            |f, own| Some(json!({ "c": own, "p": f.message })),
+        ),
+    ),
+    (
+        "Mutation.regenerateMessage(messageId)",
+        Probe::Http(
+            "mutation($id: ID!) { regenerateMessage(messageId: $id) { id content } }",
+            |f| id(&f.message),
+        ),
+    ),
+    (
+        "Mutation.cancelMessage(messageId)",
+        Probe::Http(
+            "mutation($id: ID!) { cancelMessage(messageId: $id) { id content } }",
+            |f| id(&f.message),
+        ),
+    ),
+    (
+        "Mutation.updateConversation(id)",
+        Probe::Http(
+            "mutation($id: ID!) { updateConversation(id: $id, input: { systemPrompt: \"pwned\" }) { id title } }",
+            |f| id(&f.conversation),
+        ),
+    ),
+    (
+        "Mutation.deleteApiKey(id)",
+        Probe::Http("mutation($id: ID!) { deleteApiKey(id: $id) }", |f| {
+            id(&f.api_key)
+        }),
+    ),
+    (
+        "Subscription.messageStream(messageId)",
+        Probe::Ws(
+            "subscription($id: ID!) { messageStream(messageId: $id) { seq delta } }",
+            |f| id(&f.message),
+        ),
+    ),
+    (
+        "Subscription.messageAdded(conversationId)",
+        Probe::Ws(
+            "subscription($c: ID) { messageAdded(conversationId: $c) { id content } }",
+            |f| Some(json!({ "c": f.conversation })),
+        ),
+    ),
+    (
+        "Mutation.unlinkIdentity(id)",
+        Probe::Http("mutation($id: ID!) { unlinkIdentity(id: $id) }", |f| {
+            id(&f.identity)
+        }),
+    ),
+    (
+        "Mutation.revokeSession(id)",
+        Probe::Http("mutation($id: ID!) { revokeSession(id: $id) }", |f| {
+            id(&f.session)
+        }),
+    ),
+    (
+        "Mutation.revokeApiToken(id)",
+        Probe::Http("mutation($id: ID!) { revokeApiToken(id: $id) }", |f| {
+            f.api_token.as_deref().and_then(id)
+        }),
+    ),
+    (
+        "Mutation.resendContactVerification(id)",
+        Probe::Http(
+            "mutation($id: ID!) { resendContactVerification(id: $id) }",
+            |f| id(&f.contact),
+        ),
+    ),
+    (
+        "Mutation.setPrimaryContactMethod(id)",
+        Probe::Http(
+            "mutation($id: ID!) { setPrimaryContactMethod(id: $id) { id value } }",
+            |f| id(&f.contact),
+        ),
+    ),
+    (
+        "Mutation.removeContactMethod(id)",
+        Probe::Http("mutation($id: ID!) { removeContactMethod(id: $id) }", |f| {
+            id(&f.contact)
+        }),
+    ),
+    (
+        "Mutation.setUserRole(userId)",
+        Probe::Http(
+            "mutation($id: ID!) { setUserRole(userId: $id, role: ADMIN, pin: \"123456\") { id role } }",
+            |f| id(&f.user.id),
+        ),
+    ),
+    (
+        "Mutation.setUserActive(userId)",
+        Probe::Http(
+            "mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }",
+            |f| id(&f.user.id),
+        ),
+    ),
+    (
+        "Mutation.deleteUser(userId)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteUser(userId: $id, pin: \"123456\") }",
+            |f| id(&f.user.id),
+        ),
+    ),
+];
+
+const INTROSPECTION: &str = r#"{ __schema {
+  queryType { name } mutationType { name } subscriptionType { name }
+  types { kind name
+    fields { name args { name type { ...T } } }
+    inputFields { name type { ...T } } } } }
+fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }"#;
+
+fn named(t: &Value) -> (&str, &str) {
+    let mut t = t;
+    while t["ofType"].is_object() {
+        t = &t["ofType"];
+    }
+    (
+        t["kind"].as_str().unwrap_or(""),
+        t["name"].as_str().unwrap_or(""),
+    )
+}
+
+fn is_id_name(name: &str) -> bool {
+    name == "id" || name.ends_with("Id")
+}
+
+/// Id-taking paths under an input object (`filter.personaId`), depth-first.
+fn input_paths(
+    types: &[Value],
+    type_name: &str,
+    prefix: &str,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<String>,
+) {
+    if !seen.insert(type_name.to_owned()) {
+        return;
+    }
+    let Some(t) = types.iter().find(|t| t["name"] == type_name) else {
+        return;
+    };
+    for f in t["inputFields"].as_array().into_iter().flatten() {
+        let name = f["name"].as_str().unwrap_or("");
+        let (kind, inner) = named(&f["type"]);
+        if kind == "INPUT_OBJECT" {
+            input_paths(types, inner, &format!("{prefix}{name}."), seen, out);
+        } else if is_id_name(name) {
+            out.push(format!("{prefix}{name}"));
+        }
+    }
+    seen.remove(type_name);
+}
+
+/// Every `Type.field(argPath)` of the served schema that takes an id.
+pub async fn id_taking_fields(app: &TestApp) -> BTreeSet<String> {
+    let schema = app.query(None, INTROSPECTION, json!({})).await;
+    let schema = &schema["__schema"];
+    let types = schema["types"].as_array().unwrap().clone();
+    let mut found = BTreeSet::new();
+    for t in &types {
+        let type_name = t["name"].as_str().unwrap_or("");
+        if t["kind"] != "OBJECT" || type_name.starts_with("__") {
+            continue;
+        }
+        for field in t["fields"].as_array().into_iter().flatten() {
+            let field_name = field["name"].as_str().unwrap_or("");
+            for arg in field["args"].as_array().into_iter().flatten() {
+                let arg_name = arg["name"].as_str().unwrap_or("");
+                let (kind, inner) = named(&arg["type"]);
+                let mut paths = Vec::new();
+                if kind == "INPUT_OBJECT" {
+                    input_paths(
+                        &types,
+                        inner,
+                        &format!("{arg_name}."),
+                        &mut HashSet::new(),
+                        &mut paths,
+                    );
+                } else if is_id_name(arg_name) {
+                    paths.push(arg_name.to_owned());
+                }
+                for p in paths {
+                    found.insert(format!("{type_name}.{field_name}({p})"));
+                }
+            }
+        }
+    }
+    found
+}
+
+async fn participant(app: &TestApp, email: &str, role: Option<Role>) -> TestUser {
+    match role {
+        Some(Role::Guest) => {
+            let g = app
+                .query(
+                    None,
+                    "mutation { startGuestSession { token user { id } } }",
+                    json!({}),
+                )
+                .await;
+            TestUser {
+                id: g["startGuestSession"]["user"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                email: String::new(),
+                token: g["startGuestSession"]["token"].as_str().unwrap().to_owned(),
+            }
+        }
+        role => {
+            let u = app.register(email).await;
+            if let Some(role) = role {
+                app.promote(&u, role).await;
+            }
+            u
+        }
+    }
+}
+
+/// Gives `user` one record of every kind.
+async fn fixture(app: &TestApp, user: TestUser, n: usize) -> Fixture {
+    let conversation = app
+        .create_conversation(&user, &format!("secret-title-{n}"))
+        .await;
+    let message = app
+        .add_message(&user, &conversation, &format!("secret-content-{n}"))
+        .await;
+    let session = app
+        .query(Some(&user.token), "{ mySessions { id } }", json!({}))
+        .await["mySessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = app
+        .post(
+            Some(&user.token),
+            "mutation { createApiToken(input: { name: \"mine\", scopes: [READ] }) { apiToken { id } } }",
+            json!({}),
+        )
+        .await;
+    let api_token = token["data"]["createApiToken"]["apiToken"]["id"]
+        .as_str()
+        .map(str::to_owned);
+    let contact = app
+        .query(
+            Some(&user.token),
+            "mutation($v: String!) { addContactMethod(input: { type: \"email\", value: $v }) { id } }",
+            json!({ "v": format!("contact-{n}@example.com") }),
+        )
+        .await["addContactMethod"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let identity =
+        persistence::identities::link(app.db().conn(), &user.id, "oidc", &format!("ext-{n}"), None)
+            .await
+            .unwrap()
+            .id;
+    let api_key = app
+        .query(
+            Some(&user.token),
+            "mutation($k: String!) { addApiKey(provider: ANTHROPIC, key: $k) { id } }",
+            json!({ "k": format!("sk-ant-secret-key-{n}") }),
+        )
+        .await["addApiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Fixture {
+        user,
+        conversation,
+        message,
+        session,
+        api_token,
+        contact,
+        identity,
+        api_key,
+    }
+}
+
+fn error_code(body: &Value) -> Option<String> {
+    match body {
+        Value::Array(errors) => errors[0]["extensions"]["code"].as_str().map(str::to_owned),
+        _ => body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .map(str::to_owned),
+    }
+}
+
+fn assert_denied(coordinate: &str, attacker: &Fixture, victim: &Fixture, body: &Value, n: usize) {
+    let code = error_code(body);
+    assert!(
+        matches!(code.as_deref(), Some("NOT_FOUND" | "FORBIDDEN")),
+        "{coordinate}: {} got {code:?} for {}'s record: {body}",
+        attacker.user.id,
+        victim.user.id
+    );
+    let text = body.to_string();
+    assert!(
+        !text.contains(&format!("secret-title-{n}"))
+            && !text.contains(&format!("secret-content-{n}")),
+        "{coordinate} leaked data: {body}"
+    );
+}
+
+e2e!(
+    nobody_reaches_what_is_not_theirs,
+    |app: TestApp| async move {
+        // The schema's id-taking fields, each with a probe.
+        let fields = id_taking_fields(&app).await;
+        let known: BTreeSet<String> = PROBES.iter().map(|(c, _)| (*c).to_owned()).collect();
+        let missing: Vec<_> = fields.difference(&known).collect();
+        assert!(
+            missing.is_empty(),
+            "these fields take an id but the access suite has no probe for them; add a line to PROBES: {missing:#?}"
+        );
+        let stale: Vec<_> = known.difference(&fields).collect();
+        assert!(
+            stale.is_empty(),
+            "PROBES names fields the schema no longer has: {stale:#?}"
+        );
+
+        // Two users and one of each role, each with data of every kind.
+        let people = [
+            ("alice@example.com", None),
+            ("bob@example.com", None),
+            ("", Some(Role::Guest)),
+            ("educator@example.com", Some(Role::Educator)),
+            ("staff@example.com", Some(Role::Staff)),
+            ("moderator@example.com", Some(Role::Moderator)),
+            ("developer@example.com", Some(Role::Developer)),
+            ("admin@example.com", Some(Role::Admin)),
+        ];
+        let mut fixtures = Vec::new();
+        for (n, (email, role)) in people.iter().enumerate() {
+            let user = participant(&app, email, *role).await;
+            fixtures.push((fixture(&app, user, n).await, *role == Some(Role::Admin)));
+        }
+        let admin = fixtures.iter().find(|(_, a)| *a).unwrap().0.clone();
+        app.query(
+            Some(&admin.user.token),
+            "mutation { setAdminPin(pin: \"123456\") }",
+            json!({}),
+        )
+        .await;
+
+        for (vn, (victim, _)) in fixtures.iter().enumerate() {
+            for (attacker, is_admin) in &fixtures {
+                if *is_admin || attacker.user.id == victim.user.id {
+                    continue; // admins may do everything; owners may touch their own
+                }
+                for (coordinate, probe) in PROBES {
+                    match probe {
+                        Probe::Public(why) => {
+                            assert!(!why.is_empty(), "{coordinate}: say why it is public")
+                        }
+                        Probe::Http(query, vars) => {
+                            let Some(vars) = vars(victim) else { continue };
+                            let body = app.post(Some(&attacker.user.token), query, vars).await;
+                            assert_denied(coordinate, attacker, victim, &body, vn);
+                        }
+                        Probe::LikeMissing(query, make) => {
+                            let Some(vars) = make(victim, &attacker.conversation) else {
+                                continue;
+                            };
+                            let body = app.post(Some(&attacker.user.token), query, vars).await;
+                            let mut missing = Fixture {
+                                message: "no-such-id".into(),
+                                ..victim.clone()
+                            };
+                            missing.user.id = "no-such-id".into();
+                            let baseline = app
+                                .post(
+                                    Some(&attacker.user.token),
+                                    query,
+                                    vars_of(&missing, &attacker.conversation, *make),
+                                )
+                                .await;
+                            assert!(
+                                error_code(&body).is_some(),
+                                "{coordinate}: accepted another user's id: {body}"
+                            );
+                            assert_eq!(
+                                error_code(&body),
+                                error_code(&baseline),
+                                "{coordinate}: answers differently from a missing id"
+                            );
+                            assert!(
+                                !body.to_string().contains("secret-"),
+                                "{coordinate} leaked data: {body}"
+                            );
+                        }
+                        Probe::Ws(query, vars) => {
+                            let Some(vars) = vars(victim) else { continue };
+                            let mut ws = app.ws(Some(&attacker.user.token)).await;
+                            let sub = ws.subscribe(query, vars).await;
+                            let answer = ws
+                                .next_for(&sub, Duration::from_secs(5))
+                                .await
+                                .expect("an answer to the subscription");
+                            let body = if answer["type"] == "error" {
+                                answer["payload"].clone()
+                            } else {
+                                answer
+                            };
+                            assert_denied(coordinate, attacker, victim, &body, vn);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Every victim's data is intact.
+        for (n, (f, is_admin)) in fixtures.iter().enumerate() {
+            let data = app
+            .query(
+                Some(&f.user.token),
+                "query($c: ID!) { me { role isActive } conversation(id: $c) { title totalMessages }
+                   myContactMethods { id } myIdentities { id } myApiTokens { id } mySessions { id }
+                   apiKeys { id } }",
+                json!({ "c": f.conversation }),
+            )
+            .await;
+            assert_eq!(data["conversation"]["title"], format!("secret-title-{n}"));
+            assert_eq!(data["conversation"]["totalMessages"], 1);
+            assert_eq!(data["me"]["isActive"], true);
+            if !is_admin {
+                assert_ne!(data["me"]["role"], "ADMIN");
+            }
+            assert_eq!(data["myContactMethods"].as_array().unwrap().len(), 1);
+            assert_eq!(data["myIdentities"].as_array().unwrap().len(), 1);
+            assert_eq!(data["apiKeys"].as_array().unwrap().len(), 1);
+            assert_eq!(
+                data["myApiTokens"].as_array().unwrap().len(),
+                usize::from(f.api_token.is_some())
+            );
+        }
+    }
+);
+
+fn vars_of(f: &Fixture, own: &str, vars: fn(&Fixture, &str) -> Option<Value>) -> Value {
+    vars(f, own).unwrap_or(Value::Null)
+}
