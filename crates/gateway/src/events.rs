@@ -1,8 +1,15 @@
-//! The event bus: how a change made by one request reaches subscribers. In-process (a tokio
-//! broadcast channel) for now; a subscriber that falls too far behind is told it lagged rather
-//! than slowing the publisher.
+//! The event buses: how a change made by one request reaches subscribers. [`EventBus`] carries
+//! message events in process (a tokio broadcast channel); a subscriber that falls too far behind
+//! is told it lagged rather than slowing the publisher. [`ReplyBus`] carries the deltas of replies
+//! being generated, per message, in process or across instances through PostgreSQL.
 
-use tokio::sync::broadcast;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use persistence::sea_orm::sqlx::{self, postgres::PgListener};
+use persistence::sea_orm::{DatabaseConnection, DbBackend};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
 
 /// Something happened to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,13 +51,6 @@ impl Default for EventBus {
 // Reply streams
 // ---------------------------------------------------------------------------------------------
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use persistence::sea_orm::sqlx::{self, postgres::PgListener};
-use persistence::sea_orm::{DatabaseConnection, DbBackend};
-use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 /// The PostgreSQL channel reply events travel on between instances.
 const REPLY_CHANNEL: &str = "colloquy_replies";
