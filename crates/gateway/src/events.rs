@@ -51,7 +51,6 @@ impl Default for EventBus {
 // Reply streams
 // ---------------------------------------------------------------------------------------------
 
-
 /// The PostgreSQL channel reply events travel on between instances.
 const REPLY_CHANNEL: &str = "colloquy_replies";
 /// NOTIFY payloads must stay under 8000 bytes; longer deltas are split.
