@@ -108,7 +108,8 @@ async fn run(backend: Backend) {
     let state = gateway::app::state(config, db.clone());
     let caller = Caller {
         actor: Actor::new(admin.id.clone(), Role::Admin),
-        session_id: String::new(),
+        session_id: None,
+        scopes: None,
     };
     let graphql_once = || {
         let request = async_graphql::Request::new(QUERY)
@@ -151,7 +152,7 @@ async fn run(backend: Backend) {
         "both paths read the same rows"
     );
 
-    let graphql = median(ROUNDS, || graphql_once()).await;
+    let graphql = median(ROUNDS, graphql_once).await;
     let sql = median(ROUNDS, || hand_written(&db)).await;
     let ratio = graphql.as_secs_f64() / sql.as_secs_f64();
     println!(
