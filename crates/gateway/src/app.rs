@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use persistence::Db;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::attempts::AttemptLimits;
 use crate::chat::ChatService;
@@ -112,6 +113,9 @@ pub async fn run(
 
 /// `colloquy serve`: the whole start-up, until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listen for signals before anything else: a SIGTERM that arrives while the server starts
+    // must stop it gracefully, not hit the default handler.
+    let stop = shutdown_signal()?;
     let addr = config.server.addr;
     let grace = config.server.shutdown_grace;
     let state = prepare(config).await?;
@@ -120,44 +124,49 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr} (set COLLOQUY_ADDR)"))?;
     let local = listener.local_addr()?;
     tracing::info!("Colloquy is serving the GraphQL playground at http://{local}/graphql");
-    let serving = run(state, listener, shutdown_signal());
+    let serving = run(state, listener, stopped(stop.clone()));
     tokio::pin!(serving);
     tokio::select! {
         result = &mut serving => result,
-        () = async { shutdown_signal().await; tokio::time::sleep(grace).await } => {
+        () = async { stopped(stop).await; tokio::time::sleep(grace).await } => {
             tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
             Ok(())
         }
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Starts listening for SIGINT (Ctrl-C) and SIGTERM now, and flips the returned flag when one
+/// arrives. Registering eagerly matters: a signal that arrives before a lazily created listener is
+/// first polled would kill the process instead of stopping it.
+pub fn shutdown_signal() -> anyhow::Result<watch::Receiver<bool>> {
+    let (tx, rx) = watch::channel(false);
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            tracing::info!("shutting down");
+            let _ = tx.send(true);
+        });
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("shutting down");
+            let _ = tx.send(true);
+        }
+    });
+    Ok(rx)
+}
+
+/// Resolves once the flag from [`shutdown_signal`] is set.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 /// A database URL with any password replaced, fit for logs.
