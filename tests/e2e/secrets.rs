@@ -196,6 +196,20 @@ e2e_backend!(
         ));
         secrets.push(("guest session token", guest2));
 
+        // A provider key the user brings: stored sealed, only its last 4 characters shown.
+        let provider_key = "sk-ant-api03-ThisIsAFakeProviderKeyForTheScan-0123456789";
+        let keeper = app.register("keeper@example.com").await;
+        secrets.push(("session token", keeper.token.clone()));
+        let added = app
+            .query(
+                Some(&keeper.token),
+                "mutation($k: String!) { addApiKey(provider: ANTHROPIC, name: \"mine\", key: $k) { last4 } }",
+                serde_json::json!({ "k": provider_key }),
+            )
+            .await;
+        assert_eq!(added["addApiKey"]["last4"], "6789");
+        secrets.push(("provider key", provider_key.to_owned()));
+
         let values = everything(&app).await;
         assert!(
             values.iter().any(|(t, _, _)| t == "tokens"),
