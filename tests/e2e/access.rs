@@ -135,6 +135,13 @@ pub const PROBES: &[(&str, Probe)] = &[
         ),
     ),
     (
+        "Mutation.editMessage(messageId)",
+        Probe::Http(
+            "mutation($id: ID!) { editMessage(messageId: $id, content: \"mine now\") { userMessage { id content } reply { id } } }",
+            |f| id(&f.message),
+        ),
+    ),
+    (
         "Mutation.cancelMessage(messageId)",
         Probe::Http(
             "mutation($id: ID!) { cancelMessage(messageId: $id) { id content } }",

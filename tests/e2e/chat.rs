@@ -622,6 +622,45 @@ chat_test!(
                 .collect();
         assert_eq!(turns(&last), expected);
 
+        // Edit the very first message: a USER sibling with no parent, prompted with itself only.
+        ask("R0");
+        let data = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { editMessage(messageId: $id, content: \"A edited\") { userMessage { id parentId } reply { id parentId } } }",
+                json!({ "id": a }),
+            )
+            .await;
+        let a2 = data["editMessage"]["userMessage"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(data["editMessage"]["userMessage"]["parentId"].is_null());
+        assert_eq!(data["editMessage"]["reply"]["parentId"], a2.as_str());
+        let r0 = data["editMessage"]["reply"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        follow(&app, &ada, &r0, None).await;
+        let last = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_streaming())
+            .last()
+            .unwrap();
+        assert_eq!(turns(&last), [("user".to_owned(), "A edited".to_owned())]);
+        let wrong = app
+            .post(
+                Some(&ada.token),
+                "mutation($id: ID!) { editMessage(messageId: $id, content: \"x\") { reply { id } } }",
+                json!({ "id": r1 }),
+            )
+            .await;
+        assert_eq!(
+            wrong["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "only user messages can be edited"
+        );
+
         let (_, list) = messages(&app, &ada, &conv).await;
         let find = |id: &str| list.iter().find(|m| m["id"] == id).unwrap().clone();
         let ids = |v: &Value| -> Vec<String> {
@@ -635,7 +674,7 @@ chat_test!(
         assert_eq!(ids(&find(&b)["siblings"]), [b.clone(), b2.clone()]);
         assert_eq!(ids(&find(&a)["children"]), [r1.clone(), r1b.clone()]);
         assert_eq!(ids(&find(&r1)["children"]), [b.clone(), b2.clone()]);
-        assert_eq!(ids(&find(&a)["siblings"]), vec![a.clone()]);
+        assert_eq!(ids(&find(&a)["siblings"]), [a.clone(), a2.clone()]);
 
         // Siblings and children of a whole list cost the same statements however long it is.
         let before = app.sql_statements();

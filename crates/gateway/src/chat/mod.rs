@@ -61,6 +61,12 @@ pub enum UserTurn {
         content: String,
         parent_id: Option<String>,
     },
+    /// A new version of a stored user message (edit): a USER sibling under the same parent, which
+    /// for the first message of a conversation is no parent at all.
+    Edit {
+        content: String,
+        original: Box<Message>,
+    },
     /// Another reply to a stored user message (regenerate).
     Existing(Box<Message>),
 }
@@ -162,7 +168,7 @@ impl ChatService {
         model: Option<String>,
         turn: UserTurn,
     ) -> ApiResult<Started> {
-        if let UserTurn::New { content, .. } = &turn {
+        if let UserTurn::New { content, .. } | UserTurn::Edit { content, .. } = &turn {
             core_domain::validation::check_message_content(content)?;
         }
         let all = store::all_in(self.db.conn(), &conversation.id).await?;
@@ -189,6 +195,15 @@ impl ChatService {
                 };
                 branch.push(ChatMessage::user(content.clone()));
                 (parent, branch, all.is_empty())
+            }
+            UserTurn::Edit { content, original } => {
+                let parent = original.parent_id.clone();
+                let mut branch = match &parent {
+                    Some(p) => branch_to(&all, p),
+                    None => Vec::new(),
+                };
+                branch.push(ChatMessage::user(content.clone()));
+                (parent, branch, false)
             }
             UserTurn::Existing(user_message) => (
                 Some(user_message.id.clone()),
@@ -286,7 +301,7 @@ impl ChatService {
     ) -> ApiResult<(Option<Message>, Message)> {
         let mut rows = Vec::with_capacity(2);
         let user_message_id = match turn {
-            UserTurn::New { content, .. } => {
+            UserTurn::New { content, .. } | UserTurn::Edit { content, .. } => {
                 let id = core_domain::ids::new_id();
                 rows.push((
                     id.clone(),

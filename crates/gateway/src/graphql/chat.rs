@@ -165,6 +165,51 @@ impl ChatMutation {
         })
     }
 
+    /// A new version of one of your messages: a USER sibling of `messageId` (under the same
+    /// parent, so the first message of a conversation can be edited too) and its reply. The
+    /// original and its replies stay, as siblings.
+    async fn edit_message(
+        &self,
+        ctx: &Context<'_>,
+        message_id: ID,
+        content: String,
+        model: Option<String>,
+    ) -> ApiResult<SendMessagePayload> {
+        let caller = ctx.request()?.require()?.clone();
+        core_domain::validation::check_message_content(&content)?;
+        let (original, conversation) = message_for(ctx, &message_id, Action::Update).await?;
+        if original.role != MessageRole::User.as_str() {
+            return Err(ApiError::bad_input("messageId", "is not a user message"));
+        }
+        let services = ctx.services()?;
+        let started = services
+            .chat
+            .start_reply(
+                conversation.clone(),
+                &caller.actor.user_id,
+                model,
+                UserTurn::Edit {
+                    content,
+                    original: Box::new(original),
+                },
+            )
+            .await?;
+        let user_message = started
+            .user_message
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no user message stored")))?;
+        for id in [&user_message.id, &started.reply.id] {
+            services.events.publish_message(MessageEvent {
+                conversation_id: conversation.id.clone(),
+                owner_id: conversation.user_id.clone(),
+                message_id: id.clone(),
+            });
+        }
+        Ok(SendMessagePayload {
+            user_message: Message(user_message),
+            reply: Message(started.reply),
+        })
+    }
+
     /// Another reply to the same user message (an ASSISTANT sibling of `messageId`), or a reply
     /// to `messageId` when it is a user message. Optionally with another model.
     async fn regenerate_message(
