@@ -964,6 +964,42 @@ chat_test!(
     }
 );
 
+/// Stores a reply as a generator would have left it, last touched `age` ago.
+async fn stuck_reply(app: &TestApp, conv: &str, age: chrono::Duration) -> String {
+    use core_domain::enums::{MessageRole, MessageStatus};
+    use persistence::messages::{self as store, NewMessage};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let rows = store::append(
+        app.db().conn(),
+        vec![NewMessage {
+            conversation_id: conv.to_owned(),
+            user_id: None,
+            parent_id: None,
+            role: MessageRole::Assistant,
+            content: "half a tho".into(),
+            status: MessageStatus::Streaming,
+            model: Some("local-echo".into()),
+            provider: Some("local".into()),
+        }],
+    )
+    .await
+    .unwrap();
+    let id = rows[0].id.clone();
+    // update_many, not an ActiveModel update: the latter stamps updated_at with now.
+    use persistence::entity::messages::{Column, Entity};
+    Entity::update_many()
+        .col_expr(
+            Column::UpdatedAt,
+            Expr::value(core_domain::time::now() - age),
+        )
+        .filter(Column::Id.eq(id.clone()))
+        .exec(app.db().conn())
+        .await
+        .unwrap();
+    id
+}
+
 chat_test!(
     replies_left_streaming_fail_as_interrupted_at_start_up,
     |backend: Backend| async move {
@@ -972,34 +1008,57 @@ chat_test!(
         };
         let ada = app.register("ada@example.com").await;
         let conv = new_conversation(&app, &ada, None).await;
-        use core_domain::enums::{MessageRole, MessageStatus};
-        use persistence::messages::{self as store, NewMessage};
-        let rows = store::append(
-            app.db().conn(),
-            vec![NewMessage {
-                conversation_id: conv.clone(),
-                user_id: None,
-                parent_id: None,
-                role: MessageRole::Assistant,
-                content: "half a tho".into(),
-                status: MessageStatus::Streaming,
-                model: Some("local-echo".into()),
-                provider: Some("local".into()),
-            }],
-        )
-        .await
-        .unwrap();
+        let old = stuck_reply(&app, &conv, chrono::Duration::hours(1)).await;
+        let recent = stuck_reply(&app, &conv, chrono::Duration::seconds(1)).await;
         // What a restarted server does before serving.
         gateway::app::connect(&app.state.services.config)
             .await
             .unwrap();
-        let stored = message(&app, &ada, &conv, &rows[0].id).await;
+        let stored = message(&app, &ada, &conv, &old).await;
         assert_eq!(stored["status"], "FAILED");
         assert_eq!(stored["error"], "interrupted");
         assert_eq!(stored["content"], "half a tho");
-        let followed = follow(&app, &ada, &rows[0].id, None).await;
+        let followed = follow(&app, &ada, &old, None).await;
         assert_eq!(followed.last["status"], "FAILED");
         assert_eq!(followed.text, "half a tho");
+
+        // A reply touched a second ago: on SQLite (one server per file) it cannot be alive, so it
+        // is swept too; on PostgreSQL another instance may be generating it, so it is left alone.
+        let recent_status = message(&app, &ada, &conv, &recent).await["status"].clone();
+        match backend {
+            Backend::Sqlite => assert_eq!(recent_status, "FAILED"),
+            Backend::Postgres => assert_eq!(recent_status, "STREAMING"),
+        }
+    }
+);
+
+chat_test!(
+    the_sweeper_fails_replies_whose_server_stopped_heartbeating,
+    |backend: Backend| async move {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.chat.stale_after = std::time::Duration::from_secs(4);
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let conv = new_conversation(&app, &ada, None).await;
+        // Its generator "died" three seconds ago: stale one second from now.
+        let orphan = stuck_reply(&app, &conv, chrono::Duration::seconds(3)).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let stored = message(&app, &ada, &conv, &orphan).await;
+            if stored["status"] == "FAILED" {
+                assert_eq!(stored["error"], "interrupted");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sweeper never failed the orphan"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
     }
 );
 

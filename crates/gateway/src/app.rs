@@ -36,9 +36,16 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     if applied > 0 {
         tracing::info!(applied, "applied migrations");
     }
-    // No reply can still be generating before this server serves: whatever a stopped server
-    // left STREAMING becomes FAILED (reason `interrupted`), keeping its saved text.
-    let interrupted = persistence::messages::fail_interrupted(db.conn())
+    // Replies a stopped server left STREAMING become FAILED (reason `interrupted`), keeping their
+    // saved text. An SQLite file has one server, so none can still be generating. PostgreSQL may
+    // have other instances generating right now: only replies whose generator stopped
+    // heartbeating are swept here, and the sweeper in `run` catches the rest within
+    // COLLOQUY_STREAM_STALE_SECS.
+    let cutoff = match db.backend() {
+        sea_orm::DbBackend::Sqlite => None,
+        _ => Some(stale_cutoff(config)),
+    };
+    let interrupted = persistence::messages::fail_interrupted(db.conn(), cutoff)
         .await
         .context("cannot mark interrupted replies")?;
     if interrupted > 0 {
@@ -104,11 +111,42 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let sweeper = tokio::spawn(sweep_interrupted(
+        state.services.db.clone(),
+        Arc::clone(&state.services.config),
+    ));
     let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .context("server failed")
+        .context("server failed");
+    sweeper.abort();
+    served
+}
+
+fn stale_cutoff(config: &Config) -> chrono::DateTime<chrono::Utc> {
+    let stale =
+        chrono::Duration::from_std(config.chat.stale_after).unwrap_or(chrono::Duration::MAX);
+    core_domain::time::now() - stale
+}
+
+/// Every half of COLLOQUY_STREAM_STALE_SECS: replies whose generator stopped heartbeating (its
+/// server died) become FAILED with reason `interrupted`, so none stays STREAMING for ever.
+async fn sweep_interrupted(db: Db, config: Arc<Config>) {
+    let mut every = tokio::time::interval(config.chat.stale_after / 2);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match persistence::messages::fail_interrupted(db.conn(), Some(stale_cutoff(&config))).await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                interrupted = n,
+                "replies whose server stopped are marked FAILED"
+            ),
+            Err(error) => tracing::warn!(%error, "cannot sweep interrupted replies"),
+        }
+    }
 }
 
 /// `colloquy serve`: the whole start-up, until SIGINT or SIGTERM.

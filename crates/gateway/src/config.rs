@@ -248,6 +248,10 @@ pub struct ChatConfig {
     /// `COLLOQUY_STREAM_FLUSH_MS`, default 500: how often a reply being generated is saved, so
     /// `messageStream` replays from the database on any instance and a crash loses little.
     pub flush_interval: Duration,
+    /// `COLLOQUY_STREAM_STALE_SECS`, default 120: a STREAMING reply whose generator has not saved
+    /// or heartbeated for this long belongs to a server that stopped, and becomes FAILED
+    /// (`interrupted`). Generators heartbeat every quarter of it.
+    pub stale_after: Duration,
 }
 
 impl std::fmt::Debug for ChatConfig {
@@ -263,6 +267,7 @@ impl std::fmt::Debug for ChatConfig {
             )
             .field("data_dir", &self.data_dir)
             .field("flush_interval", &self.flush_interval)
+            .field("stale_after", &self.stale_after)
             .finish()
     }
 }
@@ -331,6 +336,7 @@ impl ChatConfig {
             master_key: env.get("COLLOQUY_MASTER_KEY"),
             data_dir: env.string("COLLOQUY_DATA_DIR", "./data").into(),
             flush_interval: Duration::from_millis(env.parse("COLLOQUY_STREAM_FLUSH_MS", 500)?),
+            stale_after: Duration::from_secs(env.parse("COLLOQUY_STREAM_STALE_SECS", 120)?.max(4)),
         })
     }
 }

@@ -54,6 +54,12 @@ pub(super) async fn run(
     let mut saved_chars = 0usize;
     let mut flush = tokio::time::interval(service.config.flush_interval);
     flush.tick().await;
+    // Tell other instances' sweepers this reply is alive, even while the provider is silent.
+    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
+        service.db.clone(),
+        job.message_id.clone(),
+        service.config.stale_after / 4,
+    )));
 
     let opened = tokio::select! {
         r = job.provider.stream(job.request.clone()) => Some(r),
@@ -249,5 +255,28 @@ async fn name_conversation(service: &ChatService, job: &Job, first_message: &str
     .await;
     if let Err(error) = result {
         tracing::warn!(%error, "cannot store the generated title");
+    }
+}
+
+/// Touches a STREAMING reply every `every` until it is no longer STREAMING.
+async fn heartbeat(db: persistence::Db, message_id: String, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match store::touch_streaming(db.conn(), &message_id).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => tracing::warn!(%error, "cannot heartbeat a streaming reply"),
+        }
+    }
+}
+
+/// Aborts the task when dropped, so a heartbeat never outlives its generator.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
