@@ -16,6 +16,7 @@ mod m20261121_000007_finance;
 mod m20261121_000008_marketplace;
 mod m20261121_000009_infrastructure;
 mod m20261121_000010_chat;
+mod m20261121_000011_oauth_states;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_marketplace::Migration),
             Box::new(m20261121_000009_infrastructure::Migration),
             Box::new(m20261121_000010_chat::Migration),
+            Box::new(m20261121_000011_oauth_states::Migration),
         ]
     }
 }

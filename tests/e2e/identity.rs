@@ -1061,3 +1061,82 @@ e2e_backend!(login_and_token_attempts_are_limited, |backend| async move {
     );
     assert_eq!(codes[15], "RATE_LIMITED", "per address");
 });
+
+e2e_backend!(
+    oauth_finishes_on_another_instance_and_expired_states_are_refused,
+    |backend| async move {
+        let Some((app, fake)) = with_fake_oauth(backend).await else {
+            return;
+        };
+        // A second gateway over the same database: pending sign-ins live in the database, so the
+        // provider's redirect may land on either instance.
+        let config = (*app.state.services.config).clone();
+        let db = persistence::Db::connect(&config.database).await.unwrap();
+        let peer = gateway::app::state(config, db).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer_addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(gateway::app::run(peer, listener, async move {
+            let _ = stopped.await;
+        }));
+
+        let (_, start) = get_json(&app, "/auth/oidc/start", None).await;
+        let callback = fake.approve(start["url"].as_str().unwrap()).await.unwrap();
+        let res = app
+            .http
+            .get(format!(
+                "http://{peer_addr}{}",
+                callback_path(&callback.url)
+            ))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let signed: Value = res.json().await.unwrap();
+        assert!(signed["token"].as_str().unwrap().starts_with("cq_s_"));
+        // ... once: the first instance refuses the same redirect now.
+        let (status, _) = get_json(&app, &callback_path(&callback.url), None).await;
+        assert_eq!(status, 400);
+
+        // Only a hash of the state is stored.
+        use sea_orm::EntityTrait;
+        let (_, start) = get_json(&app, "/auth/oidc/start", None).await;
+        let rows = persistence::entity::oauth_states::Entity::find()
+            .all(app.db().conn())
+            .await
+            .unwrap();
+        let url = url::Url::parse(start["url"].as_str().unwrap()).unwrap();
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        assert!(
+            rows.iter()
+                .all(|r| r.state_hash != state && r.state_hash.len() == 64)
+        );
+
+        // A sign-in that took longer than it may is refused.
+        {
+            use persistence::entity::oauth_states::{Column, Entity};
+            use sea_orm::sea_query::Expr;
+            use sea_orm::{ColumnTrait, QueryFilter};
+            Entity::update_many()
+                .col_expr(
+                    Column::ExpiresAt,
+                    Expr::value(core_domain::time::now() - chrono::Duration::seconds(1)),
+                )
+                .filter(Column::StateHash.eq(auth::tokens::hash_token(&state)))
+                .exec(app.db().conn())
+                .await
+                .unwrap();
+        }
+        let callback = fake.approve(start["url"].as_str().unwrap()).await.unwrap();
+        let (status, body) = get_json(&app, &callback_path(&callback.url), None).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+        let _ = stop.send(());
+    }
+);

@@ -16,15 +16,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use auth::tokens::{TokenKind, hash_token};
-use auth::{AuthError, ExternalProfile, OAuthClient, OAuthProviderConfig, PendingAuthorizations};
+use auth::{AuthError, ExternalProfile, OAuthClient, OAuthProviderConfig};
 use core_domain::enums::{Role, TokenPurpose};
 use core_domain::{Actor, time, validation};
 use persistence::contacts::{self, ContactMethod};
-use persistence::identities;
 use persistence::sessions::Origin;
 use persistence::tokens::{self, NewToken};
 use persistence::users::{self, NewUser, Upgrade, User};
 use persistence::{Db, StoreError};
+use persistence::{identities, oauth_states};
 
 use crate::accounts::{self, SignedIn};
 use crate::attempts::AttemptLimits;
@@ -34,10 +34,15 @@ use crate::outbox::{Outbox, Purpose};
 /// How long a contact-verification token works.
 const VERIFY_TTL: chrono::Duration = chrono::Duration::hours(24);
 
-/// The configured OAuth providers and the sign-ins in flight.
+/// How long a started sign-in may take before its callback is refused.
+const SIGN_IN_TTL: chrono::Duration = chrono::Duration::minutes(10);
+/// At most this many sign-ins in flight, so anonymous `start` calls cannot fill the table.
+const MAX_PENDING_SIGN_INS: u64 = 10_000;
+
+/// The configured OAuth providers. Sign-ins in flight live in the database
+/// (`persistence::oauth_states`), so the provider's redirect can land on any instance.
 pub struct OAuthProviders {
     clients: HashMap<String, OAuthClient>,
-    pending: PendingAuthorizations,
 }
 
 /// A started sign-in: send the browser to `url`.
@@ -73,10 +78,7 @@ impl OAuthProviders {
                 }
             }
         }
-        Self {
-            clients,
-            pending: PendingAuthorizations::new(),
-        }
+        Self { clients }
     }
 
     /// The enabled providers' ids, sorted.
@@ -86,23 +88,30 @@ impl OAuthProviders {
         ids
     }
 
-    /// Starts a sign-in with `provider` for `starter` (the caller, if signed in).
-    pub fn start(&self, provider: &str, starter: Option<&Actor>) -> ApiResult<Started> {
+    /// Starts a sign-in with `provider` for `starter` (the caller, if signed in). Only a SHA-256
+    /// of the state is stored; the state itself travels with the browser.
+    pub async fn start(
+        &self,
+        db: &Db,
+        provider: &str,
+        starter: Option<&Actor>,
+    ) -> ApiResult<Started> {
         let client = self.clients.get(provider).ok_or(ApiError::NotFound)?;
+        if oauth_states::count_live(db.conn()).await? >= MAX_PENDING_SIGN_INS {
+            return Err(ApiError::RateLimited {
+                retry_after: Duration::from_secs(60),
+            });
+        }
         let authorization = client.authorize();
-        self.pending
-            .insert(
-                authorization.state.clone(),
-                authorization.pkce_verifier,
-                provider,
-                starter.map(|a| a.user_id.clone()),
-            )
-            .map_err(|e| match e {
-                AuthError::TooManyPendingAuthorizations => ApiError::RateLimited {
-                    retry_after: Duration::from_secs(60),
-                },
-                other => ApiError::internal(other),
-            })?;
+        oauth_states::insert(
+            db.conn(),
+            hash_token(&authorization.state),
+            provider,
+            authorization.pkce_verifier,
+            starter.map(|a| a.user_id.clone()),
+            time::now() + SIGN_IN_TTL,
+        )
+        .await?;
         Ok(Started {
             url: authorization.url.to_string(),
             state: authorization.state,
@@ -122,7 +131,9 @@ impl OAuthProviders {
     ) -> ApiResult<OAuthOutcome> {
         let bad_state = || ApiError::bad_input("state", "is unknown, expired or already used");
         let client = self.clients.get(provider).ok_or(ApiError::NotFound)?;
-        let pending = self.pending.take(state).ok_or_else(bad_state)?;
+        let pending = oauth_states::take(db.conn(), &hash_token(state))
+            .await?
+            .ok_or_else(bad_state)?;
         if pending.provider != provider {
             return Err(bad_state());
         }

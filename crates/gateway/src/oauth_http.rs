@@ -59,7 +59,8 @@ pub async fn start(
     };
     match services
         .oauth
-        .start(&provider, caller.as_ref().map(|c| &c.actor))
+        .start(&services.db, &provider, caller.as_ref().map(|c| &c.actor))
+        .await
     {
         Ok(started) if wants_json(&headers) => {
             axum::Json(json!({ "url": started.url })).into_response()

@@ -118,6 +118,8 @@ pub const USER_REFERENCES: &[(&str, &str, Option<&[&str]>)] = &[
     ("safety_incidents", "reporter_id", None),
     ("safety_incidents", "subject_user_id", None),
     ("safety_incidents", "assigned_to_id", None),
+    // Other sign-ins the guest started: the same person, so they finish for the target.
+    ("oauth_states", "guest_user_id", None),
 ];
 
 /// Moves everything `guest_id` owns to `target_id` and deletes the guest, in one transaction.

@@ -11,6 +11,7 @@ mod db;
 mod error;
 pub mod identities;
 pub mod messages;
+pub mod oauth_states;
 pub mod security;
 pub mod sessions;
 pub mod tokens;

@@ -268,10 +268,11 @@ impl IdentityMutation {
     /// existing account).
     #[graphql(name = "startOAuth")]
     async fn start_oauth(&self, ctx: &Context<'_>, provider: String) -> ApiResult<OAuthStart> {
-        let started = ctx
-            .services()?
+        let services = ctx.services()?;
+        let started = services
             .oauth
-            .start(&provider, ctx.request()?.actor())?;
+            .start(&services.db, &provider, ctx.request()?.actor())
+            .await?;
         Ok(OAuthStart { url: started.url })
     }
 

@@ -90,6 +90,7 @@ pub mod localization_analyses;
 pub mod messages;
 pub mod mining_activities;
 pub mod notifications;
+pub mod oauth_states;
 pub mod observation_notes;
 pub mod payments;
 pub mod persona_rooms;

@@ -25,6 +25,7 @@ pub use super::localization_analyses::Entity as LocalizationAnalyses;
 pub use super::messages::Entity as Messages;
 pub use super::mining_activities::Entity as MiningActivities;
 pub use super::notifications::Entity as Notifications;
+pub use super::oauth_states::Entity as OauthStates;
 pub use super::observation_notes::Entity as ObservationNotes;
 pub use super::payments::Entity as Payments;
 pub use super::persona_rooms::Entity as PersonaRooms;

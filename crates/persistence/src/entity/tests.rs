@@ -219,6 +219,7 @@ async fn check_schema(db: &DatabaseConnection) {
         learning_paths,
         localization_analyses,
         messages,
+        oauth_states,
         mining_activities,
         notifications,
         observation_notes,
