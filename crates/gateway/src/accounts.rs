@@ -204,6 +204,9 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Caller>, StoreE
             else {
                 return Ok(None);
             };
+            if time::needs_use_mark(session.last_used_at, time::now()) {
+                sessions::touch(db.conn(), &session.id).await?;
+            }
             let role = users::role_of(&user)?;
             Ok(Some(Caller {
                 actor: Actor::new(user.id, role),
@@ -216,7 +219,9 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Caller>, StoreE
             else {
                 return Ok(None);
             };
-            tokens::touch(db.conn(), &token.id).await?;
+            if time::needs_use_mark(token.last_used_at, time::now()) {
+                tokens::touch(db.conn(), &token.id).await?;
+            }
             let scopes = scopes_of(&token);
             let role = TokenScope::effective_role(&scopes, users::role_of(&user)?);
             Ok(Some(Caller {

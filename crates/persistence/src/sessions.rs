@@ -117,3 +117,13 @@ pub async fn revoke_all(
     }
     Ok(update.exec(db).await?.rows_affected)
 }
+
+/// Records a use of a session (callers check `time::needs_use_mark` first, so this is rare).
+pub async fn touch(db: &impl ConnectionTrait, session_id: &str) -> Result<(), StoreError> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::LastUsedAt, Expr::value(time::now()))
+        .filter(sessions::Column::Id.eq(session_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -3,7 +3,7 @@
 //! nothing. One-time tokens are consumed by a single conditional UPDATE, so two requests racing
 //! with the same token cannot both succeed.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use core_domain::enums::TokenPurpose;
 use core_domain::{ids, time};
 use sea_orm::sea_query::Expr;
@@ -85,7 +85,7 @@ pub async fn touch(db: &impl ConnectionTrait, id: &str) -> Result<(), StoreError
         .filter(
             Condition::any()
                 .add(Column::LastUsedAt.is_null())
-                .add(Column::LastUsedAt.lt(now - Duration::seconds(60))),
+                .add(Column::LastUsedAt.lt(now - time::USE_MARK_INTERVAL)),
         )
         .exec(db)
         .await?;
