@@ -111,9 +111,4 @@ pub enum AuthError {
         /// What is missing or wrong.
         reason: String,
     },
-
-    /// The in-memory store of pending authorizations is full even after pruning expired
-    /// entries: someone is starting sign-ins faster than they finish.
-    #[error("too many pending OAuth authorizations")]
-    TooManyPendingAuthorizations,
 }

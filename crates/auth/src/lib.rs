@@ -11,7 +11,7 @@ pub mod tokens;
 pub use error::{AuthError, BoxedSource};
 pub use oauth::{
     AccessToken, Authorization, ClientAuth, ExternalProfile, OAuthClient, OAuthProviderConfig,
-    PendingAuthorization, PendingAuthorizations, ProfileMapping,
+    ProfileMapping,
 };
 pub use password::{
     dummy_verify, hash_password, hash_pin, needs_rehash, verify_password, verify_pin,

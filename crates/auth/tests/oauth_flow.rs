@@ -3,9 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use auth::testing::{FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FakeOAuthServer, FakeUser};
-use auth::{
-    AccessToken, AuthError, ExternalProfile, OAuthClient, PendingAuthorizations, ProfileMapping,
-};
+use auth::{AccessToken, AuthError, ExternalProfile, OAuthClient, ProfileMapping};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
@@ -258,55 +256,6 @@ async fn an_unreachable_provider_is_a_request_error() {
         client.fetch_profile(&AccessToken::new("t")).await,
         Err(AuthError::ProfileRequest { .. })
     ));
-}
-
-#[tokio::test]
-async fn pending_store_carries_the_flow_and_each_state_works_once() {
-    let (fake, client) = setup(ProfileMapping::Google).await;
-    let pending = PendingAuthorizations::new();
-
-    let authorization = client.authorize();
-    pending
-        .insert(
-            authorization.state.clone(),
-            authorization.pkce_verifier.clone(),
-            client.provider_id(),
-            Some("guest-123".into()),
-        )
-        .unwrap();
-
-    let callback = fake.approve(authorization.url.as_str()).await.unwrap();
-    let started = pending.take(&callback.state).expect("a pending sign-in");
-    assert_eq!(started.provider, "google");
-    assert_eq!(started.guest_user_id.as_deref(), Some("guest-123"));
-    assert!(
-        pending.take(&callback.state).is_none(),
-        "state is single-use"
-    );
-
-    let token = client
-        .exchange(&callback.code, &started.pkce_verifier)
-        .await
-        .unwrap();
-    let profile = client.fetch_profile(&token).await.unwrap();
-    assert_eq!(profile.external_id, FakeUser::default().id.to_string());
-}
-
-#[tokio::test]
-async fn expired_state_is_refused() {
-    let (fake, client) = setup(ProfileMapping::Google).await;
-    let pending = PendingAuthorizations::new().with_ttl(std::time::Duration::ZERO);
-    let authorization = client.authorize();
-    pending
-        .insert(
-            authorization.state.clone(),
-            authorization.pkce_verifier.clone(),
-            client.provider_id(),
-            None,
-        )
-        .unwrap();
-    let callback = fake.approve(authorization.url.as_str()).await.unwrap();
-    assert!(pending.take(&callback.state).is_none());
 }
 
 #[tokio::test]

@@ -156,7 +156,7 @@ impl OAuthClient {
 
     /// Starts a sign-in: a fresh random `state` and PKCE verifier, and the URL to send the
     /// browser to. Keep `state` and the verifier (see
-    /// [`PendingAuthorizations`](super::PendingAuthorizations)) until the callback.
+    /// the caller's store of sign-ins in flight) until the callback.
     pub fn authorize(&self) -> Authorization {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = self
