@@ -172,6 +172,8 @@ impl ChatService {
             core_domain::validation::check_message_content(content)?;
         }
         let all = store::all_in(self.db.conn(), &conversation.id).await?;
+        // A new or edited user message goes under its parent; the branch sent to the provider is
+        // the path to that parent plus the new text. A regeneration answers a stored message.
         let (parent_id, mut branch, first_exchange) = match &turn {
             UserTurn::New { content, parent_id } => {
                 let parent = match parent_id {
@@ -189,20 +191,12 @@ impl ChatService {
                     ),
                     None => all.last().map(|m| m.id.clone()),
                 };
-                let mut branch = match &parent {
-                    Some(p) => branch_to(&all, p),
-                    None => Vec::new(),
-                };
-                branch.push(ChatMessage::user(content.clone()));
+                let branch = branch_with(&all, parent.as_deref(), content);
                 (parent, branch, all.is_empty())
             }
             UserTurn::Edit { content, original } => {
                 let parent = original.parent_id.clone();
-                let mut branch = match &parent {
-                    Some(p) => branch_to(&all, p),
-                    None => Vec::new(),
-                };
-                branch.push(ChatMessage::user(content.clone()));
+                let branch = branch_with(&all, parent.as_deref(), content);
                 (parent, branch, false)
             }
             UserTurn::Existing(user_message) => (
@@ -406,6 +400,13 @@ impl ChatService {
             .await?
             .ok_or(ApiError::NotFound)
     }
+}
+
+/// The path from the root to `parent` (none: a new root), then a new user turn.
+fn branch_with(all: &[Message], parent: Option<&str>, content: &str) -> Vec<ChatMessage> {
+    let mut branch = parent.map(|p| branch_to(all, p)).unwrap_or_default();
+    branch.push(ChatMessage::user(content.to_owned()));
+    branch
 }
 
 /// The conversation turns from the root to `last` (included), following `parent_id`. Only user
