@@ -22,6 +22,24 @@ fn tags(v: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A persona's rooms (only its defaults when `only_default`), by name: two batched look-ups.
+async fn rooms_of(ctx: &Context<'_>, persona_id: &str, only_default: bool) -> ApiResult<Vec<Room>> {
+    let loader = &ctx.loaders()?.by_id;
+    let links = loader
+        .load_one(LinksOfPersona(persona_id.to_owned()))
+        .await
+        .map_err(ApiError::from)?
+        .unwrap_or_default();
+    let ids = links
+        .into_iter()
+        .filter(|l| l.is_default || !only_default)
+        .map(|l| RoomId(l.room_id));
+    let rooms = loader.load_many(ids).await.map_err(ApiError::from)?;
+    let mut rooms: Vec<Room> = rooms.into_values().map(Room).collect();
+    rooms.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    Ok(rooms)
+}
+
 #[Object]
 impl Persona {
     async fn id(&self) -> ID {
@@ -53,36 +71,11 @@ impl Persona {
     }
     /// Rooms this persona works in.
     async fn rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
-        let loader = &ctx.loaders()?.by_id;
-        let links = loader
-            .load_one(LinksOfPersona(self.0.id.clone()))
-            .await
-            .map_err(ApiError::from)?
-            .unwrap_or_default();
-        let rooms = loader
-            .load_many(links.into_iter().map(|l| RoomId(l.room_id)))
-            .await
-            .map_err(ApiError::from)?;
-        let mut rooms: Vec<Room> = rooms.into_values().map(Room).collect();
-        rooms.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-        Ok(rooms)
+        rooms_of(ctx, &self.0.id, false).await
     }
     /// The rooms this persona suggests first (Numira's `defaultRooms`).
     async fn default_rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
-        let loader = &ctx.loaders()?.by_id;
-        let links = loader
-            .load_one(LinksOfPersona(self.0.id.clone()))
-            .await
-            .map_err(ApiError::from)?
-            .unwrap_or_default();
-        let ids = links
-            .into_iter()
-            .filter(|l| l.is_default)
-            .map(|l| RoomId(l.room_id));
-        let rooms = loader.load_many(ids).await.map_err(ApiError::from)?;
-        let mut rooms: Vec<Room> = rooms.into_values().map(Room).collect();
-        rooms.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-        Ok(rooms)
+        rooms_of(ctx, &self.0.id, true).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
