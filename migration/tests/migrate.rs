@@ -1,9 +1,7 @@
-//! Applies every migration up, all the way down and up again, on a temporary SQLite file and,
-//! when `TEST_DATABASE_URL` is set, on a fresh PostgreSQL database; between the passes it checks
+//! Applies every migration up, all the way down and up again, on a temporary SQLite file and on
+//! a fresh PostgreSQL database (see `test-db` for when that runs); between the passes it checks
 //! that the constraints the application relies on are really in the schema.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
@@ -12,43 +10,14 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, 
 const FIRST_TABLE: &str = "users";
 const LAST_TABLE: &str = "safety_incidents";
 
-#[tokio::test]
-async fn migrations_round_trip_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("mig.db").display());
-    let db = Database::connect(&url).await.unwrap();
-    round_trip(&db).await;
-    db.close().await.unwrap();
-}
-
-#[tokio::test]
-async fn migrations_round_trip_on_postgres() {
-    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-        println!("TEST_DATABASE_URL is not set: skipping the PostgreSQL migration test");
+test_db::backend_tests!(migrations_round_trip, |backend| async move {
+    let Some(test_db) = test_db::TestDb::empty(backend).await else {
         return;
     };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!("mig_{}_{nanos}", std::process::id());
-    let admin = Database::connect(&admin_url).await.unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&name);
-    let db = Database::connect(url.as_str()).await.unwrap();
+    let db = Database::connect(&test_db.url).await.unwrap();
     round_trip(&db).await;
     db.close().await.unwrap();
-
-    admin
-        .execute_unprepared(&format!("DROP DATABASE \"{name}\""))
-        .await
-        .unwrap();
-}
+});
 
 async fn round_trip(db: &DatabaseConnection) {
     let total = Migrator::migrations().len();

@@ -6,13 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use colloquy_tests::{Backend, TestDb};
+use colloquy_tests::Backend;
 use core_domain::Actor;
 use core_domain::enums::{MessageRole, MessageStatus, Role};
 use gateway::accounts::Caller;
-use gateway::config::Config;
+use gateway::graphql::context::Loaders;
 use gateway::graphql::context::RequestContext;
-use gateway::graphql::loaders::Loaders;
+use gateway::platform::config::Config;
 use persistence::conversations::{self, NewConversation};
 use persistence::messages::{self, NewMessage};
 use persistence::users::{self, NewUser};
@@ -36,7 +36,7 @@ async fn main() {
 }
 
 async fn run(backend: Backend) {
-    let Some(test_db) = TestDb::create(backend).await else {
+    let Some(test_db) = colloquy_tests::db::create(backend).await else {
         return;
     };
     let config = Config::for_tests(&test_db.url);

@@ -27,7 +27,8 @@ pub struct Fixture {
     pub api_token: Option<String>,
     pub contact: String,
     pub identity: String,
-    pub api_key: String,
+    /// None for guests, who may hold no credentials (their `addApiKey` is refused).
+    pub api_key: Option<String>,
 }
 
 /// How a probe is made.
@@ -158,7 +159,7 @@ pub const PROBES: &[(&str, Probe)] = &[
     (
         "Mutation.deleteApiKey(id)",
         Probe::Http("mutation($id: ID!) { deleteApiKey(id: $id) }", |f| {
-            id(&f.api_key)
+            f.api_key.as_deref().and_then(id)
         }),
     ),
     (
@@ -389,16 +390,19 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize) -> Fixture {
             .await
             .unwrap()
             .id;
-    let api_key = app
-        .query(
+    let key = app
+        .post(
             Some(&user.token),
             "mutation($k: String!) { addApiKey(provider: ANTHROPIC, key: $k) { id } }",
             json!({ "k": format!("sk-ant-secret-key-{n}") }),
         )
-        .await["addApiKey"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
+    let api_key = key["data"]["addApiKey"]["id"].as_str().map(str::to_owned);
+    if api_key.is_none() {
+        // Only guests are refused: they hold no credentials.
+        assert_eq!(user.email, "", "{key}");
+        assert_eq!(key["errors"][0]["extensions"]["code"], "FORBIDDEN", "{key}");
+    }
     Fixture {
         user,
         conversation,
@@ -562,7 +566,10 @@ e2e!(
             }
             assert_eq!(data["myContactMethods"].as_array().unwrap().len(), 1);
             assert_eq!(data["myIdentities"].as_array().unwrap().len(), 1);
-            assert_eq!(data["apiKeys"].as_array().unwrap().len(), 1);
+            assert_eq!(
+                data["apiKeys"].as_array().unwrap().len(),
+                usize::from(f.api_key.is_some())
+            );
             assert_eq!(
                 data["myApiTokens"].as_array().unwrap().len(),
                 usize::from(f.api_token.is_some())

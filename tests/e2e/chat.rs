@@ -8,8 +8,8 @@ use std::time::Duration;
 use ai_providers::testing::{FakeProvider, FakeReply, RecordedRequest};
 use ai_providers::{LOCAL_REPLY_PREFIX, RetryConfig, Usage};
 use colloquy_tests::{Backend, TestApp, TestUser};
-use gateway::config::Config;
-use gateway::events::ReplyEvent;
+use gateway::platform::config::Config;
+use gateway::platform::events::ReplyEvent;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -19,24 +19,7 @@ const STREAM: &str = "subscription($id: ID!, $after: Int) { messageStream(messag
 const MESSAGES: &str = "query($id: ID!) { conversation(id: $id) { title model messages(first: 100) { edges { node { id parentId role content status error model provider inputTokens outputTokens siblings { id } children { id } } } } } }";
 
 /// Runs a chat test body, given the backend, on SQLite and PostgreSQL.
-macro_rules! chat_test {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                ($body)(Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                ($body)(Backend::Postgres).await;
-            }
-        }
-    };
-}
+use colloquy_tests::e2e_backend as chat_test;
 
 /// Points both HTTP providers at `fake` (with `server_key` as the server's key) and makes
 /// retries quick.

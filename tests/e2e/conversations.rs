@@ -323,8 +323,7 @@ e2e!(
         let sub_all = all
             .subscribe("subscription { messageAdded { content } }", json!({}))
             .await;
-        // Give the subscriptions a moment to register before publishing.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.wait_for_message_subscribers(2).await;
 
         app.add_message(&ada, &conv, "hello live").await;
         let got = ws
@@ -360,14 +359,19 @@ e2e!(
         let eve_all = eve_ws
             .subscribe("subscription { messageAdded { content } }", json!({}))
             .await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.wait_for_message_subscribers(3).await;
+        // Ada's message is published before Eve's own: if Eve's feed let Ada's through, it would
+        // be the first event Eve receives.
         app.add_message(&ada, &conv, "not for eve").await;
-        assert!(
-            eve_ws
-                .next_for(&eve_all, Duration::from_millis(700))
-                .await
-                .is_none(),
-            "Eve must not receive Ada's message"
+        let eves = app.create_conversation(&eve, "Eve's").await;
+        app.add_message(&eve, &eves, "for eve").await;
+        let first = eve_ws
+            .next_for(&eve_all, Duration::from_secs(10))
+            .await
+            .expect("Eve's own message reaches her feed");
+        assert_eq!(
+            first["data"]["messageAdded"]["content"], "for eve",
+            "Eve must not receive Ada's message: {first}"
         );
 
         // A bad token is refused at connection_init.
@@ -377,5 +381,57 @@ e2e!(
         )
         .await;
         assert!(refused.is_err());
+    }
+);
+
+e2e!(
+    messages_reach_subscribers_on_another_instance,
+    |app: TestApp| async move {
+        if app.backend != colloquy_tests::Backend::Postgres {
+            return; // one SQLite file has one server
+        }
+        // Instance B over the same database; a subscriber on B follows Ada's conversation.
+        let peer = app.spawn_peer().await;
+        let ada = app.register("ada@example.com").await;
+        let conv = app.create_conversation(&ada, "Across").await;
+        let mut ws = colloquy_tests::WsClient::connect(
+            &format!("ws://{}/graphql/ws", peer.addr),
+            Some(&ada.token),
+        )
+        .await;
+        let sub = ws
+            .subscribe(
+                "subscription($id: ID) { messageAdded(conversationId: $id) { content } }",
+                json!({ "id": conv }),
+            )
+            .await;
+        peer.wait_for_message_subscribers(1).await;
+        peer.state.services.conversations.events().listening().await;
+
+        // Sent through instance A (without and with an AI reply): both arrive on B.
+        app.add_message(&ada, &conv, "through A").await;
+        let got = ws
+            .next_for(&sub, Duration::from_secs(10))
+            .await
+            .expect("the message sent through A reaches B");
+        assert_eq!(got["data"]["messageAdded"]["content"], "through A");
+        let sent = app
+            .query(
+                Some(&ada.token),
+                "mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: \"and a reply\" }) { reply { id } } }",
+                json!({ "c": conv }),
+            )
+            .await;
+        assert!(sent["sendMessage"]["reply"]["id"].is_string());
+        let got = ws
+            .next_for(&sub, Duration::from_secs(10))
+            .await
+            .expect("sendMessage's message reaches B");
+        assert_eq!(got["data"]["messageAdded"]["content"], "and a reply");
+        let reply = ws
+            .next_for(&sub, Duration::from_secs(10))
+            .await
+            .expect("the reply reaches B");
+        assert!(reply["data"]["messageAdded"].is_object(), "{reply}");
     }
 );

@@ -7,7 +7,7 @@ use auth::ProfileMapping;
 use auth::testing::{FakeOAuthServer, FakeUser};
 use colloquy_tests::{Backend, TestApp, TestUser, e2e, e2e_backend};
 use core_domain::Role;
-use gateway::outbox::Purpose;
+use gateway::platform::outbox::Purpose;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -221,7 +221,8 @@ async fn add_verified_contact(app: &TestApp, token: &str, value: &str, primary: 
     let sent = app
         .state
         .services
-        .outbox
+        .accounts
+        .outbox()
         .last_to(value, Purpose::VerifyContact)
         .expect("a verification token was sent");
     let verified = app
@@ -691,7 +692,8 @@ e2e!(
         let token = app
             .state
             .services
-            .outbox
+            .accounts
+            .outbox()
             .last_to("a2@example.com", Purpose::VerifyContact)
             .unwrap();
         let verify = "mutation($t: String!) { verifyContactMethod(token: $t) { id } }";
@@ -807,13 +809,15 @@ e2e!(
         let token = app
             .state
             .services
-            .outbox
+            .accounts
+            .outbox()
             .last_to("ada@example.com", Purpose::ResetPassword)
             .unwrap();
         assert!(
             app.state
                 .services
-                .outbox
+                .accounts
+                .outbox()
                 .last_to("nobody@example.com", Purpose::ResetPassword)
                 .is_none()
         );
@@ -998,14 +1002,31 @@ e2e_backend!(disclaimer_acceptance, |backend| async move {
         .query(None, "{ disclaimer { requiredVersion } }", json!({}))
         .await;
     assert_eq!(d["disclaimer"]["requiredVersion"], "2025-01");
-    let caller = gateway::accounts::authenticate(app.db(), &ada.token)
-        .await
-        .unwrap()
-        .unwrap();
-    let err = gateway::accounts::require_disclaimer(app.db(), &caller.actor, Some("2025-01"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "FORBIDDEN");
+    // Every AI call is refused until the current version is accepted: a new message, an edit
+    // and a regeneration (the message edited and regenerated is stored without AI).
+    let conversation = app.create_conversation(&ada, "Hello").await;
+    let stored = app.add_message(&ada, &conversation, "Hi there").await;
+    let ai_calls = [
+        (
+            "mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: \"Hi\" }) { reply { id } } }",
+            json!({ "c": conversation }),
+        ),
+        (
+            "mutation($m: ID!) { editMessage(messageId: $m, content: \"Hi again\") { reply { id } } }",
+            json!({ "m": stored }),
+        ),
+        (
+            "mutation($m: ID!) { regenerateMessage(messageId: $m) { id } }",
+            json!({ "m": stored }),
+        ),
+    ];
+    for (query, vars) in &ai_calls {
+        let body = app.post(Some(&ada.token), query, vars.clone()).await;
+        let ext = &body["errors"][0]["extensions"];
+        assert_eq!(ext["code"], "FORBIDDEN", "{query}: {body}");
+        assert_eq!(ext["reason"], "DISCLAIMER_REQUIRED", "{query}: {body}");
+        assert_eq!(ext["disclaimerVersion"], "2025-01", "{query}: {body}");
+    }
     let accept = "mutation($v: String!) { acceptDisclaimer(version: $v) { disclaimerAccepted disclaimerVersion } }";
     assert_eq!(
         app.error_code(Some(&ada.token), accept, json!({ "v": "2024-01" }))
@@ -1017,9 +1038,11 @@ e2e_backend!(disclaimer_acceptance, |backend| async move {
         .await;
     assert_eq!(accepted["acceptDisclaimer"]["disclaimerAccepted"], true);
     assert_eq!(accepted["acceptDisclaimer"]["disclaimerVersion"], "2025-01");
-    gateway::accounts::require_disclaimer(app.db(), &caller.actor, Some("2025-01"))
-        .await
-        .unwrap();
+    // Accepted: the same calls now go through.
+    for (query, vars) in &ai_calls {
+        let body = app.post(Some(&ada.token), query, vars.clone()).await;
+        assert!(body["errors"].is_null(), "{query}: {body}");
+    }
 });
 
 e2e_backend!(login_and_token_attempts_are_limited, |backend| async move {

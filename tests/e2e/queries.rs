@@ -121,7 +121,7 @@ e2e!(
 );
 
 e2e!(catalogue_is_public_and_batched, |app: TestApp| async move {
-    gateway::seed::load(app.db(), None).await.unwrap();
+    gateway::platform::seed::load(app.db(), None).await.unwrap();
     let anon_before = app.sql_statements();
     let data = app.query(None, "{ personas { id name rooms { id personas { id } } defaultRooms { id } } rooms { id promptType features } }", json!({})).await;
     let cost = app.sql_statements() - anon_before;
@@ -147,3 +147,48 @@ e2e!(catalogue_is_public_and_batched, |app: TestApp| async move {
     );
     assert!(cost <= 8, "catalogue query took {cost} statements");
 });
+
+/// The benchmark's shape: users → conversations → messages, three levels.
+const BENCH_NESTED: &str = "{ users(first: 50) { edges { node { id email name conversations(first: 10) { edges { node { id title model messages(first: 20) { edges { node { id role content status createdAt } } } } } } } } } }";
+
+e2e!(
+    nested_query_statements_hold_with_16_concurrent_clients,
+    |app: TestApp| async move {
+        let admin = app.register("admin@example.com").await;
+        app.promote(&admin, core_domain::Role::Admin).await;
+        for i in 0..20 {
+            let u = app.register(&format!("u{i}@example.com")).await;
+            fill(&app, &u, 5, 6).await;
+        }
+        // Warm up once (a session records its use at most once a minute), then measure one
+        // request alone: a statement per level, and none for the rows.
+        statements(&app, &admin.token, BENCH_NESTED).await;
+        let (alone, data) = statements(&app, &admin.token, BENCH_NESTED).await;
+        let users = data["users"]["edges"].as_array().unwrap();
+        assert_eq!(users.len(), 21);
+        assert!(
+            alone <= 4,
+            "one level, one statement (plus the caller): took {alone}"
+        );
+
+        // 16 clients at once, 3 rounds each: every request still costs what it cost alone, so a
+        // level is never split into several batches under load.
+        const CLIENTS: usize = 16;
+        const ROUNDS: usize = 3;
+        let before = app.sql_statements();
+        let runs = (0..CLIENTS).map(|_| async {
+            for _ in 0..ROUNDS {
+                let data = app.query(Some(&admin.token), BENCH_NESTED, json!({})).await;
+                assert_eq!(data["users"]["edges"].as_array().unwrap().len(), 21);
+            }
+        });
+        futures::future::join_all(runs).await;
+        let total = app.sql_statements() - before;
+        let requests = u64::try_from(CLIENTS * ROUNDS).unwrap();
+        assert_eq!(
+            total,
+            alone * requests,
+            "{total} statements for {requests} concurrent requests that cost {alone} each alone"
+        );
+    }
+);

@@ -5,7 +5,7 @@
 
 use colloquy_tests::{Backend, TestApp, e2e_backend};
 use core_domain::Role;
-use gateway::outbox::Purpose;
+use gateway::platform::outbox::Purpose;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 
@@ -132,7 +132,8 @@ e2e_backend!(
         let verify = app
             .state
             .services
-            .outbox
+            .accounts
+            .outbox()
             .last_to("ada.alt@example.com", Purpose::VerifyContact)
             .unwrap();
         app.query(
@@ -151,7 +152,8 @@ e2e_backend!(
         let reset = app
             .state
             .services
-            .outbox
+            .accounts
+            .outbox()
             .last_to("ada@example.com", Purpose::ResetPassword)
             .unwrap();
         let new_password = "a different passphrase here";

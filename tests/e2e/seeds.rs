@@ -7,7 +7,7 @@ use serde_json::json;
 e2e!(
     seeds_load_twice_without_duplicates,
     |app: TestApp| async move {
-        let first = gateway::seed::load(app.db(), None).await.unwrap();
+        let first = gateway::platform::seed::load(app.db(), None).await.unwrap();
         assert_eq!(first.users_created, 2);
         let counts = async || {
             let conn = app.db().conn();
@@ -35,7 +35,7 @@ e2e!(
             )
         };
         let after_first = counts().await;
-        let second = gateway::seed::load(app.db(), None).await.unwrap();
+        let second = gateway::platform::seed::load(app.db(), None).await.unwrap();
         assert_eq!((second.users_created, second.conversations_created), (0, 0));
         assert_eq!(counts().await, after_first);
 

@@ -12,13 +12,14 @@ pub mod ws;
 
 use std::net::SocketAddr;
 
-use gateway::config::Config;
-use gateway::server::AppState;
+use gateway::http::AppState;
+use gateway::platform::config::Config;
 use persistence::Db;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub use db::{Backend, TestDb};
+pub use test_db::backend_tests;
 pub use ws::WsClient;
 
 /// Runs a test body against SQLite and (when configured) PostgreSQL:
@@ -26,46 +27,22 @@ pub use ws::WsClient;
 #[macro_export]
 macro_rules! e2e {
     ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::TestApp::spawn($crate::Backend::Sqlite).await;
-                ($body)(app).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(app) = $crate::TestApp::spawn_postgres().await else {
-                    return;
-                };
-                ($body)(app).await;
-            }
-        }
+        $crate::e2e_backend!($name, |backend| async move {
+            let Some(app) = $crate::TestApp::spawn_with(backend, |_| {}).await else {
+                return;
+            };
+            ($body)(app).await;
+        });
     };
 }
 
 /// Like [`e2e!`] for tests that configure their server (`TestApp::spawn_with`): the body gets
 /// the [`Backend`] and returns early when `spawn_with` answers None (PostgreSQL not configured).
+/// The one backend macro of the workspace (`test_db::backend_tests!`), under the e2e name.
 #[macro_export]
 macro_rules! e2e_backend {
     ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                ($body)($crate::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                ($body)($crate::Backend::Postgres).await;
-            }
-        }
+        $crate::backend_tests!($name, $body);
     };
 }
 
@@ -75,6 +52,33 @@ pub struct TestUser {
     pub id: String,
     pub email: String,
     pub token: String,
+}
+
+/// Waits (up to 10 s) for `n` live `messageAdded` subscriptions on the instance of `state`.
+async fn wait_for_subscribers(state: &AppState, n: usize) {
+    let events = state.services.conversations.events();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while events.message_subscribers() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} messageAdded subscriptions did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// Another instance over a [`TestApp`]'s database; stops when dropped.
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl Peer {
+    /// See [`TestApp::wait_for_message_subscribers`].
+    pub async fn wait_for_message_subscribers(&self, n: usize) {
+        wait_for_subscribers(&self.state, n).await;
+    }
 }
 
 /// A running server with its own database.
@@ -104,7 +108,7 @@ impl TestApp {
     /// A server whose configuration `tweak` adjusts first. None when the backend is unavailable
     /// and not required.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
-        let test_db = TestDb::create(backend).await?;
+        let test_db = db::create(backend).await?;
         let mut config = Config::for_tests(&test_db.url);
         tweak(&mut config);
         let db = gateway::app::connect(&config)
@@ -131,6 +135,39 @@ impl TestApp {
             shutdown: Some(tx),
             _db: test_db,
         })
+    }
+
+    /// A second gateway instance over the same database, as a multi-instance deployment runs it.
+    /// It skips `app::connect`'s start-up sweep: a peer starting must not be taken for a restart.
+    pub async fn spawn_peer(&self) -> Peer {
+        let config = (*self.state.services.config).clone();
+        let db = Db::connect(&config.database)
+            .await
+            .expect("connect the peer");
+        let state = gateway::app::state(config, db).expect("peer state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            let _ = gateway::app::run(serving, listener, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Peer {
+            addr,
+            state,
+            _shutdown: tx,
+        }
+    }
+
+    /// Waits (up to 10 s) until `n` `messageAdded` subscriptions are live on this instance, so a
+    /// test publishes only once its subscribers can hear it.
+    pub async fn wait_for_message_subscribers(&self, n: usize) {
+        wait_for_subscribers(&self.state, n).await;
     }
 
     pub fn db(&self) -> &Db {

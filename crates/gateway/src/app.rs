@@ -10,16 +10,16 @@ use persistence::Db;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::attempts::AttemptLimits;
+use crate::accounts::AccountService;
+use crate::catalogue::CatalogueService;
 use crate::chat::ChatService;
-use crate::config::Config;
-use crate::events::{EventBus, ReplyBus};
+use crate::conversations::ConversationService;
 use crate::graphql::{self, context::Services};
-use crate::identity::OAuthProviders;
-use crate::outbox::Outbox;
-use crate::rate_limit::RateLimiter;
-use crate::seed;
-use crate::server::{self, AppState, HttpMetrics};
+use crate::http::{self, AppState, HttpMetrics};
+use crate::platform::config::Config;
+use crate::platform::events;
+use crate::platform::rate_limit::RateLimiter;
+use crate::platform::seed;
 
 /// Connects to the database and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -69,40 +69,33 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     state(config, db)
 }
 
-/// App state over an open, migrated database: builds the AI providers and opens the key ring
-/// (generating one into the data directory when none is configured). Must run inside a Tokio
-/// runtime (with PostgreSQL, the reply bus starts its listener).
+/// App state over an open, migrated database: the event buses (across instances on
+/// PostgreSQL), every area's service, the AI providers and the key ring (generated into the data
+/// directory when none is configured). Must run inside a Tokio runtime.
 pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
-    let bus = ReplyBus::for_database(db.conn());
-    let chat = ChatService::new(db.clone(), &config, bus).context("cannot set up chat")?;
-    Ok(state_with_chat(config, db, chat))
-}
-
-/// [`state`] with a chat service built by the caller (tests and benchmarks swap providers).
-pub fn state_with_chat(config: Config, db: Db, chat: Arc<ChatService>) -> AppState {
     let config = Arc::new(config);
+    let (events, replies) = events::buses_for(db.conn());
+    let conversations = Arc::new(ConversationService::new(db.clone(), events));
+    let chat = ChatService::new(db.clone(), &config, replies, Arc::clone(&conversations))
+        .context("cannot set up chat")?;
     tracing::info!(
         default_model = chat.providers().default_model(),
         "chat ready"
     );
     let services = Services {
-        db,
-        events: EventBus::default(),
         limiter: Arc::new(RateLimiter::new(config.limits.requests_per_minute)),
-        attempts: Arc::new(AttemptLimits::new(config.auth.attempts_per_minute)),
-        oauth: Arc::new(OAuthProviders::new(
-            &config.auth.oauth_providers,
-            &config.auth.public_url,
-        )),
-        outbox: Arc::new(Outbox::new(config.auth.log_one_time_tokens)),
-        config: Arc::clone(&config),
+        accounts: Arc::new(AccountService::new(db.clone(), Arc::clone(&config))),
+        catalogue: Arc::new(CatalogueService::new(db.clone())),
+        conversations,
         chat,
+        config: Arc::clone(&config),
+        db,
     };
-    AppState {
+    Ok(AppState {
         schema: graphql::build(&config.limits, Some(services.clone())),
         services,
         metrics: Arc::new(HttpMetrics::default()),
-    }
+    })
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
@@ -115,7 +108,7 @@ pub async fn run(
         state.services.db.clone(),
         Arc::clone(&state.services.config),
     ));
-    let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
-use crate::{app, graphql, seed, telemetry};
+use crate::app;
+use crate::graphql;
+use crate::platform::config::Config;
+use crate::platform::{seed, telemetry};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -89,17 +89,12 @@ impl From<ValidationError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
-            StoreError::InvalidCursor => {
-                ApiError::bad_input("after", "is not a cursor from this list")
-            }
-            other => ApiError::internal(other),
-        }
+        ApiError::from(Arc::new(e))
     }
 }
 
-/// Dataloaders share one error between every key of a batch, hence the `Arc`.
+/// The one mapping of store errors. Dataloaders share one error between every key of a batch,
+/// hence the `Arc`; a plain `StoreError` is wrapped and mapped here too.
 impl From<Arc<StoreError>> for ApiError {
     fn from(e: Arc<StoreError>) -> Self {
         match &*e {
@@ -122,24 +117,36 @@ impl std::fmt::Display for ArcStoreError {
     }
 }
 
-impl std::error::Error for ArcStoreError {}
+impl std::error::Error for ArcStoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
 
 /// The one place provider failures become API errors: an unknown model is the caller's mistake
 /// (BAD_USER_INPUT on `model`); everything else is PROVIDER_ERROR with the provider's stable
-/// reason. Only a provider's own refusal (`BadRequest`) passes its text on.
+/// reason. Only a provider's own refusal of the request (`BadRequest`) passes its text on, since
+/// it tells the user what to change; every other variant's details (upstream bodies, transport
+/// errors, URLs) go to the log only.
 impl From<ai_providers::ProviderError> for ApiError {
     fn from(e: ai_providers::ProviderError) -> Self {
         use ai_providers::ProviderError as P;
-        match &e {
-            P::UnknownModel(_) => ApiError::bad_input("model", "is not a known model"),
-            P::NoApiKey => ApiError::Provider {
-                reason: e.reason(),
-                message: "no API key is configured for this provider: add your own key".into(),
-            },
-            _ => ApiError::Provider {
-                reason: e.reason(),
-                message: e.to_string(),
-            },
+        let message = match &e {
+            P::UnknownModel(_) => return ApiError::bad_input("model", "is not a known model"),
+            P::BadRequest(_) => e.to_string(),
+            P::NoApiKey => "no API key is configured for this provider: add your own key".into(),
+            P::Unauthorized => "the AI provider rejected the API key".into(),
+            P::RateLimited { .. } => "the AI provider is rate-limiting requests; try again".into(),
+            P::Overloaded => "the AI provider is overloaded; try again".into(),
+            P::Timeout(_) => "the AI provider did not answer in time".into(),
+            _ => {
+                tracing::warn!(error = %e, "AI provider call failed");
+                "the AI provider failed".into()
+            }
+        };
+        ApiError::Provider {
+            reason: e.reason(),
+            message,
         }
     }
 }
@@ -254,6 +261,28 @@ mod tests {
         assert_eq!(ext.get("reason"), Some(&Value::from("no_api_key")));
         let (_, ext) = to_graphql(ApiError::from(P::Overloaded));
         assert_eq!(ext.get("reason"), Some(&Value::from("overloaded")));
+    }
+
+    /// A provider's inner text (upstream bodies, URLs, transport errors) never reaches a client;
+    /// only the reason of a refused request does, since the user can act on it.
+    #[test]
+    fn provider_details_stay_in_the_log() {
+        use ai_providers::ProviderError as P;
+        let secret = "upstream said: key sk-live-123 at https://internal.example";
+        for e in [
+            P::InvalidResponse(secret.into()),
+            P::Upstream { status: 502 },
+            P::StreamInterrupted,
+            P::UnpricedModel(secret.into()),
+        ] {
+            let (message, ext) = to_graphql(ApiError::from(e));
+            assert_eq!(ext.get("code"), Some(&Value::from("PROVIDER_ERROR")));
+            assert!(!message.contains("sk-live"), "{message}");
+            assert!(!message.contains("502"), "{message}");
+            assert_eq!(message, "the AI provider failed");
+        }
+        let (message, _) = to_graphql(ApiError::from(P::BadRequest("prompt is too long".into())));
+        assert!(message.contains("prompt is too long"));
     }
 
     #[test]

@@ -1,18 +1,16 @@
 #![doc = include_str!("../README.md")]
+//! The gateway is laid out by area (`accounts`, `conversations`, `chat`, `catalogue`): each area
+//! has a `service.rs` (its use cases: access checks, validation, transactions, events), a
+//! `graphql.rs` (its types and thin resolvers) and, where it batches reads, a `loaders.rs`.
+//! `http` is the transport, `platform` the shared machinery, `graphql` merges the areas.
+
 pub mod accounts;
-pub mod administration;
 pub mod app;
-pub mod attempts;
+pub mod catalogue;
 pub mod chat;
 pub mod cli;
-pub mod config;
+pub mod conversations;
 pub mod error;
-pub mod events;
 pub mod graphql;
-pub mod identity;
-pub mod oauth_http;
-pub mod outbox;
-pub mod rate_limit;
-pub mod seed;
-pub mod server;
-pub mod telemetry;
+pub mod http;
+pub mod platform;

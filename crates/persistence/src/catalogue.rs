@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use crate::StoreError;
 use crate::entity::{persona_rooms, personas, rooms};
 
+pub use persona_rooms::Model as PersonaRoom;
 pub use personas::Model as Persona;
 pub use rooms::Model as Room;
 

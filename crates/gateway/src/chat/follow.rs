@@ -11,9 +11,9 @@ use core_domain::enums::MessageStatus;
 use futures::Stream;
 use persistence::messages as store;
 
-use super::ChatService;
+use super::service::ChatService;
 use crate::error::{ApiError, ApiResult};
-use crate::events::ReplyEvent;
+use crate::platform::events::ReplyEvent;
 
 /// With nothing heard for this long a follower re-reads the row: the generator may be on an
 /// instance that stopped, or a notification may have been lost.

@@ -17,8 +17,8 @@ use persistence::usage::{self, NewUsage};
 use persistence::{StoreError, conversations};
 use tokio::sync::watch;
 
-use super::{ChatService, ProviderHandle};
-use crate::events::ReplyEvent;
+use super::service::{ChatService, ProviderHandle};
+use crate::platform::events::ReplyEvent;
 
 pub(super) struct Job {
     pub message_id: String,

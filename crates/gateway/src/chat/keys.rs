@@ -11,8 +11,8 @@ use auth::KeyRing;
 use persistence::api_keys::{self, ApiKey, NewApiKey};
 use persistence::sea_orm::ConnectionTrait;
 
-use crate::config::ChatConfig;
 use crate::error::{ApiError, ApiResult};
+use crate::platform::config::ChatConfig;
 
 /// Providers a user may bring a key for.
 pub const USER_KEY_PROVIDERS: [&str; 2] = ["anthropic", "openai"];

@@ -5,7 +5,6 @@
 use async_graphql::OutputType;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use core_domain::pagination::PageArgs;
-use persistence::Page;
 
 use crate::error::ApiResult;
 
@@ -39,3 +38,13 @@ where
         .collect();
     conn
 }
+
+/// The cursor text of a row at (`at`, `id`) in the ordering called `ordering`.
+pub fn cursor(ordering: &str, at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    persistence::cursor::Cursor {
+        at,
+        id: id.to_owned(),
+    }
+    .encode(ordering)
+}
+pub use persistence::Page;

@@ -5,34 +5,33 @@
 use std::sync::Arc;
 
 use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
 use core_domain::Actor;
 use persistence::Db;
-use persistence::sessions::Origin;
+pub use persistence::sessions::Origin;
 
-use crate::accounts::Caller;
-use crate::attempts::AttemptLimits;
+use crate::accounts::{AccountService, Caller};
+use crate::catalogue::CatalogueService;
+use crate::catalogue::loaders::CatalogueRows;
 use crate::chat::ChatService;
-use crate::config::Config;
+use crate::conversations::ConversationService;
+use crate::conversations::loaders::ConversationLoaders;
 use crate::error::{ApiError, ApiResult};
-use crate::events::EventBus;
-use crate::graphql::loaders::Loaders;
-use crate::identity::OAuthProviders;
-use crate::outbox::Outbox;
-use crate::rate_limit::RateLimiter;
+use crate::platform::config::Config;
+use crate::platform::rate_limit::RateLimiter;
 
-/// Shared by every request.
+/// Shared by every request: the areas' services and what the transport needs.
 #[derive(Clone)]
 pub struct Services {
     pub db: Db,
-    pub events: EventBus,
     pub config: Arc<Config>,
+    /// GraphQL requests per caller per minute.
     pub limiter: Arc<RateLimiter>,
+    pub accounts: Arc<AccountService>,
+    pub conversations: Arc<ConversationService>,
+    pub catalogue: Arc<CatalogueService>,
     /// Chat: providers, replies being generated, reply streams.
     pub chat: Arc<ChatService>,
-    /// Sign-in and one-time-token attempts, per account and per address.
-    pub attempts: Arc<AttemptLimits>,
-    pub oauth: Arc<OAuthProviders>,
-    pub outbox: Arc<Outbox>,
 }
 
 /// Facts about the request being served.
@@ -51,6 +50,52 @@ impl RequestContext {
     pub fn require(&self) -> ApiResult<&Caller> {
         self.caller.as_ref().ok_or(ApiError::Unauthenticated)
     }
+
+    /// The caller's address, for per-address attempt limits.
+    pub fn address(&self) -> Option<&str> {
+        self.origin.ip_address.as_deref()
+    }
+}
+
+/// How long a loader waits for more keys before it loads. async-graphql resolves the items of a
+/// list concurrently, but registering hundreds of them can take longer than the library's 1 ms
+/// default on a busy machine, which splits one level into several statements; 5 ms keeps a level
+/// in one batch at the cost of a few milliseconds per nested level.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Enough keys for the largest nested page (100 parents × 100 children), so the page cap, not the
+/// batch size, bounds a level; both SQLite and PostgreSQL take that many bound parameters.
+const MAX_BATCH: usize = 10_000;
+
+/// A request's loader over `inner`, with the gateway's batching settings.
+pub fn batching<L: Send + Sync + 'static>(inner: L) -> DataLoader<L> {
+    DataLoader::new(inner, tokio::spawn)
+        .delay(BATCH_WINDOW)
+        .max_batch_size(MAX_BATCH)
+}
+
+/// The loaders of one request, one field per area that has any.
+pub struct Loaders {
+    pub conversations: ConversationLoaders,
+    pub catalogue: DataLoader<CatalogueRows>,
+}
+
+impl Loaders {
+    pub fn new(db: &Db) -> Self {
+        Self {
+            conversations: ConversationLoaders::new(db),
+            catalogue: batching(CatalogueRows(db.clone())),
+        }
+    }
+}
+
+/// Loads one key, turning a shared store error into the API's.
+pub async fn load_one<L, K>(loader: &DataLoader<L>, key: K) -> ApiResult<Option<L::Value>>
+where
+    L: Loader<K, Error = Arc<persistence::StoreError>>,
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    loader.load_one(key).await.map_err(ApiError::from)
 }
 
 /// Accessors that turn missing context into an INTERNAL error instead of a panic.

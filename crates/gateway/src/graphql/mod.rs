@@ -1,51 +1,49 @@
-//! The GraphQL schema: one module per area, each with its own `XQuery`/`XMutation`/
-//! `XSubscription`, merged here. Resolvers are thin: they check access with the policy from
-//! `core-domain` and call stores or use cases.
+//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`) defines its
+//! own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only merges them and
+//! builds the schema with its limits. The other modules here are the machinery every area's
+//! resolvers share: the request context, connections, the generic page loader, scalars, and the
+//! token-scope check.
 
-pub mod admin;
-pub mod auth;
-pub mod catalogue;
-pub mod chat;
 pub mod connection;
 pub mod context;
-pub mod conversations;
-pub mod identity;
-pub mod loaders;
-pub mod messages;
+pub mod pages;
 pub mod scalars;
 pub mod scopes;
-pub mod users;
 
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
 };
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
-use crate::config::LimitsConfig;
+use crate::platform::config::LimitsConfig;
+use crate::{accounts, catalogue, chat, conversations};
 use context::Services;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
-    users::UserQuery,
-    conversations::ConversationQuery,
-    catalogue::CatalogueQuery,
-    chat::ChatQuery,
-    identity::IdentityQuery,
-    admin::AdminQuery,
+    accounts::graphql::UserQuery,
+    conversations::graphql::ConversationQuery,
+    catalogue::graphql::CatalogueQuery,
+    chat::graphql::ChatQuery,
+    accounts::graphql::IdentityQuery,
+    accounts::graphql::AdminQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
-    auth::AuthMutation,
-    conversations::ConversationMutation,
-    messages::MessageMutation,
-    chat::ChatMutation,
-    identity::IdentityMutation,
-    admin::AdminMutation,
+    accounts::graphql::AuthMutation,
+    conversations::graphql::ConversationMutation,
+    conversations::graphql::MessageMutation,
+    chat::graphql::ChatMutation,
+    accounts::graphql::IdentityMutation,
+    accounts::graphql::AdminMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(messages::MessageSubscription, chat::ChatSubscription);
+pub struct Subscription(
+    conversations::graphql::MessageSubscription,
+    chat::graphql::ChatSubscription,
+);
 
 pub type ColloquySchema = Schema<Query, Mutation, Subscription>;
 
@@ -70,6 +68,6 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
 
 /// The schema as SDL: what `colloquy schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
-    let limits = crate::config::Config::for_tests("sqlite::memory:").limits;
+    let limits = crate::platform::config::Config::for_tests("sqlite::memory:").limits;
     build(&limits, None).sdl()
 }

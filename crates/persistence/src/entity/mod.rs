@@ -34,7 +34,7 @@ macro_rules! stamp_timestamps {
                 C: ConnectionTrait,
             {
                 if insert && self.created_at.is_not_set() {
-                    self.created_at = sea_orm::ActiveValue::Set(chrono::Utc::now());
+                    self.created_at = sea_orm::ActiveValue::Set(core_domain::time::now());
                 }
                 Ok(self)
             }
@@ -47,15 +47,13 @@ macro_rules! stamp_timestamps {
             where
                 C: ConnectionTrait,
             {
-                let now = chrono::Utc::now();
-                if insert {
-                    if self.created_at.is_not_set() {
-                        self.created_at = sea_orm::ActiveValue::Set(now);
-                    }
-                    if self.updated_at.is_not_set() {
-                        self.updated_at = sea_orm::ActiveValue::Set(now);
-                    }
-                } else {
+                // The one clock (microseconds, like every stored timestamp), and never over a
+                // value the store set itself.
+                let now = core_domain::time::now();
+                if insert && self.created_at.is_not_set() {
+                    self.created_at = sea_orm::ActiveValue::Set(now);
+                }
+                if !self.updated_at.is_set() {
                     self.updated_at = sea_orm::ActiveValue::Set(now);
                 }
                 Ok(self)

@@ -1,10 +1,9 @@
 //! Checks the entities against the schema the migrations build: every table has an entity, and
-//! every entity column exists with the same type and nullability (on SQLite always, on
-//! PostgreSQL when `TEST_DATABASE_URL` is set); then writes and reads the core graph through the
+//! every entity column exists with the same type and nullability (on SQLite and PostgreSQL, see
+//! `test-db`); then writes and reads the core graph through the
 //! entities, which exercises the relations and the timestamp hooks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::ColumnType;
@@ -17,50 +16,6 @@ use super::{conversations, messages, persona_rooms, personas, rooms, users};
 
 /// (declared type, nullable) of each column of a table, as the database reports them.
 type Columns = BTreeMap<String, (String, bool)>;
-
-async fn fresh_sqlite() -> (tempfile::TempDir, DatabaseConnection) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("entities.db").display()
-    );
-    let db = Database::connect(&url).await.unwrap();
-    Migrator::up(&db, None).await.unwrap();
-    (dir, db)
-}
-
-/// A migrated database named `ent_<pid>_<nanos>` on the server of `TEST_DATABASE_URL`, with the
-/// admin connection used to drop it afterwards.
-async fn fresh_postgres(admin_url: &str) -> (DatabaseConnection, DatabaseConnection, String) {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!("ent_{}_{nanos}", std::process::id());
-    let admin = Database::connect(admin_url).await.unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    let (base, rest) = admin_url.rsplit_once('/').unwrap();
-    let query = rest
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    let db = Database::connect(format!("{base}/{name}{query}"))
-        .await
-        .unwrap();
-    Migrator::up(&db, None).await.unwrap();
-    (admin, db, name)
-}
-
-async fn drop_postgres(admin: DatabaseConnection, db: DatabaseConnection, name: &str) {
-    db.close().await.unwrap();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE \"{name}\""))
-        .await
-        .unwrap();
-}
 
 /// How each backend spells the column types the entities use.
 fn declared_type(backend: DbBackend, col_type: &ColumnType) -> &'static str {
@@ -284,6 +239,22 @@ async fn check_core_graph(db: &DatabaseConnection) {
         "update moves updated_at"
     );
     assert_eq!(renamed.created_at, user.created_at);
+    // The hooks use the one clock: microseconds, like every value the stores write (a
+    // nanosecond stamp would not round-trip through PostgreSQL and would break cursors).
+    for at in [user.created_at, user.updated_at, renamed.updated_at] {
+        assert_eq!(
+            at.timestamp_subsec_nanos() % 1_000,
+            0,
+            "{at} is not in microseconds"
+        );
+    }
+    // A timestamp the store set itself is kept, not overwritten by the hook.
+    let chosen = core_domain::time::now() - chrono::Duration::days(3);
+    let mut stamped: users::ActiveModel = renamed.clone().into();
+    stamped.name = Set(Some("Ada L.".to_owned()));
+    stamped.updated_at = Set(chosen);
+    let stamped = stamped.update(db).await.unwrap();
+    assert_eq!(stamped.updated_at, chosen, "the store's updated_at wins");
 
     personas::ActiveModel {
         id: Set("elara".to_owned()),
@@ -395,21 +366,13 @@ async fn check_core_graph(db: &DatabaseConnection) {
     assert_eq!(author, None, "AI messages have no user");
 }
 
-#[tokio::test]
-async fn entities_match_the_sqlite_schema() {
-    let (_dir, db) = fresh_sqlite().await;
-    check_schema(&db).await;
-    check_core_graph(&db).await;
-}
-
-#[tokio::test]
-async fn entities_match_the_postgres_schema() {
-    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-        println!("TEST_DATABASE_URL is not set: skipping the PostgreSQL entity check");
+test_db::backend_tests!(entities_match_the_schema, |backend| async move {
+    let Some(test_db) = test_db::TestDb::empty(backend).await else {
         return;
     };
-    let (admin, db, name) = fresh_postgres(&admin_url).await;
+    let db = Database::connect(&test_db.url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
     check_schema(&db).await;
     check_core_graph(&db).await;
-    drop_postgres(admin, db, &name).await;
-}
+    db.close().await.unwrap();
+});

@@ -16,12 +16,12 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use persistence::sessions::Origin;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::AppState;
+use super::caller::{bearer, caller_from, error_response, origin};
 use crate::error::ApiError;
-use crate::server::{AppState, bearer, caller_from, error_response};
 
 fn wants_json(headers: &HeaderMap) -> bool {
     headers
@@ -58,8 +58,8 @@ pub async fn start(
         Err(e) => return failure(e),
     };
     match services
-        .oauth
-        .start(&services.db, &provider, caller.as_ref().map(|c| &c.actor))
+        .accounts
+        .start_oauth(&provider, caller.as_ref().map(|c| &c.actor))
         .await
     {
         Ok(started) if wants_json(&headers) => {
@@ -94,29 +94,9 @@ pub async fn callback(
         return failure(ApiError::bad_input("state", "code and state are required"));
     };
     let services = &state.services;
-    if let Err(e) = services
-        .attempts
-        .check("oauth", None, Some(&addr.ip().to_string()))
-    {
-        return failure(e);
-    }
-    let origin = Origin {
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
-        ip_address: Some(addr.ip().to_string()),
-    };
     let outcome = match services
-        .oauth
-        .finish(
-            &services.db,
-            &provider,
-            &code,
-            &oauth_state,
-            services.config.auth.session_ttl,
-            origin,
-        )
+        .accounts
+        .finish_oauth(&provider, &code, &oauth_state, origin(&headers, addr))
         .await
     {
         Ok(o) => o,

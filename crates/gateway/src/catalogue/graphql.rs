@@ -1,16 +1,30 @@
-//! The catalogue: personas and rooms, readable by anyone, signed in or not.
+//! The catalogue over GraphQL: personas and rooms, readable by anyone, signed in or not.
+
+use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
-use persistence::catalogue as store;
 
-use crate::error::{ApiError, ApiResult};
-use crate::graphql::context::ContextExt;
-use crate::graphql::loaders::{LinksOfPersona, LinksOfRoom, PersonaId, RoomId};
+use super::loaders::{LinksOfPersona, LinksOfRoom, PersonaId, RoomId};
+use super::service;
+use crate::error::ApiResult;
+use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::scalars::{self, PromptType};
 
-pub struct Persona(pub store::Persona);
-pub struct Room(pub store::Room);
+pub struct Persona(pub Arc<service::Persona>);
+pub struct Room(pub Arc<service::Room>);
+
+impl From<service::Persona> for Persona {
+    fn from(p: service::Persona) -> Self {
+        Persona(Arc::new(p))
+    }
+}
+
+impl From<service::Room> for Room {
+    fn from(r: service::Room) -> Self {
+        Room(Arc::new(r))
+    }
+}
 
 fn tags(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
@@ -24,17 +38,15 @@ fn tags(v: &serde_json::Value) -> Vec<String> {
 
 /// A persona's rooms (only its defaults when `only_default`), by name: two batched look-ups.
 async fn rooms_of(ctx: &Context<'_>, persona_id: &str, only_default: bool) -> ApiResult<Vec<Room>> {
-    let loader = &ctx.loaders()?.by_id;
-    let links = loader
-        .load_one(LinksOfPersona(persona_id.to_owned()))
-        .await
-        .map_err(ApiError::from)?
+    let loader = &ctx.loaders()?.catalogue;
+    let links = load_one(loader, LinksOfPersona(persona_id.to_owned()))
+        .await?
         .unwrap_or_default();
     let ids = links
         .into_iter()
         .filter(|l| l.is_default || !only_default)
         .map(|l| RoomId(l.room_id));
-    let rooms = loader.load_many(ids).await.map_err(ApiError::from)?;
+    let rooms = loader.load_many(ids).await?;
     let mut rooms: Vec<Room> = rooms.into_values().map(Room).collect();
     rooms.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     Ok(rooms)
@@ -73,7 +85,7 @@ impl Persona {
     async fn rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
         rooms_of(ctx, &self.0.id, false).await
     }
-    /// The rooms this persona suggests first (Numira's `defaultRooms`).
+    /// The rooms this persona suggests first.
     async fn default_rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
         rooms_of(ctx, &self.0.id, true).await
     }
@@ -109,18 +121,15 @@ impl Room {
     async fn features(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.0.features.clone())
     }
-    /// Personas that work in this room (Numira's `supportedPersonas`).
+    /// Personas that work in this room.
     async fn personas(&self, ctx: &Context<'_>) -> ApiResult<Vec<Persona>> {
-        let loader = &ctx.loaders()?.by_id;
-        let links = loader
-            .load_one(LinksOfRoom(self.0.id.clone()))
-            .await
-            .map_err(ApiError::from)?
+        let loader = &ctx.loaders()?.catalogue;
+        let links = load_one(loader, LinksOfRoom(self.0.id.clone()))
+            .await?
             .unwrap_or_default();
         let personas = loader
             .load_many(links.into_iter().map(|l| PersonaId(l.persona_id)))
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let mut personas: Vec<Persona> = personas.into_values().map(Persona).collect();
         personas.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(personas)
@@ -136,29 +145,17 @@ pub struct CatalogueQuery;
 #[Object]
 impl CatalogueQuery {
     async fn personas(&self, ctx: &Context<'_>) -> ApiResult<Vec<Persona>> {
-        Ok(store::personas(ctx.services()?.db.conn())
-            .await?
-            .into_iter()
-            .map(Persona)
-            .collect())
+        let rows = ctx.services()?.catalogue.personas().await?;
+        Ok(rows.into_iter().map(Persona::from).collect())
     }
     async fn persona(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Persona> {
-        store::persona(ctx.services()?.db.conn(), &id)
-            .await?
-            .map(Persona)
-            .ok_or(ApiError::NotFound)
+        Ok(ctx.services()?.catalogue.persona(&id).await?.into())
     }
     async fn rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
-        Ok(store::rooms(ctx.services()?.db.conn())
-            .await?
-            .into_iter()
-            .map(Room)
-            .collect())
+        let rows = ctx.services()?.catalogue.rooms().await?;
+        Ok(rows.into_iter().map(Room::from).collect())
     }
     async fn room(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Room> {
-        store::room(ctx.services()?.db.conn(), &id)
-            .await?
-            .map(Room)
-            .ok_or(ApiError::NotFound)
+        Ok(ctx.services()?.catalogue.room(&id).await?.into())
     }
 }

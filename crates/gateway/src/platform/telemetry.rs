@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{LogConfig, LogFormat};
+use crate::platform::config::{LogConfig, LogFormat};
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(config: &LogConfig) {

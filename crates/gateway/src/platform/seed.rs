@@ -20,9 +20,9 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 
-const PERSONAS: &str = include_str!("../../../seeds/personas.json");
-const ROOMS: &str = include_str!("../../../seeds/rooms.json");
-const USERS: &str = include_str!("../../../seeds/users.json");
+const PERSONAS: &str = include_str!("../../../../seeds/personas.json");
+const ROOMS: &str = include_str!("../../../../seeds/rooms.json");
+const USERS: &str = include_str!("../../../../seeds/users.json");
 
 #[derive(Deserialize)]
 struct PersonaSeed {

@@ -4,7 +4,7 @@
 //! which attempts failed.
 
 use crate::error::{ApiError, ApiResult};
-use crate::rate_limit::RateLimiter;
+use crate::platform::rate_limit::RateLimiter;
 
 /// Token buckets for one kind of attempt, keyed by account and by address.
 #[derive(Debug)]

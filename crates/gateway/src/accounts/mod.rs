@@ -1,0 +1,9 @@
+//! Accounts: sign-in (passwords, guests, OAuth), sessions, API tokens, contact methods, the
+//! disclaimer, and administration.
+
+mod administration;
+pub mod graphql;
+pub mod identity;
+pub mod service;
+
+pub use service::{AccountService, Caller, SignedIn, require_disclaimer};

@@ -1,0 +1,587 @@
+//! The accounts area's use cases: guests, registration (which upgrades a guest in place), login,
+//! sessions, personal API tokens, password change and reset, the disclaimer, reading accounts,
+//! and turning a bearer token into the caller. Identities (OAuth, contact methods) are in
+//! `identity.rs` and administration in `administration.rs`, as more methods of the same
+//! [`AccountService`].
+//!
+//! Conventions: passwords and PINs are hashed with argon2id off the async runtime (hashing costs
+//! tens of milliseconds of CPU on purpose); every token is 256 random bits of which only the
+//! SHA-256 is stored, and is looked up by that hash, so no secret is ever compared in memory;
+//! one-time tokens are consumed by one conditional UPDATE (single use even under races); sign-in
+//! and token-verification attempts go through [`AttemptLimits`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::tokens::{TokenKind, hash_token};
+use chrono::{DateTime, Utc};
+use core_domain::enums::{Role, TokenPurpose, TokenScope};
+use core_domain::pagination::PageArgs;
+use core_domain::policy::{Action, Resource, can};
+use core_domain::{Actor, time, validation};
+use persistence::sessions::{self, Origin};
+use persistence::tokens::{self, NewToken};
+use persistence::users::{self, NewUser, Upgrade};
+use persistence::{Db, Page, StoreError};
+
+use super::identity::OAuthProviders;
+use crate::error::{ApiError, ApiResult};
+use crate::platform::attempts::AttemptLimits;
+use crate::platform::config::Config;
+use crate::platform::outbox::{Outbox, Purpose};
+
+pub use persistence::contacts::ContactMethod;
+pub use persistence::identities::ExternalIdentity;
+pub use persistence::sessions::Session;
+pub use persistence::tokens::Token;
+pub use persistence::users::User;
+
+/// How long a password-reset token works.
+const RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
+
+/// A signed-in user and the token that proves it (shown to the client once).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who is calling, as established from the bearer token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    /// The login session, when the caller holds a session token.
+    pub session_id: Option<String>,
+    /// The scopes, when the caller holds a personal API token (a session may do everything its
+    /// user may).
+    pub scopes: Option<Vec<TokenScope>>,
+}
+
+impl Caller {
+    /// Whether this caller may run mutations (read-only API tokens may not).
+    pub fn can_write(&self) -> bool {
+        self.scopes.as_deref().is_none_or(TokenScope::can_write)
+    }
+}
+
+/// Runs CPU-heavy work (argon2) off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::bad_input("token", "is invalid, expired or already used")
+}
+
+/// The accounts use cases, shared by every request.
+pub struct AccountService {
+    pub(super) db: Db,
+    pub(super) config: Arc<Config>,
+    pub(super) attempts: AttemptLimits,
+    pub(super) outbox: Outbox,
+    pub(super) oauth: OAuthProviders,
+}
+
+impl AccountService {
+    pub fn new(db: Db, config: Arc<Config>) -> Self {
+        Self {
+            attempts: AttemptLimits::new(config.auth.attempts_per_minute),
+            outbox: Outbox::new(config.auth.log_one_time_tokens),
+            oauth: OAuthProviders::new(&config.auth.oauth_providers, &config.auth.public_url),
+            db,
+            config,
+        }
+    }
+
+    /// The one-time messages sent (tests read tokens from it).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Sign-in and one-time-token attempt limits (the OAuth callback route uses them too).
+    pub fn attempts(&self) -> &AttemptLimits {
+        &self.attempts
+    }
+
+    fn session_ttl(&self) -> Duration {
+        self.config.auth.session_ttl
+    }
+
+    /// A GUEST account with no credentials, signed in.
+    pub async fn start_guest(&self, origin: Origin) -> ApiResult<SignedIn> {
+        let user = users::create(
+            self.db.conn(),
+            NewUser {
+                email: None,
+                name: None,
+                password_hash: None,
+                role: Role::Guest,
+            },
+        )
+        .await?;
+        self.start_session(user, origin).await
+    }
+
+    /// Creates a USER account with a password and signs it in. A guest caller is upgraded in place:
+    /// the same user row, with all its data, becomes a USER.
+    pub async fn register(
+        &self,
+        guest: Option<&Actor>,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        origin: Origin,
+    ) -> ApiResult<SignedIn> {
+        let db = &self.db;
+        let email = validation::normalize_email(email)?;
+        let name = validation::normalize_name(name)?;
+        validation::check_password(password, Some(&email))?;
+        let password = password.to_owned();
+        let hash = blocking(move || auth::password::hash_password(&password)).await??;
+        let conflict = |e| match e {
+            StoreError::Conflict(_) => {
+                ApiError::Conflict("an account with this email already exists".into())
+            }
+            other => other.into(),
+        };
+        let user = match guest.filter(|a| a.role == Role::Guest) {
+            Some(guest) => {
+                let upgraded = users::upgrade_guest(
+                    db.conn(),
+                    &guest.user_id,
+                    Upgrade {
+                        email: Some(email),
+                        password_hash: Some(hash),
+                        name,
+                        avatar_url: None,
+                    },
+                )
+                .await
+                .map_err(conflict)?;
+                if !upgraded {
+                    return Err(ApiError::Unauthenticated);
+                }
+                users::find(db.conn(), &guest.user_id)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated)?
+            }
+            None => users::create(
+                db.conn(),
+                NewUser {
+                    email: Some(email),
+                    name,
+                    password_hash: Some(hash),
+                    role: Role::User,
+                },
+            )
+            .await
+            .map_err(conflict)?,
+        };
+        self.start_session(user, origin).await
+    }
+
+    /// Checks an email and password. A wrong email and a wrong password answer the same
+    /// UNAUTHENTICATED and take the same time, so neither can be probed; attempts are limited per
+    /// account and per address.
+    pub async fn login(&self, email: &str, password: &str, origin: Origin) -> ApiResult<SignedIn> {
+        let (db, limits) = (&self.db, &self.attempts);
+        let email = validation::normalize_email(email).ok();
+        limits.check("login", email.as_deref(), origin.ip_address.as_deref())?;
+        let user = match &email {
+            Some(email) => users::find_by_email(db.conn(), email).await?,
+            None => None,
+        };
+        let stored = user
+            .as_ref()
+            .filter(|u| u.is_active)
+            .and_then(|u| u.password_hash.clone());
+        let password = password.to_owned();
+        let ok = blocking(move || match stored {
+            Some(hash) => auth::password::verify_password(&password, &hash),
+            None => {
+                auth::password::dummy_verify(&password);
+                Ok(false)
+            }
+        })
+        .await??;
+        match user {
+            Some(mut user) if ok => {
+                user.last_login_at = Some(users::record_login(db.conn(), &user.id).await?);
+                self.start_session(user, origin).await
+            }
+            _ => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    /// Opens a new session for `user`.
+    pub(crate) async fn start_session(&self, user: User, origin: Origin) -> ApiResult<SignedIn> {
+        let issued = TokenKind::Session.issue()?;
+        let ttl = chrono::Duration::from_std(self.session_ttl()).map_err(ApiError::internal)?;
+        let expires_at = time::now() + ttl;
+        sessions::create(self.db.conn(), &user.id, issued.hash, expires_at, origin).await?;
+        Ok(SignedIn {
+            user,
+            token: issued.plaintext,
+            expires_at,
+        })
+    }
+
+    /// Resolves `Authorization: Bearer <token>`: a session token or a personal API token. `Ok(None)`
+    /// means the token is unknown, expired or revoked, or its user is inactive or deleted.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>, StoreError> {
+        let db = &self.db;
+        match TokenKind::of(token) {
+            Some(TokenKind::Session) => {
+                let Some((session, user)) =
+                    sessions::authenticate(db.conn(), &hash_token(token)).await?
+                else {
+                    return Ok(None);
+                };
+                if time::needs_use_mark(session.last_used_at, time::now()) {
+                    sessions::touch(db.conn(), &session.id).await?;
+                }
+                let role = users::role_of(&user)?;
+                Ok(Some(Caller {
+                    actor: Actor::new(user.id, role),
+                    session_id: Some(session.id),
+                    scopes: None,
+                }))
+            }
+            Some(TokenKind::PersonalAccess) => {
+                let Some((token, user)) =
+                    tokens::authenticate(db.conn(), &hash_token(token)).await?
+                else {
+                    return Ok(None);
+                };
+                if time::needs_use_mark(token.last_used_at, time::now()) {
+                    tokens::touch(db.conn(), &token.id).await?;
+                }
+                let scopes = scopes_of(&token);
+                let role = TokenScope::effective_role(&scopes, users::role_of(&user)?);
+                Ok(Some(Caller {
+                    actor: Actor::new(user.id, role),
+                    session_id: None,
+                    scopes: Some(scopes),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Ends the caller's current session.
+    pub async fn logout(&self, caller: &Caller) -> ApiResult<()> {
+        match &caller.session_id {
+            Some(id) => {
+                sessions::revoke(self.db.conn(), id).await?;
+                Ok(())
+            }
+            None => Err(ApiError::bad_input(
+                "token",
+                "an API token has no session; revoke the token instead",
+            )),
+        }
+    }
+
+    /// A new personal API token (not for guests): the plaintext is returned once, the row stores
+    /// its hash.
+    pub async fn create_api_token(
+        &self,
+        caller: &Caller,
+        name: &str,
+        scopes: &[TokenScope],
+        expires_at: Option<DateTime<Utc>>,
+    ) -> ApiResult<(Token, String)> {
+        let me = &caller.actor.user_id;
+        if !can(
+            Some(&caller.actor),
+            Action::Create,
+            &Resource::Credential { owner_id: me },
+        ) {
+            return Err(ApiError::Forbidden("guests cannot create API tokens"));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ApiError::bad_input("name", "must be 1 to 100 characters"));
+        }
+        if scopes.is_empty() {
+            return Err(ApiError::bad_input("scopes", "name at least one scope"));
+        }
+        if expires_at.is_some_and(|at| at <= time::now()) {
+            return Err(ApiError::bad_input("expiresAt", "must be in the future"));
+        }
+        // A token cannot grant more than the credential that mints it.
+        if let Some(own) = &caller.scopes
+            && scopes.iter().any(|s| !own.contains(s))
+        {
+            return Err(ApiError::Forbidden(
+                "a token cannot create a token with scopes it does not hold",
+            ));
+        }
+        let mut scopes = scopes.to_vec();
+        scopes.sort();
+        scopes.dedup();
+        let issued = TokenKind::PersonalAccess.issue()?;
+        let row = tokens::create(
+            self.db.conn(),
+            NewToken {
+                user_id: caller.actor.user_id.clone(),
+                purpose: TokenPurpose::PersonalAccess,
+                name: Some(name.to_owned()),
+                hash: issued.hash,
+                prefix: issued.display_prefix,
+                scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+                contact_method_id: None,
+                expires_at,
+            },
+        )
+        .await?;
+        Ok((row, issued.plaintext))
+    }
+
+    /// Changes the caller's password after checking the current one, and ends every other session
+    /// (a stolen session does not survive the owner changing their password).
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+        address: Option<&str>,
+    ) -> ApiResult<()> {
+        let (db, limits) = (&self.db, &self.attempts);
+        limits.check("password", Some(&caller.actor.user_id), address)?;
+        let user = users::find(db.conn(), &caller.actor.user_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let Some(stored) = user.password_hash.clone() else {
+            return Err(ApiError::bad_input(
+                "currentPassword",
+                "this account has no password; use a password reset to set one",
+            ));
+        };
+        let current = current.to_owned();
+        let ok = blocking(move || auth::password::verify_password(&current, &stored)).await??;
+        if !ok {
+            return Err(ApiError::bad_input("currentPassword", "is not correct"));
+        }
+        self.set_password(&user, new).await?;
+        sessions::revoke_all(db.conn(), &user.id, caller.session_id.as_deref()).await?;
+        Ok(())
+    }
+
+    async fn set_password(&self, user: &User, new: &str) -> ApiResult<()> {
+        let db = &self.db;
+        validation::check_password(new, user.email.as_deref())
+            .map_err(|e| ApiError::bad_input("newPassword", e.message))?;
+        let new = new.to_owned();
+        let hash = blocking(move || auth::password::hash_password(&new)).await??;
+        users::set_password_hash(db.conn(), &user.id, hash).await?;
+        tokens::revoke_purpose(db.conn(), &user.id, TokenPurpose::PasswordReset).await?;
+        Ok(())
+    }
+
+    /// Sends a single-use reset token to the account's email, if there is such an active account.
+    /// Always succeeds, so it cannot be used to learn which emails have accounts.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        address: Option<&str>,
+    ) -> ApiResult<()> {
+        let (db, limits, outbox) = (&self.db, &self.attempts, &self.outbox);
+        let Ok(email) = validation::normalize_email(email) else {
+            return Ok(());
+        };
+        limits.check("reset", Some(&email), address)?;
+        let Some(user) = users::find_by_email(db.conn(), &email)
+            .await?
+            .filter(|u| u.is_active)
+        else {
+            return Ok(());
+        };
+        tokens::revoke_purpose(db.conn(), &user.id, TokenPurpose::PasswordReset).await?;
+        let issued = TokenKind::PasswordReset.issue()?;
+        tokens::create(
+            db.conn(),
+            NewToken {
+                user_id: user.id.clone(),
+                purpose: TokenPurpose::PasswordReset,
+                name: None,
+                hash: issued.hash,
+                prefix: issued.display_prefix,
+                scopes: Vec::new(),
+                contact_method_id: None,
+                expires_at: Some(time::now() + RESET_TTL),
+            },
+        )
+        .await?;
+        outbox.send(&email, Purpose::ResetPassword, &issued.plaintext);
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token (once), and ends every session of the account.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new: &str,
+        address: Option<&str>,
+    ) -> ApiResult<()> {
+        let (db, limits) = (&self.db, &self.attempts);
+        limits.check("verify", None, address)?;
+        if TokenKind::of(token) != Some(TokenKind::PasswordReset) {
+            return Err(invalid_token());
+        }
+        // Check the new password before spending the token, so a weak choice can be corrected.
+        validation::check_password(new, None)
+            .map_err(|e| ApiError::bad_input("newPassword", e.message))?;
+        let row = tokens::consume(db.conn(), &hash_token(token), TokenPurpose::PasswordReset)
+            .await?
+            .ok_or_else(invalid_token)?;
+        let user = users::find(db.conn(), &row.user_id)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or_else(invalid_token)?;
+        self.set_password(&user, new).await?;
+        sessions::revoke_all(db.conn(), &user.id, None).await?;
+        Ok(())
+    }
+
+    /// The disclaimer version users must accept before AI calls, when one is configured.
+    pub fn required_disclaimer(&self) -> Option<&str> {
+        self.config.auth.disclaimer_version.as_deref()
+    }
+
+    /// Records that the caller accepted disclaimer `version` (the one in force, when one is
+    /// configured).
+    pub async fn accept_disclaimer(&self, caller: &Caller, version: &str) -> ApiResult<User> {
+        let db = &self.db;
+        let required = self.required_disclaimer();
+        let version = version.trim();
+        if version.is_empty() || version.len() > 50 {
+            return Err(ApiError::bad_input("version", "must be 1 to 50 characters"));
+        }
+        if let Some(required) = required
+            && required != version
+        {
+            return Err(ApiError::bad_input(
+                "version",
+                format!("the current disclaimer is version {required}"),
+            ));
+        }
+        users::accept_disclaimer(db.conn(), &caller.actor.user_id, version).await?;
+        users::find(db.conn(), &caller.actor.user_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)
+    }
+
+    /// Reads the signed-in user's own account.
+    pub async fn me(&self, caller: &Caller) -> ApiResult<User> {
+        users::find(self.db.conn(), &caller.actor.user_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)
+    }
+
+    /// A user by id: yourself, or anyone for admins. Anyone else answers NOT_FOUND.
+    pub async fn user(&self, actor: Option<&Actor>, id: &str) -> ApiResult<User> {
+        if !can(actor, Action::Read, &Resource::User { id }) {
+            return Err(ApiError::NotFound);
+        }
+        users::find(self.db.conn(), id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    pub(super) fn require_admin(caller: &Caller, action: Action) -> ApiResult<()> {
+        if can(Some(&caller.actor), action, &Resource::Administration) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("only admins can do this"))
+        }
+    }
+
+    /// A page of every user, oldest first (admins only).
+    pub async fn users(&self, caller: &Caller, args: &PageArgs) -> ApiResult<Page<User>> {
+        Self::require_admin(caller, Action::Read)?;
+        Ok(users::page(self.db.conn(), args).await?)
+    }
+
+    /// How many users there are (admins only).
+    pub async fn count_users(&self, caller: &Caller) -> ApiResult<u64> {
+        Self::require_admin(caller, Action::Read)?;
+        Ok(users::count(self.db.conn()).await?)
+    }
+
+    /// The cursor name of the user list.
+    pub fn users_ordering() -> &'static str {
+        users::keyset().name
+    }
+
+    /// The caller's live sessions, newest first.
+    pub async fn sessions(&self, caller: &Caller) -> ApiResult<Vec<Session>> {
+        Ok(sessions::list_live(self.db.conn(), &caller.actor.user_id).await?)
+    }
+
+    /// Ends one of the caller's sessions (NOT_FOUND for anyone else's).
+    pub async fn revoke_session(&self, caller: &Caller, id: &str) -> ApiResult<()> {
+        found(sessions::revoke_own(self.db.conn(), &caller.actor.user_id, id).await?)
+    }
+
+    /// Ends every session of the caller's except the current one; returns how many ended.
+    pub async fn revoke_other_sessions(&self, caller: &Caller) -> ApiResult<u64> {
+        Ok(sessions::revoke_all(
+            self.db.conn(),
+            &caller.actor.user_id,
+            caller.session_id.as_deref(),
+        )
+        .await?)
+    }
+
+    /// The caller's personal API tokens that are not revoked, newest first.
+    pub async fn api_tokens(&self, caller: &Caller) -> ApiResult<Vec<Token>> {
+        Ok(tokens::list_personal(self.db.conn(), &caller.actor.user_id).await?)
+    }
+
+    /// Revokes one of the caller's API tokens; it stops working at once.
+    pub async fn revoke_api_token(&self, caller: &Caller, id: &str) -> ApiResult<()> {
+        found(tokens::revoke(self.db.conn(), &caller.actor.user_id, id).await?)
+    }
+}
+
+/// The scopes of a stored token; unknown spellings are ignored (they grant nothing).
+pub fn scopes_of(token: &Token) -> Vec<TokenScope> {
+    tokens::scopes_of(token)
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// NOT_FOUND when a change by owner touched no row (the record is missing or someone else's).
+pub(super) fn found(changed: bool) -> ApiResult<()> {
+    if changed {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// The one disclaimer rule, applied before every AI call: when a version is required, the user
+/// must have accepted exactly that version (accepting an older one does not count). FORBIDDEN
+/// with reason DISCLAIMER_REQUIRED and the version needed otherwise.
+pub async fn require_disclaimer(db: &Db, user_id: &str, required: Option<&str>) -> ApiResult<()> {
+    let Some(required) = required else {
+        return Ok(());
+    };
+    let user = users::find(db.conn(), user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    if user.disclaimer_accepted && user.disclaimer_version.as_deref() == Some(required) {
+        Ok(())
+    } else {
+        Err(ApiError::DisclaimerRequired {
+            version: required.to_owned(),
+        })
+    }
+}

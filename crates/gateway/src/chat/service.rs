@@ -1,0 +1,588 @@
+//! Chat: how a user's message becomes an AI reply.
+//!
+//! `start_reply` does everything that can refuse a request before anything is stored: the
+//! disclaimer, the per-user send rate, the model and its key, the prompt, and the token
+//! reservation against every budget that applies. It then stores the user's message (unless it
+//! answers an existing one) and an ASSISTANT message with status STREAMING, and spawns the
+//! generation task ([`generate`]), which belongs to the server, not to the request.
+//!
+//! Conventions: a reply's stream positions (`seq`) are character offsets (Unicode scalar values)
+//! into the message content; the generating instance keeps the text produced so far in memory
+//! (`Live`) for followers and saves it to the database every `flush_interval`, so a follower on
+//! any instance, or after the task ended, can replay from the row ([`follow`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ai_providers::{
+    ChatMessage, CompletionRequest, ModelInfo, Provider, ProviderError, Providers,
+    estimate_prompt_tokens, fit_to_context,
+};
+use auth::KeyRing;
+use core_domain::enums::{KeyProvider, MessageRole, MessageStatus};
+use core_domain::policy::{Action, Resource, can};
+use futures::Stream;
+use persistence::budgets::{self, BudgetKey};
+use persistence::messages::{self as store, Message, NewMessage};
+use persistence::{Db, api_keys, catalogue, conversations};
+
+use tokio::sync::watch;
+
+use super::{generate, keys};
+use crate::accounts::{Caller, require_disclaimer};
+use crate::conversations::ConversationService;
+use crate::error::{ApiError, ApiResult};
+use crate::platform::config::Config;
+use crate::platform::events::ReplyBus;
+use crate::platform::rate_limit::RateLimiter;
+
+pub use super::follow::ReplyChunk;
+pub use persistence::api_keys::ApiKey;
+pub use persistence::conversations::Conversation;
+pub use persistence::messages::Message as MessageRow;
+
+/// A reply being generated on this instance.
+pub(super) struct Live {
+    pub(super) text: Arc<Mutex<String>>,
+    cancel: watch::Sender<bool>,
+}
+
+/// The chat use cases, shared by every request.
+pub struct ChatService {
+    pub(super) db: Db,
+    providers: Arc<Providers>,
+    keys: KeyRing,
+    pub(super) bus: ReplyBus,
+    pub(super) config: crate::platform::config::ChatConfig,
+    conversations: Arc<ConversationService>,
+    disclaimer_version: Option<String>,
+    send_limiter: RateLimiter,
+    live: Mutex<HashMap<String, Live>>,
+}
+
+/// What the user's side of an exchange is.
+pub enum UserTurn {
+    /// A new message, under `parent_id` (default: the conversation's latest message).
+    New {
+        content: String,
+        parent_id: Option<String>,
+    },
+    /// A new version of a stored user message (edit): a USER sibling under the same parent, which
+    /// for the first message of a conversation is no parent at all.
+    Edit {
+        content: String,
+        original: Box<Message>,
+    },
+    /// Another reply to a stored user message (regenerate).
+    Existing(Box<Message>),
+}
+
+/// The messages a reply request stored.
+pub struct Started {
+    pub user_message: Option<Message>,
+    pub reply: Message,
+}
+
+impl ChatService {
+    /// Builds the providers from configuration and opens the key ring.
+    pub fn new(
+        db: Db,
+        config: &Config,
+        bus: ReplyBus,
+        conversations: Arc<ConversationService>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let providers = Providers::from_config(config.chat.providers.clone())?;
+        let keys = keys::load_key_ring(&config.chat)?;
+        Ok(Arc::new(Self {
+            db,
+            providers: Arc::new(providers),
+            keys,
+            bus,
+            conversations,
+            send_limiter: RateLimiter::new(config.chat.send_rate_per_minute),
+            config: config.chat.clone(),
+            disclaimer_version: config.auth.disclaimer_version.clone(),
+            live: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
+    pub fn bus(&self) -> &ReplyBus {
+        &self.bus
+    }
+
+    /// Replies being generated on this instance.
+    pub fn generating(&self) -> usize {
+        self.live_map().len()
+    }
+
+    pub(super) fn live_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The model a conversation's next reply uses when the request names none.
+    pub fn model_for(&self, conversation: &conversations::Conversation) -> String {
+        conversation
+            .model
+            .clone()
+            .unwrap_or_else(|| self.providers.default_model().to_owned())
+    }
+
+    /// Checks that `model` can be used, for settings that name one.
+    pub fn check_model(&self, model: &str) -> ApiResult<()> {
+        self.providers
+            .for_model(model)
+            .map(|_| ())
+            .map_err(Into::into)
+    }
+
+    /// Stores the caller's message and a STREAMING reply in one of their conversations and starts
+    /// generating the reply. `parent_id` defaults to the conversation's latest message; the parent
+    /// of an earlier user message makes this an edit of it.
+    pub async fn send(
+        self: &Arc<Self>,
+        caller: &Caller,
+        conversation_id: &str,
+        content: String,
+        model: Option<String>,
+        parent_id: Option<String>,
+    ) -> ApiResult<Started> {
+        core_domain::validation::check_message_content(&content)?;
+        let conversation = self
+            .conversations
+            .authorized(Some(&caller.actor), conversation_id, Action::Update)
+            .await?;
+        let turn = UserTurn::New { content, parent_id };
+        self.start_announced(conversation, caller, model, turn)
+            .await
+    }
+
+    /// A new version of one of the caller's messages: a USER sibling under the same parent (so
+    /// the first message can be edited too) and its reply. The original stays, as a sibling.
+    pub async fn edit(
+        self: &Arc<Self>,
+        caller: &Caller,
+        message_id: &str,
+        content: String,
+        model: Option<String>,
+    ) -> ApiResult<Started> {
+        core_domain::validation::check_message_content(&content)?;
+        let (original, conversation) = self
+            .conversations
+            .message_for(Some(&caller.actor), message_id, Action::Update)
+            .await?;
+        if original.role != MessageRole::User.as_str() {
+            return Err(ApiError::bad_input("messageId", "is not a user message"));
+        }
+        let turn = UserTurn::Edit {
+            content,
+            original: Box::new(original),
+        };
+        self.start_announced(conversation, caller, model, turn)
+            .await
+    }
+
+    /// Another reply to the same user message (an ASSISTANT sibling of `message_id`), or a reply
+    /// to `message_id` when it is a user message.
+    pub async fn regenerate(
+        self: &Arc<Self>,
+        caller: &Caller,
+        message_id: &str,
+        model: Option<String>,
+    ) -> ApiResult<Message> {
+        let (message, conversation) = self
+            .conversations
+            .message_for(Some(&caller.actor), message_id, Action::Update)
+            .await?;
+        let user_message = if message.role == MessageRole::User.as_str() {
+            message
+        } else {
+            let parent = match &message.parent_id {
+                Some(p) => store::find(self.db.conn(), p).await?,
+                None => None,
+            };
+            parent
+                .filter(|p| p.role == MessageRole::User.as_str())
+                .ok_or_else(|| ApiError::bad_input("messageId", "does not answer a user message"))?
+        };
+        let turn = UserTurn::Existing(Box::new(user_message));
+        let started = self
+            .start_announced(conversation, caller, model, turn)
+            .await?;
+        Ok(started.reply)
+    }
+
+    /// [`ChatService::start_reply`], then tells `messageAdded` subscribers about what it stored.
+    async fn start_announced(
+        self: &Arc<Self>,
+        conversation: conversations::Conversation,
+        caller: &Caller,
+        model: Option<String>,
+        turn: UserTurn,
+    ) -> ApiResult<Started> {
+        let started = self
+            .start_reply(conversation.clone(), &caller.actor.user_id, model, turn)
+            .await?;
+        let mut stored: Vec<&str> = started.user_message.iter().map(|m| m.id.as_str()).collect();
+        stored.push(&started.reply.id);
+        self.conversations.announce(&conversation, &stored);
+        Ok(started)
+    }
+
+    /// Stops a reply of the caller's being generated; what was produced stays (CANCELLED).
+    pub async fn cancel_for(&self, caller: &Caller, message_id: &str) -> ApiResult<Message> {
+        let (message, _) = self
+            .conversations
+            .message_for(Some(&caller.actor), message_id, Action::Update)
+            .await?;
+        self.cancel(message).await
+    }
+
+    /// Follows a reply the caller may read: what exists after `after_seq` first, then live.
+    pub async fn follow_for(
+        self: &Arc<Self>,
+        caller: &Caller,
+        message_id: &str,
+        after_seq: Option<i32>,
+    ) -> ApiResult<impl Stream<Item = ApiResult<ReplyChunk>> + Send + use<>> {
+        let after = match after_seq {
+            None => None,
+            Some(n) => Some(
+                usize::try_from(n)
+                    .map_err(|_| ApiError::bad_input("afterSeq", "must not be negative"))?,
+            ),
+        };
+        let (message, _) = self
+            .conversations
+            .message_for(Some(&caller.actor), message_id, Action::Read)
+            .await?;
+        Ok(self.follow(message.id, after))
+    }
+
+    /// Changes a conversation's model or system prompt for the replies that follow.
+    pub async fn update_conversation(
+        &self,
+        caller: &Caller,
+        id: &str,
+        model: Option<String>,
+        system_prompt: Option<String>,
+    ) -> ApiResult<Conversation> {
+        if let Some(model) = &model {
+            self.check_model(model)?;
+        }
+        self.conversations
+            .update_settings(Some(&caller.actor), id, model, system_prompt)
+            .await
+    }
+
+    /// The caller's own provider keys, newest first.
+    pub async fn api_keys(&self, caller: &Caller) -> ApiResult<Vec<ApiKey>> {
+        Ok(api_keys::for_user(self.db.conn(), &caller.actor.user_id).await?)
+    }
+
+    /// Stores the caller's own key for a provider, encrypted under the master key ring.
+    pub async fn add_api_key(
+        &self,
+        caller: &Caller,
+        provider: KeyProvider,
+        name: Option<String>,
+        key: &str,
+    ) -> ApiResult<ApiKey> {
+        let me = &caller.actor.user_id;
+        if !can(
+            Some(&caller.actor),
+            Action::Create,
+            &Resource::Credential { owner_id: me },
+        ) {
+            return Err(ApiError::Forbidden("guests cannot store provider keys"));
+        }
+        keys::add(self.db.conn(), &self.keys, me, provider.as_str(), name, key).await
+    }
+
+    /// Deletes one of the caller's keys (NOT_FOUND for anyone else's).
+    pub async fn delete_api_key(&self, caller: &Caller, id: &str) -> ApiResult<()> {
+        if api_keys::delete(self.db.conn(), &caller.actor.user_id, id).await? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
+    /// Checks, reserves, stores and starts a reply in `conversation` (whose access the caller
+    /// checked) for `user_id`. The request's own ids are checked first, so a refused id answers
+    /// the same whatever the caller's disclaimer, send rate or keys.
+    async fn start_reply(
+        self: &Arc<Self>,
+        conversation: conversations::Conversation,
+        user_id: &str,
+        model: Option<String>,
+        turn: UserTurn,
+    ) -> ApiResult<Started> {
+        if let UserTurn::New { content, .. } | UserTurn::Edit { content, .. } = &turn {
+            core_domain::validation::check_message_content(content)?;
+        }
+        // A new or edited user message goes under its parent; the branch sent to the provider is
+        // the path to that parent plus the new text. A regeneration answers a stored message.
+        let new_parent = match &turn {
+            UserTurn::New { parent_id, .. } => Some(
+                self.conversations
+                    .parent_for(&conversation, parent_id.as_deref())
+                    .await?,
+            ),
+            _ => None,
+        };
+        let all = store::all_in(self.db.conn(), &conversation.id).await?;
+        let (parent_id, mut branch, first_exchange) = match &turn {
+            UserTurn::New { content, .. } => {
+                let parent = new_parent.flatten();
+                let branch = branch_with(&all, parent.as_deref(), content);
+                (parent, branch, all.is_empty())
+            }
+            UserTurn::Edit { content, original } => {
+                let parent = original.parent_id.clone();
+                let branch = branch_with(&all, parent.as_deref(), content);
+                (parent, branch, false)
+            }
+            UserTurn::Existing(user_message) => (
+                Some(user_message.id.clone()),
+                branch_to(&all, &user_message.id),
+                false,
+            ),
+        };
+        require_disclaimer(&self.db, user_id, self.disclaimer_version.as_deref()).await?;
+        self.send_limiter
+            .check(user_id)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+
+        let model = match model {
+            Some(m) => m,
+            None => self.model_for(&conversation),
+        };
+        let (provider, info) = self.providers.for_model(&model)?;
+        let info = info.clone();
+        let api_key = keys::user_key(self.db.conn(), &self.keys, user_id, &info.provider).await?;
+        if api_key.is_none() && !self.providers.has_server_key(&info.provider) {
+            return Err(ProviderError::NoApiKey.into());
+        }
+
+        let system = self.system_prompt(&conversation).await?;
+        let max_tokens = self
+            .config
+            .max_output_tokens
+            .min(info.max_output_tokens)
+            .max(1);
+        branch = fit_to_context(system.as_deref(), branch, info.context_window, max_tokens);
+        let prompt_tokens = estimate_prompt_tokens(system.as_deref(), &branch);
+
+        let budgets = self.budgets_for(user_id);
+        let estimate = i64::from(prompt_tokens) + i64::from(max_tokens);
+        let reservation = budgets::reserve(self.db.conn(), &budgets, estimate)
+            .await?
+            .ok_or(ApiError::QuotaExceeded)?;
+
+        let stored = self
+            .store_turn(&conversation, user_id, &turn, parent_id, &info)
+            .await;
+        let (user_message, reply) = match stored {
+            Ok(s) => s,
+            Err(e) => {
+                if let Err(error) = budgets::settle(self.db.conn(), &reservation, 0).await {
+                    tracing::error!(%error, "cannot release a token reservation");
+                }
+                return Err(e);
+            }
+        };
+
+        let request = CompletionRequest {
+            system,
+            api_key: api_key.clone(),
+            ..CompletionRequest::new(info.id.clone(), branch, max_tokens)
+        };
+        let title_from = match (&turn, first_exchange && !conversation.title_is_custom) {
+            (UserTurn::New { content, .. }, true) => Some(content.clone()),
+            _ => None,
+        };
+        self.spawn_generation(generate::Job {
+            message_id: reply.id.clone(),
+            conversation_id: conversation.id.clone(),
+            user_id: user_id.to_owned(),
+            provider,
+            info,
+            request,
+            prompt_tokens,
+            reservation,
+            budgets,
+            title_from,
+        });
+        Ok(Started {
+            user_message,
+            reply,
+        })
+    }
+
+    /// Every budget a call by `user_id` reserves against. Invitations and subscriptions add
+    /// theirs here.
+    fn budgets_for(&self, user_id: &str) -> Vec<BudgetKey> {
+        vec![BudgetKey::user_daily(
+            user_id,
+            self.config.daily_token_limit,
+        )]
+    }
+
+    async fn store_turn(
+        &self,
+        conversation: &conversations::Conversation,
+        user_id: &str,
+        turn: &UserTurn,
+        parent_id: Option<String>,
+        info: &ModelInfo,
+    ) -> ApiResult<(Option<Message>, Message)> {
+        let mut rows = Vec::with_capacity(2);
+        let user_message_id = match turn {
+            UserTurn::New { content, .. } | UserTurn::Edit { content, .. } => {
+                let id = core_domain::ids::new_id();
+                rows.push((
+                    id.clone(),
+                    NewMessage {
+                        conversation_id: conversation.id.clone(),
+                        user_id: Some(user_id.to_owned()),
+                        parent_id,
+                        role: MessageRole::User,
+                        content: content.clone(),
+                        status: MessageStatus::Complete,
+                        model: None,
+                        provider: None,
+                    },
+                ));
+                id
+            }
+            UserTurn::Existing(m) => m.id.clone(),
+        };
+        rows.push((
+            core_domain::ids::new_id(),
+            NewMessage {
+                conversation_id: conversation.id.clone(),
+                user_id: None,
+                parent_id: Some(user_message_id),
+                role: MessageRole::Assistant,
+                content: String::new(),
+                status: MessageStatus::Streaming,
+                model: Some(info.id.clone()),
+                provider: Some(info.provider.clone()),
+            },
+        ));
+        let mut stored = store::append_with_ids(self.db.conn(), rows).await?;
+        let reply = stored
+            .pop()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("append returned no row")))?;
+        Ok((stored.pop(), reply))
+    }
+
+    /// The conversation's own system prompt, else its persona's.
+    async fn system_prompt(
+        &self,
+        conversation: &conversations::Conversation,
+    ) -> ApiResult<Option<String>> {
+        if let Some(own) = conversation
+            .system_prompt
+            .as_ref()
+            .filter(|p| !p.trim().is_empty())
+        {
+            return Ok(Some(own.clone()));
+        }
+        if let Some(persona_id) = &conversation.persona_id
+            && let Some(persona) = catalogue::persona(self.db.conn(), persona_id).await?
+            && !persona.system_prompt.trim().is_empty()
+        {
+            return Ok(Some(persona.system_prompt));
+        }
+        Ok(None)
+    }
+
+    fn spawn_generation(self: &Arc<Self>, job: generate::Job) {
+        let (cancel, cancelled) = watch::channel(false);
+        let text = Arc::new(Mutex::new(String::new()));
+        self.live_map().insert(
+            job.message_id.clone(),
+            Live {
+                text: Arc::clone(&text),
+                cancel,
+            },
+        );
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            generate::run(service, job, text, cancelled).await;
+        });
+    }
+
+    /// Stops a reply, keeping what was produced (status CANCELLED). A reply that already ended
+    /// is returned as it is.
+    async fn cancel(&self, message: Message) -> ApiResult<Message> {
+        let mut follower = self.bus.follow(&message.id);
+        let signalled = self
+            .live_map()
+            .get(&message.id)
+            .map(|live| live.cancel.send(true).is_ok())
+            .unwrap_or(false);
+        if signalled {
+            // The generator writes the final row, then announces it.
+            let wait = async {
+                while let Ok(event) = follower.recv().await {
+                    if matches!(*event, crate::platform::events::ReplyEvent::Finished { .. }) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), wait).await;
+        } else if store::mark_cancelled(self.db.conn(), &message.id).await? {
+            // Generated elsewhere: that instance sees the status at its next save and stops.
+            self.bus
+                .publish(crate::platform::events::ReplyEvent::Finished {
+                    message_id: message.id.clone(),
+                });
+        }
+        store::find(self.db.conn(), &message.id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+}
+
+/// The path from the root to `parent` (none: a new root), then a new user turn.
+fn branch_with(all: &[Message], parent: Option<&str>, content: &str) -> Vec<ChatMessage> {
+    let mut branch = parent.map(|p| branch_to(all, p)).unwrap_or_default();
+    branch.push(ChatMessage::user(content.to_owned()));
+    branch
+}
+
+/// The conversation turns from the root to `last` (included), following `parent_id`. Only user
+/// and assistant text is sent; empty replies (failed before any output) are skipped.
+fn branch_to(all: &[Message], last: &str) -> Vec<ChatMessage> {
+    let by_id: HashMap<&str, &Message> = all.iter().map(|m| (m.id.as_str(), m)).collect();
+    let mut chain = Vec::new();
+    let mut next = Some(last);
+    while let Some(id) = next {
+        let Some(m) = by_id.get(id) else { break };
+        chain.push(*m);
+        if chain.len() > all.len() {
+            break; // a cycle cannot be stored, but never loop on one
+        }
+        next = m.parent_id.as_deref();
+    }
+    chain
+        .into_iter()
+        .rev()
+        .filter_map(|m| match m.role.as_str() {
+            r if r == MessageRole::User.as_str() => Some(ChatMessage::user(m.content.clone())),
+            r if r == MessageRole::Assistant.as_str() && !m.content.is_empty() => {
+                Some(ChatMessage::assistant(m.content.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `Arc<dyn Provider>` is what the registry hands out; named for the job's field.
+pub(super) type ProviderHandle = Arc<dyn Provider>;

@@ -1,0 +1,295 @@
+//! The conversations area's use cases. Every read and change goes through [`authorized`]
+//! (`ConversationService::authorized`): a conversation the caller may not act on answers
+//! NOT_FOUND exactly like a missing one. New messages are announced on the [`EventBus`], which
+//! reaches `messageAdded` subscribers on every instance.
+
+use core_domain::enums::{MessageRole, MessageStatus};
+use core_domain::policy::{Action, Resource, can};
+use core_domain::{Actor, validation};
+use futures::Stream;
+use persistence::conversations::{self, NewConversation};
+use persistence::messages::{self, NewMessage};
+use persistence::{Db, catalogue};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::accounts::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::platform::events::{EventBus, MessageEvent};
+
+pub use persistence::conversations::{Conversation, ConversationFilter, ConversationOrder};
+pub use persistence::messages::{Message, MessageFilter, MessageOrder, ParentKey};
+
+/// What a new conversation starts with.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationDraft {
+    pub title: Option<String>,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+    pub persona_id: Option<String>,
+    pub room_id: Option<String>,
+}
+
+/// The policy's view of a conversation row.
+pub fn resource(c: &Conversation) -> Resource<'_> {
+    Resource::Conversation {
+        owner_id: c.user_id.as_deref(),
+        research: c.invitation_id.is_some() || c.scenario_id.is_some(),
+    }
+}
+
+/// Whether `actor` may read `conversation` (lists check each row with this).
+pub fn can_read(actor: Option<&Actor>, conversation: &Conversation) -> bool {
+    can(actor, Action::Read, &resource(conversation))
+}
+
+pub struct ConversationService {
+    db: Db,
+    events: EventBus,
+}
+
+impl ConversationService {
+    pub fn new(db: Db, events: EventBus) -> Self {
+        Self { db, events }
+    }
+
+    /// A conversation `actor` may `action`; anything else, including a conversation that exists
+    /// but is someone else's, answers NOT_FOUND (UNAUTHENTICATED without a caller).
+    pub async fn authorized(
+        &self,
+        actor: Option<&Actor>,
+        id: &str,
+        action: Action,
+    ) -> ApiResult<Conversation> {
+        if actor.is_none() {
+            return Err(ApiError::Unauthenticated);
+        }
+        let row = conversations::find(self.db.conn(), id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if can(actor, action, &resource(&row)) {
+            Ok(row)
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
+    /// A message `actor` may `action`, with its conversation (NOT_FOUND otherwise).
+    pub async fn message_for(
+        &self,
+        actor: Option<&Actor>,
+        id: &str,
+        action: Action,
+    ) -> ApiResult<(Message, Conversation)> {
+        if actor.is_none() {
+            return Err(ApiError::Unauthenticated);
+        }
+        let message = messages::find(self.db.conn(), id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let conversation = self
+            .authorized(actor, &message.conversation_id, action)
+            .await?;
+        Ok((message, conversation))
+    }
+
+    /// Starts a conversation owned by the caller.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        draft: ConversationDraft,
+    ) -> ApiResult<Conversation> {
+        let db = self.db.conn();
+        let title = draft
+            .title
+            .as_deref()
+            .map(validation::normalize_title)
+            .transpose()?;
+        if let Some(prompt) = &draft.system_prompt {
+            validation::check_system_prompt(prompt)?;
+        }
+        if let Some(model) = &draft.model
+            && (model.trim().is_empty() || model.len() > 100)
+        {
+            return Err(ApiError::bad_input("model", "is not a model name"));
+        }
+        if let Some(id) = &draft.persona_id
+            && catalogue::persona(db, id).await?.is_none()
+        {
+            return Err(ApiError::bad_input("personaId", "no such persona"));
+        }
+        if let Some(id) = &draft.room_id
+            && catalogue::room(db, id).await?.is_none()
+        {
+            return Err(ApiError::bad_input("roomId", "no such room"));
+        }
+        Ok(conversations::create(
+            db,
+            NewConversation {
+                user_id: Some(caller.actor.user_id.clone()),
+                title,
+                model: draft.model,
+                system_prompt: draft.system_prompt,
+                persona_id: draft.persona_id,
+                room_id: draft.room_id,
+            },
+        )
+        .await?)
+    }
+
+    /// Sets a conversation's title; generated titles never replace one set here.
+    pub async fn rename(
+        &self,
+        actor: Option<&Actor>,
+        id: &str,
+        title: &str,
+    ) -> ApiResult<Conversation> {
+        self.authorized(actor, id, Action::Update).await?;
+        let title = validation::normalize_title(title)?;
+        conversations::rename(self.db.conn(), id, &title)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// Changes the model or system prompt later replies use. The model was checked by the caller
+    /// (chat knows which models exist).
+    pub async fn update_settings(
+        &self,
+        actor: Option<&Actor>,
+        id: &str,
+        model: Option<String>,
+        system_prompt: Option<String>,
+    ) -> ApiResult<Conversation> {
+        self.authorized(actor, id, Action::Update).await?;
+        if let Some(prompt) = &system_prompt {
+            validation::check_system_prompt(prompt)?;
+        }
+        conversations::update_settings(self.db.conn(), id, model, system_prompt)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// Deletes a conversation and hides its messages.
+    pub async fn delete(&self, actor: Option<&Actor>, id: &str) -> ApiResult<()> {
+        self.authorized(actor, id, Action::Delete).await?;
+        if conversations::soft_delete(self.db.conn(), id).await? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
+    /// The parent a new message in `conversation` goes under: `requested` when it is a message of
+    /// that conversation (BAD_USER_INPUT on `parentId` otherwise), else the conversation's latest
+    /// message (none for the first). The one rule for every way a message is added.
+    pub async fn parent_for(
+        &self,
+        conversation: &Conversation,
+        requested: Option<&str>,
+    ) -> ApiResult<Option<String>> {
+        let db = self.db.conn();
+        match requested {
+            Some(parent) => match messages::find(db, parent).await? {
+                Some(p) if p.conversation_id == conversation.id => Ok(Some(p.id)),
+                _ => Err(ApiError::bad_input(
+                    "parentId",
+                    "is not a message of this conversation",
+                )),
+            },
+            None => Ok(messages::latest_in(db, &conversation.id)
+                .await?
+                .map(|m| m.id)),
+        }
+    }
+
+    /// Adds a message written by the caller to one of their conversations (no AI reply).
+    pub async fn add_message(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        content: String,
+        parent_id: Option<&str>,
+    ) -> ApiResult<Message> {
+        validation::check_message_content(&content)?;
+        let conversation = self
+            .authorized(Some(&caller.actor), conversation_id, Action::Update)
+            .await?;
+        let parent_id = self.parent_for(&conversation, parent_id).await?;
+        let mut stored = messages::append(
+            self.db.conn(),
+            vec![NewMessage {
+                conversation_id: conversation.id.clone(),
+                user_id: Some(caller.actor.user_id.clone()),
+                parent_id,
+                role: MessageRole::User,
+                content,
+                status: MessageStatus::Complete,
+                model: None,
+                provider: None,
+            }],
+        )
+        .await?;
+        let message = stored
+            .pop()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("append returned no row")))?;
+        self.announce(&conversation, &[&message.id]);
+        Ok(message)
+    }
+
+    /// The bus `messageAdded` subscribers listen on.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// Tells `messageAdded` subscribers, on every instance, that these messages were stored.
+    pub fn announce(&self, conversation: &Conversation, message_ids: &[&str]) {
+        for id in message_ids {
+            self.events.publish_message(MessageEvent {
+                conversation_id: conversation.id.clone(),
+                owner_id: conversation.user_id.clone(),
+                message_id: (*id).to_owned(),
+            });
+        }
+    }
+
+    /// New messages as they are stored: in one conversation the caller may read, or, without
+    /// `conversation_id`, in every conversation the caller owns. The subscription is live when
+    /// this returns, so nothing stored afterwards is missed.
+    pub async fn message_added(
+        &self,
+        caller: &Caller,
+        conversation_id: Option<&str>,
+    ) -> ApiResult<impl Stream<Item = ApiResult<Message>> + use<>> {
+        if let Some(id) = conversation_id {
+            self.authorized(Some(&caller.actor), id, Action::Read)
+                .await?;
+        }
+        let mut events = self.events.subscribe_messages();
+        let wanted = conversation_id.map(str::to_owned);
+        let user_id = caller.actor.user_id.clone();
+        let db = self.db.clone();
+        Ok(async_stream::stream! {
+            loop {
+                let event = match events.recv().await {
+                    Ok(e) => e,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "messageAdded subscriber lagged");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                let relevant = match &wanted {
+                    Some(id) => *id == event.conversation_id,
+                    None => event.owner_id.as_deref() == Some(user_id.as_str()),
+                };
+                if !relevant {
+                    continue;
+                }
+                match messages::find(db.conn(), &event.message_id).await {
+                    Ok(Some(m)) => yield Ok(m),
+                    Ok(None) => continue,
+                    Err(e) => yield Err(ApiError::from(e)),
+                }
+            }
+        })
+    }
+}

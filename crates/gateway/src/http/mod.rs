@@ -1,0 +1,99 @@
+//! The HTTP surface: GraphQL over HTTP (POST and GET) at `/graphql`, the GraphiQL playground when
+//! a browser GETs `/graphql`, graphql-transport-ws subscriptions at `/graphql/ws`, `/healthz`,
+//! `/readyz`, `/metrics`, and the OAuth redirects `/auth/{provider}/start` and
+//! `/auth/{provider}/callback`. Every route resolves its caller through [`caller`].
+
+pub mod caller;
+mod graphql;
+mod oauth;
+mod ws;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::graphql::ColloquySchema;
+use crate::graphql::context::Services;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: ColloquySchema,
+    pub services: Services,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+/// Request counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    graphql_requests: AtomicU64,
+    graphql_errors: AtomicU64,
+    rate_limited: AtomicU64,
+    ws_connections: AtomicU64,
+}
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.services.config.limits.max_body_bytes;
+    let x_request_id = header::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/auth/{provider}/start", get(oauth::start))
+        .route("/auth/{provider}/callback", get(oauth::callback))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        // Limits the body as it streams in (the GraphQL extractor reads the raw body stream, which
+        // axum's DefaultBodyLimit does not cover); a declared length over the limit is a 413.
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.services.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let sql = state.services.db.stats();
+    let m = &state.metrics;
+    let body = format!(
+        "# TYPE colloquy_graphql_requests_total counter\ncolloquy_graphql_requests_total {}\n\
+         # TYPE colloquy_graphql_error_responses_total counter\ncolloquy_graphql_error_responses_total {}\n\
+         # TYPE colloquy_rate_limited_total counter\ncolloquy_rate_limited_total {}\n\
+         # TYPE colloquy_ws_connections_total counter\ncolloquy_ws_connections_total {}\n\
+         # TYPE colloquy_sql_statements_total counter\ncolloquy_sql_statements_total {}\n\
+         # TYPE colloquy_sql_failed_statements_total counter\ncolloquy_sql_failed_statements_total {}\n\
+         # TYPE colloquy_sql_seconds_total counter\ncolloquy_sql_seconds_total {:.6}\n",
+        m.graphql_requests.load(Ordering::Relaxed),
+        m.graphql_errors.load(Ordering::Relaxed),
+        m.rate_limited.load(Ordering::Relaxed),
+        m.ws_connections.load(Ordering::Relaxed),
+        sql.statements(),
+        sql.failed(),
+        sql.total_micros() as f64 / 1e6,
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

@@ -1,0 +1,442 @@
+//! The event buses: how a change made by one request reaches subscribers, on this instance and,
+//! with PostgreSQL, on every other one. [`EventBus`] carries message events ("a message was
+//! stored"); [`ReplyBus`] carries the deltas of replies being generated, per message. Both deliver
+//! in process at once and, on PostgreSQL, through one [`Relay`]: a single publisher task sends
+//! `NOTIFY` in publish order, off the caller's path, and a single `LISTEN` connection hands what
+//! other instances published to the local subscribers. An instance ignores its own notifications
+//! (each carries its origin), since it already delivered them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use persistence::sea_orm::sqlx::{self, postgres::PgListener};
+use persistence::sea_orm::{DatabaseConnection, DbBackend};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// The PostgreSQL channel message events travel on between instances.
+const MESSAGE_CHANNEL: &str = "colloquy_messages";
+/// The PostgreSQL channel reply events travel on between instances.
+const REPLY_CHANNEL: &str = "colloquy_replies";
+/// NOTIFY payloads must stay under 8000 bytes; longer deltas are split.
+const MAX_NOTIFY_TEXT_BYTES: usize = 6000;
+/// Events a follower may fall behind by before it is told it lagged (it then re-reads).
+const FOLLOWER_CAPACITY: usize = 256;
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<E> {
+    /// The instance that published, which already delivered the event to its own subscribers.
+    origin: String,
+    event: E,
+}
+
+/// Carries events between instances over PostgreSQL `LISTEN/NOTIFY`. The buses hold none on
+/// SQLite, where one server owns the file and in-process delivery is everything.
+#[derive(Clone)]
+struct Relay {
+    origin: String,
+    outbox: mpsc::UnboundedSender<(&'static str, String)>,
+    /// True while the listener is subscribed to every channel.
+    listening: watch::Receiver<bool>,
+}
+
+/// What the listener does with a payload that arrived on one channel.
+type Handler = Box<dyn Fn(&str) + Send + Sync>;
+
+impl Relay {
+    /// Spawns the publisher and the listener for `handlers` (channel → what to do with another
+    /// instance's payload); `origin` names this instance in what it publishes. The listener
+    /// reconnects by itself.
+    fn start(
+        conn: &DatabaseConnection,
+        origin: String,
+        handlers: Vec<(&'static str, Handler)>,
+    ) -> Self {
+        let pool = conn.get_postgres_connection_pool().clone();
+        let (listening_tx, listening) = watch::channel(false);
+        let (outbox, mut queue) = mpsc::unbounded_channel::<(&'static str, String)>();
+        let publisher_pool = pool.clone();
+        tokio::spawn(async move {
+            while let Some((channel, payload)) = queue.recv().await {
+                if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(channel)
+                    .bind(&payload)
+                    .execute(&publisher_pool)
+                    .await
+                {
+                    tracing::warn!(%error, channel, "cannot publish an event to other instances");
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let channels: Vec<&'static str> = handlers.iter().map(|(c, _)| *c).collect();
+            let handlers: HashMap<&'static str, Handler> = handlers.into_iter().collect();
+            loop {
+                let mut listener = match PgListener::connect_with(&pool).await {
+                    Ok(l) => l,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot LISTEN for events; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                if let Err(error) = listener.listen_all(channels.iter().copied()).await {
+                    tracing::error!(%error, "cannot LISTEN for events; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                let _ = listening_tx.send(true);
+                loop {
+                    match listener.recv().await {
+                        Ok(n) => {
+                            if let Some(handle) = handlers.get(n.channel()) {
+                                handle(n.payload());
+                            }
+                        }
+                        Err(error) => {
+                            // PgListener reconnects on the next recv; subscribers re-read the
+                            // database when they hear nothing for a while, so a lost
+                            // notification delays them but loses nothing.
+                            tracing::warn!(%error, "event listener failed; retrying");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            }
+        });
+        Self {
+            origin,
+            outbox,
+            listening,
+        }
+    }
+
+    fn publish<E: Serialize>(&self, channel: &'static str, event: E) {
+        let envelope = Envelope {
+            origin: self.origin.clone(),
+            event,
+        };
+        if let Ok(payload) = serde_json::to_string(&envelope) {
+            let _ = self.outbox.send((channel, payload));
+        }
+    }
+
+    /// A handler that decodes another instance's envelope and passes its event to `deliver`.
+    fn handler<E: DeserializeOwned>(
+        origin: String,
+        deliver: impl Fn(E) + Send + Sync + 'static,
+    ) -> Handler {
+        Box::new(
+            move |payload| match serde_json::from_str::<Envelope<E>>(payload) {
+                Ok(env) if env.origin != origin => deliver(env.event),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "unreadable event from another instance"),
+            },
+        )
+    }
+}
+
+/// Both buses for `conn`'s backend. With PostgreSQL they share one [`Relay`]. Must run inside a
+/// Tokio runtime.
+pub fn buses_for(conn: &DatabaseConnection) -> (EventBus, ReplyBus) {
+    let events = EventBus::default();
+    let replies = ReplyBus::in_process();
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return (events, replies);
+    }
+    // The handlers skip what this instance published itself, so they know its origin.
+    let origin = core_domain::ids::new_id();
+    let local_events = events.messages.clone();
+    let local_replies = Arc::clone(&replies.followers);
+    let relay = Relay::start(
+        conn,
+        origin.clone(),
+        vec![
+            (
+                MESSAGE_CHANNEL,
+                Relay::handler(origin.clone(), move |e: MessageEvent| {
+                    let _ = local_events.send(e);
+                }),
+            ),
+            (
+                REPLY_CHANNEL,
+                Relay::handler(origin, move |e: ReplyEvent| {
+                    deliver(&local_replies, Arc::new(e));
+                }),
+            ),
+        ],
+    );
+    (
+        EventBus {
+            relay: Some(relay.clone()),
+            ..events
+        },
+        ReplyBus {
+            relay: Some(relay),
+            ..replies
+        },
+    )
+}
+
+/// Something happened to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEvent {
+    pub conversation_id: String,
+    /// The conversation's owner, so a subscriber can filter without a query.
+    pub owner_id: Option<String>,
+    pub message_id: String,
+}
+
+/// Message events ("a message was stored"), for `messageAdded` subscribers on any instance.
+#[derive(Clone)]
+pub struct EventBus {
+    messages: broadcast::Sender<MessageEvent>,
+    relay: Option<Relay>,
+}
+
+impl EventBus {
+    /// An in-process bus: what SQLite (one instance) needs.
+    pub fn new(capacity: usize) -> Self {
+        let (messages, _) = broadcast::channel(capacity);
+        Self {
+            messages,
+            relay: None,
+        }
+    }
+
+    /// Publishes to whoever listens now, here and on other instances; with no subscribers the
+    /// event is simply dropped.
+    pub fn publish_message(&self, event: MessageEvent) {
+        if let Some(relay) = &self.relay {
+            relay.publish(MESSAGE_CHANNEL, &event);
+        }
+        let _ = self.messages.send(event);
+    }
+
+    pub fn subscribe_messages(&self) -> broadcast::Receiver<MessageEvent> {
+        self.messages.subscribe()
+    }
+
+    /// How many `messageAdded` subscriptions are live on this instance.
+    pub fn message_subscribers(&self) -> usize {
+        self.messages.receiver_count()
+    }
+
+    /// Resolves once events published by other instances reach this one (at once in process).
+    pub async fn listening(&self) {
+        if let Some(relay) = &self.relay {
+            let mut listening = relay.listening.clone();
+            let _ = listening.wait_for(|l| *l).await;
+        }
+    }
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new(1024)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reply streams
+// ---------------------------------------------------------------------------------------------
+
+/// Something happened to a reply being generated. Offsets count Unicode scalar values of the
+/// message content: a `Delta` is the text between `start` and `start + text.chars().count()`,
+/// so a follower can drop what it has already seen and notice what it missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t")]
+pub enum ReplyEvent {
+    Delta {
+        message_id: String,
+        start: usize,
+        text: String,
+    },
+    /// The reply reached its final state, which is in the database.
+    Finished { message_id: String },
+}
+
+impl ReplyEvent {
+    pub fn message_id(&self) -> &str {
+        match self {
+            ReplyEvent::Delta { message_id, .. } | ReplyEvent::Finished { message_id } => {
+                message_id
+            }
+        }
+    }
+}
+
+type Followers = Mutex<HashMap<String, broadcast::Sender<Arc<ReplyEvent>>>>;
+
+/// Carries reply events to followers, per message, in process and (with PostgreSQL) to every
+/// other instance, so a follower connected to any instance sees every reply.
+#[derive(Clone)]
+pub struct ReplyBus {
+    followers: Arc<Followers>,
+    relay: Option<Relay>,
+}
+
+impl ReplyBus {
+    /// An in-process bus.
+    pub fn in_process() -> Self {
+        Self {
+            followers: Arc::new(Mutex::new(HashMap::new())),
+            relay: None,
+        }
+    }
+
+    /// Delivers to this instance's followers of the message and, with PostgreSQL, to the others.
+    pub fn publish(&self, event: ReplyEvent) {
+        if let Some(relay) = &self.relay {
+            for part in split_for_notify(&event) {
+                relay.publish(REPLY_CHANNEL, part);
+            }
+        }
+        deliver(&self.followers, Arc::new(event));
+    }
+
+    /// Starts following one message; events published from now on reach the returned handle.
+    pub fn follow(&self, message_id: &str) -> ReplyFollower {
+        let mut map = self
+            .followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let receiver = map
+            .entry(message_id.to_owned())
+            .or_insert_with(|| broadcast::channel(FOLLOWER_CAPACITY).0)
+            .subscribe();
+        ReplyFollower {
+            receiver,
+            message_id: message_id.to_owned(),
+            followers: Arc::clone(&self.followers),
+        }
+    }
+
+    /// Messages with at least one follower on this instance (for tests and metrics).
+    pub fn followed(&self) -> usize {
+        self.followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+fn deliver(followers: &Followers, event: Arc<ReplyEvent>) {
+    let map = followers.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(sender) = map.get(event.message_id()) {
+        let _ = sender.send(event);
+    }
+}
+
+fn split_for_notify(event: &ReplyEvent) -> Vec<ReplyEvent> {
+    let ReplyEvent::Delta {
+        message_id,
+        start,
+        text,
+    } = event
+    else {
+        return vec![event.clone()];
+    };
+    if text.len() <= MAX_NOTIFY_TEXT_BYTES {
+        return vec![event.clone()];
+    }
+    let mut parts = Vec::new();
+    let mut offset = *start;
+    let mut current = String::new();
+    for c in text.chars() {
+        if current.len() + c.len_utf8() > MAX_NOTIFY_TEXT_BYTES {
+            let n = current.chars().count();
+            parts.push(ReplyEvent::Delta {
+                message_id: message_id.clone(),
+                start: offset,
+                text: std::mem::take(&mut current),
+            });
+            offset += n;
+        }
+        current.push(c);
+    }
+    parts.push(ReplyEvent::Delta {
+        message_id: message_id.clone(),
+        start: offset,
+        text: current,
+    });
+    parts
+}
+
+/// One follower of one message. Dropping it forgets the message once nobody follows it.
+pub struct ReplyFollower {
+    receiver: broadcast::Receiver<Arc<ReplyEvent>>,
+    message_id: String,
+    followers: Arc<Followers>,
+}
+
+impl ReplyFollower {
+    pub async fn recv(&mut self) -> Result<Arc<ReplyEvent>, broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for ReplyFollower {
+    fn drop(&mut self) {
+        let mut map = self
+            .followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // This follower's receiver still counts until it is dropped, after this body.
+        if map
+            .get(&self.message_id)
+            .is_some_and(|s| s.receiver_count() <= 1)
+        {
+            map.remove(&self.message_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn followers_get_their_message_only_and_are_forgotten() {
+        let bus = ReplyBus::in_process();
+        let mut a = bus.follow("a");
+        let b = bus.follow("b");
+        bus.publish(ReplyEvent::Finished {
+            message_id: "b".into(),
+        });
+        bus.publish(ReplyEvent::Delta {
+            message_id: "a".into(),
+            start: 0,
+            text: "hi".into(),
+        });
+        let got = a.recv().await.unwrap();
+        assert_eq!(got.message_id(), "a");
+        assert_eq!(bus.followed(), 2);
+        drop(b);
+        drop(a);
+        assert_eq!(bus.followed(), 0);
+    }
+
+    #[test]
+    fn long_deltas_split_at_character_boundaries_with_offsets() {
+        let text = "é".repeat(5000);
+        let parts = split_for_notify(&ReplyEvent::Delta {
+            message_id: "m".into(),
+            start: 7,
+            text: text.clone(),
+        });
+        assert!(parts.len() > 1);
+        let mut expected_start = 7;
+        let mut joined = String::new();
+        for p in parts {
+            let ReplyEvent::Delta { start, text, .. } = p else {
+                panic!("not a delta")
+            };
+            assert_eq!(start, expected_start);
+            expected_start += text.chars().count();
+            joined.push_str(&text);
+        }
+        assert_eq!(joined, text);
+    }
+}

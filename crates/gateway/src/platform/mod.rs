@@ -1,0 +1,10 @@
+//! Shared machinery every area uses: configuration, the event buses, rate limits and attempt
+//! counters, the outbox for one-time tokens, telemetry set-up and the seed loader.
+
+pub mod attempts;
+pub mod config;
+pub mod events;
+pub mod outbox;
+pub mod rate_limit;
+pub mod seed;
+pub mod telemetry;
