@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod identity;
 pub mod oauth_http;
 pub mod outbox;
+pub mod playground;
 pub mod rate_limit;
 pub mod seed;
 pub mod server;

@@ -7,14 +7,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, ErrorExtensions};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use persistence::sessions::Origin;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::graphql::ColloquySchema;
 use crate::graphql::context::{RequestContext, Services};
 use crate::graphql::loaders::Loaders;
-use crate::oauth_http;
+use crate::{oauth_http, playground};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/assets/{name}", get(playground::asset))
         .route("/auth/{provider}/start", get(oauth_http::start))
         .route("/auth/{provider}/callback", get(oauth_http::callback))
         .route("/healthz", get(|| async { "ok" }))
@@ -173,18 +174,8 @@ async fn graphql_get(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html && uri.query().is_none_or(|q| !q.contains("query=")) {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .finish(),
-        )
-        .into_response();
+    if let Some(response) = playground::answer_get_without_query(&headers, uri.query()) {
+        return response;
     }
     let request = match parse_get(uri.query().unwrap_or_default()) {
         Ok(r) => r,
