@@ -90,24 +90,28 @@ fn asset_url(file: &str) -> String {
 }
 
 /// The query editor's first content: how to sign in and send the token.
-const DEFAULT_QUERY: &str = r#"# Welcome to Colloquy's GraphiQL (served by Colloquy itself: it works offline).
+const DEFAULT_QUERY: &str = r#"# Colloquy's GraphiQL, served by Colloquy: works offline.
 #
-# Sign in with the mutation below (demo accounts come from the seeds), copy the token, and
-# replace <token> in the Headers tab below with it. While the header still reads
-# "Bearer <token>", the playground leaves it out and you query as an anonymous caller.
-# Subscriptions run over graphql-transport-ws with the same header as connection payload.
-#
-# mutation {
-#   login(input: { email: "user@vibebot.local", password: "password123" }) {
-#     token
-#     user { id name role }
-#   }
-# }
+# Run Login (demo accounts come from the seeds), copy
+# the token and put it in place of <token> in the
+# Headers tab below. Until then that placeholder header
+# is left out and you query anonymously. Subscriptions
+# use graphql-transport-ws with the same header.
 
-{
+query Personas {
   personas {
     id
     name
+  }
+}
+
+mutation Login {
+  login(input: {
+    email: "user@vibebot.local"
+    password: "password123"
+  }) {
+    token
+    user { id name role }
   }
 }
 "#;
