@@ -6,6 +6,7 @@ mod accounts;
 mod chat;
 mod conversations;
 mod identity;
+mod playground;
 mod queries;
 mod schema;
 mod secrets;

@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod context;
+pub mod limits;
 pub mod pages;
 pub mod scalars;
 pub mod scopes;
@@ -54,14 +55,21 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity)
+    // Depth and complexity are enforced by `limits::QueryLimits`, which leaves introspection out.
+    .extension(limits::QueryLimits {
+        max_depth: limits.max_depth,
+        max_complexity: limits.max_complexity,
+        introspection: limits.introspection,
+    })
     .limit_recursive_depth(32)
     .limit_directives(50)
     .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
     .extension(scopes::TokenScopes);
     if let Some(services) = services {
         builder = builder.data(services);
+    }
+    if !limits.introspection {
+        builder = builder.disable_introspection();
     }
     builder.finish()
 }

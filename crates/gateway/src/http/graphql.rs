@@ -4,12 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::caller::{bearer, caller_from, error_response, origin};
@@ -73,18 +72,8 @@ pub(super) async fn get(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html && uri.query().is_none_or(|q| !q.contains("query=")) {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .finish(),
-        )
-        .into_response();
+    if let Some(response) = super::playground::answer_get_without_query(&headers, uri.query()) {
+        return response;
     }
     let request = match parse_get(uri.query().unwrap_or_default()) {
         Ok(r) => r,

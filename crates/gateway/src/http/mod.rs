@@ -6,6 +6,7 @@
 pub mod caller;
 mod graphql;
 mod oauth;
+pub mod playground;
 mod ws;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
+        .route("/graphql/assets/{name}", get(playground::asset))
         .route("/auth/{provider}/start", get(oauth::start))
         .route("/auth/{provider}/callback", get(oauth::callback))
         .route("/healthz", get(|| async { "ok" }))
