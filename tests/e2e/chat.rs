@@ -210,7 +210,7 @@ chat_test!(
         let rows = usage_rows(&app, &conv).await;
         let chat = rows
             .iter()
-            .find(|r| r.stream_type == "chat")
+            .find(|r| *r.stream_type == core_domain::enums::StreamType::Chat)
             .expect("a chat usage row");
         assert_eq!(chat.message_id.as_deref(), Some(reply.as_str()));
         assert_eq!(chat.model, "local-echo");
@@ -342,7 +342,7 @@ chat_test!(
             assert_eq!(row.cost_micros, expected_cost);
             assert_eq!((row.input_tokens, row.output_tokens), (40, 9));
             assert_eq!(row.provider, provider);
-            assert_eq!(row.stream_type, "chat");
+            assert_eq!(*row.stream_type, core_domain::enums::StreamType::Chat);
         }
 
         // At rest the keys are ciphertext only.

@@ -242,7 +242,7 @@ impl TestApp {
         use sea_orm::{ActiveModelTrait, Set};
         let row = persistence::entity::users::ActiveModel {
             id: Set(user.id.clone()),
-            role: Set(role.as_str().to_owned()),
+            role: Set(role.into()),
             ..Default::default()
         };
         row.update(self.db().conn()).await.expect("promote user");

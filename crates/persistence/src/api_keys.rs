@@ -1,6 +1,7 @@
 //! Users' own provider keys. The store only ever sees ciphertext: the gateway encrypts with the
 //! row id as associated data before inserting, so the id is chosen by the caller.
 
+use core_domain::enums::KeyProvider;
 use core_domain::time;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -15,7 +16,7 @@ pub use api_keys::Model as ApiKey;
 pub struct NewApiKey {
     pub id: String,
     pub user_id: String,
-    pub provider: String,
+    pub provider: KeyProvider,
     pub name: Option<String>,
     pub encrypted_key: String,
     pub key_id: String,
@@ -27,7 +28,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewApiKey) -> Result<ApiKey,
     let row = api_keys::ActiveModel {
         id: Set(new.id),
         user_id: Set(new.user_id),
-        provider: Set(new.provider),
+        provider: Set(new.provider.into()),
         name: Set(new.name),
         encrypted_key: Set(new.encrypted_key),
         key_id: Set(new.key_id),

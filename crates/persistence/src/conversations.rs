@@ -96,7 +96,7 @@ pub async fn create(
         title_is_custom: Set(custom),
         model: Set(new.model),
         system_prompt: Set(new.system_prompt),
-        status: Set(ConversationStatus::Active.as_str().to_owned()),
+        status: Set(ConversationStatus::Active.into()),
         started_at: Set(now),
         ended_at: Set(None),
         total_messages: Set(0),

@@ -14,6 +14,7 @@ pub mod messages;
 pub mod oauth_states;
 pub mod security;
 pub mod sessions;
+pub mod stored;
 pub mod tokens;
 pub mod usage;
 pub mod users;

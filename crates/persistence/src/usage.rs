@@ -1,5 +1,6 @@
 //! `usage_logs`: one row per provider call. Written in the transaction that stores the reply.
 
+use core_domain::enums::StreamType;
 use core_domain::{ids, time};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
@@ -15,7 +16,7 @@ pub struct NewUsage {
     pub message_id: Option<String>,
     pub provider: String,
     pub model: String,
-    pub stream_type: String,
+    pub stream_type: StreamType,
     pub input_tokens: i32,
     pub output_tokens: i32,
     /// `None` when the model's price is unknown: never recorded as free.
@@ -32,7 +33,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewUsage) -> Result<UsageLog
         message_id: Set(new.message_id),
         provider: Set(new.provider),
         model: Set(new.model),
-        stream_type: Set(new.stream_type),
+        stream_type: Set(new.stream_type.into()),
         input_tokens: Set(new.input_tokens),
         output_tokens: Set(new.output_tokens),
         cost_micros: Set(new.cost_micros),

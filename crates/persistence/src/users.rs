@@ -28,7 +28,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<User, Sto
         email: Set(new.email),
         name: Set(new.name),
         avatar_url: Set(None),
-        role: Set(new.role.as_str().to_owned()),
+        role: Set(new.role.into()),
         is_active: Set(true),
         password_hash: Set(new.password_hash),
         disclaimer_accepted: Set(false),
@@ -90,11 +90,6 @@ pub async fn record_login(
         .exec(db)
         .await?;
     Ok(now)
-}
-
-/// Parses the stored role; an unknown spelling is a corrupt row.
-pub fn role_of(user: &User) -> Result<Role, StoreError> {
-    Ok(user.role.parse()?)
 }
 
 /// One page of all live users, oldest first (admin listing).

@@ -17,7 +17,7 @@ use crate::conversations::graphql::{
 use crate::error::ApiResult;
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::{ContextExt, RequestContext};
-use crate::graphql::scalars::{self, Role};
+use crate::graphql::scalars::Role;
 
 fn accounts<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a AccountService> {
     Ok(&ctx.services()?.accounts)
@@ -50,7 +50,7 @@ impl User {
         self.0.avatar_url.as_deref()
     }
     async fn role(&self) -> ApiResult<Role> {
-        Ok(scalars::stored::<core_domain::Role>(&self.0.role)?.into())
+        Ok((*self.0.role).into())
     }
     async fn is_active(&self) -> bool {
         self.0.is_active

@@ -165,7 +165,7 @@ fn provider_error(e: AuthError) -> ApiError {
 }
 
 fn is_guest(user: &User) -> bool {
-    user.role == Role::Guest.as_str()
+    *user.role == Role::Guest
 }
 
 /// The profile's email, if verified and free.

@@ -245,7 +245,7 @@ impl AccountService {
                 if time::needs_use_mark(session.last_used_at, time::now()) {
                     sessions::touch(db.conn(), &session.id).await?;
                 }
-                let role = users::role_of(&user)?;
+                let role = *user.role;
                 Ok(Some(Caller {
                     actor: Actor::new(user.id, role),
                     session_id: Some(session.id),
@@ -262,7 +262,7 @@ impl AccountService {
                     tokens::touch(db.conn(), &token.id).await?;
                 }
                 let scopes = scopes_of(&token);
-                let role = TokenScope::effective_role(&scopes, users::role_of(&user)?);
+                let role = TokenScope::effective_role(&scopes, *user.role);
                 Ok(Some(Caller {
                     actor: Actor::new(user.id, role),
                     session_id: None,

@@ -9,7 +9,7 @@ use super::loaders::{LinksOfPersona, LinksOfRoom, PersonaId, RoomId};
 use super::service;
 use crate::error::ApiResult;
 use crate::graphql::context::{ContextExt, load_one};
-use crate::graphql::scalars::{self, PromptType};
+use crate::graphql::scalars::PromptType;
 
 pub struct Persona(pub Arc<service::Persona>);
 pub struct Room(pub Arc<service::Room>);
@@ -115,7 +115,7 @@ impl Room {
         tags(&self.0.tags)
     }
     async fn prompt_type(&self) -> ApiResult<PromptType> {
-        Ok(scalars::stored::<core_domain::PromptType>(&self.0.prompt_type)?.into())
+        Ok((*self.0.prompt_type).into())
     }
     /// Free-form feature flags of the room.
     async fn features(&self) -> async_graphql::Json<serde_json::Value> {

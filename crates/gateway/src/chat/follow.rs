@@ -87,10 +87,7 @@ impl ChatService {
         let row = store::find(self.db.conn(), message_id)
             .await?
             .ok_or(ApiError::NotFound)?;
-        let status: MessageStatus = row
-            .status
-            .parse()
-            .map_err(|e| ApiError::internal(persistence::StoreError::Corrupt(e)))?;
+        let status: MessageStatus = *row.status;
         Ok(Snapshot {
             content: row.content,
             ended: (status != MessageStatus::Streaming).then_some((status, row.error)),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use ai_providers::{
     CompletionRequest, ModelInfo, ProviderError, StreamEvent, Usage, estimate_tokens, title,
 };
-use core_domain::enums::MessageStatus;
+use core_domain::enums::{MessageStatus, StreamType};
 use futures::StreamExt;
 use persistence::budgets::{self, BudgetKey, Reservation};
 use persistence::messages::{self as store, FinishedReply};
@@ -195,7 +195,7 @@ async fn finish(
             message_id: Some(job.message_id.clone()),
             provider: job.info.provider.clone(),
             model: job.info.id.clone(),
-            stream_type: "chat".into(),
+            stream_type: StreamType::Chat,
             input_tokens: to_i32(billed.input_tokens),
             output_tokens: to_i32(billed.output_tokens),
             cost_micros: cost(&job.info, &billed),
@@ -237,7 +237,7 @@ async fn name_conversation(service: &ChatService, job: &Job, first_message: &str
                     message_id: None,
                     provider: job.info.provider.clone(),
                     model: job.info.id.clone(),
-                    stream_type: "title".into(),
+                    stream_type: StreamType::Title,
                     input_tokens: to_i32(billed.input_tokens),
                     output_tokens: to_i32(billed.output_tokens),
                     cost_micros: cost(&job.info, &billed),

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
-use core_domain::enums::KeyProvider as DomainKeyProvider;
 use futures::{Stream, StreamExt};
 
 use super::service::{self, ChatService, Started};
@@ -17,7 +16,7 @@ use crate::accounts::Caller;
 use crate::conversations::graphql::{Conversation, Message};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
-use crate::graphql::scalars::{self, KeyProvider, MessageStatus};
+use crate::graphql::scalars::{KeyProvider, MessageStatus};
 
 fn chat<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Arc<ChatService>> {
     Ok(&ctx.services()?.chat)
@@ -64,17 +63,15 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
 }
 
-impl TryFrom<service::ApiKey> for ApiKey {
-    type Error = ApiError;
-    fn try_from(row: service::ApiKey) -> ApiResult<Self> {
-        let provider: DomainKeyProvider = scalars::stored(&row.provider)?;
-        Ok(Self {
+impl From<service::ApiKey> for ApiKey {
+    fn from(row: service::ApiKey) -> Self {
+        Self {
             id: ID(row.id),
-            provider: provider.into(),
+            provider: (*row.provider).into(),
             name: row.name,
             last4: row.last4,
             created_at: row.created_at,
-        })
+        }
     }
 }
 
@@ -115,7 +112,7 @@ impl ChatQuery {
     /// The caller's own provider keys, newest first (a handful at most, so not paged).
     async fn api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
         let rows = chat(ctx)?.api_keys(caller(ctx)?).await?;
-        rows.into_iter().map(ApiKey::try_from).collect()
+        Ok(rows.into_iter().map(ApiKey::from).collect())
     }
 }
 
@@ -205,7 +202,7 @@ impl ChatMutation {
         let row = chat(ctx)?
             .add_api_key(caller(ctx)?, provider.into(), name, &key)
             .await?;
-        ApiKey::try_from(row)
+        Ok(row.into())
     }
 
     /// Deletes one of the caller's keys. Returns its id.

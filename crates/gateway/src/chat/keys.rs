@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use auth::KeyRing;
+use core_domain::enums::KeyProvider;
 use persistence::api_keys::{self, ApiKey, NewApiKey};
 use persistence::sea_orm::ConnectionTrait;
 
@@ -65,7 +66,7 @@ pub async fn add(
     db: &impl ConnectionTrait,
     ring: &KeyRing,
     user_id: &str,
-    provider: &str,
+    provider: KeyProvider,
     name: Option<String>,
     key: &str,
 ) -> ApiResult<ApiKey> {
@@ -88,7 +89,7 @@ pub async fn add(
         NewApiKey {
             id,
             user_id: user_id.to_owned(),
-            provider: provider.to_owned(),
+            provider,
             name,
             encrypted_key: sealed.ciphertext,
             key_id: sealed.key_id,

@@ -174,7 +174,7 @@ impl ChatService {
             .conversations
             .message_for(Some(&caller.actor), message_id, Action::Update)
             .await?;
-        if original.role != MessageRole::User.as_str() {
+        if *original.role != MessageRole::User {
             return Err(ApiError::bad_input("messageId", "is not a user message"));
         }
         let turn = UserTurn::Edit {
@@ -197,7 +197,7 @@ impl ChatService {
             .conversations
             .message_for(Some(&caller.actor), message_id, Action::Update)
             .await?;
-        let user_message = if message.role == MessageRole::User.as_str() {
+        let user_message = if *message.role == MessageRole::User {
             message
         } else {
             let parent = match &message.parent_id {
@@ -205,7 +205,7 @@ impl ChatService {
                 None => None,
             };
             parent
-                .filter(|p| p.role == MessageRole::User.as_str())
+                .filter(|p| *p.role == MessageRole::User)
                 .ok_or_else(|| ApiError::bad_input("messageId", "does not answer a user message"))?
         };
         let turn = UserTurn::Existing(Box::new(user_message));
@@ -299,7 +299,7 @@ impl ChatService {
         ) {
             return Err(ApiError::Forbidden("guests cannot store provider keys"));
         }
-        keys::add(self.db.conn(), &self.keys, me, provider.as_str(), name, key).await
+        keys::add(self.db.conn(), &self.keys, me, provider, name, key).await
     }
 
     /// Deletes one of the caller's keys (NOT_FOUND for anyone else's).
@@ -574,9 +574,9 @@ fn branch_to(all: &[Message], last: &str) -> Vec<ChatMessage> {
     chain
         .into_iter()
         .rev()
-        .filter_map(|m| match m.role.as_str() {
-            r if r == MessageRole::User.as_str() => Some(ChatMessage::user(m.content.clone())),
-            r if r == MessageRole::Assistant.as_str() && !m.content.is_empty() => {
+        .filter_map(|m| match *m.role {
+            MessageRole::User => Some(ChatMessage::user(m.content.clone())),
+            MessageRole::Assistant if !m.content.is_empty() => {
                 Some(ChatMessage::assistant(m.content.clone()))
             }
             _ => None,

@@ -28,9 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::pages::{PageQuery, argument, count, page};
-use crate::graphql::scalars::{
-    self, ConversationStatus, MessageRole, MessageStatus, SortDirection,
-};
+use crate::graphql::scalars::{ConversationStatus, MessageRole, MessageStatus, SortDirection};
 
 fn conversations<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a ConversationService> {
     Ok(&ctx.services()?.conversations)
@@ -353,7 +351,7 @@ impl Conversation {
         self.0.system_prompt.as_deref()
     }
     async fn status(&self) -> ApiResult<ConversationStatus> {
-        Ok(scalars::stored::<core_domain::ConversationStatus>(&self.0.status)?.into())
+        Ok((*self.0.status).into())
     }
     async fn user_id(&self) -> Option<ID> {
         self.0.user_id.clone().map(ID)
@@ -455,13 +453,13 @@ impl Message {
         self.0.user_id.clone().map(ID)
     }
     async fn role(&self) -> ApiResult<MessageRole> {
-        Ok(scalars::stored::<DomainRole>(&self.0.role)?.into())
+        Ok((*self.0.role).into())
     }
     async fn content(&self) -> &str {
         &self.0.content
     }
     async fn status(&self) -> ApiResult<MessageStatus> {
-        Ok(scalars::stored::<DomainStatus>(&self.0.status)?.into())
+        Ok((*self.0.status).into())
     }
     /// Why generation failed, for FAILED messages.
     async fn error(&self) -> Option<&str> {

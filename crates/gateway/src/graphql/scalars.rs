@@ -71,10 +71,3 @@ pub enum SortDirection {
     #[default]
     Desc,
 }
-
-/// Parses a stored enum spelling, turning a bad one into INTERNAL (it is our data, not input).
-pub fn stored<T: std::str::FromStr<Err = core_domain::enums::UnknownVariant>>(
-    s: &str,
-) -> crate::error::ApiResult<T> {
-    s.parse().map_err(crate::error::ApiError::internal)
-}

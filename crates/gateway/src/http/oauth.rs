@@ -117,7 +117,7 @@ pub async fn callback(
             "user": {
                 "id": signed_in.user.id,
                 "email": signed_in.user.email,
-                "role": signed_in.user.role,
+                "role": signed_in.user.role.as_str(),
             },
             "linked": outcome.linked,
             "mergedGuestId": outcome.merged_guest_id,

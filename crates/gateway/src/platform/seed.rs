@@ -173,7 +173,7 @@ async fn load_catalogue(
         report.personas += 1;
     }
     for r in rooms {
-        r.prompt_type.parse::<PromptType>().with_context(|| {
+        let prompt_type = r.prompt_type.parse::<PromptType>().with_context(|| {
             format!(
                 "room {} has an unknown prompt_type {:?}",
                 r.id, r.prompt_type
@@ -186,7 +186,7 @@ async fn load_catalogue(
             purpose: Set(r.purpose.clone()),
             sample_prompt: Set(r.sample_prompt.clone()),
             tags: Set(serde_json::json!(r.tags)),
-            prompt_type: Set(r.prompt_type.clone()),
+            prompt_type: Set(prompt_type.into()),
             features: Set(r.features.clone()),
             created_at: Set(now),
             updated_at: Set(now),

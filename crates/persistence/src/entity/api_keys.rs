@@ -4,7 +4,10 @@
 //! nonce) under the server master key named by `key_id`, so keys can be rotated. Only `provider`,
 //! `name` and `last4` ever leave the server.
 
+use core_domain::enums::KeyProvider;
 use sea_orm::entity::prelude::*;
+
+use crate::stored::Text;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_keys")]
@@ -12,7 +15,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub user_id: String,
-    pub provider: String,
+    pub provider: Text<KeyProvider>,
     pub name: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub encrypted_key: String,

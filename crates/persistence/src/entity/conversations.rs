@@ -7,7 +7,10 @@
 //! the indexes `idx_conversations_user_created` / `idx_conversations_user_updated`
 //! (`user_id`, `created_at`|`updated_at`, `id`).
 
+use core_domain::enums::ConversationStatus;
 use sea_orm::entity::prelude::*;
+
+use crate::stored::Text;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "conversations")]
@@ -25,7 +28,7 @@ pub struct Model {
     pub model: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub system_prompt: Option<String>,
-    pub status: String,
+    pub status: Text<ConversationStatus>,
     pub started_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,
     pub total_messages: i32,

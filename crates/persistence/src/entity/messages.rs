@@ -6,7 +6,10 @@
 //! is COMPLETE, STREAMING, FAILED or CANCELLED; `error` says why a message FAILED. Pages of a
 //! conversation use `idx_messages_conversation_created` (`conversation_id`, `created_at`, `id`).
 
+use core_domain::enums::{MessageRole, MessageStatus};
 use sea_orm::entity::prelude::*;
+
+use crate::stored::Text;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "messages")]
@@ -16,10 +19,10 @@ pub struct Model {
     pub conversation_id: String,
     pub user_id: Option<String>,
     pub parent_id: Option<String>,
-    pub role: String,
+    pub role: Text<MessageRole>,
     #[sea_orm(column_type = "Text")]
     pub content: String,
-    pub status: String,
+    pub status: Text<MessageStatus>,
     #[sea_orm(column_type = "Text")]
     pub error: Option<String>,
     pub model: Option<String>,

@@ -3,7 +3,10 @@
 //! `prompt_type` is `open`, `guided`, `short-form` or `targeted`; `tags` is a JSON array of
 //! strings; `features` a JSON object. The personas a room supports are in `persona_rooms`.
 
+use core_domain::enums::PromptType;
 use sea_orm::entity::prelude::*;
+
+use crate::stored::Text;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "rooms")]
@@ -19,7 +22,7 @@ pub struct Model {
     pub sample_prompt: String,
     #[sea_orm(column_type = "JsonBinary")]
     pub tags: Json,
-    pub prompt_type: String,
+    pub prompt_type: Text<PromptType>,
     #[sea_orm(column_type = "JsonBinary")]
     pub features: Json,
     pub created_at: DateTimeUtc,

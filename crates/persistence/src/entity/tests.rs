@@ -12,6 +12,8 @@ use sea_orm::{
     DbBackend, EntityTrait, IdenStatic, Iterable, ModelTrait, QueryFilter, Statement,
 };
 
+use core_domain::enums::{ConversationStatus, MessageRole, MessageStatus, PromptType, Role};
+
 use super::{conversations, messages, persona_rooms, personas, rooms, users};
 
 /// (declared type, nullable) of each column of a table, as the database reports them.
@@ -218,7 +220,7 @@ async fn check_core_graph(db: &DatabaseConnection) {
     let user = users::ActiveModel {
         id: Set("u1".to_owned()),
         email: Set(Some("ada@example.com".to_owned())),
-        role: Set("USER".to_owned()),
+        role: Set(Role::User.into()),
         is_active: Set(true),
         disclaimer_accepted: Set(false),
         ..Default::default()
@@ -277,7 +279,7 @@ async fn check_core_graph(db: &DatabaseConnection) {
             purpose: Set(String::new()),
             sample_prompt: Set(String::new()),
             tags: Set(serde_json::json!([])),
-            prompt_type: Set("short-form".to_owned()),
+            prompt_type: Set(PromptType::ShortForm.into()),
             features: Set(serde_json::json!({})),
             ..Default::default()
         }
@@ -316,7 +318,7 @@ async fn check_core_graph(db: &DatabaseConnection) {
         room_id: Set(Some("garden".to_owned())),
         title: Set("New Conversation".to_owned()),
         title_is_custom: Set(false),
-        status: Set("ACTIVE".to_owned()),
+        status: Set(ConversationStatus::Active.into()),
         started_at: Set(chrono::Utc::now()),
         total_messages: Set(0),
         ..Default::default()
@@ -333,9 +335,9 @@ async fn check_core_graph(db: &DatabaseConnection) {
             conversation_id: Set("c1".to_owned()),
             user_id: Set(parent.is_none().then(|| "u1".to_owned())),
             parent_id: Set(parent.map(str::to_owned)),
-            role: Set(role.to_owned()),
+            role: Set(role.parse::<MessageRole>().unwrap().into()),
             content: Set("…".to_owned()),
-            status: Set("COMPLETE".to_owned()),
+            status: Set(MessageStatus::Complete.into()),
             output_tokens: Set(tokens),
             ..Default::default()
         }

@@ -4,7 +4,10 @@
 //! `stream_type` is `chat`, `partner`, `coach`, `title` or `analysis`. `cost_micros` is in
 //! millionths of a US dollar, NULL when the cost is unknown.
 
+use core_domain::enums::StreamType;
 use sea_orm::entity::prelude::*;
+
+use crate::stored::Text;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "usage_logs")]
@@ -17,7 +20,7 @@ pub struct Model {
     pub message_id: Option<String>,
     pub provider: String,
     pub model: String,
-    pub stream_type: String,
+    pub stream_type: Text<StreamType>,
     pub input_tokens: i32,
     pub output_tokens: i32,
     /// Millionths of a US dollar; NULL when unknown.

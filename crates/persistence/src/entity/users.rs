@@ -4,7 +4,10 @@
 //! argon2id PHC string (salt included). Rows with `deleted_at` set are soft-deleted and invisible to
 //! every query but admin ones.
 
+use core_domain::enums::Role;
 use sea_orm::entity::prelude::*;
+
+use crate::stored::Text;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -16,7 +19,7 @@ pub struct Model {
     pub email: Option<String>,
     pub name: Option<String>,
     pub avatar_url: Option<String>,
-    pub role: String,
+    pub role: Text<Role>,
     pub is_active: bool,
     pub password_hash: Option<String>,
     pub disclaimer_accepted: bool,
