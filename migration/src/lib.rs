@@ -17,6 +17,7 @@ mod m20261121_000008_marketplace;
 mod m20261121_000009_infrastructure;
 mod m20261121_000010_chat;
 mod m20261121_000011_oauth_states;
+mod m20261202_000012_reservations;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000009_infrastructure::Migration),
             Box::new(m20261121_000010_chat::Migration),
             Box::new(m20261121_000011_oauth_states::Migration),
+            Box::new(m20261202_000012_reservations::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod budgets;
 mod chat;
 mod conversations;
 mod identity;

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::accounts::AccountService;
 use crate::catalogue::CatalogueService;
-use crate::chat::ChatService;
+use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
 use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
@@ -37,21 +37,25 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         tracing::info!(applied, "applied migrations");
     }
     // Replies a stopped server left STREAMING become FAILED (reason `interrupted`), keeping their
-    // saved text. An SQLite file has one server, so none can still be generating. PostgreSQL may
-    // have other instances generating right now: only replies whose generator stopped
-    // heartbeating are swept here, and the sweeper in `run` catches the rest within
-    // COLLOQUY_STREAM_STALE_SECS.
+    // saved text, and their reservations are settled and billed (`chat::recover`). An SQLite file
+    // has one server, so none can still be generating. PostgreSQL may have other instances
+    // generating right now: only replies whose generator stopped heartbeating are recovered here,
+    // and the sweeper in `run` catches the rest within COLLOQUY_STREAM_STALE_SECS.
     let cutoff = match db.backend() {
         sea_orm::DbBackend::Sqlite => None,
         _ => Some(stale_cutoff(config)),
     };
-    let interrupted = persistence::messages::fail_interrupted(db.conn(), cutoff)
+    // The catalogue prices what recovery bills; it makes no network call.
+    let providers = ai_providers::Providers::from_config(config.chat.providers.clone())
+        .context("cannot read the model catalogue")?;
+    let recovered = recover::interrupted(&db, &providers, cutoff)
         .await
-        .context("cannot mark interrupted replies")?;
-    if interrupted > 0 {
+        .context("cannot recover interrupted replies")?;
+    if recovered != recover::Recovered::default() {
         tracing::warn!(
-            interrupted,
-            "replies interrupted by the last shutdown are marked FAILED"
+            replies = recovered.replies,
+            reservations = recovered.reservations,
+            "replies interrupted by the last shutdown are marked FAILED and their tokens settled"
         );
     }
     Ok(db)
@@ -107,6 +111,7 @@ pub async fn run(
     let sweeper = tokio::spawn(sweep_interrupted(
         state.services.db.clone(),
         Arc::clone(&state.services.config),
+        Arc::clone(&state.services.chat),
     ));
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -124,18 +129,20 @@ fn stale_cutoff(config: &Config) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Every half of COLLOQUY_STREAM_STALE_SECS: replies whose generator stopped heartbeating (its
-/// server died) become FAILED with reason `interrupted`, so none stays STREAMING for ever.
-async fn sweep_interrupted(db: Db, config: Arc<Config>) {
+/// server died) become FAILED with reason `interrupted` and their tokens are settled, so none
+/// stays STREAMING, or holds a reservation, for ever. Safe with several instances: each reply is
+/// recovered by one conditional update, and billed by whoever deletes its reservation.
+async fn sweep_interrupted(db: Db, config: Arc<Config>, chat: Arc<ChatService>) {
     let mut every = tokio::time::interval(config.chat.stale_after / 2);
     every.tick().await;
     loop {
         every.tick().await;
-        match persistence::messages::fail_interrupted(db.conn(), Some(stale_cutoff(&config))).await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(
-                interrupted = n,
-                "replies whose server stopped are marked FAILED"
+        match recover::interrupted(&db, chat.providers(), Some(stale_cutoff(&config))).await {
+            Ok(r) if r == recover::Recovered::default() => {}
+            Ok(r) => tracing::warn!(
+                replies = r.replies,
+                reservations = r.reservations,
+                "replies whose server stopped are marked FAILED and their tokens settled"
             ),
             Err(error) => tracing::warn!(%error, "cannot sweep interrupted replies"),
         }

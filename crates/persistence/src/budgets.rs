@@ -5,18 +5,27 @@
 //! either database: the row update is atomic and the condition is re-checked under its lock.
 //! Several budgets are reserved in one transaction: all of them or none. Settling moves the
 //! reservation to `used` at its real size (which may exceed the estimate: usage is never lost).
+//!
+//! Every reservation is also a `budget_reservations` row, written in the reserving transaction:
+//! what the call holds, on which budgets, for which reply and model. Settling deletes that row and
+//! touches the budgets only when the delete found it, so a reservation is settled exactly once
+//! even when a generator and the recovery of its "dead" server race for it; and a reservation
+//! whose server died is found again by recovery ([`pending_for_message`]).
 
+use core_domain::enums::StreamType;
 use core_domain::{ids, time};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    TransactionSession, TransactionTrait,
 };
 
 use crate::StoreError;
+use crate::entity::budget_reservations as held;
 use crate::entity::budgets::{self, Column, Entity};
 
 pub use budgets::Model as Budget;
+pub use held::Model as PendingReservation;
 
 /// A per-user token allowance for one UTC day.
 pub const USER_DAILY: &str = "user_daily";
@@ -45,8 +54,22 @@ impl BudgetKey {
 /// Budgets held by one reservation, to settle later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
+    /// The `budget_reservations` row.
+    pub id: String,
     pub budget_ids: Vec<String>,
     pub tokens: i64,
+}
+
+/// What a reservation is for: enough to settle it and bill the call if its server dies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purpose {
+    pub message_id: Option<String>,
+    pub user_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub prompt_tokens: i32,
+    pub model: String,
+    pub provider: String,
+    pub stream_type: StreamType,
 }
 
 async fn ensure(db: &impl ConnectionTrait, key: &BudgetKey) -> Result<String, StoreError> {
@@ -77,10 +100,12 @@ async fn ensure(db: &impl ConnectionTrait, key: &BudgetKey) -> Result<String, St
 }
 
 /// Reserves `tokens` on every budget in `keys`, or on none: `Ok(None)` when one does not fit.
+/// The reservation is recorded for `purpose` in the same transaction.
 pub async fn reserve<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     keys: &[BudgetKey],
     tokens: i64,
+    purpose: Purpose,
 ) -> Result<Option<Reservation>, StoreError> {
     // Rows are created outside the reserving transaction so two first reservations of the day do
     // not deadlock on the insert.
@@ -107,22 +132,48 @@ pub async fn reserve<C: ConnectionTrait + TransactionTrait>(
             return Ok(None);
         }
     }
+    let id = ids::new_id();
+    held::ActiveModel {
+        id: Set(id.clone()),
+        message_id: Set(purpose.message_id),
+        user_id: Set(purpose.user_id),
+        conversation_id: Set(purpose.conversation_id),
+        budget_ids: Set(serde_json::json!(ids)),
+        tokens: Set(tokens),
+        prompt_tokens: Set(purpose.prompt_tokens),
+        model: Set(purpose.model),
+        provider: Set(purpose.provider),
+        stream_type: Set(purpose.stream_type.into()),
+        created_at: Set(time::now()),
+    }
+    .insert(&txn)
+    .await?;
     txn.commit().await?;
     Ok(Some(Reservation {
+        id,
         budget_ids: ids,
         tokens,
     }))
 }
 
-/// Releases a reservation and charges `used_tokens` instead. Runs on whatever connection the
-/// caller gives, so it can join the transaction that stores the reply.
+/// Releases a reservation and charges `used_tokens` instead, exactly once: false (and nothing
+/// charged) when it was settled already, by recovery say. Runs on whatever connection the caller
+/// gives, so it joins the transaction that stores the reply and its usage row.
 pub async fn settle(
     db: &impl ConnectionTrait,
     reservation: &Reservation,
     used_tokens: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let taken = held::Entity::delete_by_id(reservation.id.clone())
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0;
+    if !taken {
+        return Ok(false);
+    }
     if reservation.budget_ids.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     Entity::update_many()
         .col_expr(
@@ -134,26 +185,60 @@ pub async fn settle(
         .filter(Column::Id.is_in(reservation.budget_ids.iter().cloned()))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(true)
 }
 
-/// Charges tokens that were not reserved (a title request after the reply), on every budget in
-/// `keys`; a budget may go over its limit this way, which only refuses the next reservation.
-pub async fn charge<C: ConnectionTrait>(
-    db: &C,
-    keys: &[BudgetKey],
-    tokens: i64,
-) -> Result<(), StoreError> {
-    for key in keys {
-        let id = ensure(db, key).await?;
-        Entity::update_many()
-            .col_expr(Column::Used, Expr::col(Column::Used).add(tokens))
-            .col_expr(Column::UpdatedAt, Expr::value(time::now()))
-            .filter(Column::Id.eq(id))
-            .exec(db)
-            .await?;
+/// The reservation a reply's call still holds, if its settlement never happened.
+pub async fn pending_for_message(
+    db: &impl ConnectionTrait,
+    message_id: &str,
+) -> Result<Option<(PendingReservation, Reservation)>, StoreError> {
+    let Some(row) = held::Entity::find()
+        .filter(held::Column::MessageId.eq(message_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let reservation = reservation_of(&row);
+    Ok(Some((row, reservation)))
+}
+
+/// Reservations older than `before` that hold no reply (titles and other message-less calls
+/// whose server died before settling).
+pub async fn stale_without_message(
+    db: &impl ConnectionTrait,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(PendingReservation, Reservation)>, StoreError> {
+    let rows = held::Entity::find()
+        .filter(held::Column::MessageId.is_null())
+        .filter(held::Column::CreatedAt.lt(before))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let reservation = reservation_of(&row);
+            (row, reservation)
+        })
+        .collect())
+}
+
+fn reservation_of(row: &PendingReservation) -> Reservation {
+    let budget_ids = row
+        .budget_ids
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Reservation {
+        id: row.id.clone(),
+        budget_ids,
+        tokens: row.tokens,
     }
-    Ok(())
 }
 
 pub async fn find(

@@ -92,7 +92,7 @@ pub async fn create(
         persona_id: Set(new.persona_id),
         room_id: Set(new.room_id),
         project_id: Set(None),
-        title: Set(new.title.unwrap_or_else(|| "New Conversation".to_owned())),
+        title: Set(new.title.unwrap_or_else(|| DEFAULT_TITLE.to_owned())),
         title_is_custom: Set(custom),
         model: Set(new.model),
         system_prompt: Set(new.system_prompt),
@@ -173,6 +173,28 @@ pub async fn update_settings(
         return Ok(None);
     }
     find(db, id).await
+}
+
+/// The title a conversation starts with.
+pub const DEFAULT_TITLE: &str = "New Conversation";
+
+/// Names a conversation that still has its default title (and no title the user chose) with
+/// `title`, atomically: of several first replies finishing at once, one claims the naming.
+/// Returns whether this call claimed it.
+pub async fn claim_title(
+    db: &impl ConnectionTrait,
+    id: &str,
+    title: &str,
+) -> Result<bool, StoreError> {
+    let res = Entity::update_many()
+        .col_expr(Column::Title, Expr::value(title))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::TitleIsCustom.eq(false))
+        .filter(Column::Title.eq(DEFAULT_TITLE))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
 }
 
 /// Sets a generated title unless the user chose one meanwhile. Returns whether it was set.

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use ai_providers::{
-    CompletionRequest, ModelInfo, ProviderError, StreamEvent, Usage, estimate_tokens, title,
+    CompletionRequest, ModelInfo, ProviderError, StreamEvent, Usage, estimate_prompt_tokens,
+    estimate_tokens, title,
 };
 use core_domain::enums::{MessageStatus, StreamType};
 use futures::StreamExt;
-use persistence::budgets::{self, BudgetKey, Reservation};
+use persistence::budgets::{self, BudgetKey, Purpose, Reservation};
 use persistence::messages::{self as store, FinishedReply};
 use persistence::sea_orm::TransactionTrait as _;
 use persistence::usage::{self, NewUsage};
@@ -153,7 +154,7 @@ async fn cancel_requested(cancelled: &mut watch::Receiver<bool>) {
 
 /// What a call that ended early probably cost: the prompt, and the text received. Providers
 /// bill a broken stream for what they sent; they just do not say how much.
-fn estimated_usage(prompt_tokens: u32, produced: &str) -> Usage {
+pub(super) fn estimated_usage(prompt_tokens: u32, produced: &str) -> Usage {
     if produced.is_empty() {
         return Usage::default();
     }
@@ -187,6 +188,13 @@ async fn finish(
     if write_message {
         store::finish(&txn, &job.message_id, reply).await?;
     }
+    // The reservation is the ticket: if recovery settled it (it took this instance for dead),
+    // the call is billed already and nothing more is written.
+    let used = i64::from(billed.input_tokens) + i64::from(billed.output_tokens);
+    if !budgets::settle(&txn, &job.reservation, used).await? {
+        txn.commit().await?;
+        return Ok(());
+    }
     usage::insert(
         &txn,
         NewUsage {
@@ -203,34 +211,67 @@ async fn finish(
         },
     )
     .await?;
-    let used = i64::from(billed.input_tokens) + i64::from(billed.output_tokens);
-    budgets::settle(&txn, &job.reservation, used).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// Asks the same model for a short title (the local model answers with the first words) and
-/// sets it unless the user named the conversation meanwhile. Failures only cost the title.
+/// Names the conversation after its first exchange, once: the first reply to finish claims the
+/// title by setting the first words of the message (so parallel first sends name it once), then
+/// asks the same model for a better title. The title call reserves against the same budgets as
+/// every other call before it runs (no reservation, no call: the first words stay) and is settled
+/// with its usage row in one transaction. Failures only cost the better title.
 async fn name_conversation(service: &ChatService, job: &Job, first_message: &str) {
+    let db = service.db.conn();
+    let fallback = title::fallback_title(first_message);
+    match conversations::claim_title(db, &job.conversation_id, &fallback).await {
+        Ok(true) => {}
+        Ok(false) => return, // named already, by the user or by a parallel first reply
+        Err(error) => {
+            tracing::warn!(%error, "cannot claim the conversation's title");
+            return;
+        }
+    }
     let mut request = title::title_request(&job.info.id, first_message);
     request.api_key = job.request.api_key.clone();
-    let started = Instant::now();
-    let (title, billed) = match job.provider.complete(request).await {
-        Ok(done) => (
-            title::clean_title(&done.text).unwrap_or_else(|| title::fallback_title(first_message)),
-            Some(done.usage),
-        ),
+    let prompt_tokens = estimate_prompt_tokens(request.system.as_deref(), &request.messages);
+    let estimate = i64::from(prompt_tokens) + i64::from(request.max_tokens);
+    let purpose = Purpose {
+        message_id: None,
+        user_id: Some(job.user_id.clone()),
+        conversation_id: Some(job.conversation_id.clone()),
+        prompt_tokens: to_i32(prompt_tokens),
+        model: job.info.id.clone(),
+        provider: job.info.provider.clone(),
+        stream_type: StreamType::Title,
+    };
+    let reservation = match budgets::reserve(db, &job.budgets, estimate, purpose).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            tracing::info!(conversation_id = %job.conversation_id, "no budget left for a title; keeping the first words");
+            return;
+        }
         Err(error) => {
-            tracing::warn!(%error, "title generation failed; using the first words");
-            (title::fallback_title(first_message), None)
+            tracing::warn!(%error, "cannot reserve tokens for a title");
+            return;
         }
     };
-    let db = service.db.conn();
+    let started = Instant::now();
+    let (better, billed) = match job.provider.complete(request).await {
+        Ok(done) => (title::clean_title(&done.text), done.usage),
+        Err(error) => {
+            tracing::warn!(%error, "title generation failed; keeping the first words");
+            (None, Usage::default())
+        }
+    };
     let result: Result<(), StoreError> = async {
-        conversations::set_generated_title(db, &job.conversation_id, &title).await?;
-        if let Some(billed) = billed {
+        let txn = db.begin().await?;
+        if let Some(better) = &better {
+            conversations::set_generated_title(&txn, &job.conversation_id, better).await?;
+        }
+        let used = i64::from(billed.input_tokens) + i64::from(billed.output_tokens);
+        if budgets::settle(&txn, &reservation, used).await? && used > 0 {
             usage::insert(
-                db,
+                &txn,
                 NewUsage {
                     user_id: Some(job.user_id.clone()),
                     conversation_id: Some(job.conversation_id.clone()),
@@ -247,9 +288,8 @@ async fn name_conversation(service: &ChatService, job: &Job, first_message: &str
                 },
             )
             .await?;
-            let used = i64::from(billed.input_tokens) + i64::from(billed.output_tokens);
-            budgets::charge(db, &job.budgets, used).await?;
         }
+        txn.commit().await?;
         Ok(())
     }
     .await;

@@ -5,6 +5,7 @@ mod follow;
 mod generate;
 pub mod graphql;
 pub mod keys;
+pub mod recover;
 pub mod service;
 
 pub use service::{ChatService, ReplyChunk};

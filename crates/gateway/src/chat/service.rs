@@ -19,10 +19,10 @@ use ai_providers::{
     estimate_prompt_tokens, fit_to_context,
 };
 use auth::KeyRing;
-use core_domain::enums::{KeyProvider, MessageRole, MessageStatus};
+use core_domain::enums::{KeyProvider, MessageRole, MessageStatus, StreamType};
 use core_domain::policy::{Action, Resource, can};
 use futures::Stream;
-use persistence::budgets::{self, BudgetKey};
+use persistence::budgets::{self, BudgetKey, Purpose};
 use persistence::messages::{self as store, Message, NewMessage};
 use persistence::{Db, api_keys, catalogue, conversations};
 
@@ -379,12 +379,24 @@ impl ChatService {
 
         let budgets = self.budgets_for(user_id);
         let estimate = i64::from(prompt_tokens) + i64::from(max_tokens);
-        let reservation = budgets::reserve(self.db.conn(), &budgets, estimate)
+        // The reply's id is chosen now so the reservation names it: if this server dies before
+        // the reply is settled, recovery finds the reservation from the reply.
+        let reply_id = core_domain::ids::new_id();
+        let purpose = Purpose {
+            message_id: Some(reply_id.clone()),
+            user_id: Some(user_id.to_owned()),
+            conversation_id: Some(conversation.id.clone()),
+            prompt_tokens: i32::try_from(prompt_tokens).unwrap_or(i32::MAX),
+            model: info.id.clone(),
+            provider: info.provider.clone(),
+            stream_type: StreamType::Chat,
+        };
+        let reservation = budgets::reserve(self.db.conn(), &budgets, estimate, purpose)
             .await?
             .ok_or(ApiError::QuotaExceeded)?;
 
         let stored = self
-            .store_turn(&conversation, user_id, &turn, parent_id, &info)
+            .store_turn(&conversation, user_id, &turn, parent_id, &info, reply_id)
             .await;
         let (user_message, reply) = match stored {
             Ok(s) => s,
@@ -439,6 +451,7 @@ impl ChatService {
         turn: &UserTurn,
         parent_id: Option<String>,
         info: &ModelInfo,
+        reply_id: String,
     ) -> ApiResult<(Option<Message>, Message)> {
         let mut rows = Vec::with_capacity(2);
         let user_message_id = match turn {
@@ -462,7 +475,7 @@ impl ChatService {
             UserTurn::Existing(m) => m.id.clone(),
         };
         rows.push((
-            core_domain::ids::new_id(),
+            reply_id,
             NewMessage {
                 conversation_id: conversation.id.clone(),
                 user_id: None,

@@ -66,6 +66,7 @@ pub(crate) use stamp_timestamps;
 pub mod analyses;
 pub mod api_keys;
 pub mod assessments;
+pub mod budget_reservations;
 pub mod budgets;
 pub mod compliance_monitoring;
 pub mod contact_methods;

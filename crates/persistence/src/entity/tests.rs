@@ -156,6 +156,7 @@ async fn check_schema(db: &DatabaseConnection) {
         analyses,
         api_keys,
         assessments,
+        budget_reservations,
         budgets,
         compliance_monitoring,
         contact_methods,
