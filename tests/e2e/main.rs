@@ -7,6 +7,7 @@ mod budgets;
 mod chat;
 mod conversations;
 mod identity;
+mod mail;
 mod playground;
 mod queries;
 mod schema;

@@ -88,7 +88,10 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     );
     let services = Services {
         limiter: Arc::new(RateLimiter::new(config.limits.requests_per_minute)),
-        accounts: Arc::new(AccountService::new(db.clone(), Arc::clone(&config))),
+        accounts: Arc::new(
+            AccountService::new(db.clone(), Arc::clone(&config))
+                .context("cannot set up the mailer")?,
+        ),
         catalogue: Arc::new(CatalogueService::new(db.clone())),
         conversations,
         chat,

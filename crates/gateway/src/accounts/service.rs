@@ -88,14 +88,14 @@ pub struct AccountService {
 }
 
 impl AccountService {
-    pub fn new(db: Db, config: Arc<Config>) -> Self {
-        Self {
+    pub fn new(db: Db, config: Arc<Config>) -> anyhow::Result<Self> {
+        Ok(Self {
             attempts: AttemptLimits::new(config.auth.attempts_per_minute),
-            outbox: Outbox::new(config.auth.log_one_time_tokens),
+            outbox: Outbox::new(&config.auth.mail)?,
             oauth: OAuthProviders::new(&config.auth.oauth_providers, &config.auth.public_url),
             db,
             config,
-        }
+        })
     }
 
     /// The one-time messages sent (tests read tokens from it).

@@ -123,10 +123,74 @@ pub struct AuthConfig {
     /// (ID defaults to `oidc`) and any listed in `COLLOQUY_OAUTH_PROVIDERS=name,...` with the same
     /// variables under `COLLOQUY_OAUTH_<NAME>_`. A provider without a client id is off.
     pub oauth_providers: Vec<auth::OAuthProviderConfig>,
-    /// `COLLOQUY_LOG_ONE_TIME_TOKENS`, default true: there is no mailer, so email-verification and
-    /// password-reset tokens are written to the log at INFO (development only: turn it off in
-    /// production once a mailer exists).
-    pub log_one_time_tokens: bool,
+    /// How one-time tokens (email verification, password reset) reach their owners.
+    pub mail: MailConfig,
+}
+
+/// Where one-time messages (email verification, password reset) go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailDelivery {
+    /// Nowhere: the token is issued but delivered to nobody (and never logged).
+    Off,
+    /// An SMTP server: `smtp://[user:password@]host[:port][?tls=required|opportunistic]` or
+    /// `smtps://...` (implicit TLS).
+    Smtp(String),
+    /// Development: appended to a file, one JSON object per line.
+    File(std::path::PathBuf),
+    /// Development: printed to standard output.
+    Stdout,
+}
+
+/// `COLLOQUY_MAIL` (default off: tokens are never written to logs or files unless a
+/// development outbox is chosen explicitly) and `COLLOQUY_MAIL_FROM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailConfig {
+    /// `COLLOQUY_MAIL`: `smtp://...`, `smtps://...`, `file:<path>`, `stdout`, or `off`.
+    pub delivery: MailDelivery,
+    /// `COLLOQUY_MAIL_FROM`, default `Colloquy <no-reply@colloquy.local>`.
+    pub from: String,
+}
+
+impl MailConfig {
+    fn from(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let raw = env.string("COLLOQUY_MAIL", "off");
+        let bad = |reason: &str| ConfigError {
+            var: "COLLOQUY_MAIL",
+            // An SMTP URL may carry a password, and one that does not parse cannot be redacted
+            // reliably: it is not echoed then.
+            value: if raw.contains('@') {
+                "(not shown: it may hold a password)".to_owned()
+            } else {
+                raw.clone()
+            },
+            reason: reason.to_owned(),
+        };
+        let delivery = match raw.as_str() {
+            "" | "off" | "none" => MailDelivery::Off,
+            "stdout" => MailDelivery::Stdout,
+            other if other.starts_with("file:") => {
+                let path = &other["file:".len()..];
+                if path.is_empty() {
+                    return Err(bad("file: needs a path, e.g. file:./outbox.jsonl"));
+                }
+                MailDelivery::File(path.into())
+            }
+            other if other.starts_with("smtp://") || other.starts_with("smtps://") => {
+                let url = url::Url::parse(other).map_err(|e| bad(&e.to_string()))?;
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err(bad("an SMTP URL needs a host"));
+                }
+                MailDelivery::Smtp(other.to_owned())
+            }
+            _ => {
+                return Err(bad(
+                    "expected smtp://..., smtps://..., file:<path>, stdout or off",
+                ));
+            }
+        };
+        let from = env.string("COLLOQUY_MAIL_FROM", "Colloquy <no-reply@colloquy.local>");
+        Ok(Self { delivery, from })
+    }
 }
 
 impl AuthConfig {
@@ -420,7 +484,7 @@ impl Config {
                     .to_owned(),
                 oauth_success_url: env.get("COLLOQUY_OAUTH_SUCCESS_URL"),
                 oauth_providers: AuthConfig::oauth_from(env)?,
-                log_one_time_tokens: env.flag("COLLOQUY_LOG_ONE_TIME_TOKENS", true)?,
+                mail: MailConfig::from(env)?,
             },
             log: LogConfig {
                 format,
@@ -462,6 +526,34 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+
+    /// One-time tokens go nowhere (and never into the log) unless a mailer is chosen.
+    #[test]
+    fn mail_is_off_by_default_and_checked_when_set() {
+        let config = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let env =
+                Env::from_fn(move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
+            Config::from(&env)
+        };
+        let default = config(&[]).unwrap();
+        assert_eq!(default.auth.mail.delivery, MailDelivery::Off);
+        let smtp = config(&[("COLLOQUY_MAIL", "smtp://mailer:pw@mail.example.com:587")]).unwrap();
+        assert!(matches!(smtp.auth.mail.delivery, MailDelivery::Smtp(_)));
+        let file = config(&[("COLLOQUY_MAIL", "file:./outbox.jsonl")]).unwrap();
+        assert_eq!(
+            file.auth.mail.delivery,
+            MailDelivery::File("./outbox.jsonl".into())
+        );
+        let err = config(&[("COLLOQUY_MAIL", "smtp://user:secret@")]).unwrap_err();
+        assert_eq!(err.var, "COLLOQUY_MAIL");
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(config(&[("COLLOQUY_MAIL", "carrier-pigeon")]).is_err());
+    }
+
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> Env<'static> {
