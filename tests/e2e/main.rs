@@ -11,4 +11,5 @@ mod queries;
 mod schema;
 mod secrets;
 mod seeds;
+mod stale_tokens;
 mod transport;

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::caller::{bearer, caller_from, error_response, origin};
+use super::caller::{error_response, origin, resolve};
 use crate::error::ApiError;
 use crate::graphql::context::{Loaders, RequestContext};
 
@@ -26,33 +26,34 @@ async fn execute(
         .graphql_requests
         .fetch_add(1, Ordering::Relaxed);
     let services = &state.services;
-    let caller = match caller_from(services, bearer(&headers)).await {
-        Ok(c) => c,
-        Err(ApiError::Unauthenticated) => {
-            return error_response(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated);
-        }
+    // A token that is not valid is ignored (the request runs anonymously, flagged in a header).
+    let who = match resolve(services, &headers).await {
+        Ok(who) => who,
         Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let limit_key = match &caller {
+    let limit_key = match &who.caller {
         Some(c) => format!("user:{}", c.actor.user_id),
         None => format!("ip:{}", addr.ip()),
     };
     if let Err(retry_after) = services.limiter.check(&limit_key) {
         state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-        return error_response(
+        return who.mark(error_response(
             StatusCode::TOO_MANY_REQUESTS,
             ApiError::RateLimited { retry_after },
-        );
+        ));
     }
     let origin = origin(&headers, addr);
     let request = request
-        .data(RequestContext { caller, origin })
+        .data(RequestContext {
+            caller: who.caller.clone(),
+            origin,
+        })
         .data(Loaders::new(&services.db));
     let response = state.schema.execute(request).await;
     if response.is_err() {
         state.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
     }
-    GraphQLResponse::from(response).into_response()
+    who.mark(GraphQLResponse::from(response).into_response())
 }
 
 pub(super) async fn post(
