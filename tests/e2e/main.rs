@@ -14,3 +14,4 @@ mod secrets;
 mod seeds;
 mod stale_tokens;
 mod transport;
+mod ws_protocol;
