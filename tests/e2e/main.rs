@@ -12,6 +12,7 @@ mod queries;
 mod schema;
 mod secrets;
 mod seeds;
+mod sse;
 mod stale_tokens;
 mod transport;
 mod ws_protocol;

@@ -1,12 +1,14 @@
 //! The HTTP surface: GraphQL over HTTP (POST and GET) at `/graphql`, the GraphiQL playground when
-//! a browser GETs `/graphql`, graphql-transport-ws subscriptions at `/graphql/ws`, `/healthz`,
-//! `/readyz`, `/metrics`, and the OAuth redirects `/auth/{provider}/start` and
-//! `/auth/{provider}/callback`. Every route resolves its caller through [`caller`].
+//! a browser GETs `/graphql`, graphql-transport-ws subscriptions at `/graphql/ws`, GraphQL over
+//! SSE at `/graphql/stream`, `/healthz`, `/readyz`, `/metrics`, and the OAuth redirects
+//! `/auth/{provider}/start` and `/auth/{provider}/callback`. Every route resolves its caller
+//! through [`caller`].
 
 pub mod caller;
 mod graphql;
 mod oauth;
 pub mod playground;
+mod sse;
 mod ws;
 
 use std::sync::Arc;
@@ -47,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
+        .route("/graphql/stream", get(sse::get).post(sse::post))
         .route("/graphql/assets/{name}", get(playground::asset))
         .route("/auth/{provider}/start", get(oauth::start))
         .route("/auth/{provider}/callback", get(oauth::callback))
