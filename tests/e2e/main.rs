@@ -5,6 +5,7 @@ mod access;
 mod accounts;
 mod chat;
 mod conversations;
+mod cors;
 mod http_spec;
 mod identity;
 mod playground;

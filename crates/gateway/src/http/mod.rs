@@ -2,7 +2,7 @@
 //! a browser GETs `/graphql`, graphql-transport-ws subscriptions at `/graphql/ws`, GraphQL over
 //! SSE at `/graphql/stream`, `/healthz`, `/readyz`, `/metrics`, and the OAuth redirects
 //! `/auth/{provider}/start` and `/auth/{provider}/callback`. Every route resolves its caller
-//! through [`caller`].
+//! through [`caller`]. CORS is off unless `COLLOQUY_CORS_ORIGINS` names origins.
 
 pub mod caller;
 mod graphql;
@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -46,7 +47,8 @@ pub struct HttpMetrics {
 pub fn router(state: AppState) -> Router {
     let max_body = state.services.config.limits.max_body_bytes;
     let x_request_id = header::HeaderName::from_static("x-request-id");
-    Router::new()
+    let cors = cors(&state.services.config.server.cors_origins);
+    let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/graphql/stream", get(sse::get).post(sse::post))
@@ -67,8 +69,45 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-        .with_state(state)
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid));
+    // Outermost, so preflights are answered before routing and every response (413s included)
+    // carries the headers.
+    match cors {
+        Some(cors) => router.layer(cors).with_state(state),
+        None => router.with_state(state),
+    }
+}
+
+/// CORS for the configured origins (`*` for any), or None (no CORS headers at all) when there are
+/// none. Browsers may send `Authorization` and `Content-Type` with GET and POST, and read the
+/// request id, the ignored-token warning and `Retry-After`. No credentials: Colloquy uses bearer
+/// tokens, never cookies.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([
+                header::HeaderName::from_static("x-request-id"),
+                caller::AUTH_WARNING,
+                header::RETRY_AFTER,
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
