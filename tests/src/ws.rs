@@ -24,33 +24,69 @@ impl WsClient {
 
     /// Connects; `Err` carries the server's closing message when `connection_init` is refused.
     pub async fn try_connect(url: &str, token: Option<&str>) -> Result<Self, String> {
-        let mut request = url.into_client_request().expect("ws url");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
-        let (socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket handshake");
-        let mut client = Self { socket, next_id: 1 };
+        let mut client = Self::open(url, None).await;
         let payload = match token {
             Some(t) => json!({ "authorization": format!("Bearer {t}") }),
             None => json!({}),
         };
         client
-            .send(json!({ "type": "connection_init", "payload": payload }))
+            .init(payload)
+            .await
+            .map(|()| client)
+            .map_err(|refusal| format!("{refusal:?}"))
+    }
+
+    /// Opens the socket (graphql-transport-ws) without sending `connection_init`; `header_token`
+    /// travels as `Authorization: Bearer` on the upgrade request.
+    pub async fn open(url: &str, header_token: Option<&str>) -> Self {
+        let mut request = url.into_client_request().expect("ws url");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        if let Some(t) = header_token {
+            request.headers_mut().insert(
+                "Authorization",
+                format!("Bearer {t}").parse().expect("header"),
+            );
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket handshake");
+        Self { socket, next_id: 1 }
+    }
+
+    /// Sends `connection_init` with `payload`; Ok on `connection_ack`, otherwise the server's
+    /// answer (e.g. `{"type": "close", "code": 4403, ...}`), or Null when the socket just ended.
+    pub async fn init(&mut self, payload: Value) -> Result<(), Value> {
+        self.send(json!({ "type": "connection_init", "payload": payload }))
             .await;
-        match client.next_raw(Duration::from_secs(10)).await {
-            Some(v) if v["type"] == "connection_ack" => Ok(client),
-            other => Err(format!("{other:?}")),
+        match self.next_raw(Duration::from_secs(10)).await {
+            Some(v) if v["type"] == "connection_ack" => Ok(()),
+            Some(other) => Err(other),
+            None => Err(Value::Null),
         }
     }
 
-    async fn send(&mut self, v: Value) {
+    /// Sends a protocol message as it is.
+    pub async fn send(&mut self, v: Value) {
         self.socket
             .send(Message::Text(v.to_string().into()))
             .await
             .expect("ws send");
+    }
+
+    /// Sends a text message that the server may refuse by closing: Err when the socket broke.
+    pub async fn try_send_text(&mut self, text: String) -> Result<(), String> {
+        self.socket
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Starts a subscription under an id of the caller's choosing.
+    pub async fn subscribe_as(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } })).await;
     }
 
     /// The next protocol message (pings answered), or None on close or timeout.

@@ -1,7 +1,14 @@
 //! Who is calling: the bearer token of a request (or of a WebSocket's `connection_init`) becomes
 //! a [`Caller`], and errors outside GraphQL execution are written as GraphQL error bodies.
+//!
+//! Over HTTP (POST, GET and SSE) a token that is sent but not valid (expired, revoked, signed out,
+//! mistyped) does not lock its holder out: the request runs anonymously, so `login`, `register`,
+//! `startGuestSession` and the public fields still work, fields that need a caller answer
+//! UNAUTHENTICATED, and the response carries `x-colloquy-auth: invalid-token` ([`AUTH_WARNING`])
+//! so the client knows to drop the token. Such requests are rate-limited by address, like anonymous
+//! ones. A WebSocket is stricter: graphql-transport-ws closes it with 4403.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::accounts::Caller;
@@ -35,8 +42,49 @@ pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
     response
 }
 
-/// Turns the bearer token into a caller. A token that is sent but not valid is refused rather
-/// than silently treated as anonymous, so a client knows to sign in again.
+/// The response header that says a bearer token was sent, found invalid and ignored.
+pub const AUTH_WARNING: HeaderName = HeaderName::from_static("x-colloquy-auth");
+/// [`AUTH_WARNING`]'s value.
+pub const INVALID_TOKEN: HeaderValue = HeaderValue::from_static("invalid-token");
+
+/// Who an HTTP request runs as.
+pub(crate) struct Resolved {
+    pub caller: Option<Caller>,
+    /// A token was sent and is not valid; the request runs anonymously.
+    pub token_rejected: bool,
+}
+
+impl Resolved {
+    /// Adds [`AUTH_WARNING`] to `response` when the token was ignored.
+    pub fn mark(&self, mut response: Response) -> Response {
+        if self.token_rejected {
+            response.headers_mut().insert(AUTH_WARNING, INVALID_TOKEN);
+        }
+        response
+    }
+}
+
+/// The caller of an HTTP request: a valid token's, or none (anonymous) when there is no token or
+/// it is not valid (then `token_rejected`). Only a failure to check the token is an error.
+pub(crate) async fn resolve(
+    services: &Services,
+    headers: &HeaderMap,
+) -> Result<Resolved, ApiError> {
+    match caller_from(services, bearer(headers)).await {
+        Ok(caller) => Ok(Resolved {
+            caller,
+            token_rejected: false,
+        }),
+        Err(ApiError::Unauthenticated) => Ok(Resolved {
+            caller: None,
+            token_rejected: true,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Turns the bearer token into a caller; a token that is sent but not valid is UNAUTHENTICATED
+/// (the WebSocket refuses it; HTTP requests go through [`resolve`], which ignores it).
 pub(crate) async fn caller_from(
     services: &Services,
     token: Option<&str>,

@@ -1,22 +1,25 @@
 //! The HTTP surface: GraphQL over HTTP (POST and GET) at `/graphql`, the GraphiQL playground when
-//! a browser GETs `/graphql`, graphql-transport-ws subscriptions at `/graphql/ws`, `/healthz`,
-//! `/readyz`, `/metrics`, and the OAuth redirects `/auth/{provider}/start` and
-//! `/auth/{provider}/callback`. Every route resolves its caller through [`caller`].
+//! a browser GETs `/graphql`, graphql-transport-ws subscriptions at `/graphql/ws`, GraphQL over
+//! SSE at `/graphql/stream`, `/healthz`, `/readyz`, `/metrics`, and the OAuth redirects
+//! `/auth/{provider}/start` and `/auth/{provider}/callback`. Every route resolves its caller
+//! through [`caller`]. CORS is off unless `COLLOQUY_CORS_ORIGINS` names origins.
 
 pub mod caller;
 mod graphql;
 mod oauth;
 pub mod playground;
+mod sse;
 mod ws;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -44,17 +47,20 @@ pub struct HttpMetrics {
 pub fn router(state: AppState) -> Router {
     let max_body = state.services.config.limits.max_body_bytes;
     let x_request_id = header::HeaderName::from_static("x-request-id");
-    Router::new()
+    let cors = cors(&state.services.config.server.cors_origins);
+    let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
+        .route("/graphql/stream", get(sse::get).post(sse::post))
         .route("/graphql/assets/{name}", get(playground::asset))
         .route("/auth/{provider}/start", get(oauth::start))
         .route("/auth/{provider}/callback", get(oauth::callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        // Limits the body as it streams in (the GraphQL extractor reads the raw body stream, which
-        // axum's DefaultBodyLimit does not cover); a declared length over the limit is a 413.
+        // Limits the body as it streams in; a declared length over the limit is a 413. The
+        // handlers read bodies as `Bytes`, which axum limits too: the same limit, not axum's 2 MB.
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -63,8 +69,45 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-        .with_state(state)
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid));
+    // Outermost, so preflights are answered before routing and every response (413s included)
+    // carries the headers.
+    match cors {
+        Some(cors) => router.layer(cors).with_state(state),
+        None => router.with_state(state),
+    }
+}
+
+/// CORS for the configured origins (`*` for any), or None (no CORS headers at all) when there are
+/// none. Browsers may send `Authorization` and `Content-Type` with GET and POST, and read the
+/// request id, the ignored-token warning and `Retry-After`. No credentials: Colloquy uses bearer
+/// tokens, never cookies.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([
+                header::HeaderName::from_static("x-request-id"),
+                caller::AUTH_WARNING,
+                header::RETRY_AFTER,
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

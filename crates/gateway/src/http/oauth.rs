@@ -2,8 +2,10 @@
 //!
 //! - `GET /auth/{provider}/start` sends the browser to the provider (302). Sent with
 //!   `Authorization: Bearer <token>`, the sign-in links the identity to that account (a guest's
-//!   data is kept or merged). With `Accept: application/json` it answers `{"url": ...}` instead
-//!   of redirecting; the `startOAuth` mutation does the same over GraphQL.
+//!   data is kept or merged); a token that is not valid is ignored (a plain sign-in starts, and
+//!   the response carries `x-colloquy-auth: invalid-token`). With `Accept: application/json` it
+//!   answers `{"url": ...}` instead of redirecting; the `startOAuth` mutation does the same over
+//!   GraphQL.
 //! - `GET /auth/{provider}/callback?code=...&state=...` finishes the sign-in. With
 //!   `Accept: application/json`, or when `COLLOQUY_OAUTH_SUCCESS_URL` is unset, it answers JSON:
 //!   `{"token", "expiresAt", "user": {"id", "email", "role"}, "linked", "mergedGuestId"}`.
@@ -20,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::caller::{bearer, caller_from, error_response, origin};
+use super::caller::{error_response, origin, resolve};
 use crate::error::ApiError;
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -53,13 +55,13 @@ pub async fn start(
     headers: HeaderMap,
 ) -> Response {
     let services = &state.services;
-    let caller = match caller_from(services, bearer(&headers)).await {
-        Ok(c) => c,
+    let who = match resolve(services, &headers).await {
+        Ok(who) => who,
         Err(e) => return failure(e),
     };
-    match services
+    let response = match services
         .accounts
-        .start_oauth(&provider, caller.as_ref().map(|c| &c.actor))
+        .start_oauth(&provider, who.caller.as_ref().map(|c| &c.actor))
         .await
     {
         Ok(started) if wants_json(&headers) => {
@@ -67,7 +69,8 @@ pub async fn start(
         }
         Ok(started) => Redirect::to(&started.url).into_response(),
         Err(e) => failure(e),
-    }
+    };
+    who.mark(response)
 }
 
 #[derive(Deserialize)]

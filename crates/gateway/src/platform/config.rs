@@ -75,6 +75,41 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// `COLLOQUY_SHUTDOWN_GRACE_SECS`, default 10: how long in-flight requests get on shutdown.
     pub shutdown_grace: Duration,
+    /// `COLLOQUY_CORS_ORIGINS`, default empty: the origins (`scheme://host[:port]`, comma-separated)
+    /// whose browser pages may call the API cross-origin; `*` allows any origin. Empty means no
+    /// CORS headers at all, so browsers allow only same-origin pages.
+    pub cors_origins: Vec<String>,
+}
+
+/// Parses `COLLOQUY_CORS_ORIGINS`: `*`, or origins such as `https://app.example.com`.
+fn cors_origins(env: &Env<'_>) -> Result<Vec<String>, ConfigError> {
+    const VAR: &str = "COLLOQUY_CORS_ORIGINS";
+    let Some(list) = env.get(VAR) else {
+        return Ok(Vec::new());
+    };
+    let mut origins = Vec::new();
+    for origin in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let invalid = |reason: &str| ConfigError {
+            var: VAR,
+            value: origin.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if origin == "*" {
+            origins.push(origin.to_owned());
+            continue;
+        }
+        let url = url::Url::parse(origin)
+            .map_err(|e| invalid(&format!("not an origin like https://app.example.com: {e}")))?;
+        // An origin is scheme, host and port only; a browser never sends a path or a slash.
+        let serialized = url.origin().ascii_serialization();
+        if !matches!(url.scheme(), "http" | "https") || serialized != origin.trim_end_matches('/') {
+            return Err(invalid(
+                "an origin is scheme://host[:port], without path, query or user",
+            ));
+        }
+        origins.push(serialized);
+    }
+    Ok(origins)
 }
 
 /// Limits that keep one client from exhausting the server.
@@ -462,6 +497,7 @@ impl Config {
             server: ServerConfig {
                 addr,
                 shutdown_grace: Duration::from_secs(env.parse("COLLOQUY_SHUTDOWN_GRACE_SECS", 10)?),
+                cors_origins: cors_origins(env)?,
             },
             database,
             limits: LimitsConfig {
@@ -640,6 +676,38 @@ mod tests {
         let err = Config::from(&env(&[("COLLOQUY_OAUTH_GENERIC_CLIENT_ID", "cid")])).unwrap_err();
         assert!(err.var.contains("AUTH_URL"), "{err}");
         assert_eq!(c.auth.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn cors_origins_from_the_environment() {
+        assert!(
+            Config::from(&env(&[]))
+                .unwrap()
+                .server
+                .cors_origins
+                .is_empty()
+        );
+        let c = Config::from(&env(&[(
+            "COLLOQUY_CORS_ORIGINS",
+            "https://app.example.com, http://localhost:3000/ ,",
+        )]))
+        .unwrap();
+        assert_eq!(
+            c.server.cors_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        let any = Config::from(&env(&[("COLLOQUY_CORS_ORIGINS", "*")])).unwrap();
+        assert_eq!(any.server.cors_origins, ["*"]);
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/path",
+            "ftp://x.example",
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([("COLLOQUY_CORS_ORIGINS", bad)]));
+            let err = Config::from(&env(pairs)).unwrap_err();
+            assert_eq!(err.var, "COLLOQUY_CORS_ORIGINS", "{bad}");
+        }
     }
 
     #[test]
