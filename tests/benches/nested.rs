@@ -110,6 +110,7 @@ async fn run(backend: Backend) {
         actor: Actor::new(admin.id.clone(), Role::Admin),
         session_id: None,
         scopes: None,
+        token_id: None,
     };
     let graphql_once = || {
         let request = async_graphql::Request::new(QUERY)

@@ -12,6 +12,7 @@ mod identity;
 mod mail;
 mod playground;
 mod queries;
+mod revocation;
 mod schema;
 mod secrets;
 mod seeds;

@@ -79,7 +79,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
 pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     let config = Arc::new(config);
     let (events, replies) = events::buses_for(db.conn());
-    let conversations = Arc::new(ConversationService::new(db.clone(), events));
+    let conversations = Arc::new(ConversationService::new(db.clone(), events.clone()));
     let chat = ChatService::new(db.clone(), &config, replies, Arc::clone(&conversations))
         .context("cannot set up chat")?;
     tracing::info!(
@@ -89,7 +89,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     let services = Services {
         limiter: Arc::new(RateLimiter::new(config.limits.requests_per_minute)),
         accounts: Arc::new(
-            AccountService::new(db.clone(), Arc::clone(&config))
+            AccountService::new(db.clone(), Arc::clone(&config), events)
                 .context("cannot set up the mailer")?,
         ),
         catalogue: Arc::new(CatalogueService::new(db.clone())),

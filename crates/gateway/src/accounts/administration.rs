@@ -10,6 +10,7 @@ use persistence::{security, sessions};
 
 use super::service::{AccountService, Caller, blocking};
 use crate::error::{ApiError, ApiResult};
+use crate::platform::events::AuthEvent;
 
 impl AccountService {
     /// Whether an admin PIN has been set (admins only).
@@ -91,6 +92,10 @@ impl AccountService {
         let user = self.target(caller, user_id).await?;
         let db = &self.db;
         users::set_role(db.conn(), &user.id, role).await?;
+        // Open sockets hold the old role: they are closed, to reconnect with the new one.
+        self.events.publish_auth(AuthEvent::UserChanged {
+            user_id: user.id.clone(),
+        });
         users::find(db.conn(), &user.id)
             .await?
             .ok_or(ApiError::NotFound)
@@ -110,6 +115,9 @@ impl AccountService {
         users::set_active(db.conn(), &user.id, active).await?;
         if !active {
             sessions::revoke_all(db.conn(), &user.id, None).await?;
+            self.events.publish_auth(AuthEvent::UserChanged {
+                user_id: user.id.clone(),
+            });
         }
         users::find(db.conn(), &user.id)
             .await?
@@ -130,6 +138,9 @@ impl AccountService {
         let db = &self.db;
         users::soft_delete(db.conn(), &user.id).await?;
         sessions::revoke_all(db.conn(), &user.id, None).await?;
+        self.events.publish_auth(AuthEvent::UserChanged {
+            user_id: user.id.clone(),
+        });
         Ok(())
     }
 }

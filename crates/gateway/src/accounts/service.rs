@@ -28,6 +28,7 @@ use super::identity::OAuthProviders;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::attempts::AttemptLimits;
 use crate::platform::config::Config;
+use crate::platform::events::{AuthEvent, EventBus};
 use crate::platform::outbox::{Outbox, Purpose};
 
 pub use persistence::contacts::ContactMethod;
@@ -56,12 +57,33 @@ pub struct Caller {
     /// The scopes, when the caller holds a personal API token (a session may do everything its
     /// user may).
     pub scopes: Option<Vec<TokenScope>>,
+    /// The personal API token, when the caller holds one.
+    pub token_id: Option<String>,
 }
 
 impl Caller {
     /// Whether this caller may run mutations (read-only API tokens may not).
     pub fn can_write(&self) -> bool {
         self.scopes.as_deref().is_none_or(TokenScope::can_write)
+    }
+
+    /// Whether `event` ends this caller's right to be served (an open socket then closes).
+    pub fn ended_by(&self, event: &AuthEvent) -> bool {
+        let me = &self.actor.user_id;
+        match event {
+            AuthEvent::SessionEnded { session_id } => {
+                self.session_id.as_deref() == Some(session_id.as_str())
+            }
+            AuthEvent::SessionsEnded { user_id, except } => {
+                user_id == me
+                    && (self.session_id.is_none()
+                        || self.session_id.as_deref() != except.as_deref())
+            }
+            AuthEvent::UserChanged { user_id } => user_id == me,
+            AuthEvent::TokenRevoked { token_id } => {
+                self.token_id.as_deref() == Some(token_id.as_str())
+            }
+        }
     }
 }
 
@@ -85,11 +107,13 @@ pub struct AccountService {
     pub(super) attempts: AttemptLimits,
     pub(super) outbox: Outbox,
     pub(super) oauth: OAuthProviders,
+    pub(super) events: EventBus,
 }
 
 impl AccountService {
-    pub fn new(db: Db, config: Arc<Config>) -> anyhow::Result<Self> {
+    pub fn new(db: Db, config: Arc<Config>, events: EventBus) -> anyhow::Result<Self> {
         Ok(Self {
+            events,
             attempts: AttemptLimits::new(config.auth.attempts_per_minute),
             outbox: Outbox::new(&config.auth.mail)?,
             oauth: OAuthProviders::new(&config.auth.oauth_providers, &config.auth.public_url),
@@ -101,6 +125,11 @@ impl AccountService {
     /// The one-time messages sent (tests read tokens from it).
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
+    }
+
+    /// Sign-in events (sessions and users that stop being valid), which open sockets follow.
+    pub fn auth_events(&self) -> tokio::sync::broadcast::Receiver<AuthEvent> {
+        self.events.subscribe_auth()
     }
 
     /// Sign-in and one-time-token attempt limits (the OAuth callback route uses them too).
@@ -250,6 +279,7 @@ impl AccountService {
                     actor: Actor::new(user.id, role),
                     session_id: Some(session.id),
                     scopes: None,
+                    token_id: None,
                 }))
             }
             Some(TokenKind::PersonalAccess) => {
@@ -267,6 +297,7 @@ impl AccountService {
                     actor: Actor::new(user.id, role),
                     session_id: None,
                     scopes: Some(scopes),
+                    token_id: Some(token.id),
                 }))
             }
             _ => Ok(None),
@@ -278,6 +309,9 @@ impl AccountService {
         match &caller.session_id {
             Some(id) => {
                 sessions::revoke(self.db.conn(), id).await?;
+                self.events.publish_auth(AuthEvent::SessionEnded {
+                    session_id: id.clone(),
+                });
                 Ok(())
             }
             None => Err(ApiError::bad_input(
@@ -370,6 +404,10 @@ impl AccountService {
         }
         self.set_password(&user, new).await?;
         sessions::revoke_all(db.conn(), &user.id, caller.session_id.as_deref()).await?;
+        self.events.publish_auth(AuthEvent::SessionsEnded {
+            user_id: user.id.clone(),
+            except: caller.session_id.clone(),
+        });
         Ok(())
     }
 
@@ -446,6 +484,10 @@ impl AccountService {
             .ok_or_else(invalid_token)?;
         self.set_password(&user, new).await?;
         sessions::revoke_all(db.conn(), &user.id, None).await?;
+        self.events.publish_auth(AuthEvent::SessionsEnded {
+            user_id: user.id.clone(),
+            except: None,
+        });
         Ok(())
     }
 
@@ -526,17 +568,26 @@ impl AccountService {
 
     /// Ends one of the caller's sessions (NOT_FOUND for anyone else's).
     pub async fn revoke_session(&self, caller: &Caller, id: &str) -> ApiResult<()> {
-        found(sessions::revoke_own(self.db.conn(), &caller.actor.user_id, id).await?)
+        found(sessions::revoke_own(self.db.conn(), &caller.actor.user_id, id).await?)?;
+        self.events.publish_auth(AuthEvent::SessionEnded {
+            session_id: id.to_owned(),
+        });
+        Ok(())
     }
 
     /// Ends every session of the caller's except the current one; returns how many ended.
     pub async fn revoke_other_sessions(&self, caller: &Caller) -> ApiResult<u64> {
-        Ok(sessions::revoke_all(
+        let ended = sessions::revoke_all(
             self.db.conn(),
             &caller.actor.user_id,
             caller.session_id.as_deref(),
         )
-        .await?)
+        .await?;
+        self.events.publish_auth(AuthEvent::SessionsEnded {
+            user_id: caller.actor.user_id.clone(),
+            except: caller.session_id.clone(),
+        });
+        Ok(ended)
     }
 
     /// The caller's personal API tokens that are not revoked, newest first.
@@ -546,7 +597,11 @@ impl AccountService {
 
     /// Revokes one of the caller's API tokens; it stops working at once.
     pub async fn revoke_api_token(&self, caller: &Caller, id: &str) -> ApiResult<()> {
-        found(tokens::revoke(self.db.conn(), &caller.actor.user_id, id).await?)
+        found(tokens::revoke(self.db.conn(), &caller.actor.user_id, id).await?)?;
+        self.events.publish_auth(AuthEvent::TokenRevoked {
+            token_id: id.to_owned(),
+        });
+        Ok(())
     }
 }
 

@@ -19,6 +19,10 @@
 //!   `next` + `complete`).
 //! - Frames and messages are limited to `COLLOQUY_MAX_BODY_BYTES`, like HTTP bodies; a larger one
 //!   closes the socket with **1009 Message Too Big**.
+//! - **A socket does not outlive its credential**: when the session it signed in with ends
+//!   (logout, revoked, password changed elsewhere), its API token is revoked, or its user is
+//!   deactivated, deleted or given another role, on any instance, the socket is closed with
+//!   **4403** at once, so it runs no more operations and receives no more events.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -105,6 +109,9 @@ async fn serve(
         });
     futures::pin_mut!(engine);
     let mut gate = Gate::new(protocol);
+    // Subscribed before authenticating, so a revocation that lands in between is not missed.
+    let mut auth_events = state.services.accounts.auth_events();
+    let mut signed_in: Option<(crate::accounts::Caller, String)> = None;
 
     loop {
         tokio::select! {
@@ -136,6 +143,7 @@ async fn serve(
                         let token = token.or_else(|| header_token.clone());
                         match caller_from(&state.services, token.as_deref()).await {
                             Ok(caller) => {
+                                signed_in = caller.clone().zip(token.clone());
                                 let mut data = Data::default();
                                 data.insert(RequestContext { caller, origin: origin.clone() });
                                 data.insert(Loaders::new(&state.services.db));
@@ -165,6 +173,20 @@ async fn serve(
                         let _ = sink.send(close_message(code, &reason)).await;
                         break;
                     }
+                }
+            }
+            event = auth_events.recv(), if signed_in.is_some() => {
+                let ended = match (&event, &signed_in) {
+                    (Ok(event), Some((caller, _))) => caller.ended_by(event),
+                    // Fell behind the events: ask the database whether the token still works.
+                    (Err(tokio::sync::broadcast::error::RecvError::Lagged(_)), Some((_, token))) => {
+                        !matches!(caller_from(&state.services, Some(token)).await, Ok(Some(_)))
+                    }
+                    _ => false,
+                };
+                if ended {
+                    let _ = sink.send(close_message(close::FORBIDDEN, "Forbidden: the session ended")).await;
+                    break;
                 }
             }
             outgoing = engine.next() => {

@@ -17,6 +17,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 /// The PostgreSQL channel message events travel on between instances.
 const MESSAGE_CHANNEL: &str = "colloquy_messages";
+/// The PostgreSQL channel sign-in events travel on between instances.
+const AUTH_CHANNEL: &str = "colloquy_auth";
 /// The PostgreSQL channel reply events travel on between instances.
 const REPLY_CHANNEL: &str = "colloquy_replies";
 /// NOTIFY payloads must stay under 8000 bytes; longer deltas are split.
@@ -148,6 +150,7 @@ pub fn buses_for(conn: &DatabaseConnection) -> (EventBus, ReplyBus) {
     // The handlers skip what this instance published itself, so they know its origin.
     let origin = core_domain::ids::new_id();
     let local_events = events.messages.clone();
+    let local_auth = events.auth.clone();
     let local_replies = Arc::clone(&replies.followers);
     let relay = Relay::start(
         conn,
@@ -157,6 +160,12 @@ pub fn buses_for(conn: &DatabaseConnection) -> (EventBus, ReplyBus) {
                 MESSAGE_CHANNEL,
                 Relay::handler(origin.clone(), move |e: MessageEvent| {
                     let _ = local_events.send(e);
+                }),
+            ),
+            (
+                AUTH_CHANNEL,
+                Relay::handler(origin.clone(), move |e: AuthEvent| {
+                    let _ = local_auth.send(e);
                 }),
             ),
             (
@@ -188,10 +197,30 @@ pub struct MessageEvent {
     pub message_id: String,
 }
 
-/// Message events ("a message was stored"), for `messageAdded` subscribers on any instance.
+/// A credential stopped being valid: whoever holds it must stop being served, on every instance
+/// (an open WebSocket is closed with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthEvent {
+    /// One session ended (logout, revoked).
+    SessionEnded { session_id: String },
+    /// Every session of a user ended, but one (`except`: the caller's own, after a password
+    /// change), and their personal API tokens too when `tokens` is set.
+    SessionsEnded {
+        user_id: String,
+        except: Option<String>,
+    },
+    /// The user may not be served as they were: deactivated, deleted, or their role changed.
+    UserChanged { user_id: String },
+    /// A personal API token was revoked.
+    TokenRevoked { token_id: String },
+}
+
+/// Message events ("a message was stored"), for `messageAdded` subscribers on any instance, and
+/// sign-in events (a session or user stopped being valid), for open sockets on any instance.
 #[derive(Clone)]
 pub struct EventBus {
     messages: broadcast::Sender<MessageEvent>,
+    auth: broadcast::Sender<AuthEvent>,
     relay: Option<Relay>,
 }
 
@@ -199,8 +228,10 @@ impl EventBus {
     /// An in-process bus: what SQLite (one instance) needs.
     pub fn new(capacity: usize) -> Self {
         let (messages, _) = broadcast::channel(capacity);
+        let (auth, _) = broadcast::channel(capacity);
         Self {
             messages,
+            auth,
             relay: None,
         }
     }
@@ -216,6 +247,18 @@ impl EventBus {
 
     pub fn subscribe_messages(&self) -> broadcast::Receiver<MessageEvent> {
         self.messages.subscribe()
+    }
+
+    /// Tells every instance that a credential stopped being valid.
+    pub fn publish_auth(&self, event: AuthEvent) {
+        if let Some(relay) = &self.relay {
+            relay.publish(AUTH_CHANNEL, &event);
+        }
+        let _ = self.auth.send(event);
+    }
+
+    pub fn subscribe_auth(&self) -> broadcast::Receiver<AuthEvent> {
+        self.auth.subscribe()
     }
 
     /// How many `messageAdded` subscriptions are live on this instance.

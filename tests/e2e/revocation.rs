@@ -1,0 +1,183 @@
+//! An open WebSocket does not outlive its credential: logging out, revoking the session, changing
+//! the password from another session, revoking an API token, or an admin deactivating the user
+//! closes the sockets that signed in with it (4403), on this instance and on another one, while
+//! the user's other sessions keep theirs.
+
+use std::time::Duration;
+
+use colloquy_tests::{TestApp, TestUser, WsClient, e2e};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(10);
+const ADDED: &str = "subscription { messageAdded { content } }";
+const PASSWORD: &str = "correct horse battery staple";
+
+fn ws_url(addr: std::net::SocketAddr) -> String {
+    format!("ws://{addr}/graphql/ws")
+}
+
+/// A second session of `user`.
+async fn sign_in_again(app: &TestApp, user: &TestUser) -> String {
+    let data = app
+        .query(
+            None,
+            "mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }",
+            json!({ "e": user.email, "p": PASSWORD }),
+        )
+        .await;
+    data["login"]["token"].as_str().unwrap().to_owned()
+}
+
+/// Waits for the socket to be closed by the server; returns the close message.
+async fn closed(ws: &mut WsClient) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the socket was not closed"
+        );
+        match ws.next_raw(WAIT).await {
+            Some(m) if m["type"] == "close" => return m,
+            Some(_) => continue,
+            None => panic!("the socket ended without a close frame, or stayed open"),
+        }
+    }
+}
+
+/// The socket still serves: a message added by its user reaches its `messageAdded`.
+async fn still_served(
+    app: &TestApp,
+    ws: &mut WsClient,
+    sub: &str,
+    user: &TestUser,
+    token: &str,
+    n: usize,
+) {
+    let created = app
+        .query(
+            Some(token),
+            "mutation { createConversation(input: { title: \"alive\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let conv = created["createConversation"]["id"].as_str().unwrap();
+    let text = format!("still here {n} {}", user.email);
+    app.query(
+        Some(token),
+        "mutation($c: ID!, $t: String!) { addMessage(input: { conversationId: $c, content: $t }) { id } }",
+        json!({ "c": conv, "t": text }),
+    )
+    .await;
+    let got = ws
+        .next_for(sub, WAIT)
+        .await
+        .expect("the other session's socket is served");
+    assert_eq!(got["data"]["messageAdded"]["content"], text.as_str());
+}
+
+e2e!(
+    sockets_close_when_their_credential_ends,
+    |app: TestApp| async move {
+        let ada = app.register("ada@example.com").await;
+        let other = sign_in_again(&app, &ada).await;
+        let mut keeps = WsClient::connect(&ws_url(app.addr), Some(&other)).await;
+        let kept = keeps.subscribe(ADDED, json!({})).await;
+
+        // Logout over HTTP closes the socket of that session only.
+        let mut ws = WsClient::connect(&ws_url(app.addr), Some(&ada.token)).await;
+        ws.subscribe(ADDED, json!({})).await;
+        app.wait_for_message_subscribers(2).await;
+        app.query(Some(&ada.token), "mutation { logout }", json!({}))
+            .await;
+        assert_eq!(closed(&mut ws).await["code"], 4403);
+        still_served(&app, &mut keeps, &kept, &ada, &other, 1).await;
+
+        // Revoking a session from another one.
+        let third = sign_in_again(&app, &ada).await;
+        let mut ws = WsClient::connect(&ws_url(app.addr), Some(&third)).await;
+        ws.subscribe(ADDED, json!({})).await;
+        let sessions = app
+            .query(Some(&other), "{ mySessions { id current } }", json!({}))
+            .await;
+        let victim = sessions["mySessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["current"] == false)
+            .map(|s| s["id"].clone())
+            .collect::<Vec<_>>();
+        assert_eq!(victim.len(), 1, "{sessions}");
+        app.query(
+            Some(&other),
+            "mutation($id: ID!) { revokeSession(id: $id) }",
+            json!({ "id": victim[0] }),
+        )
+        .await;
+        assert_eq!(closed(&mut ws).await["code"], 4403);
+
+        // Changing the password ends every other session's sockets.
+        let fourth = sign_in_again(&app, &ada).await;
+        let mut ws = WsClient::connect(&ws_url(app.addr), Some(&fourth)).await;
+        ws.subscribe(ADDED, json!({})).await;
+        app.query(
+            Some(&other),
+            "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }",
+            json!({ "i": { "currentPassword": PASSWORD, "newPassword": "an entirely new passphrase" } }),
+        )
+        .await;
+        assert_eq!(closed(&mut ws).await["code"], 4403);
+        still_served(&app, &mut keeps, &kept, &ada, &other, 2).await;
+
+        // An API token's socket closes when the token is revoked.
+        let created = app
+            .query(
+                Some(&other),
+                "mutation { createApiToken(input: { name: \"ws\", scopes: [READ, WRITE] }) { token apiToken { id } } }",
+                json!({}),
+            )
+            .await;
+        let pat = created["createApiToken"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let pat_id = created["createApiToken"]["apiToken"]["id"].clone();
+        let mut ws = WsClient::connect(&ws_url(app.addr), Some(&pat)).await;
+        ws.subscribe(ADDED, json!({})).await;
+        app.query(
+            Some(&other),
+            "mutation($id: ID!) { revokeApiToken(id: $id) }",
+            json!({ "id": pat_id }),
+        )
+        .await;
+        assert_eq!(closed(&mut ws).await["code"], 4403);
+
+        // An admin deactivating the user closes every socket of theirs.
+        let admin = app.register("admin@example.com").await;
+        app.promote(&admin, core_domain::Role::Admin).await;
+        app.query(
+            Some(&admin.token),
+            "mutation($u: ID!) { setUserActive(userId: $u, active: false) { id } }",
+            json!({ "u": ada.id }),
+        )
+        .await;
+        assert_eq!(closed(&mut keeps).await["code"], 4403);
+    }
+);
+
+e2e!(
+    a_logout_on_one_instance_closes_sockets_on_another,
+    |app: TestApp| async move {
+        if app.backend != colloquy_tests::Backend::Postgres {
+            return; // one SQLite file has one server
+        }
+        let peer = app.spawn_peer().await;
+        peer.state.services.conversations.events().listening().await;
+        let ada = app.register("ada@example.com").await;
+        let mut ws = WsClient::connect(&ws_url(peer.addr), Some(&ada.token)).await;
+        ws.subscribe(ADDED, json!({})).await;
+        peer.wait_for_message_subscribers(1).await;
+        app.query(Some(&ada.token), "mutation { logout }", json!({}))
+            .await;
+        assert_eq!(closed(&mut ws).await["code"], 4403);
+    }
+);
