@@ -6,10 +6,10 @@
 
 pub mod connection;
 pub mod context;
+pub mod guard;
 pub mod limits;
 pub mod pages;
 pub mod scalars;
-pub mod scopes;
 
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
@@ -64,7 +64,7 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
     .limit_recursive_depth(32)
     .limit_directives(50)
     .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
-    .extension(scopes::TokenScopes);
+    .extension(guard::OperationGuard);
     if let Some(services) = services {
         builder = builder.data(services);
     }
