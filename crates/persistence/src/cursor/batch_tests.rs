@@ -89,6 +89,15 @@ where
     Ok(pages)
 }
 
+/// A message as a listing needs it: what `pages_by_parent_columns` decodes into.
+#[derive(Debug, FromQueryResult)]
+struct LeanMessage {
+    id: String,
+    conversation_id: String,
+    content: String,
+    created_at: DateTime<Utc>,
+}
+
 /// A fresh migrated SQLite file, kept alive by the returned directory.
 async fn sqlite() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
@@ -437,6 +446,55 @@ async fn same_pages_as_the_window_form(db: &Db) {
             }
         }
     }
+    // Lean rows: the same pages with only the asked columns, and nothing else in the statement.
+    for order in [MessageOrder::CreatedAsc, MessageOrder::CreatedDesc] {
+        for args in arg_sets(order.keyset().name, &[]) {
+            let lean = batch::pages_by_parent_columns(
+                conn,
+                messages::filtered(&MessageFilter::default()),
+                &[msg::Column::Content],
+                msg::Column::ConversationId,
+                &parents,
+                &order.keyset(),
+                &args,
+                |m: &LeanMessage| m.conversation_id.as_str(),
+            )
+            .await
+            .unwrap();
+            let full = messages::pages_for_conversations(
+                conn,
+                &parents,
+                &MessageFilter::default(),
+                order,
+                &args,
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                summary(&lean, |m| (m.id.clone(), m.content.clone(), m.created_at)),
+                summary(&full, |m| (m.id.clone(), m.content.clone(), m.created_at)),
+                "lean {order:?} {args:?}"
+            );
+        }
+    }
+    let lean_sql = batch::statement(
+        conn.get_database_backend(),
+        msg::Entity::find(),
+        Some(&[msg::Column::Content, msg::Column::Id]),
+        msg::Column::ConversationId,
+        &parents,
+        &MessageOrder::CreatedAsc.keyset(),
+        &PageArgs::first(20),
+    )
+    .unwrap()
+    .sql;
+    assert!(
+        lean_sql.contains("\"content\"")
+            && !lean_sql.contains("metadata")
+            && !lean_sql.contains("\"role\""),
+        "{lean_sql}"
+    );
+
     // The combinations above include non-empty pages with more to come, backward pages and
     // cursor pages; make sure the data set really produced them.
     let full = messages::pages_for_conversations(
@@ -476,6 +534,7 @@ async fn one_statement_whatever_the_parents(db: &Db) {
         batch::statement(
             conn.get_database_backend(),
             conv::Entity::find(),
+            None,
             conv::Column::UserId,
             parents,
             &keyset,
