@@ -26,8 +26,15 @@ migrate *args:
 seed:
     cargo run -q -- seed
 
-# Benchmark a nested read against hand-written SQL on SQLite (and PostgreSQL with TEST_DATABASE_URL).
-bench:
+# The nested read over HTTP against the release server, side by side with hand-written SQL (the
+# floor): 2,000 users × 10 conversations × 20 messages on SQLite, or on PostgreSQL with
+# TEST_DATABASE_URL or `just bench --postgres URL`; `--small` (200 users), `--users N`, `--secs S`.
+bench *args:
+    cargo build --release -p gateway
+    cargo bench -p colloquy-tests --bench http -- {{args}}
+
+# The same read in process, GraphQL schema vs hand-written SQL, no HTTP (SQLite, and PostgreSQL with TEST_DATABASE_URL).
+bench-inproc:
     cargo bench -p colloquy-tests --bench nested
 
 # What CI runs: fmt, clippy, and all tests on SQLite and PostgreSQL.

@@ -244,7 +244,7 @@ pub async fn note_message(
     Ok(())
 }
 
-fn filtered(filter: &ConversationFilter) -> Select<Entity> {
+pub(crate) fn filtered(filter: &ConversationFilter) -> Select<Entity> {
     let mut cond = Condition::all().add(Column::DeletedAt.is_null());
     if let Some(statuses) = &filter.status {
         cond = cond.add(Column::Status.is_in(statuses.iter().map(|s| s.as_str())));

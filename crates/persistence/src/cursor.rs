@@ -140,6 +140,9 @@ impl<C: ColumnTrait> Keyset<C> {
 }
 
 #[cfg(test)]
+mod batch_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -166,23 +169,55 @@ mod tests {
     }
 }
 
-/// Pages of many parents' children in one statement: `ROW_NUMBER() OVER (PARTITION BY parent
-/// ORDER BY at, id)` numbers each parent's rows in reading order and the outer query keeps the
-/// first `size + 1` of each. Supported by SQLite (3.25+) and PostgreSQL alike.
+/// Pages of many parents' children in one statement whose cost is the pages' rows, not the
+/// children's: each parent's page is read by its own index range scan of at most `size + 1`
+/// entries (the `(parent, at, id)` indexes serve every ordering, forwards or backwards), however
+/// many children a parent has.
+///
+/// The parent ids are bound as ONE parameter, so the statement's text is the same for any number
+/// of parents: it is prepared once per connection and never nears a bound-parameter limit.
+///
+/// PostgreSQL, a LATERAL join over the array of parents:
+///
+/// ```sql
+/// SELECT "t".* FROM unnest($n::text[]) AS "p"("parent_id") CROSS JOIN LATERAL (
+///   SELECT "messages"."id", ... FROM "messages"
+///   WHERE <filters> AND <cursor> AND "messages"."conversation_id" = "p"."parent_id"
+///   ORDER BY "messages"."created_at" ASC, "messages"."id" ASC LIMIT $k) AS "t"
+/// ```
+///
+/// The nested loop emits each parent's rows together, in the subquery's order.
+///
+/// SQLite has no LATERAL; its equivalent is a correlated `rowid IN (...)` list, which SQLite
+/// evaluates once per parent with the same index range scan (covering: the index holds the rowid),
+/// then reads the table rows by rowid:
+///
+/// ```sql
+/// SELECT "t".* FROM json_each(?) AS "p" JOIN "messages" AS "t" ON "t".rowid IN (
+///   SELECT "messages".rowid FROM "messages"
+///   WHERE <filters> AND <cursor> AND "messages"."conversation_id" = "p"."value"
+///   ORDER BY "messages"."created_at" ASC, "messages"."id" ASC LIMIT ?)
+/// ORDER BY "t"."created_at" ASC, "t"."id" ASC
+/// ```
+///
+/// The rows of one parent come out of the `IN` list in rowid order, hence the outer `ORDER BY`;
+/// rows are grouped by parent afterwards, so only the order within a parent matters.
 pub mod batch {
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
 
-    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query, WindowStatement};
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait};
     use sea_orm::{
-        ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, Select,
+        ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryTrait,
+        Select, Statement, Value,
     };
 
-    use super::{Cursor, Keyset};
+    use super::Keyset;
     use crate::{Page, StoreError};
     use core_domain::pagination::PageArgs;
 
     /// Reads one page per parent. `select` carries the caller's filters; `parent_of` reads the
-    /// parent id from a row. Parents with no rows get an empty page.
+    /// parent id from a row. Parents with no rows get an empty page; a parent listed twice gets
+    /// one page.
     pub async fn pages_by_parent<E, C>(
         db: &impl ConnectionTrait,
         select: Select<E>,
@@ -197,50 +232,193 @@ pub mod batch {
         C: ColumnTrait,
         E::Model: FromQueryResult,
     {
-        let mut pages: HashMap<String, Page<E::Model>> = HashMap::new();
+        read(db, select, None, parent, parents, keyset, args, parent_of).await
+    }
+
+    /// [`pages_by_parent`] reading only `columns` (the parent, ordering and id columns are
+    /// always added: rows are grouped by the first, cursors are made of the others) into a lean
+    /// `T` instead of the whole model: for hot paths whose callers need a few fields. Decoding
+    /// is a large share of a page's cost when rows are wide (16 columns per message, most of
+    /// them unused by a listing).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn pages_by_parent_columns<E, C, T>(
+        db: &impl ConnectionTrait,
+        select: Select<E>,
+        columns: &[C],
+        parent: C,
+        parents: &[String],
+        keyset: &Keyset<C>,
+        args: &PageArgs,
+        parent_of: impl Fn(&T) -> &str,
+    ) -> Result<HashMap<String, Page<T>>, StoreError>
+    where
+        E: EntityTrait<Column = C>,
+        C: ColumnTrait,
+        T: FromQueryResult,
+    {
+        read(
+            db,
+            select,
+            Some(columns),
+            parent,
+            parents,
+            keyset,
+            args,
+            parent_of,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn read<E, C, T>(
+        db: &impl ConnectionTrait,
+        select: Select<E>,
+        columns: Option<&[C]>,
+        parent: C,
+        parents: &[String],
+        keyset: &Keyset<C>,
+        args: &PageArgs,
+        parent_of: impl Fn(&T) -> &str,
+    ) -> Result<HashMap<String, Page<T>>, StoreError>
+    where
+        E: EntityTrait<Column = C>,
+        C: ColumnTrait,
+        T: FromQueryResult,
+    {
+        let mut pages: HashMap<String, Page<T>> = HashMap::with_capacity(parents.len());
         if parents.is_empty() {
             return Ok(pages);
         }
-        let ascending = keyset.reads_ascending(args.direction);
-        let order = if ascending {
-            sea_orm::Order::Asc
-        } else {
-            sea_orm::Order::Desc
-        };
-        let mut select = select.filter(parent.is_in(parents.iter().cloned()));
-        if let Some(text) = &args.cursor {
-            let cursor = Cursor::decode(text, keyset.name)?;
-            select = select.filter(keyset.after(&cursor, ascending));
-        }
-        let mut inner = select.into_query();
-        inner.expr_window_as(
-            Expr::cust("ROW_NUMBER()"),
-            WindowStatement::partition_by(parent)
-                .order_by(keyset.at, order.clone())
-                .order_by(keyset.id, order)
-                .to_owned(),
-            Alias::new("page_rank"),
-        );
-        let outer = Query::select()
-            .column(Asterisk)
-            .from_subquery(inner, Alias::new("ranked"))
-            .and_where(Expr::col(Alias::new("page_rank")).lte(args.size + 1))
-            .order_by(Alias::new("page_rank"), sea_orm::Order::Asc)
-            .to_owned();
-        let statement = db.get_database_backend().build(&outer);
-        let rows = E::find().from_raw_sql(statement).all(db).await?;
+        let parents = distinct(parents);
+        let statement = statement(
+            db.get_database_backend(),
+            select,
+            columns,
+            parent,
+            &parents,
+            keyset,
+            args,
+        )?;
+        let rows = T::find_by_statement(statement).all(db).await?;
 
-        let mut grouped: HashMap<String, Vec<E::Model>> = HashMap::new();
+        // Each parent's rows arrive together and in reading order; deal them into one slot per
+        // parent (the index borrows the ids, so no key is allocated per row).
+        let slot_of: HashMap<&str, usize> = parents
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_str(), i))
+            .collect();
+        let mut slots: Vec<Vec<T>> = Vec::new();
+        slots.resize_with(parents.len(), Vec::new);
         for row in rows {
-            grouped
-                .entry(parent_of(&row).to_owned())
-                .or_default()
-                .push(row);
+            if let Some(&i) = slot_of.get(parent_of(&row)) {
+                slots[i].push(row);
+            }
         }
-        for id in parents {
-            let rows = grouped.remove(id).unwrap_or_default();
-            pages.insert(id.clone(), Keyset::<C>::page(args, rows));
+        for (id, rows) in parents.into_iter().zip(slots) {
+            pages.insert(id, Keyset::<C>::page(args, rows));
         }
         Ok(pages)
+    }
+
+    /// `parents` without repeats, first occurrence first (a repeated parent would read its page
+    /// twice and then see twice the rows).
+    fn distinct(parents: &[String]) -> Vec<String> {
+        let mut seen = HashSet::with_capacity(parents.len());
+        parents
+            .iter()
+            .filter(|p| seen.insert(p.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The one statement that reads every parent's page (see the module documentation).
+    pub(crate) fn statement<E, C>(
+        backend: DbBackend,
+        select: Select<E>,
+        columns: Option<&[C]>,
+        parent: C,
+        parents: &[String],
+        keyset: &Keyset<C>,
+        args: &PageArgs,
+    ) -> Result<Statement, StoreError>
+    where
+        E: EntityTrait<Column = C>,
+        C: ColumnTrait,
+    {
+        let table = E::default();
+        // The caller's filters, the cursor, the order and `LIMIT size + 1`, exactly as a single
+        // page is read; then the correlation with the parent row of the outer query.
+        let mut inner = keyset.apply(select, args)?.into_query();
+        let p = Alias::new("p");
+        // The columns read: all, or the asked ones plus those grouping and cursors need.
+        let columns: Option<Vec<C>> = columns.map(|asked| {
+            let mut all: Vec<C> = Vec::with_capacity(asked.len() + 3);
+            for c in [parent, keyset.at, keyset.id]
+                .into_iter()
+                .chain(asked.iter().copied())
+            {
+                if !all.iter().any(|seen| seen.as_str() == c.as_str()) {
+                    all.push(c);
+                }
+            }
+            all
+        });
+        match backend {
+            DbBackend::Postgres => {
+                if let Some(columns) = &columns {
+                    inner.clear_selects();
+                    for &c in columns {
+                        inner.column((E::default(), c));
+                    }
+                }
+                inner.and_where(
+                    Expr::col((table, parent)).equals((p.clone(), Alias::new("parent_id"))),
+                );
+                let built = backend.build(&inner);
+                let mut values = built.values.map(|v| v.0).unwrap_or_default();
+                values.push(Value::from(parents.to_vec()));
+                let sql = format!(
+                    "SELECT \"t\".* FROM unnest(${}::text[]) AS \"p\"(\"parent_id\") \
+                     CROSS JOIN LATERAL ({}) AS \"t\"",
+                    values.len(),
+                    built.sql
+                );
+                Ok(Statement::from_sql_and_values(backend, sql, values))
+            }
+            _ => {
+                let name = table.table_name();
+                inner
+                    .clear_selects()
+                    .expr(Expr::cust(format!("\"{name}\".rowid")))
+                    .and_where(Expr::col((table, parent)).equals((p, Alias::new("value"))));
+                let built = backend.build(&inner);
+                let parents_json = serde_json::to_string(parents)
+                    .map_err(|e| DbErr::Custom(format!("parent ids as JSON: {e}")))?;
+                let mut values = vec![Value::from(parents_json)];
+                values.extend(built.values.map(|v| v.0).unwrap_or_default());
+                let order = if keyset.reads_ascending(args.direction) {
+                    "ASC"
+                } else {
+                    "DESC"
+                };
+                let outer_columns = match &columns {
+                    None => "\"t\".*".to_owned(),
+                    Some(columns) => columns
+                        .iter()
+                        .map(|c| format!("\"t\".\"{}\"", c.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                let sql = format!(
+                    "SELECT {outer_columns} FROM json_each(?) AS \"p\" JOIN \"{name}\" AS \"t\" \
+                     ON \"t\".rowid IN ({}) ORDER BY \"t\".\"{}\" {order}, \"t\".\"{}\" {order}",
+                    built.sql,
+                    keyset.at.as_str(),
+                    keyset.id.as_str(),
+                );
+                Ok(Statement::from_sql_and_values(backend, sql, values))
+            }
+        }
     }
 }

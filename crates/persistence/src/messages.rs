@@ -128,7 +128,7 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Mes
         .await?)
 }
 
-fn filtered(filter: &MessageFilter) -> Select<Entity> {
+pub(crate) fn filtered(filter: &MessageFilter) -> Select<Entity> {
     let mut cond = Condition::all();
     if let Some(roles) = &filter.roles {
         cond = cond.add(Column::Role.is_in(roles.iter().map(|r| r.as_str())));
