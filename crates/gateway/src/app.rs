@@ -78,6 +78,14 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
 /// directory when none is configured). Must run inside a Tokio runtime.
 pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     let config = Arc::new(config);
+    if config.chat.master_key.is_none() && db.backend() == sea_orm::DbBackend::Postgres {
+        tracing::warn!(
+            data_dir = %config.chat.data_dir.display(),
+            "COLLOQUY_MASTER_KEY is not set: the master key is read from (or generated into) this \
+             instance's data directory; with PostgreSQL every instance must use the same key, so \
+             set COLLOQUY_MASTER_KEY (see `colloquy keys rotate`)"
+        );
+    }
     let (events, replies) = events::buses_for(db.conn());
     let conversations = Arc::new(ConversationService::new(db.clone(), events.clone()));
     let chat = ChatService::new(db.clone(), &config, replies, Arc::clone(&conversations))

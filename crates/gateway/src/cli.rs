@@ -1,4 +1,5 @@
-//! The `colloquy` command line: `serve` (the default), `migrate up|down|status`, `seed`, `schema`.
+//! The `colloquy` command line: `serve` (the default), `migrate up|down|status`, `seed`, `schema`,
+//! `keys rotate`.
 
 use std::process::ExitCode;
 
@@ -33,6 +34,20 @@ pub enum Command {
     Seed,
     /// Print the GraphQL schema as SDL.
     Schema,
+    /// Manage the master key ring that encrypts users' provider keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysAction {
+    /// Put a new master key in front of the ring and re-encrypt every stored provider key under
+    /// it. The ring is written back to `<COLLOQUY_DATA_DIR>/master.key`, or printed when it comes
+    /// from COLLOQUY_MASTER_KEY (set the printed text there). The old keys stay in the ring, so
+    /// instances still holding the old ring keep working until they get the new one.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,6 +114,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let db = app::connect(&config).await?;
             let report = seed::load(&db, config.seed.dir.as_deref()).await?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Keys {
+            action: KeysAction::Rotate,
+        } => {
+            let db = app::connect(&config).await?;
+            let rotated = crate::chat::keys::rotate(&db, &config.chat).await?;
+            println!(
+                "re-encrypted {} stored key(s) under master key {}",
+                rotated.reencrypted, rotated.active_key_id
+            );
+            match rotated.written_to {
+                Some(path) => println!("the new ring is in {}", path.display()),
+                None => println!(
+                    "set COLLOQUY_MASTER_KEY to the new ring on every instance:\n{}",
+                    rotated.ring_text
+                ),
+            }
             Ok(())
         }
         Command::Migrate { action } => {

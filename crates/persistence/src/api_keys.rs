@@ -64,6 +64,28 @@ pub async fn newest_for(
         .await?)
 }
 
+/// Every stored key (for re-encryption under a new master key).
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<ApiKey>, StoreError> {
+    Ok(Entity::find().all(db).await?)
+}
+
+/// Replaces a key's ciphertext and the id of the master key that sealed it.
+pub async fn reseal(
+    db: &impl ConnectionTrait,
+    id: &str,
+    key_id: &str,
+    encrypted_key: &str,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    Entity::update_many()
+        .col_expr(Column::KeyId, Expr::value(key_id))
+        .col_expr(Column::EncryptedKey, Expr::value(encrypted_key))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Deletes one of the user's keys; false when they have no such key.
 pub async fn delete(
     db: &impl ConnectionTrait,

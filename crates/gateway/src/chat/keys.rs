@@ -61,6 +61,60 @@ fn write_secret(dir: &Path, path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `colloquy keys rotate` did.
+pub struct Rotated {
+    pub active_key_id: String,
+    pub reencrypted: usize,
+    /// The file the new ring was written to, or None when it came from COLLOQUY_MASTER_KEY.
+    pub written_to: Option<std::path::PathBuf>,
+    /// The new ring's text (a secret: printed only when it must be set by hand).
+    pub ring_text: String,
+}
+
+/// Rotates the master key: a new active key in front of the ring (the old ones kept to decrypt),
+/// every stored key re-encrypted under it in one transaction, then the ring saved where it came
+/// from. If anything fails before the ring is saved, the database still holds keys sealed under
+/// the old ring, which is unchanged.
+pub async fn rotate(db: &persistence::Db, config: &ChatConfig) -> anyhow::Result<Rotated> {
+    use persistence::sea_orm::TransactionTrait as _;
+    let ring = load_key_ring(config)?;
+    let rotated = ring.rotate().context("cannot generate a new master key")?;
+    let txn = db.conn().begin().await?;
+    let rows = api_keys::all(&txn).await?;
+    let mut reencrypted = 0;
+    for row in rows {
+        let plain = ring
+            .decrypt_bound(&row.key_id, &row.encrypted_key, &row.id)
+            .with_context(|| {
+                format!("stored key {} does not open under the current ring", row.id)
+            })?;
+        let sealed = rotated.encrypt_bound(&plain, &row.id)?;
+        api_keys::reseal(&txn, &row.id, &sealed.key_id, &sealed.ciphertext).await?;
+        reencrypted += 1;
+    }
+    // Save the ring before committing: a ring saved with no committed rows still opens every
+    // row (it keeps the old keys); rows committed under a ring that was never saved would not.
+    let text = rotated.to_text();
+    let written_to = if config.master_key.is_some() {
+        None
+    } else {
+        let path = config.data_dir.join(MASTER_KEY_FILE);
+        let next = config.data_dir.join(format!("{MASTER_KEY_FILE}.new"));
+        let _ = std::fs::remove_file(&next);
+        write_secret(&config.data_dir, &next, &text)?;
+        std::fs::rename(&next, &path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+        Some(path)
+    };
+    txn.commit().await?;
+    Ok(Rotated {
+        active_key_id: rotated.active_key_id().to_owned(),
+        reencrypted,
+        written_to,
+        ring_text: text,
+    })
+}
+
 /// Stores a user's key, sealed.
 pub async fn add(
     db: &impl ConnectionTrait,

@@ -181,7 +181,7 @@ async fn load(db: &Db) -> (Vec<String>, Vec<String>) {
     users::Entity::insert_many(user_ids.iter().map(|id| users::ActiveModel {
         id: Set(id.clone()),
         email: Set(Some(format!("{id}@example.com"))),
-        role: Set("USER".to_owned()),
+        role: Set(core_domain::enums::Role::User.into()),
         is_active: Set(true),
         disclaimer_accepted: Set(false),
         created_at: Set(base),
@@ -221,7 +221,7 @@ async fn load(db: &Db) -> (Vec<String>, Vec<String>) {
                 title_is_custom: Set(false),
                 model: Set(Some("local-echo".to_owned())),
                 system_prompt: Set(None),
-                status: Set(status.as_str().to_owned()),
+                status: Set(status.into()),
                 started_at: Set(created),
                 ended_at: Set(None),
                 total_messages: Set(0),
@@ -254,10 +254,9 @@ async fn load(db: &Db) -> (Vec<String>, Vec<String>) {
                 } else {
                     MessageRole::Assistant
                 }
-                .as_str()
-                .to_owned()),
+                .into()),
                 content: Set(format!("message {m}")),
-                status: Set("COMPLETE".to_owned()),
+                status: Set(core_domain::enums::MessageStatus::Complete.into()),
                 error: Set(None),
                 model: Set(None),
                 provider: Set(None),
