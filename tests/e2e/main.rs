@@ -7,6 +7,7 @@ mod budgets;
 mod chat;
 mod conversations;
 mod cors;
+mod followers;
 mod hostile;
 mod http_spec;
 mod identity;

@@ -108,6 +108,10 @@ impl ChatService {
             // Deltas that start beyond `pos`, kept until the text before them is known (the
             // saved text of a reply generated elsewhere lags behind its live deltas).
             let mut pending: BTreeMap<usize, String> = BTreeMap::new();
+            // When the oldest gap opened: the saved text is re-read GAP_RETRY after that, however
+            // steadily later deltas arrive (a timeout reset by every delta would never fire while
+            // the reply streams, and the follower would see nothing until it ended).
+            let mut gap_since: Option<tokio::time::Instant> = None;
             let mut resync = true;
             loop {
                 if resync {
@@ -140,7 +144,19 @@ impl ChatService {
                 if let Some(delta) = take_contiguous(&mut pending, &mut pos) {
                     yield Ok(chunk(&message_id, pos, delta));
                 }
-                let wait = if pending.is_empty() { RESYNC_AFTER } else { GAP_RETRY };
+                let wait = if pending.is_empty() {
+                    gap_since = None;
+                    RESYNC_AFTER
+                } else {
+                    let since = *gap_since.get_or_insert_with(tokio::time::Instant::now);
+                    let left = GAP_RETRY.saturating_sub(since.elapsed());
+                    if left.is_zero() {
+                        gap_since = None;
+                        resync = true;
+                        continue;
+                    }
+                    left
+                };
                 match tokio::time::timeout(wait, follower.recv()).await {
                     Ok(Ok(event)) => match &*event {
                         ReplyEvent::Delta { start, text, .. } => {
