@@ -40,10 +40,21 @@ e2e!(register_login_me_logout, |app: TestApp| async move {
     let second = login["login"]["token"].as_str().unwrap().to_owned();
     assert_ne!(second, token, "each login is a new session");
 
+    let logout = app
+        .query(
+            Some(&second),
+            "mutation { logout { revokedSessionId } }",
+            json!({}),
+        )
+        .await;
+    let revoked = logout["logout"]["revokedSessionId"].as_str().unwrap();
     assert_eq!(
-        app.query(Some(&second), "mutation { logout }", json!({}))
-            .await["logout"],
-        true
+        colloquy_tests::gid(
+            colloquy_tests::Kind::Session,
+            &colloquy_tests::raw_id(revoked)
+        ),
+        revoked,
+        "logout names the session it ended"
     );
     let body = app.post(Some(&second), "{ me { id } }", json!({})).await;
     assert_eq!(
@@ -117,8 +128,12 @@ e2e!(
 e2e!(
     unauthenticated_and_forged_tokens,
     |app: TestApp| async move {
+        // `me` is null for anonymous callers; fields that need a caller ask to sign in.
+        let anonymous = app.post(None, "{ me { id } }", json!({})).await;
+        assert_eq!(anonymous, json!({ "data": { "me": null } }));
         assert_eq!(
-            app.error_code(None, "{ me { id } }", json!({})).await,
+            app.error_code(None, "{ mySessions { id } }", json!({}))
+                .await,
             "UNAUTHENTICATED"
         );
         let forged = "cq_s_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -126,7 +141,7 @@ e2e!(
             .http
             .post(app.url("/graphql"))
             .bearer_auth(forged)
-            .json(&json!({ "query": "{ personas { id } }" }))
+            .json(&json!({ "query": "{ personas { nodes { id } } }" }))
             .send()
             .await
             .unwrap();
@@ -141,7 +156,7 @@ e2e!(
     |app: TestApp| async move {
         let user = app.register("secret@example.com").await;
         use sea_orm::EntityTrait;
-        let row = persistence::entity::users::Entity::find_by_id(user.id.clone())
+        let row = persistence::entity::users::Entity::find_by_id(user.db_id.clone())
             .one(app.db().conn())
             .await
             .unwrap()
