@@ -4,6 +4,7 @@
 mod access;
 mod accounts;
 mod chat;
+mod conventions;
 mod conversations;
 mod identity;
 mod playground;

@@ -2,7 +2,7 @@
 //! own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only merges them and
 //! builds the schema with its limits. The other modules here are the machinery every area's
 //! resolvers share: the request context, global ids, connections, the generic page loader, the
-//! `Node` interface, scalars, and the token-scope check.
+//! `Node` interface, scalars, the token-scope check, and the response's shape by the spec.
 
 pub mod connection;
 pub mod context;
@@ -10,6 +10,7 @@ pub mod ids;
 pub mod limits;
 pub mod node;
 pub mod pages;
+pub mod response;
 pub mod scalars;
 pub mod scopes;
 
@@ -59,6 +60,9 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
         Mutation::default(),
         Subscription::default(),
     )
+    // First, so it completes the response every other extension has seen: errored fields null,
+    // nulls propagated, keys in selection order (async-graphql 7 does none of the three).
+    .extension(response::SpecResponse)
     // Depth and complexity are enforced by `limits::QueryLimits`, which leaves introspection out.
     .extension(limits::QueryLimits {
         max_depth: limits.max_depth,
