@@ -227,6 +227,9 @@ fn complete_response(
     if !matches!(response.data, Value::Object(_)) {
         return response;
     }
+    let Some((root, _)) = registry.types.get_key_value(root) else {
+        return response;
+    };
     let mut completer = Completer {
         registry,
         document,
@@ -243,8 +246,15 @@ fn complete_response(
     response
 }
 
+/// The fields one response key collects: their name, and their selection sets merged.
+struct Group<'a> {
+    key: Name,
+    name: &'a str,
+    sets: Vec<&'a SelectionSet>,
+}
+
 /// The fields a selection collects, by response key, in order.
-type Collected<'a> = Arc<Vec<(Name, Vec<&'a Positioned<Field>>)>>;
+type Collected<'a> = Arc<Vec<Group<'a>>>;
 
 struct Completer<'a> {
     registry: &'a Registry,
@@ -252,16 +262,21 @@ struct Completer<'a> {
     variables: &'a Variables,
     operation: &'a OperationDefinition,
     concrete: &'a HashMap<Vec<Seg>, String>,
+    /// The current path, kept only when some object's concrete type was recorded by path.
     path: Vec<Seg>,
     /// CollectFields results, by selection sets and type: a list of a thousand objects collects
     /// its fields once.
-    collected: HashMap<(Vec<usize>, String), Collected<'a>>,
+    collected: HashMap<(u64, &'a str), Collected<'a>>,
 }
 
 impl<'a> Completer<'a> {
+    fn tracking(&self) -> bool {
+        !self.concrete.is_empty()
+    }
+
     /// A value of type `ty` (qualified, `[Message!]!`), selected with `sets`. `None` means null
     /// in a non-null place: the caller's parent becomes null in turn.
-    fn value(&mut self, ty: &str, sets: &[&'a SelectionSet], value: Value) -> Option<Value> {
+    fn value(&mut self, ty: &'a str, sets: &[&'a SelectionSet], value: Value) -> Option<Value> {
         if let Some(inner) = ty.strip_suffix('!') {
             return match self.value(inner, sets, value) {
                 Some(Value::Null) | None => None,
@@ -277,9 +292,13 @@ impl<'a> Completer<'a> {
             };
             let mut out = Vec::with_capacity(items.len());
             for (i, v) in items.into_iter().enumerate() {
-                self.path.push(Seg::Index(i));
+                if self.tracking() {
+                    self.path.push(Seg::Index(i));
+                }
                 let done = self.value(item, sets, v);
-                self.path.pop();
+                if self.tracking() {
+                    self.path.pop();
+                }
                 match done {
                     Some(v) => out.push(v),
                     // A non-null item is null: the list (nullable here) is null.
@@ -291,8 +310,8 @@ impl<'a> Completer<'a> {
         let completed = match self.registry.types.get(ty) {
             Some(MetaType::Object { .. }) => self.object(ty, true, sets, value),
             Some(t) if t.is_abstract() => match self.concrete_type(&value, sets) {
-                Some(concrete) => self.object(&concrete, true, sets, value),
-                // Nothing was resolved on the object but typename-less fragments: keep it.
+                Some(concrete) => self.object(concrete, true, sets, value),
+                // Nothing tells the concrete type: keep what was resolved, in document order.
                 None => self.object(ty, false, sets, value),
             },
             _ => Some(value),
@@ -303,14 +322,15 @@ impl<'a> Completer<'a> {
 
     /// The concrete type of the object at the current path, in an abstract place: as its fields'
     /// resolvers recorded it, else its `__typename` if selected.
-    fn concrete_type(&self, value: &Value, sets: &[&'a SelectionSet]) -> Option<String> {
+    fn concrete_type(&self, value: &Value, sets: &[&'a SelectionSet]) -> Option<&'a str> {
         if let Some(t) = self.concrete.get(&self.path) {
-            return Some(t.clone());
+            return Some(t.as_str());
         }
         let Value::Object(map) = value else {
             return None;
         };
-        sets.iter()
+        let typename = sets
+            .iter()
             .flat_map(|s| s.items.iter())
             .filter_map(|s| match &s.node {
                 Selection::Field(f) if f.node.name.node == "__typename" => {
@@ -319,9 +339,13 @@ impl<'a> Completer<'a> {
                 _ => None,
             })
             .find_map(|v| match v {
-                Value::String(s) => Some(s.clone()),
+                Value::String(s) => Some(s.as_str()),
                 _ => None,
-            })
+            })?;
+        self.registry
+            .types
+            .get_key_value(typename)
+            .map(|(name, _)| name.as_str())
     }
 
     /// An object of type `type_name`, its keys in selection order. With `known` false (an
@@ -329,7 +353,7 @@ impl<'a> Completer<'a> {
     /// object lacks are not added.
     fn object(
         &mut self,
-        type_name: &str,
+        type_name: &'a str,
         known: bool,
         sets: &[&'a SelectionSet],
         value: Value,
@@ -337,34 +361,34 @@ impl<'a> Completer<'a> {
         let Value::Object(mut map) = value else {
             return Some(value);
         };
-        let fields = self.collect(type_name, known, sets);
+        let groups = self.collect(type_name, known, sets);
         let meta = self.registry.types.get(type_name);
-        let mut out = IndexMap::with_capacity(map.len());
-        for (key, group) in fields.iter() {
-            let Some(first) = group.first() else { continue };
-            let name = first.node.name.node.as_str();
-            let value = match map.swap_remove(key) {
+        let mut out = IndexMap::with_capacity(groups.len());
+        for group in groups.iter() {
+            let value = match map.swap_remove(&group.key) {
                 Some(v) => v,
                 None if known => Value::Null,
                 None => continue,
             };
-            let ty = match name {
-                "__typename" => Some("String!".to_owned()),
-                _ => meta
+            let ty = match group.name {
+                "__typename" => Some("String!"),
+                name => meta
                     .and_then(|m| m.field_by_name(name))
-                    .map(|f| f.ty.clone()),
+                    .map(|f| f.ty.as_str()),
             };
             let Some(ty) = ty else {
                 // A field the schema does not describe here (introspection): as it is.
-                out.insert(key.clone(), value);
+                out.insert(group.key.clone(), value);
                 continue;
             };
-            let sub: Vec<&'a SelectionSet> =
-                group.iter().map(|f| &f.node.selection_set.node).collect();
-            self.path.push(Seg::Key(key.to_string()));
-            let done = self.value(&ty, &sub, value);
-            self.path.pop();
-            out.insert(key.clone(), done?);
+            if self.tracking() {
+                self.path.push(Seg::Key(group.key.to_string()));
+            }
+            let done = self.value(ty, &group.sets, value);
+            if self.tracking() {
+                self.path.pop();
+            }
+            out.insert(group.key.clone(), done?);
         }
         // What is left was not collected, so it is not part of the response: a field under
         // `@skip(if: $v)` whose variable defaults to true, which async-graphql runs anyway (it
@@ -376,27 +400,37 @@ impl<'a> Completer<'a> {
     /// document order, with fragments expanded where they are spread.
     fn collect(
         &mut self,
-        type_name: &str,
+        type_name: &'a str,
         known: bool,
         sets: &[&'a SelectionSet],
     ) -> Collected<'a> {
-        let key = (
-            sets.iter()
-                .map(|s| std::ptr::from_ref(*s) as usize)
-                .collect(),
-            type_name.to_owned(),
-        );
-        if let Some(found) = self.collected.get(&key) {
+        // The selection sets by address (FNV-1a), with `known` folded in.
+        let id = sets
+            .iter()
+            .map(|s| std::ptr::from_ref(*s) as usize as u64)
+            .chain([u64::from(known)])
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, x| {
+                (h ^ x).wrapping_mul(0x0100_0000_01b3)
+            });
+        if let Some(found) = self.collected.get(&(id, type_name)) {
             return Arc::clone(found);
         }
-        let mut out: Vec<(Name, Vec<&'a Positioned<Field>>)> = Vec::new();
+        let mut fields: Vec<(Name, Vec<&'a Positioned<Field>>)> = Vec::new();
         let mut visited = HashSet::new();
         for set in sets {
-            self.collect_into(type_name, known, set, &mut visited, &mut out);
+            self.collect_into(type_name, known, set, &mut visited, &mut fields);
         }
-        let out = Arc::new(out);
-        self.collected.insert(key, Arc::clone(&out));
-        out
+        let groups: Vec<Group<'a>> = fields
+            .into_iter()
+            .filter_map(|(key, group)| {
+                let name = group.first()?.node.name.node.as_str();
+                let sets = group.iter().map(|f| &f.node.selection_set.node).collect();
+                Some(Group { key, name, sets })
+            })
+            .collect();
+        let groups = Arc::new(groups);
+        self.collected.insert((id, type_name), Arc::clone(&groups));
+        groups
     }
 
     fn collect_into(
