@@ -51,10 +51,10 @@ async fn spawn(fake: &FakeProvider) -> TestApp {
 async fn conversation(app: &TestApp, user: &TestUser) -> String {
     app.query(
         Some(&user.token),
-        "mutation { createConversation(input: { title: \"bench\" }) { id } }",
+        "mutation { createConversation(input: { title: \"bench\" }) { conversation { id } } }",
         json!({}),
     )
-    .await["createConversation"]["id"]
+    .await["createConversation"]["conversation"]["id"]
         .as_str()
         .unwrap()
         .to_owned()

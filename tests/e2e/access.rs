@@ -1,10 +1,11 @@
 //! The access suite: nobody sees or changes what is not theirs.
 //!
 //! Two users and one user of each role create data of every kind that exists; then every field of
-//! the schema that takes an id (found by introspection: arguments named `id` or ending in `Id`,
-//! also inside input objects, on every type) is called by every other non-admin user with the
-//! victim's ids, and must answer NOT_FOUND or FORBIDDEN without the victim's data. Afterwards the
-//! victims' data must be intact.
+//! the schema that takes an id (found by introspection: arguments named `id`, `ids` or ending in
+//! `Id`/`Ids`, also inside input objects, on every type) is called by every other non-admin user
+//! with the victim's ids, and must answer NOT_FOUND or FORBIDDEN without the victim's data (or,
+//! for look-ups of one record, null exactly as for a missing record). Afterwards the victims'
+//! data must be intact.
 //!
 //! A field that takes an id and has no entry in [`PROBES`] fails the suite, so a new field cannot
 //! ship without an access check. Adding one is one line: the field's coordinate, a request, and
@@ -13,11 +14,11 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use colloquy_tests::{TestApp, TestUser, e2e};
+use colloquy_tests::{Kind, TestApp, TestUser, e2e, gid};
 use core_domain::Role;
 use serde_json::{Value, json};
 
-/// A user's data, for others to try.
+/// A user's data, for others to try (global ids, as the API takes them).
 #[derive(Debug, Clone)]
 pub struct Fixture {
     pub user: TestUser,
@@ -35,6 +36,10 @@ pub struct Fixture {
 pub enum Probe {
     /// A GraphQL request over HTTP; `None` variables skip the victim (it has no such record).
     Http(&'static str, fn(&Fixture) -> Option<Value>),
+    /// A look-up that answers null for what the caller may not see, exactly as for a missing
+    /// record: no error, every selected root field null (or a list of nulls), no data. Tried
+    /// with each set of variables.
+    Hidden(&'static str, fn(&Fixture) -> Vec<Value>),
     /// A subscription over WebSocket.
     Ws(&'static str, fn(&Fixture) -> Option<Value>),
     /// Must answer exactly what the same request answers for an id that does not exist (the
@@ -48,19 +53,53 @@ fn id(v: &str) -> Option<Value> {
     Some(json!({ "id": v }))
 }
 
+/// Every id of the victim's, of every type.
+fn every_id(f: &Fixture) -> Vec<String> {
+    let mut ids = vec![
+        f.user.global_id.clone(),
+        f.conversation.clone(),
+        f.message.clone(),
+        f.session.clone(),
+        f.contact.clone(),
+        f.identity.clone(),
+    ];
+    ids.extend(f.api_token.clone());
+    ids.extend(f.api_key.clone());
+    ids
+}
+
 /// Every field coordinate (`Type.field(arg)` or `Type.field(arg.inputField)`) that takes an id.
 pub const PROBES: &[(&str, Probe)] = &[
     (
         "Query.user(id)",
-        Probe::Http("query($id: ID!) { user(id: $id) { id email } }", |f| {
-            id(&f.user.id)
+        Probe::Hidden("query($id: ID!) { user(id: $id) { id email } }", |f| {
+            vec![json!({ "id": f.user.global_id })]
         }),
     ),
     (
         "Query.conversation(id)",
-        Probe::Http(
+        Probe::Hidden(
             "query($id: ID!) { conversation(id: $id) { id title } }",
-            |f| id(&f.conversation),
+            |f| vec![json!({ "id": f.conversation })],
+        ),
+    ),
+    (
+        "Query.node(id)",
+        Probe::Hidden(
+            "query($id: ID!) { node(id: $id) { __typename id ... on Conversation { title } ... on Message { content } } }",
+            |f| {
+                every_id(f)
+                    .into_iter()
+                    .map(|id| json!({ "id": id }))
+                    .collect()
+            },
+        ),
+    ),
+    (
+        "Query.nodes(ids)",
+        Probe::Hidden(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Conversation { title } ... on Message { content } } }",
+            |f| vec![json!({ "ids": every_id(f) })],
         ),
     ),
     (
@@ -88,29 +127,30 @@ pub const PROBES: &[(&str, Probe)] = &[
         Probe::Public("a catalogue room"),
     ),
     (
-        "Mutation.renameConversation(id)",
+        "Mutation.renameConversation(input.id)",
         Probe::Http(
-            "mutation($id: ID!) { renameConversation(id: $id, title: \"pwned\") { id title } }",
+            "mutation($id: ID!) { renameConversation(input: { id: $id, title: \"pwned\" }) { conversation { id title } } }",
             |f| id(&f.conversation),
         ),
     ),
     (
-        "Mutation.deleteConversation(id)",
-        Probe::Http("mutation($id: ID!) { deleteConversation(id: $id) }", |f| {
-            id(&f.conversation)
-        }),
+        "Mutation.deleteConversation(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteConversation(input: { id: $id }) { deletedConversationId } }",
+            |f| id(&f.conversation),
+        ),
     ),
     (
         "Mutation.addMessage(input.conversationId)",
         Probe::Http(
-            "mutation($c: ID!) { addMessage(input: { conversationId: $c, content: \"pwned\" }) { id } }",
+            "mutation($c: ID!) { addMessage(input: { conversationId: $c, content: \"pwned\" }) { message { id } } }",
             |f| Some(json!({ "c": f.conversation })),
         ),
     ),
     (
         "Mutation.addMessage(input.parentId)",
         Probe::LikeMissing(
-            "mutation($c: ID!, $p: ID!) { addMessage(input: { conversationId: $c, parentId: $p, content: \"pwned\" }) { id content } }",
+            "mutation($c: ID!, $p: ID!) { addMessage(input: { conversationId: $c, parentId: $p, content: \"pwned\" }) { message { id content } } }",
             |f, own| Some(json!({ "c": own, "p": f.message })),
         ),
     ),
@@ -129,38 +169,39 @@ pub const PROBES: &[(&str, Probe)] = &[
         ),
     ),
     (
-        "Mutation.regenerateMessage(messageId)",
+        "Mutation.regenerateMessage(input.messageId)",
         Probe::Http(
-            "mutation($id: ID!) { regenerateMessage(messageId: $id) { id content } }",
+            "mutation($id: ID!) { regenerateMessage(input: { messageId: $id }) { reply { id content } } }",
             |f| id(&f.message),
         ),
     ),
     (
-        "Mutation.editMessage(messageId)",
+        "Mutation.editMessage(input.messageId)",
         Probe::Http(
-            "mutation($id: ID!) { editMessage(messageId: $id, content: \"mine now\") { userMessage { id content } reply { id } } }",
+            "mutation($id: ID!) { editMessage(input: { messageId: $id, content: \"mine now\" }) { userMessage { id content } reply { id } } }",
             |f| id(&f.message),
         ),
     ),
     (
-        "Mutation.cancelMessage(messageId)",
+        "Mutation.cancelMessage(input.messageId)",
         Probe::Http(
-            "mutation($id: ID!) { cancelMessage(messageId: $id) { id content } }",
+            "mutation($id: ID!) { cancelMessage(input: { messageId: $id }) { message { id content } } }",
             |f| id(&f.message),
         ),
     ),
     (
-        "Mutation.updateConversation(id)",
+        "Mutation.updateConversation(input.id)",
         Probe::Http(
-            "mutation($id: ID!) { updateConversation(id: $id, input: { systemPrompt: \"pwned\" }) { id title } }",
+            "mutation($id: ID!) { updateConversation(input: { id: $id, systemPrompt: \"pwned\" }) { conversation { id title } } }",
             |f| id(&f.conversation),
         ),
     ),
     (
-        "Mutation.deleteApiKey(id)",
-        Probe::Http("mutation($id: ID!) { deleteApiKey(id: $id) }", |f| {
-            f.api_key.as_deref().and_then(id)
-        }),
+        "Mutation.deleteApiKey(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteApiKey(input: { id: $id }) { deletedApiKeyId } }",
+            |f| f.api_key.as_deref().and_then(id),
+        ),
     ),
     (
         "Subscription.messageStream(messageId)",
@@ -177,62 +218,66 @@ pub const PROBES: &[(&str, Probe)] = &[
         ),
     ),
     (
-        "Mutation.unlinkIdentity(id)",
-        Probe::Http("mutation($id: ID!) { unlinkIdentity(id: $id) }", |f| {
-            id(&f.identity)
-        }),
-    ),
-    (
-        "Mutation.revokeSession(id)",
-        Probe::Http("mutation($id: ID!) { revokeSession(id: $id) }", |f| {
-            id(&f.session)
-        }),
-    ),
-    (
-        "Mutation.revokeApiToken(id)",
-        Probe::Http("mutation($id: ID!) { revokeApiToken(id: $id) }", |f| {
-            f.api_token.as_deref().and_then(id)
-        }),
-    ),
-    (
-        "Mutation.resendContactVerification(id)",
+        "Mutation.unlinkIdentity(input.id)",
         Probe::Http(
-            "mutation($id: ID!) { resendContactVerification(id: $id) }",
+            "mutation($id: ID!) { unlinkIdentity(input: { id: $id }) { unlinkedIdentityId } }",
+            |f| id(&f.identity),
+        ),
+    ),
+    (
+        "Mutation.revokeSession(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { revokeSession(input: { id: $id }) { revokedSessionId } }",
+            |f| id(&f.session),
+        ),
+    ),
+    (
+        "Mutation.revokeApiToken(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { revokeApiToken(input: { id: $id }) { revokedApiTokenId } }",
+            |f| f.api_token.as_deref().and_then(id),
+        ),
+    ),
+    (
+        "Mutation.resendContactVerification(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { resendContactVerification(input: { id: $id }) { contactMethod { id value } } }",
             |f| id(&f.contact),
         ),
     ),
     (
-        "Mutation.setPrimaryContactMethod(id)",
+        "Mutation.setPrimaryContactMethod(input.id)",
         Probe::Http(
-            "mutation($id: ID!) { setPrimaryContactMethod(id: $id) { id value } }",
+            "mutation($id: ID!) { setPrimaryContactMethod(input: { id: $id }) { contactMethod { id value } } }",
             |f| id(&f.contact),
         ),
     ),
     (
-        "Mutation.removeContactMethod(id)",
-        Probe::Http("mutation($id: ID!) { removeContactMethod(id: $id) }", |f| {
-            id(&f.contact)
-        }),
-    ),
-    (
-        "Mutation.setUserRole(userId)",
+        "Mutation.removeContactMethod(input.id)",
         Probe::Http(
-            "mutation($id: ID!) { setUserRole(userId: $id, role: ADMIN, pin: \"123456\") { id role } }",
-            |f| id(&f.user.id),
+            "mutation($id: ID!) { removeContactMethod(input: { id: $id }) { removedContactMethodId } }",
+            |f| id(&f.contact),
         ),
     ),
     (
-        "Mutation.setUserActive(userId)",
+        "Mutation.setUserRole(input.userId)",
         Probe::Http(
-            "mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }",
-            |f| id(&f.user.id),
+            "mutation($id: ID!) { setUserRole(input: { userId: $id, role: ADMIN, pin: \"123456\" }) { user { id role } } }",
+            |f| id(&f.user.global_id),
         ),
     ),
     (
-        "Mutation.deleteUser(userId)",
+        "Mutation.setUserActive(input.userId)",
         Probe::Http(
-            "mutation($id: ID!) { deleteUser(userId: $id, pin: \"123456\") }",
-            |f| id(&f.user.id),
+            "mutation($id: ID!) { setUserActive(input: { userId: $id, active: false }) { user { id } } }",
+            |f| id(&f.user.global_id),
+        ),
+    ),
+    (
+        "Mutation.deleteUser(input.userId)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteUser(input: { userId: $id, pin: \"123456\" }) { deletedUserId } }",
+            |f| id(&f.user.global_id),
         ),
     ),
 ];
@@ -256,7 +301,7 @@ fn named(t: &Value) -> (&str, &str) {
 }
 
 fn is_id_name(name: &str) -> bool {
-    name == "id" || name.ends_with("Id")
+    name == "id" || name == "ids" || name.ends_with("Id") || name.ends_with("Ids")
 }
 
 /// Id-taking paths under an input object (`filter.personaId`), depth-first.
@@ -332,14 +377,11 @@ async fn participant(app: &TestApp, email: &str, role: Option<Role>) -> TestUser
                     json!({}),
                 )
                 .await;
-            TestUser {
-                id: g["startGuestSession"]["user"]["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-                email: String::new(),
-                token: g["startGuestSession"]["token"].as_str().unwrap().to_owned(),
-            }
+            TestUser::new(
+                g["startGuestSession"]["user"]["id"].as_str().unwrap(),
+                "",
+                g["startGuestSession"]["token"].as_str().unwrap(),
+            )
         }
         role => {
             let u = app.register(email).await;
@@ -378,26 +420,34 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize) -> Fixture {
     let contact = app
         .query(
             Some(&user.token),
-            "mutation($v: String!) { addContactMethod(input: { type: \"email\", value: $v }) { id } }",
+            "mutation($v: String!) { addContactMethod(input: { type: EMAIL, value: $v }) { contactMethod { id } } }",
             json!({ "v": format!("contact-{n}@example.com") }),
         )
-        .await["addContactMethod"]["id"]
+        .await["addContactMethod"]["contactMethod"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let identity =
-        persistence::identities::link(app.db().conn(), &user.id, "oidc", &format!("ext-{n}"), None)
-            .await
-            .unwrap()
-            .id;
+    let identity = persistence::identities::link(
+        app.db().conn(),
+        &user.db_id,
+        "oidc",
+        &format!("ext-{n}"),
+        None,
+    )
+    .await
+    .unwrap()
+    .id;
+    let identity = gid(Kind::ExternalIdentity, &identity);
     let key = app
         .post(
             Some(&user.token),
-            "mutation($k: String!) { addApiKey(provider: ANTHROPIC, key: $k) { id } }",
+            "mutation($k: String!) { addApiKey(input: { provider: ANTHROPIC, key: $k }) { apiKey { id } } }",
             json!({ "k": format!("sk-ant-secret-key-{n}") }),
         )
         .await;
-    let api_key = key["data"]["addApiKey"]["id"].as_str().map(str::to_owned);
+    let api_key = key["data"]["addApiKey"]["apiKey"]["id"]
+        .as_str()
+        .map(str::to_owned);
     if api_key.is_none() {
         // Only guests are refused: they hold no credentials.
         assert_eq!(user.email, "", "{key}");
@@ -429,9 +479,33 @@ fn assert_denied(coordinate: &str, attacker: &Fixture, victim: &Fixture, body: &
     assert!(
         matches!(code.as_deref(), Some("NOT_FOUND" | "FORBIDDEN")),
         "{coordinate}: {} got {code:?} for {}'s record: {body}",
-        attacker.user.id,
-        victim.user.id
+        attacker.user.global_id,
+        victim.user.global_id
     );
+    let text = body.to_string();
+    assert!(
+        !text.contains(&format!("secret-title-{n}"))
+            && !text.contains(&format!("secret-content-{n}")),
+        "{coordinate} leaked data: {body}"
+    );
+}
+
+/// A look-up answered exactly as for a missing record: no error, only nulls, no data.
+fn assert_hidden(coordinate: &str, attacker: &Fixture, victim: &Fixture, body: &Value, n: usize) {
+    let who = format!(
+        "{coordinate}: {} looking up {}'s record",
+        attacker.user.global_id, victim.user.global_id
+    );
+    assert!(body.get("errors").is_none(), "{who}: {body}");
+    let fields = body["data"].as_object().expect("data");
+    for value in fields.values() {
+        let nothing = match value {
+            Value::Null => true,
+            Value::Array(items) => items.iter().all(Value::is_null),
+            _ => false,
+        };
+        assert!(nothing, "{who} answered data: {body}");
+    }
     let text = body.to_string();
     assert!(
         !text.contains(&format!("secret-title-{n}"))
@@ -476,14 +550,14 @@ e2e!(
         let admin = fixtures.iter().find(|(_, a)| *a).unwrap().0.clone();
         app.query(
             Some(&admin.user.token),
-            "mutation { setAdminPin(pin: \"123456\") }",
+            "mutation { setAdminPin(input: { pin: \"123456\" }) { success } }",
             json!({}),
         )
         .await;
 
         for (vn, (victim, _)) in fixtures.iter().enumerate() {
             for (attacker, is_admin) in &fixtures {
-                if *is_admin || attacker.user.id == victim.user.id {
+                if *is_admin || attacker.user.global_id == victim.user.global_id {
                     continue; // admins may do everything; owners may touch their own
                 }
                 for (coordinate, probe) in PROBES {
@@ -496,16 +570,22 @@ e2e!(
                             let body = app.post(Some(&attacker.user.token), query, vars).await;
                             assert_denied(coordinate, attacker, victim, &body, vn);
                         }
+                        Probe::Hidden(query, vars) => {
+                            for vars in vars(victim) {
+                                let body = app.post(Some(&attacker.user.token), query, vars).await;
+                                assert_hidden(coordinate, attacker, victim, &body, vn);
+                            }
+                        }
                         Probe::LikeMissing(query, make) => {
                             let Some(vars) = make(victim, &attacker.conversation) else {
                                 continue;
                             };
                             let body = app.post(Some(&attacker.user.token), query, vars).await;
                             let mut missing = Fixture {
-                                message: "no-such-id".into(),
+                                message: gid(Kind::Message, "no-such-id"),
                                 ..victim.clone()
                             };
-                            missing.user.id = "no-such-id".into();
+                            missing.user.global_id = gid(Kind::User, "no-such-id");
                             let baseline = app
                                 .post(
                                     Some(&attacker.user.token),
@@ -554,7 +634,7 @@ e2e!(
                 Some(&f.user.token),
                 "query($c: ID!) { me { role isActive } conversation(id: $c) { title totalMessages }
                    myContactMethods { id } myIdentities { id } myApiTokens { id } mySessions { id }
-                   apiKeys { id } }",
+                   myApiKeys { id } }",
                 json!({ "c": f.conversation }),
             )
             .await;
@@ -567,7 +647,7 @@ e2e!(
             assert_eq!(data["myContactMethods"].as_array().unwrap().len(), 1);
             assert_eq!(data["myIdentities"].as_array().unwrap().len(), 1);
             assert_eq!(
-                data["apiKeys"].as_array().unwrap().len(),
+                data["myApiKeys"].as_array().unwrap().len(),
                 usize::from(f.api_key.is_some())
             );
             assert_eq!(

@@ -40,12 +40,25 @@ e2e!(register_login_me_logout, |app: TestApp| async move {
     let second = login["login"]["token"].as_str().unwrap().to_owned();
     assert_ne!(second, token, "each login is a new session");
 
+    let logout = app
+        .query(
+            Some(&second),
+            "mutation { logout { revokedSessionId } }",
+            json!({}),
+        )
+        .await;
+    let revoked = logout["logout"]["revokedSessionId"].as_str().unwrap();
     assert_eq!(
-        app.query(Some(&second), "mutation { logout }", json!({}))
-            .await["logout"],
-        true
+        colloquy_tests::gid(
+            colloquy_tests::Kind::Session,
+            &colloquy_tests::raw_id(revoked)
+        ),
+        revoked,
+        "logout names the session it ended"
     );
-    let body = app.post(Some(&second), "{ me { id } }", json!({})).await;
+    let body = app
+        .post(Some(&second), "{ mySessions { id } }", json!({}))
+        .await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "a logged-out token stops working"
@@ -117,8 +130,12 @@ e2e!(
 e2e!(
     unauthenticated_and_forged_tokens,
     |app: TestApp| async move {
+        // `me` is null for anonymous callers; fields that need a caller ask to sign in.
+        let anonymous = app.post(None, "{ me { id } }", json!({})).await;
+        assert_eq!(anonymous, json!({ "data": { "me": null } }));
         assert_eq!(
-            app.error_code(None, "{ me { id } }", json!({})).await,
+            app.error_code(None, "{ mySessions { id } }", json!({}))
+                .await,
             "UNAUTHENTICATED"
         );
         let forged = "cq_s_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -126,7 +143,7 @@ e2e!(
             .http
             .post(app.url("/graphql"))
             .bearer_auth(forged)
-            .json(&json!({ "query": "{ personas { id } }" }))
+            .json(&json!({ "query": "{ personas { nodes { id } } }" }))
             .send()
             .await
             .unwrap();
@@ -134,8 +151,10 @@ e2e!(
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["x-colloquy-auth"], "invalid-token");
         let body: serde_json::Value = res.json().await.unwrap();
-        assert!(body["data"]["personas"].is_array(), "{body}");
-        let body = app.post(Some(forged), "{ me { id } }", json!({})).await;
+        assert!(body["data"]["personas"]["nodes"].is_array(), "{body}");
+        let body = app
+            .post(Some(forged), "{ mySessions { id } }", json!({}))
+            .await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     }
 );
@@ -145,7 +164,7 @@ e2e!(
     |app: TestApp| async move {
         let user = app.register("secret@example.com").await;
         use sea_orm::EntityTrait;
-        let row = persistence::entity::users::Entity::find_by_id(user.id.clone())
+        let row = persistence::entity::users::Entity::find_by_id(user.db_id.clone())
             .one(app.db().conn())
             .await
             .unwrap()

@@ -51,11 +51,11 @@ e2e_backend!(
         let created = app
             .query(
                 Some(&ada.token),
-                "mutation { createConversation(input: {}) { id } }",
+                "mutation { createConversation(input: {}) { conversation { id } } }",
                 json!({}),
             )
             .await;
-        let conv = created["createConversation"]["id"]
+        let conv = created["createConversation"]["conversation"]["id"]
             .as_str()
             .unwrap()
             .to_owned();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ai_providers::testing::{FakeProvider, FakeReply, RecordedRequest};
 use ai_providers::{LOCAL_REPLY_PREFIX, RetryConfig, Usage};
-use colloquy_tests::{Backend, TestApp, TestUser};
+use colloquy_tests::{Backend, Kind, TestApp, TestUser, gid, raw_id};
 use gateway::platform::config::Config;
 use gateway::platform::events::ReplyEvent;
 use serde_json::{Value, json};
@@ -16,7 +16,7 @@ const WAIT: Duration = Duration::from_secs(60);
 
 const SEND: &str = "mutation($i: SendMessageInput!) { sendMessage(input: $i) { userMessage { id role status } reply { id role status model provider } } }";
 const STREAM: &str = "subscription($id: ID!, $after: Int) { messageStream(messageId: $id, afterSeq: $after) { messageId seq delta status error done } }";
-const MESSAGES: &str = "query($id: ID!) { conversation(id: $id) { title model messages(first: 100) { edges { node { id parentId role content status error model provider inputTokens outputTokens siblings { id } children { id } } } } } }";
+const MESSAGES: &str = "query($id: ID!) { conversation(id: $id) { title model messages(first: 100) { edges { node { id parentId role content status error model provider inputTokens outputTokens siblings { nodes { id } } children { nodes { id } } } } } } }";
 
 /// Runs a chat test body, given the backend, on SQLite and PostgreSQL.
 use colloquy_tests::e2e_backend as chat_test;
@@ -120,11 +120,11 @@ async fn new_conversation(app: &TestApp, user: &TestUser, model: Option<&str>) -
     let data = app
         .query(
             Some(&user.token),
-            "mutation($m: String) { createConversation(input: { title: \"Chat\", model: $m }) { id } }",
+            "mutation($m: String) { createConversation(input: { title: \"Chat\", model: $m }) { conversation { id } } }",
             json!({ "m": model }),
         )
         .await;
-    data["createConversation"]["id"]
+    data["createConversation"]["conversation"]["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -153,8 +153,9 @@ fn turns(request: &RecordedRequest) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The usage rows of `conversation` (a global id).
 async fn usage_rows(app: &TestApp, conversation: &str) -> Vec<persistence::usage::UsageLog> {
-    persistence::usage::for_conversation(app.db().conn(), conversation)
+    persistence::usage::for_conversation(app.db().conn(), &raw_id(conversation))
         .await
         .unwrap()
 }
@@ -170,10 +171,10 @@ chat_test!(
         let conv = app
             .query(
                 Some(&ada.token),
-                "mutation { createConversation(input: {}) { id title } }",
+                "mutation { createConversation(input: {}) { conversation { id title } } }",
                 json!({}),
             )
-            .await["createConversation"]["id"]
+            .await["createConversation"]["conversation"]["id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -212,7 +213,7 @@ chat_test!(
             .iter()
             .find(|r| *r.stream_type == core_domain::enums::StreamType::Chat)
             .expect("a chat usage row");
-        assert_eq!(chat.message_id.as_deref(), Some(reply.as_str()));
+        assert_eq!(chat.message_id.as_deref(), Some(raw_id(&reply).as_str()));
         assert_eq!(chat.model, "local-echo");
         assert_eq!(chat.cost_micros, Some(0));
         assert_eq!(
@@ -266,21 +267,22 @@ chat_test!(
             let data = app
                 .query(
                     Some(&ada.token),
-                    "mutation($p: KeyProvider!, $k: String!) { addApiKey(provider: $p, name: \"mine\", key: $k) { id provider name last4 } }",
+                    "mutation($p: KeyProvider!, $k: String!) { addApiKey(input: { provider: $p, name: \"mine\", key: $k }) { apiKey { id provider name last4 } } }",
                     json!({ "p": provider, "k": key }),
                 )
                 .await;
-            assert_eq!(data["addApiKey"]["last4"], &key[key.len() - 4..]);
-            assert_eq!(data["addApiKey"]["provider"], provider);
+            let added = &data["addApiKey"]["apiKey"];
+            assert_eq!(added["last4"], &key[key.len() - 4..]);
+            assert_eq!(added["provider"], provider);
         }
         let listed = app
             .query(
                 Some(&ada.token),
-                "{ apiKeys { provider name last4 createdAt } }",
+                "{ myApiKeys { provider name last4 createdAt } }",
                 json!({}),
             )
             .await;
-        assert_eq!(listed["apiKeys"].as_array().unwrap().len(), 2);
+        assert_eq!(listed["myApiKeys"].as_array().unwrap().len(), 2);
         assert!(!listed.to_string().contains("secret"));
 
         let cases = [
@@ -330,7 +332,7 @@ chat_test!(
             let row = usage_rows(&app, &conv)
                 .await
                 .into_iter()
-                .find(|r| r.message_id.as_deref() == Some(reply.as_str()))
+                .find(|r| r.message_id.as_deref() == Some(raw_id(&reply).as_str()))
                 .expect("a usage row for the reply");
             let catalogue = ai_providers::Catalogue::builtin();
             let info = catalogue.get(model).unwrap();
@@ -358,17 +360,20 @@ chat_test!(
         }
 
         // A deleted key is no longer used.
-        let id = persistence::api_keys::newest_for(app.db().conn(), &ada.id, "anthropic")
+        let id = persistence::api_keys::newest_for(app.db().conn(), &ada.db_id, "anthropic")
             .await
             .unwrap()
             .unwrap()
             .id;
-        app.query(
-            Some(&ada.token),
-            "mutation($id: ID!) { deleteApiKey(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
+        let id = gid(Kind::ApiKey, &id);
+        let deleted = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { deleteApiKey(input: { id: $id }) { deletedApiKeyId } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(deleted["deleteApiKey"]["deletedApiKeyId"], id.as_str());
         let body = app
             .post(
                 Some(&ada.token),
@@ -435,7 +440,7 @@ chat_test!(
         let row = usage_rows(&app, &conv)
             .await
             .into_iter()
-            .find(|r| r.message_id.as_deref() == Some(reply.as_str()))
+            .find(|r| r.message_id.as_deref() == Some(raw_id(&reply).as_str()))
             .expect("a usage row for what was billed");
         assert!(row.output_tokens > 0);
 
@@ -567,12 +572,15 @@ chat_test!(
         let data = app
             .query(
                 Some(&ada.token),
-                "mutation($id: ID!) { regenerateMessage(messageId: $id) { id parentId role status } }",
+                "mutation($id: ID!) { regenerateMessage(input: { messageId: $id }) { reply { id parentId role status } } }",
                 json!({ "id": r1 }),
             )
             .await;
-        let r1b = data["regenerateMessage"]["id"].as_str().unwrap().to_owned();
-        assert_eq!(data["regenerateMessage"]["parentId"], a.as_str());
+        let r1b = data["regenerateMessage"]["reply"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(data["regenerateMessage"]["reply"]["parentId"], a.as_str());
         let done = follow(&app, &ada, &r1b, None).await;
         assert_eq!(done.text, "R1 again");
         let last = fake
@@ -610,7 +618,7 @@ chat_test!(
         let data = app
             .query(
                 Some(&ada.token),
-                "mutation($id: ID!) { editMessage(messageId: $id, content: \"A edited\") { userMessage { id parentId } reply { id parentId } } }",
+                "mutation($id: ID!) { editMessage(input: { messageId: $id, content: \"A edited\" }) { userMessage { id parentId } reply { id parentId } } }",
                 json!({ "id": a }),
             )
             .await;
@@ -635,7 +643,7 @@ chat_test!(
         let wrong = app
             .post(
                 Some(&ada.token),
-                "mutation($id: ID!) { editMessage(messageId: $id, content: \"x\") { reply { id } } }",
+                "mutation($id: ID!) { editMessage(input: { messageId: $id, content: \"x\" }) { reply { id } } }",
                 json!({ "id": r1 }),
             )
             .await;
@@ -647,7 +655,8 @@ chat_test!(
         let (_, list) = messages(&app, &ada, &conv).await;
         let find = |id: &str| list.iter().find(|m| m["id"] == id).unwrap().clone();
         let ids = |v: &Value| -> Vec<String> {
-            v.as_array()
+            v["nodes"]
+                .as_array()
                 .unwrap()
                 .iter()
                 .map(|m| m["id"].as_str().unwrap().to_owned())
@@ -755,12 +764,13 @@ chat_test!(
         let data = app
             .query(
                 Some(&ada.token),
-                "mutation($id: ID!) { cancelMessage(messageId: $id) { status content } }",
+                "mutation($id: ID!) { cancelMessage(input: { messageId: $id }) { message { status content } } }",
                 json!({ "id": reply }),
             )
             .await;
-        assert_eq!(data["cancelMessage"]["status"], "CANCELLED");
-        assert_eq!(data["cancelMessage"]["content"], "Partial answer ");
+        let cancelled = &data["cancelMessage"]["message"];
+        assert_eq!(cancelled["status"], "CANCELLED");
+        assert_eq!(cancelled["content"], "Partial answer ");
         let e = ws.next_for(&id, WAIT).await.expect("final event")["data"]["messageStream"].clone();
         assert_eq!(e["done"], true);
         assert_eq!(e["status"], "CANCELLED");
@@ -808,11 +818,14 @@ chat_test!(
         let data = app
             .query(
                 Some(&ada.token),
-                "mutation($id: ID!) { updateConversation(id: $id, input: { model: \"gpt-4o-mini\" }) { model } }",
+                "mutation($id: ID!) { updateConversation(input: { id: $id, model: \"gpt-4o-mini\" }) { conversation { model } } }",
                 json!({ "id": conv }),
             )
             .await;
-        assert_eq!(data["updateConversation"]["model"], "gpt-4o-mini");
+        assert_eq!(
+            data["updateConversation"]["conversation"]["model"],
+            "gpt-4o-mini"
+        );
         let data = app
             .query(
                 Some(&ada.token),
@@ -867,7 +880,7 @@ chat_test!(
         assert_eq!(
             app.error_code(
                 Some(&ada.token),
-                "mutation($id: ID!) { updateConversation(id: $id, input: { model: \"gpt-17\" }) { model } }",
+                "mutation($id: ID!) { updateConversation(input: { id: $id, model: \"gpt-17\" }) { conversation { model } } }",
                 json!({ "id": conv }),
             )
             .await,
@@ -901,7 +914,7 @@ chat_test!(
         {
             use persistence::sea_orm::{ActiveModelTrait, Set};
             persistence::entity::users::ActiveModel {
-                id: Set(ada.id.clone()),
+                id: Set(ada.db_id.clone()),
                 disclaimer_version: Set(Some("v2".into())),
                 disclaimer_accepted: Set(true),
                 ..Default::default()
@@ -931,7 +944,7 @@ chat_test!(
         assert_eq!(
             app.error_code(
                 Some(&eve.token),
-                "mutation($id: ID!) { cancelMessage(messageId: $id) { id } }",
+                "mutation($id: ID!) { cancelMessage(input: { messageId: $id }) { message { id } } }",
                 json!({ "id": r1 }),
             )
             .await,
@@ -947,7 +960,8 @@ chat_test!(
     }
 );
 
-/// Stores a reply as a generator would have left it, last touched `age` ago.
+/// Stores a reply in `conv` (a global id) as a generator would have left it, last touched `age`
+/// ago; returns its global id.
 async fn stuck_reply(app: &TestApp, conv: &str, age: chrono::Duration) -> String {
     use core_domain::enums::{MessageRole, MessageStatus};
     use persistence::messages::{self as store, NewMessage};
@@ -956,7 +970,7 @@ async fn stuck_reply(app: &TestApp, conv: &str, age: chrono::Duration) -> String
     let rows = store::append(
         app.db().conn(),
         vec![NewMessage {
-            conversation_id: conv.to_owned(),
+            conversation_id: raw_id(conv),
             user_id: None,
             parent_id: None,
             role: MessageRole::Assistant,
@@ -980,7 +994,7 @@ async fn stuck_reply(app: &TestApp, conv: &str, age: chrono::Duration) -> String
         .exec(app.db().conn())
         .await
         .unwrap();
-    id
+    gid(Kind::Message, &id)
 }
 
 chat_test!(

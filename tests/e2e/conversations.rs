@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use colloquy_tests::{TestApp, e2e};
+use colloquy_tests::{Kind, TestApp, e2e, gid};
 use serde_json::{Value, json};
 
 const NESTED: &str = "query($n: Int, $m: Int) { me { email conversations(first: $n) { totalCount edges { node { id title messages(first: $m) { totalCount edges { node { role content } } } } } } } }";
@@ -49,10 +49,16 @@ e2e!(
         let msg = app.add_message(&ada, &conv, "secret").await;
 
         let vars = json!({ "id": conv });
+        // Look-ups answer null: Ada's conversation is to Eve what a missing one is.
+        let lookup = "query($id: ID!) { conversation(id: $id) { title } }";
+        assert_eq!(
+            app.post(Some(&eve.token), lookup, vars.clone()).await,
+            json!({ "data": { "conversation": null } })
+        );
         assert_eq!(
             app.error_code(
                 Some(&eve.token),
-                "query($id: ID!) { conversation(id: $id) { title } }",
+                "mutation($id: ID!) { renameConversation(input: { id: $id, title: \"mine\" }) { conversation { id } } }",
                 vars.clone()
             )
             .await,
@@ -61,7 +67,7 @@ e2e!(
         assert_eq!(
             app.error_code(
                 Some(&eve.token),
-                "mutation($id: ID!) { renameConversation(id: $id, title: \"mine\") { id } }",
+                "mutation($id: ID!) { deleteConversation(input: { id: $id }) { deletedConversationId } }",
                 vars.clone()
             )
             .await,
@@ -70,39 +76,30 @@ e2e!(
         assert_eq!(
             app.error_code(
                 Some(&eve.token),
-                "mutation($id: ID!) { deleteConversation(id: $id) }",
-                vars.clone()
-            )
-            .await,
-            "NOT_FOUND"
-        );
-        assert_eq!(
-            app.error_code(
-                Some(&eve.token),
-                "mutation($i: AddMessageInput!) { addMessage(input: $i) { id } }",
+                "mutation($i: AddMessageInput!) { addMessage(input: $i) { message { id } } }",
                 json!({ "i": { "conversationId": conv, "content": "hi" } })
             )
             .await,
             "NOT_FOUND"
         );
         assert_eq!(
-            app.error_code(
+            app.post(
                 Some(&eve.token),
                 "query($id: ID!) { user(id: $id) { email } }",
-                json!({ "id": ada.id })
+                json!({ "id": ada.global_id })
             )
             .await,
-            "NOT_FOUND"
+            json!({ "data": { "user": null } })
         );
         // A missing conversation answers exactly the same.
         assert_eq!(
-            app.error_code(
+            app.post(
                 Some(&eve.token),
-                "query($id: ID!) { conversation(id: $id) { title } }",
-                json!({ "id": "nope" })
+                lookup,
+                json!({ "id": gid(Kind::Conversation, "nope") })
             )
             .await,
-            "NOT_FOUND"
+            json!({ "data": { "conversation": null } })
         );
         // Eve's own view is empty, and Ada's data is untouched.
         let eve_view = app
@@ -119,7 +116,7 @@ e2e!(
         assert_eq!(
             app.error_code(
                 None,
-                "mutation { createConversation(input: {}) { id } }",
+                "mutation { createConversation(input: {}) { conversation { id } } }",
                 json!({})
             )
             .await,
@@ -134,15 +131,17 @@ e2e!(rename_and_delete, |app: TestApp| async move {
     let renamed = app
         .query(
             Some(&ada.token),
-            "mutation($id: ID!) { renameConversation(id: $id, title: \"  New title \") { title } }",
+            "mutation($id: ID!) { renameConversation(input: { id: $id, title: \"  New title \" }) { conversation { id title } } }",
             json!({ "id": conv }),
         )
         .await;
-    assert_eq!(renamed["renameConversation"]["title"], "New title");
+    let renamed = &renamed["renameConversation"]["conversation"];
+    assert_eq!(renamed["title"], "New title");
+    assert_eq!(renamed["id"], conv.as_str());
     let body = app
         .post(
             Some(&ada.token),
-            "mutation($id: ID!) { renameConversation(id: $id, title: \"   \") { title } }",
+            "mutation($id: ID!) { renameConversation(input: { id: $id, title: \"   \" }) { conversation { title } } }",
             json!({ "id": conv }),
         )
         .await;
@@ -152,20 +151,22 @@ e2e!(rename_and_delete, |app: TestApp| async move {
     let deleted = app
         .query(
             Some(&ada.token),
-            "mutation($id: ID!) { deleteConversation(id: $id) }",
+            "mutation($id: ID!) { deleteConversation(input: { id: $id }) { deletedConversationId } }",
             json!({ "id": conv }),
         )
         .await;
-    assert_eq!(deleted["deleteConversation"], conv.as_str());
     assert_eq!(
-        app.error_code(
+        deleted["deleteConversation"]["deletedConversationId"],
+        conv.as_str()
+    );
+    let gone = app
+        .query(
             Some(&ada.token),
             "query($id: ID!) { conversation(id: $id) { id } }",
-            json!({ "id": conv })
+            json!({ "id": conv }),
         )
-        .await,
-        "NOT_FOUND"
-    );
+        .await;
+    assert!(gone["conversation"].is_null(), "{gone}");
     let list = app
         .query(Some(&ada.token), NESTED, json!({ "n": 10, "m": 1 }))
         .await;

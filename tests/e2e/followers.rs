@@ -34,11 +34,11 @@ e2e_backend!(
         let created = app
             .query(
                 Some(&ada.token),
-                "mutation { createConversation(input: { title: \"steady\", model: \"claude-sonnet-4-20250514\" }) { id } }",
+                "mutation { createConversation(input: { title: \"steady\", model: \"claude-sonnet-4-20250514\" }) { conversation { id } } }",
                 json!({}),
             )
             .await;
-        let conv = created["createConversation"]["id"]
+        let conv = created["createConversation"]["conversation"]["id"]
             .as_str()
             .unwrap()
             .to_owned();

@@ -393,7 +393,7 @@ fn cases() -> Vec<Case> {
         post("cq-missing-variable", "a required variable that is missing is a request error", Some(GQL), json!({ "query": "query($id: ID!) { persona(id: $id) { id } }" })).status(Is(400)).expect(ErrorsWithoutData),
         post("cq-null-variable", "... or null", Some(GQL), json!({ "query": "query($id: ID!) { persona(id: $id) { id } }", "variables": { "id": null } })).status(Is(400)).expect(ErrorsWithoutData),
         post("cq-wrong-variable", "a variable of the wrong type is a request error", Some(GQL), json!({ "query": "query($b: Boolean!) { __type(name: \"Query\") { fields(includeDeprecated: $b) { name } } }", "variables": { "b": "many" } })).status(Is(400)).expect(ErrorsWithoutData),
-        post("cq-field-error", "a field error (UNAUTHENTICATED) stays 200 with data", Some(GQL), json!({ "query": "{ __typename me { id } }" })).status(Is(200)).expect(Errors),
+        post("cq-field-error", "a field error (UNAUTHENTICATED) stays 200 with data", Some(GQL), json!({ "query": "{ __typename mySessions { id } }" })).status(Is(200)).expect(Errors),
         post("cq-multipart", "the GraphQL multipart request is accepted", None, Value::Null).content_type(Some("multipart/form-data; boundary=XyZ")).raw_body(Some(&multipart_body())).expect(NoErrors),
     ]);
     cases
@@ -528,7 +528,7 @@ e2e!(
         let res = app
             .http
             .get(app.url("/graphql"))
-            .query(&[("query", "{ personas { id } }")])
+            .query(&[("query", "{ personas { nodes { id } } }")])
             .header("accept", GQL)
             .send()
             .await
@@ -543,7 +543,7 @@ e2e!(
         let res = app
             .http
             .get(app.url("/graphql"))
-            .query(&[("query", "mutation { logout }")])
+            .query(&[("query", "mutation { logout { revokedSessionId } }")])
             .send()
             .await
             .unwrap();

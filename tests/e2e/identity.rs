@@ -68,8 +68,13 @@ e2e_backend!(
         let Some((app, fake)) = with_fake_oauth(backend).await else {
             return;
         };
-        let providers = app.query(None, "{ oauthProviders }", json!({})).await;
-        assert_eq!(providers["oauthProviders"], json!(["oidc"]));
+        let providers = app
+            .query(None, "{ oauthProviders { id kind } }", json!({}))
+            .await;
+        assert_eq!(
+            providers["oauthProviders"],
+            json!([{ "id": "oidc", "kind": "OIDC" }])
+        );
 
         // A browser without JSON is redirected to the provider.
         let res = reqwest::Client::builder()
@@ -176,7 +181,7 @@ e2e_backend!(
         let started = app
             .query(
                 None,
-                "mutation { startOAuth(provider: \"oidc\") { url } }",
+                "mutation { startOAuth(input: { provider: \"oidc\" }) { url } }",
                 json!({}),
             )
             .await;
@@ -212,12 +217,14 @@ async fn add_verified_contact(app: &TestApp, token: &str, value: &str, primary: 
     let added = app
         .query(
             Some(token),
-            "mutation($i: AddContactMethodInput!) { addContactMethod(input: $i) { id verified primary } }",
-            json!({ "i": { "type": "email", "value": value } }),
+            "mutation($i: AddContactMethodInput!) { addContactMethod(input: $i) { contactMethod { id type verified primary } } }",
+            json!({ "i": { "type": "EMAIL", "value": value } }),
         )
         .await;
-    let id = added["addContactMethod"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(added["addContactMethod"]["verified"], false);
+    let added = &added["addContactMethod"]["contactMethod"];
+    let id = added["id"].as_str().unwrap().to_owned();
+    assert_eq!(added["verified"], false);
+    assert_eq!(added["type"], "EMAIL");
     let sent = app
         .state
         .services
@@ -228,15 +235,17 @@ async fn add_verified_contact(app: &TestApp, token: &str, value: &str, primary: 
     let verified = app
         .query(
             None,
-            "mutation($t: String!) { verifyContactMethod(token: $t) { id verified } }",
+            "mutation($t: String!) { verifyContactMethod(input: { token: $t }) { contactMethod { id verified } } }",
             json!({ "t": sent }),
         )
         .await;
-    assert_eq!(verified["verifyContactMethod"]["verified"], true);
+    let verified = &verified["verifyContactMethod"]["contactMethod"];
+    assert_eq!(verified["verified"], true);
+    assert_eq!(verified["id"], id.as_str());
     if primary {
         app.query(
             Some(token),
-            "mutation($id: ID!) { setPrimaryContactMethod(id: $id) { primary } }",
+            "mutation($id: ID!) { setPrimaryContactMethod(input: { id: $id }) { contactMethod { primary } } }",
             json!({ "id": id }),
         )
         .await;
@@ -252,11 +261,11 @@ e2e_backend!(
         };
         // The existing account, with data of its own.
         let first = oauth_sign_in(&app, &fake, None).await;
-        let owner = TestUser {
-            id: first["user"]["id"].as_str().unwrap().to_owned(),
-            email: "ada@example.com".into(),
-            token: first["token"].as_str().unwrap().to_owned(),
-        };
+        let owner = TestUser::new(
+            first["user"]["id"].as_str().unwrap(),
+            "ada@example.com",
+            first["token"].as_str().unwrap(),
+        );
         let owners_chat = app.create_conversation(&owner, "Owner's").await;
         app.add_message(&owner, &owners_chat, "mine").await;
         add_verified_contact(&app, &owner.token, "ada.primary@example.com", true).await;
@@ -271,17 +280,11 @@ e2e_backend!(
             .await;
         assert_eq!(guest["startGuestSession"]["user"]["role"], "GUEST");
         assert!(guest["startGuestSession"]["user"]["email"].is_null());
-        let guest = TestUser {
-            id: guest["startGuestSession"]["user"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            email: String::new(),
-            token: guest["startGuestSession"]["token"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        };
+        let guest = TestUser::new(
+            guest["startGuestSession"]["user"]["id"].as_str().unwrap(),
+            "",
+            guest["startGuestSession"]["token"].as_str().unwrap(),
+        );
         let guests_chat = app.create_conversation(&guest, "Guest's").await;
         let guests_message = app
             .add_message(&guest, &guests_chat, "from the guest")
@@ -290,14 +293,14 @@ e2e_backend!(
 
         // The guest signs in with the identity the owner already holds.
         let merged = oauth_sign_in(&app, &fake, Some(&guest.token)).await;
-        assert_eq!(merged["user"]["id"], owner.id.as_str());
-        assert_eq!(merged["mergedGuestId"], guest.id.as_str());
+        assert_eq!(merged["user"]["id"], owner.global_id.as_str());
+        assert_eq!(merged["mergedGuestId"], guest.global_id.as_str());
         let token = merged["token"].as_str().unwrap();
 
         let data = app
         .query(
             Some(token),
-            "{ me { conversations(first: 10) { edges { node { id title messages { edges { node { id userId } } } } } } }
+            "{ me { conversations(first: 10) { edges { node { id title owner { id } messages { edges { node { id userId author { id } } } } } } } }
                myContactMethods { value primary } }",
             json!({}),
         )
@@ -316,10 +319,10 @@ e2e_backend!(
             moved["node"]["messages"]["edges"][0]["node"]["id"],
             guests_message.as_str()
         );
-        assert_eq!(
-            moved["node"]["messages"]["edges"][0]["node"]["userId"],
-            owner.id.as_str()
-        );
+        let moved_message = &moved["node"]["messages"]["edges"][0]["node"];
+        assert_eq!(moved_message["userId"], owner.global_id.as_str());
+        assert_eq!(moved_message["author"]["id"], owner.global_id.as_str());
+        assert_eq!(moved["node"]["owner"]["id"], owner.global_id.as_str());
         let contacts = data["myContactMethods"].as_array().unwrap();
         assert_eq!(contacts.len(), 2);
         assert_eq!(
@@ -330,19 +333,19 @@ e2e_backend!(
 
         // The guest is gone, and nothing points at it any more.
         let body = app
-            .post(Some(&guest.token), "{ me { id } }", json!({}))
+            .post(Some(&guest.token), "{ mySessions { id } }", json!({}))
             .await;
         assert_eq!(code(&body), "UNAUTHENTICATED");
-        assert_eq!(count_rows(&app, "users", "id", &guest.id).await, 0);
+        assert_eq!(count_rows(&app, "users", "id", &guest.db_id).await, 0);
         for (table, column, _) in persistence::identities::USER_REFERENCES {
             assert_eq!(
-                count_rows(&app, table, column, &guest.id).await,
+                count_rows(&app, table, column, &guest.db_id).await,
                 0,
                 "{table}.{column}"
             );
         }
         assert_eq!(
-            count_rows(&app, "contact_methods", "user_id", &guest.id).await,
+            count_rows(&app, "contact_methods", "user_id", &guest.db_id).await,
             0
         );
 
@@ -406,20 +409,18 @@ e2e_backend!(
                 json!({}),
             )
             .await;
-        let guest = TestUser {
-            id: guest["startGuestSession"]["user"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            email: String::new(),
-            token: guest["startGuestSession"]["token"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        };
+        let guest = TestUser::new(
+            guest["startGuestSession"]["user"]["id"].as_str().unwrap(),
+            "",
+            guest["startGuestSession"]["token"].as_str().unwrap(),
+        );
         let chat = app.create_conversation(&guest, "Kept").await;
         let signed = oauth_sign_in(&app, &fake, Some(&guest.token)).await;
-        assert_eq!(signed["user"]["id"], guest.id.as_str(), "the same record");
+        assert_eq!(
+            signed["user"]["id"],
+            guest.global_id.as_str(),
+            "the same record"
+        );
         assert_eq!(signed["user"]["role"], "USER");
         assert_eq!(signed["user"]["email"], "ada@example.com");
         let token = signed["token"].as_str().unwrap();
@@ -452,11 +453,7 @@ e2e!(
             .as_str()
             .unwrap()
             .to_owned();
-        let guest_user = TestUser {
-            id: id.clone(),
-            email: String::new(),
-            token: token.clone(),
-        };
+        let guest_user = TestUser::new(&id, "", &token);
         let chat = app.create_conversation(&guest_user, "Before sign-up").await;
 
         // Guests may not mint long-lived credentials.
@@ -533,12 +530,12 @@ e2e!(
         let me = app
             .query(Some(&read_only), "{ me { id } }", json!({}))
             .await;
-        assert_eq!(me["me"]["id"], ada.id.as_str());
+        assert_eq!(me["me"]["id"], ada.global_id.as_str());
         // ...but not for mutations.
         let code = app
             .error_code(
                 Some(&read_only),
-                "mutation { createConversation(input: {}) { id } }",
+                "mutation { createConversation(input: {}) { conversation { id } } }",
                 json!({}),
             )
             .await;
@@ -565,7 +562,7 @@ e2e!(
         .to_owned();
         app.query(
             Some(&writer),
-            "mutation { createConversation(input: {}) { id } }",
+            "mutation { createConversation(input: {}) { conversation { id } } }",
             json!({}),
         )
         .await;
@@ -595,13 +592,20 @@ e2e!(
         assert_eq!(code, "FORBIDDEN");
 
         // Revoked: UNAUTHENTICATED at once.
-        app.query(
-            Some(&ada.token),
-            "mutation($id: ID!) { revokeApiToken(id: $id) }",
-            json!({ "id": read_id }),
-        )
-        .await;
-        let body = app.post(Some(&read_only), "{ me { id } }", json!({})).await;
+        let revoked = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { revokeApiToken(input: { id: $id }) { revokedApiTokenId } }",
+                json!({ "id": read_id }),
+            )
+            .await;
+        assert_eq!(
+            revoked["revokeApiToken"]["revokedApiTokenId"],
+            read_id.as_str()
+        );
+        let body = app
+            .post(Some(&read_only), "{ mySessions { id } }", json!({}))
+            .await;
         assert_eq!(code_of(&body), "UNAUTHENTICATED");
 
         // Expired tokens too.
@@ -647,12 +651,14 @@ e2e!(
         assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
         let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].clone();
 
-        app.query(
-            Some(&ada.token),
-            "mutation($id: ID!) { revokeSession(id: $id) }",
-            json!({ "id": other }),
-        )
-        .await;
+        let revoked = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { revokeSession(input: { id: $id }) { revokedSessionId } }",
+                json!({ "id": other }),
+            )
+            .await;
+        assert_eq!(revoked["revokeSession"]["revokedSessionId"], other);
         let remaining = app
             .query(Some(&ada.token), "{ mySessions { id } }", json!({}))
             .await;
@@ -661,13 +667,13 @@ e2e!(
         let ended = app
             .query(
                 Some(&ada.token),
-                "mutation { revokeOtherSessions }",
+                "mutation { revokeOtherSessions { revokedSessionCount } }",
                 json!({}),
             )
             .await;
-        assert_eq!(ended["revokeOtherSessions"], 1);
+        assert_eq!(ended["revokeOtherSessions"]["revokedSessionCount"], 1);
         for t in [&second, &third] {
-            let body = app.post(Some(t), "{ me { id } }", json!({})).await;
+            let body = app.post(Some(t), "{ mySessions { id } }", json!({})).await;
             assert_eq!(code_of(&body), "UNAUTHENTICATED");
         }
         app.query(Some(&ada.token), "{ me { id } }", json!({}))
@@ -683,12 +689,17 @@ e2e!(
         let second = add_verified_contact(&app, &ada.token, "a2@example.com", false).await;
 
         // A verification token works once.
-        app.query(
-            Some(&ada.token),
-            "mutation($id: ID!) { resendContactVerification(id: $id) }",
-            json!({ "id": second }),
-        )
-        .await;
+        let resent = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { resendContactVerification(input: { id: $id }) { contactMethod { id value } } }",
+                json!({ "id": second }),
+            )
+            .await;
+        assert_eq!(
+            resent["resendContactVerification"]["contactMethod"]["value"],
+            "a2@example.com"
+        );
         let token = app
             .state
             .services
@@ -696,7 +707,7 @@ e2e!(
             .outbox()
             .last_to("a2@example.com", Purpose::VerifyContact)
             .unwrap();
-        let verify = "mutation($t: String!) { verifyContactMethod(token: $t) { id } }";
+        let verify = "mutation($t: String!) { verifyContactMethod(input: { token: $t }) { contactMethod { id } } }";
         app.query(None, verify, json!({ "t": token })).await;
         assert_eq!(
             app.error_code(None, verify, json!({ "t": token })).await,
@@ -705,7 +716,7 @@ e2e!(
 
         app.query(
             Some(&ada.token),
-            "mutation($id: ID!) { setPrimaryContactMethod(id: $id) { primary } }",
+            "mutation($id: ID!) { setPrimaryContactMethod(input: { id: $id }) { contactMethod { primary } } }",
             json!({ "id": second }),
         )
         .await;
@@ -730,20 +741,21 @@ e2e!(
         );
 
         // Unverified methods cannot be primary; a registered value cannot be added twice.
-        let add = "mutation($i: AddContactMethodInput!) { addContactMethod(input: $i) { id } }";
+        let add = "mutation($i: AddContactMethodInput!) { addContactMethod(input: $i) { contactMethod { id type } } }";
         let third = app
             .query(
                 Some(&ada.token),
                 add,
-                json!({ "i": { "type": "phone", "value": "+15550100" } }),
+                json!({ "i": { "type": "PHONE", "value": "+15550100" } }),
             )
-            .await["addContactMethod"]["id"]
+            .await["addContactMethod"]["contactMethod"]
             .clone();
+        assert_eq!(third["type"], "PHONE");
         let code = app
             .error_code(
                 Some(&ada.token),
-                "mutation($id: ID!) { setPrimaryContactMethod(id: $id) { id } }",
-                json!({ "id": third }),
+                "mutation($id: ID!) { setPrimaryContactMethod(input: { id: $id }) { contactMethod { id } } }",
+                json!({ "id": third["id"] }),
             )
             .await;
         assert_eq!(code, "BAD_USER_INPUT");
@@ -752,17 +764,38 @@ e2e!(
             .error_code(
                 Some(&bob.token),
                 add,
-                json!({ "i": { "type": "email", "value": "A1@example.com" } }),
+                json!({ "i": { "type": "EMAIL", "value": "A1@example.com" } }),
             )
             .await;
         assert_eq!(code, "CONFLICT");
+        // The type is a closed enum: anything else fails validation, before any resolver runs.
+        let body = app
+            .post(
+                Some(&bob.token),
+                add,
+                json!({ "i": { "type": "PIGEON", "value": "roof" } }),
+            )
+            .await;
+        assert!(body["data"].is_null(), "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ContactMethodType"),
+            "{body}"
+        );
 
-        app.query(
-            Some(&ada.token),
-            "mutation($id: ID!) { removeContactMethod(id: $id) }",
-            json!({ "id": first }),
-        )
-        .await;
+        let removed = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { removeContactMethod(input: { id: $id }) { removedContactMethodId } }",
+                json!({ "id": first }),
+            )
+            .await;
+        assert_eq!(
+            removed["removeContactMethod"]["removedContactMethodId"],
+            first.as_str()
+        );
         let list = app
             .query(Some(&ada.token), "{ myContactMethods { id } }", json!({}))
             .await;
@@ -785,15 +818,23 @@ e2e!(
             .as_str()
             .unwrap()
             .to_owned();
-        let change = "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }";
+        let change =
+            "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { user { email } } }";
         let code = app
         .error_code(Some(&ada.token), change, json!({ "i": { "currentPassword": "wrong password!", "newPassword": "a brand new passphrase" } }))
         .await;
         assert_eq!(code, "BAD_USER_INPUT");
-        app.query(Some(&ada.token), change, json!({ "i": { "currentPassword": PASSWORD, "newPassword": "a brand new passphrase" } }))
+        let changed = app.query(Some(&ada.token), change, json!({ "i": { "currentPassword": PASSWORD, "newPassword": "a brand new passphrase" } }))
         .await;
         assert_eq!(
-            code_of(&app.post(Some(&other), "{ me { id } }", json!({})).await),
+            changed["changePassword"]["user"]["email"],
+            "ada@example.com"
+        );
+        assert_eq!(
+            code_of(
+                &app.post(Some(&other), "{ mySessions { id } }", json!({}))
+                    .await
+            ),
             "UNAUTHENTICATED",
             "other sessions end"
         );
@@ -801,11 +842,15 @@ e2e!(
             .await;
 
         // Reset: the answer does not reveal whether the account exists.
-        let request = "mutation($e: String!) { requestPasswordReset(email: $e) }";
-        app.query(None, request, json!({ "e": "nobody@example.com" }))
+        let request =
+            "mutation($e: String!) { requestPasswordReset(input: { email: $e }) { success } }";
+        let nobody = app
+            .query(None, request, json!({ "e": "nobody@example.com" }))
             .await;
-        app.query(None, request, json!({ "e": "ada@example.com" }))
+        let somebody = app
+            .query(None, request, json!({ "e": "ada@example.com" }))
             .await;
+        assert_eq!(nobody, somebody, "the same answer either way");
         let token = app
             .state
             .services
@@ -821,7 +866,7 @@ e2e!(
                 .last_to("nobody@example.com", Purpose::ResetPassword)
                 .is_none()
         );
-        let reset = "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) }";
+        let reset = "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) { success } }";
         app.query(
             None,
             reset,
@@ -839,7 +884,10 @@ e2e!(
             "a reset token works once"
         );
         assert_eq!(
-            code_of(&app.post(Some(&ada.token), "{ me { id } }", json!({})).await),
+            code_of(
+                &app.post(Some(&ada.token), "{ mySessions { id } }", json!({}))
+                    .await
+            ),
             "UNAUTHENTICATED",
             "a reset ends every session"
         );
@@ -858,13 +906,13 @@ e2e!(
         let admin = app.register("admin@example.com").await;
         app.promote(&admin, Role::Admin).await;
         let bob = app.register("bob@example.com").await;
-        let set_role = "mutation($u: ID!, $p: String!) { setUserRole(userId: $u, role: STAFF, pin: $p) { role } }";
+        let set_role = "mutation($u: ID!, $p: String!) { setUserRole(input: { userId: $u, role: STAFF, pin: $p }) { user { role } } }";
 
         // Not admins: FORBIDDEN.
         assert_eq!(
             app.error_code(
                 Some(&bob.token),
-                "mutation { setAdminPin(pin: \"1234\") }",
+                "mutation { setAdminPin(input: { pin: \"1234\" }) { success } }",
                 json!({})
             )
             .await,
@@ -875,14 +923,14 @@ e2e!(
             app.error_code(
                 Some(&admin.token),
                 set_role,
-                json!({ "u": bob.id, "p": "1234" })
+                json!({ "u": bob.global_id, "p": "1234" })
             )
             .await,
             "FORBIDDEN"
         );
         app.query(
             Some(&admin.token),
-            "mutation { setAdminPin(pin: \"123456\") }",
+            "mutation { setAdminPin(input: { pin: \"123456\" }) { success } }",
             json!({}),
         )
         .await;
@@ -894,7 +942,7 @@ e2e!(
         assert_eq!(
             app.error_code(
                 Some(&admin.token),
-                "mutation { setAdminPin(pin: \"654321\") }",
+                "mutation { setAdminPin(input: { pin: \"654321\" }) { success } }",
                 json!({})
             )
             .await,
@@ -903,7 +951,7 @@ e2e!(
         assert_eq!(
             app.error_code(
                 Some(&admin.token),
-                "mutation { setAdminPin(pin: \"654321\", currentPin: \"000000\") }",
+                "mutation { setAdminPin(input: { pin: \"654321\", currentPin: \"000000\" }) { success } }",
                 json!({})
             )
             .await,
@@ -911,7 +959,7 @@ e2e!(
         );
         app.query(
             Some(&admin.token),
-            "mutation { setAdminPin(pin: \"654321\", currentPin: \"123456\") }",
+            "mutation { setAdminPin(input: { pin: \"654321\", currentPin: \"123456\" }) { success } }",
             json!({}),
         )
         .await;
@@ -920,7 +968,7 @@ e2e!(
             app.error_code(
                 Some(&admin.token),
                 set_role,
-                json!({ "u": bob.id, "p": "123456" })
+                json!({ "u": bob.global_id, "p": "123456" })
             )
             .await,
             "FORBIDDEN"
@@ -929,21 +977,24 @@ e2e!(
             .query(
                 Some(&admin.token),
                 set_role,
-                json!({ "u": bob.id, "p": "654321" }),
+                json!({ "u": bob.global_id, "p": "654321" }),
             )
             .await;
-        assert_eq!(changed["setUserRole"]["role"], "STAFF");
+        assert_eq!(changed["setUserRole"]["user"]["role"], "STAFF");
 
         // Deactivation ends the sessions at once; reactivation lets the user sign in again.
-        let deactivate = "mutation($u: ID!, $a: Boolean!) { setUserActive(userId: $u, active: $a) { isActive } }";
+        let deactivate = "mutation($u: ID!, $a: Boolean!) { setUserActive(input: { userId: $u, active: $a }) { user { isActive } } }";
         app.query(
             Some(&admin.token),
             deactivate,
-            json!({ "u": bob.id, "a": false }),
+            json!({ "u": bob.global_id, "a": false }),
         )
         .await;
         assert_eq!(
-            code_of(&app.post(Some(&bob.token), "{ me { id } }", json!({})).await),
+            code_of(
+                &app.post(Some(&bob.token), "{ mySessions { id } }", json!({}))
+                    .await
+            ),
             "UNAUTHENTICATED"
         );
         let login = "mutation($i: LoginInput!) { login(input: $i) { token } }";
@@ -955,36 +1006,43 @@ e2e!(
         app.query(
             Some(&admin.token),
             deactivate,
-            json!({ "u": bob.id, "a": true }),
+            json!({ "u": bob.global_id, "a": true }),
         )
         .await;
         app.query(None, login, creds.clone()).await;
 
-        let delete = "mutation($u: ID!, $p: String!) { deleteUser(userId: $u, pin: $p) }";
+        let delete = "mutation($u: ID!, $p: String!) { deleteUser(input: { userId: $u, pin: $p }) { deletedUserId } }";
         assert_eq!(
             app.error_code(
                 Some(&admin.token),
                 delete,
-                json!({ "u": bob.id, "p": "111111" })
+                json!({ "u": bob.global_id, "p": "111111" })
             )
             .await,
             "FORBIDDEN"
         );
-        app.query(
-            Some(&admin.token),
-            delete,
-            json!({ "u": bob.id, "p": "654321" }),
-        )
-        .await;
-        assert_eq!(app.error_code(None, login, creds).await, "UNAUTHENTICATED");
+        let deleted = app
+            .query(
+                Some(&admin.token),
+                delete,
+                json!({ "u": bob.global_id, "p": "654321" }),
+            )
+            .await;
         assert_eq!(
-            app.error_code(
+            deleted["deleteUser"]["deletedUserId"],
+            bob.global_id.as_str()
+        );
+        assert_eq!(app.error_code(None, login, creds).await, "UNAUTHENTICATED");
+        let gone = app
+            .query(
                 Some(&admin.token),
                 "query($id: ID!) { user(id: $id) { id } }",
-                json!({ "id": bob.id })
+                json!({ "id": bob.global_id }),
             )
-            .await,
-            "NOT_FOUND"
+            .await;
+        assert!(
+            gone["user"].is_null(),
+            "a deleted user is not found: {gone}"
         );
     }
 );
@@ -1012,11 +1070,11 @@ e2e_backend!(disclaimer_acceptance, |backend| async move {
             json!({ "c": conversation }),
         ),
         (
-            "mutation($m: ID!) { editMessage(messageId: $m, content: \"Hi again\") { reply { id } } }",
+            "mutation($m: ID!) { editMessage(input: { messageId: $m, content: \"Hi again\" }) { reply { id } } }",
             json!({ "m": stored }),
         ),
         (
-            "mutation($m: ID!) { regenerateMessage(messageId: $m) { id } }",
+            "mutation($m: ID!) { regenerateMessage(input: { messageId: $m }) { reply { id } } }",
             json!({ "m": stored }),
         ),
     ];
@@ -1027,7 +1085,7 @@ e2e_backend!(disclaimer_acceptance, |backend| async move {
         assert_eq!(ext["reason"], "DISCLAIMER_REQUIRED", "{query}: {body}");
         assert_eq!(ext["disclaimerVersion"], "2025-01", "{query}: {body}");
     }
-    let accept = "mutation($v: String!) { acceptDisclaimer(version: $v) { disclaimerAccepted disclaimerVersion } }";
+    let accept = "mutation($v: String!) { acceptDisclaimer(input: { version: $v }) { user { disclaimerAccepted disclaimerVersion } } }";
     assert_eq!(
         app.error_code(Some(&ada.token), accept, json!({ "v": "2024-01" }))
             .await,
@@ -1036,8 +1094,9 @@ e2e_backend!(disclaimer_acceptance, |backend| async move {
     let accepted = app
         .query(Some(&ada.token), accept, json!({ "v": "2025-01" }))
         .await;
-    assert_eq!(accepted["acceptDisclaimer"]["disclaimerAccepted"], true);
-    assert_eq!(accepted["acceptDisclaimer"]["disclaimerVersion"], "2025-01");
+    let user = &accepted["acceptDisclaimer"]["user"];
+    assert_eq!(user["disclaimerAccepted"], true);
+    assert_eq!(user["disclaimerVersion"], "2025-01");
     // Accepted: the same calls now go through.
     for (query, vars) in &ai_calls {
         let body = app.post(Some(&ada.token), query, vars.clone()).await;
@@ -1070,7 +1129,7 @@ e2e_backend!(login_and_token_attempts_are_limited, |backend| async move {
         "even with the right password"
     );
 
-    let verify = "mutation($t: String!) { verifyContactMethod(token: $t) { id } }";
+    let verify = "mutation($t: String!) { verifyContactMethod(input: { token: $t }) { contactMethod { id } } }";
     let mut codes = Vec::new();
     for n in 0..16 {
         codes.push(

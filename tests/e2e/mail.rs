@@ -77,11 +77,11 @@ e2e_backend!(
         let asked = app
             .query(
                 None,
-                "mutation($e: String!) { requestPasswordReset(email: $e) }",
+                "mutation($e: String!) { requestPasswordReset(input: { email: $e }) { success } }",
                 json!({ "e": "ada@example.com" }),
             )
             .await;
-        assert_eq!(asked["requestPasswordReset"], true);
+        assert_eq!(asked["requestPasswordReset"]["success"], true);
         let mail = tokio::time::timeout(Duration::from_secs(20), inbox.recv())
             .await
             .expect("a message reaches the SMTP server in time")
@@ -94,7 +94,7 @@ e2e_backend!(
             .expect("the reset token is in the message")
             .to_owned();
 
-        let reset = "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) }";
+        let reset = "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) { success } }";
         let done = app
             .query(
                 None,
@@ -102,7 +102,7 @@ e2e_backend!(
                 json!({ "i": { "token": token, "newPassword": "a brand new passphrase" } }),
             )
             .await;
-        assert_eq!(done["resetPassword"], true);
+        assert_eq!(done["resetPassword"]["success"], true);
         let login = app
         .query(
             None,

@@ -5,6 +5,7 @@ mod access;
 mod accounts;
 mod budgets;
 mod chat;
+mod conventions;
 mod conversations;
 mod cors;
 mod followers;

@@ -410,7 +410,7 @@ e2e_backend!(
         }
         // Ordinary queries and __typename still work, and so does the page.
         let data = app
-            .query(None, "{ __typename personas { id } }", json!({}))
+            .query(None, "{ __typename personas { nodes { id } } }", json!({}))
             .await;
         assert_eq!(data["__typename"], "Query");
         let res = app

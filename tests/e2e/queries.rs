@@ -1,6 +1,6 @@
 //! Nested reads cost a number of SQL statements set by the query's depth, never by its rows.
 
-use colloquy_tests::{TestApp, TestUser, e2e};
+use colloquy_tests::{Kind, TestApp, TestUser, e2e, gid};
 use core_domain::enums::{MessageRole, MessageStatus};
 use persistence::conversations::{self, NewConversation};
 use persistence::messages::{self, NewMessage};
@@ -13,7 +13,7 @@ async fn fill(app: &TestApp, user: &TestUser, conversations: usize, per_conversa
         let conv = conversations::create(
             app.db().conn(),
             NewConversation {
-                user_id: Some(user.id.clone()),
+                user_id: Some(user.db_id.clone()),
                 title: Some(format!("c{c}")),
                 ..Default::default()
             },
@@ -23,7 +23,7 @@ async fn fill(app: &TestApp, user: &TestUser, conversations: usize, per_conversa
         let batch = (0..per_conversation)
             .map(|m| NewMessage {
                 conversation_id: conv.id.clone(),
-                user_id: (m % 2 == 0).then(|| user.id.clone()),
+                user_id: (m % 2 == 0).then(|| user.db_id.clone()),
                 parent_id: None,
                 role: if m % 2 == 0 {
                     MessageRole::User
@@ -123,23 +123,29 @@ e2e!(
 e2e!(catalogue_is_public_and_batched, |app: TestApp| async move {
     gateway::platform::seed::load(app.db(), None).await.unwrap();
     let anon_before = app.sql_statements();
-    let data = app.query(None, "{ personas { id name rooms { id personas { id } } defaultRooms { id } } rooms { id promptType features } }", json!({})).await;
+    let data = app.query(None, "{ personas(first: 100) { totalCount nodes { id name rooms { id personas { id } } defaultRooms { id } } } rooms(first: 100) { nodes { id promptType features } } }", json!({})).await;
     let cost = app.sql_statements() - anon_before;
-    let personas = data["personas"].as_array().unwrap();
+    let personas = data["personas"]["nodes"].as_array().unwrap();
+    assert_eq!(data["personas"]["totalCount"], personas.len());
     assert!(
-        personas.iter().any(|p| p["id"] == "elara"),
+        personas
+            .iter()
+            .any(|p| p["id"] == gid(Kind::Persona, "elara")),
         "Azora's personalities are personas"
     );
-    let ayla = personas.iter().find(|p| p["id"] == "ayla").unwrap();
+    let ayla = personas
+        .iter()
+        .find(|p| p["id"] == gid(Kind::Persona, "ayla"))
+        .unwrap();
     assert!(
         ayla["defaultRooms"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["id"] == "mirror-room")
+            .any(|r| r["id"] == gid(Kind::Room, "mirror-room"))
     );
     assert!(
-        data["rooms"]
+        data["rooms"]["nodes"]
             .as_array()
             .unwrap()
             .iter()
@@ -185,9 +191,12 @@ e2e!(
         futures::future::join_all(runs).await;
         let total = app.sql_statements() - before;
         let requests = u64::try_from(CLIENTS * ROUNDS).unwrap();
-        assert_eq!(
-            total,
-            alone * requests,
+        // A session records its last use at most once a minute; when that minute turns during
+        // the burst, concurrent requests may each record it once. Nothing else may be added: a
+        // level split into batches would cost one more statement per request and level.
+        let touches = u64::try_from(CLIENTS).unwrap();
+        assert!(
+            total >= alone * requests && total <= alone * requests + touches,
             "{total} statements for {requests} concurrent requests that cost {alone} each alone"
         );
     }

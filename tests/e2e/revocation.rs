@@ -56,15 +56,17 @@ async fn still_served(
     let created = app
         .query(
             Some(token),
-            "mutation { createConversation(input: { title: \"alive\" }) { id } }",
+            "mutation { createConversation(input: { title: \"alive\" }) { conversation { id } } }",
             json!({}),
         )
         .await;
-    let conv = created["createConversation"]["id"].as_str().unwrap();
+    let conv = created["createConversation"]["conversation"]["id"]
+        .as_str()
+        .unwrap();
     let text = format!("still here {n} {}", user.email);
     app.query(
         Some(token),
-        "mutation($c: ID!, $t: String!) { addMessage(input: { conversationId: $c, content: $t }) { id } }",
+        "mutation($c: ID!, $t: String!) { addMessage(input: { conversationId: $c, content: $t }) { message { id } } }",
         json!({ "c": conv, "t": text }),
     )
     .await;
@@ -87,8 +89,12 @@ e2e!(
         let mut ws = WsClient::connect(&ws_url(app.addr), Some(&ada.token)).await;
         ws.subscribe(ADDED, json!({})).await;
         app.wait_for_message_subscribers(2).await;
-        app.query(Some(&ada.token), "mutation { logout }", json!({}))
-            .await;
+        app.query(
+            Some(&ada.token),
+            "mutation { logout { revokedSessionId } }",
+            json!({}),
+        )
+        .await;
         assert_eq!(closed(&mut ws).await["code"], 4403);
         still_served(&app, &mut keeps, &kept, &ada, &other, 1).await;
 
@@ -109,7 +115,7 @@ e2e!(
         assert_eq!(victim.len(), 1, "{sessions}");
         app.query(
             Some(&other),
-            "mutation($id: ID!) { revokeSession(id: $id) }",
+            "mutation($id: ID!) { revokeSession(input: { id: $id }) { revokedSessionId } }",
             json!({ "id": victim[0] }),
         )
         .await;
@@ -121,7 +127,7 @@ e2e!(
         ws.subscribe(ADDED, json!({})).await;
         app.query(
             Some(&other),
-            "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }",
+            "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { user { id } } }",
             json!({ "i": { "currentPassword": PASSWORD, "newPassword": "an entirely new passphrase" } }),
         )
         .await;
@@ -145,7 +151,7 @@ e2e!(
         ws.subscribe(ADDED, json!({})).await;
         app.query(
             Some(&other),
-            "mutation($id: ID!) { revokeApiToken(id: $id) }",
+            "mutation($id: ID!) { revokeApiToken(input: { id: $id }) { revokedApiTokenId } }",
             json!({ "id": pat_id }),
         )
         .await;
@@ -156,8 +162,8 @@ e2e!(
         app.promote(&admin, core_domain::Role::Admin).await;
         app.query(
             Some(&admin.token),
-            "mutation($u: ID!) { setUserActive(userId: $u, active: false) { id } }",
-            json!({ "u": ada.id }),
+            "mutation($u: ID!) { setUserActive(input: { userId: $u, active: false }) { user { id } } }",
+            json!({ "u": ada.global_id }),
         )
         .await;
         assert_eq!(closed(&mut keeps).await["code"], 4403);
@@ -176,8 +182,12 @@ e2e!(
         let mut ws = WsClient::connect(&ws_url(peer.addr), Some(&ada.token)).await;
         ws.subscribe(ADDED, json!({})).await;
         peer.wait_for_message_subscribers(1).await;
-        app.query(Some(&ada.token), "mutation { logout }", json!({}))
-            .await;
+        app.query(
+            Some(&ada.token),
+            "mutation { logout { revokedSessionId } }",
+            json!({}),
+        )
+        .await;
         assert_eq!(closed(&mut ws).await["code"], 4403);
     }
 );

@@ -125,7 +125,7 @@ e2e_backend!(
         // Contact verification and password reset tokens.
         app.query(
         Some(&ada.token),
-        "mutation { addContactMethod(input: { type: \"email\", value: \"ada.alt@example.com\" }) { id } }",
+        "mutation { addContactMethod(input: { type: EMAIL, value: \"ada.alt@example.com\" }) { contactMethod { id } } }",
         json!({}),
     )
     .await;
@@ -138,14 +138,14 @@ e2e_backend!(
             .unwrap();
         app.query(
             None,
-            "mutation($t: String!) { verifyContactMethod(token: $t) { id } }",
+            "mutation($t: String!) { verifyContactMethod(input: { token: $t }) { contactMethod { id } } }",
             json!({ "t": verify }),
         )
         .await;
         secrets.push(("verification token", verify));
         app.query(
             None,
-            "mutation { requestPasswordReset(email: \"ada@example.com\") }",
+            "mutation { requestPasswordReset(input: { email: \"ada@example.com\" }) { success } }",
             json!({}),
         )
         .await;
@@ -159,7 +159,7 @@ e2e_backend!(
         let new_password = "a different passphrase here";
         app.query(
             None,
-            "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) }",
+            "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) { success } }",
             json!({ "i": { "token": reset, "newPassword": new_password } }),
         )
         .await;
@@ -172,7 +172,7 @@ e2e_backend!(
         let pin = "90817263";
         app.query(
             Some(&admin.token),
-            "mutation($p: String!) { setAdminPin(pin: $p) }",
+            "mutation($p: String!) { setAdminPin(input: { pin: $p }) { success } }",
             json!({ "p": pin }),
         )
         .await;
@@ -205,11 +205,11 @@ e2e_backend!(
         let added = app
             .query(
                 Some(&keeper.token),
-                "mutation($k: String!) { addApiKey(provider: ANTHROPIC, name: \"mine\", key: $k) { last4 } }",
+                "mutation($k: String!) { addApiKey(input: { provider: ANTHROPIC, name: \"mine\", key: $k }) { apiKey { last4 } } }",
                 serde_json::json!({ "k": provider_key }),
             )
             .await;
-        assert_eq!(added["addApiKey"]["last4"], "6789");
+        assert_eq!(added["addApiKey"]["apiKey"]["last4"], "6789");
         secrets.push(("provider key", provider_key.to_owned()));
 
         let values = everything(&app).await;

@@ -191,7 +191,7 @@ e2e!(
         let res = app
             .http
             .get(app.url("/graphql/stream"))
-            .query(&[("query", "mutation { logout }")])
+            .query(&[("query", "mutation { logout { revokedSessionId } }")])
             .send()
             .await
             .unwrap();
@@ -225,7 +225,7 @@ e2e!(sse_authenticates_by_header, |app: TestApp| async move {
         EventReader::new(open(&app, Some(&ada.token), json!({ "query": "{ me { id } }" })).await);
     assert_eq!(
         events.next_result().await["data"]["me"]["id"],
-        ada.id.as_str()
+        ada.global_id.as_str()
     );
     events.expect_complete().await;
 

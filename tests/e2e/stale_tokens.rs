@@ -35,14 +35,18 @@ async fn post(
 /// A signed-out session's token: valid once, revoked by `logout`.
 async fn revoked_token(app: &TestApp, email: &str) -> (String, String) {
     let user = app.register(email).await;
-    app.query(Some(&user.token), "mutation { logout }", json!({}))
-        .await;
-    let (_, _, body) = post(app, &user.token, "{ me { id } }", json!({})).await;
+    app.query(
+        Some(&user.token),
+        "mutation { logout { revokedSessionId } }",
+        json!({}),
+    )
+    .await;
+    let (_, _, body) = post(app, &user.token, "{ mySessions { id } }", json!({})).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{body}"
     );
-    (user.id, user.token)
+    (user.global_id, user.token)
 }
 
 e2e!(
@@ -54,7 +58,7 @@ e2e!(
             let (status, warning, body) = post(
             &app,
             bad,
-            "{ __typename personas { id } rooms { id } oauthProviders disclaimer { requiredVersion } __schema { queryType { name } } }",
+            "{ __typename personas { nodes { id } } rooms { nodes { id } } oauthProviders { id } disclaimer { requiredVersion } __schema { queryType { name } } }",
             json!({}),
         )
         .await;
@@ -63,29 +67,33 @@ e2e!(
             assert!(body.get("errors").is_none(), "{body}");
             assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
 
-            // Lookups by id run too (no such record, not UNAUTHENTICATED).
-            for lookup in [
-                "{ persona(id: \"nope\") { id } }",
-                "{ room(id: \"nope\") { id } }",
+            // Lookups by id run too (no such record: null, not UNAUTHENTICATED).
+            for (lookup, field) in [
+                ("{ persona(id: \"nope\") { id } }", "persona"),
+                ("{ room(id: \"nope\") { id } }", "room"),
             ] {
                 let (status, _, body) = post(&app, bad, lookup, json!({})).await;
                 assert_eq!(status, 200);
-                assert_eq!(
-                    body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+                assert!(body["data"][field].is_null(), "{lookup}: {body}");
+                assert_ne!(
+                    body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
                     "{lookup}: {body}"
                 );
             }
 
             // A field that needs a caller is a GraphQL error, not a 401 for the whole request.
             let (status, warning, body) =
-                post(&app, bad, "{ __typename me { id } }", json!({})).await;
+                post(&app, bad, "{ __typename mySessions { id } }", json!({})).await;
             assert_eq!(status, 200, "{body}");
             assert_eq!(warning.as_deref(), Some("invalid-token"));
             assert_eq!(
                 body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
                 "{body}"
             );
-            assert_eq!(body["errors"][0]["path"][0], "me", "{body}");
+            assert_eq!(body["errors"][0]["path"][0], "mySessions", "{body}");
+            // `me` is nullable: an anonymous caller reads null, without an error.
+            let (_, _, body) = post(&app, bad, "{ me { id } }", json!({})).await;
+            assert!(body["data"]["me"].is_null(), "{body}");
 
             // Signing in works, and the new token is good.
             let (status, warning, body) = post(
@@ -159,8 +167,12 @@ e2e!(
             .as_str()
             .unwrap()
             .to_owned();
-        app.query(Some(&guest_token), "mutation { logout }", json!({}))
-            .await;
+        app.query(
+            Some(&guest_token),
+            "mutation { logout { revokedSessionId } }",
+            json!({}),
+        )
+        .await;
 
         let (status, warning, body) = post(
         &app,

@@ -18,7 +18,8 @@ e2e!(health_readiness_and_metrics, |app: TestApp| async move {
     );
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    app.query(None, "{ personas { id } }", json!({})).await;
+    app.query(None, "{ personas { nodes { id } } }", json!({}))
+        .await;
     let metrics = app
         .http
         .get(app.url("/metrics"))
@@ -58,18 +59,18 @@ e2e!(
         let res = app
             .http
             .get(app.url("/graphql"))
-            .query(&[("query", "{ personas { id } }")])
+            .query(&[("query", "{ personas { nodes { id } } }")])
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
-        assert!(body["data"]["personas"].is_array(), "{body}");
+        assert!(body["data"]["personas"]["nodes"].is_array(), "{body}");
 
         let res = app
             .http
             .get(app.url("/graphql"))
-            .query(&[("query", "mutation { logout }")])
+            .query(&[("query", "mutation { logout { revokedSessionId } }")])
             .send()
             .await
             .unwrap();
@@ -80,7 +81,7 @@ e2e!(
             .http
             .get(app.url("/graphql"))
             .query(&[
-                ("query", "query A { personas { id } } mutation B { logout }"),
+                ("query", "query A { personas { nodes { id } } } mutation B { logout { revokedSessionId } }"),
                 ("operationName", "A"),
             ])
             .send()
@@ -121,7 +122,7 @@ e2e!(request_body_limit, |app: TestApp| async move {
     let res = app
         .http
         .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ personas { id } }", "variables": { "pad": huge } }))
+        .json(&json!({ "query": "{ personas { nodes { id } } }", "variables": { "pad": huge } }))
         .send()
         .await
         .unwrap();
@@ -129,7 +130,7 @@ e2e!(request_body_limit, |app: TestApp| async move {
 });
 
 e2e!(automatic_persisted_queries, |app: TestApp| async move {
-    let query = "{ personas { id } }";
+    let query = "{ personas { nodes { id } } }";
     let hash = "5c5fa53c2cd9b9cbd6d5fdbdbcc6d0cae9e77ded2f3cf6bc1f37b6a4ae37a431";
     // Unknown hash first: the server asks for the query.
     let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
@@ -156,12 +157,13 @@ async fn rate_limit_per_caller() {
         .await
         .unwrap();
     for _ in 0..3 {
-        app.query(None, "{ personas { id } }", json!({})).await;
+        app.query(None, "{ personas { nodes { id } } }", json!({}))
+            .await;
     }
     let res = app
         .http
         .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ personas { id } }" }))
+        .json(&json!({ "query": "{ personas { nodes { id } } }" }))
         .send()
         .await
         .unwrap();

@@ -46,12 +46,41 @@ macro_rules! e2e_backend {
     };
 }
 
+pub use gateway::graphql::ids::Kind;
+
 /// A signed-in user of a test server.
 #[derive(Debug, Clone)]
 pub struct TestUser {
-    pub id: String,
+    /// The database id, for setting up rows directly through the stores.
+    pub db_id: String,
+    /// The global id (`User:<db_id>`, encoded), as the API shows and takes it.
+    pub global_id: String,
     pub email: String,
     pub token: String,
+}
+
+impl TestUser {
+    /// A user signed in with `token` whose API id is `global_id`.
+    pub fn new(global_id: &str, email: &str, token: &str) -> Self {
+        TestUser {
+            db_id: raw_id(global_id),
+            global_id: global_id.to_owned(),
+            email: email.to_owned(),
+            token: token.to_owned(),
+        }
+    }
+}
+
+/// The global id the API uses for the `kind` record whose database id is `raw`.
+pub fn gid(kind: Kind, raw: &str) -> String {
+    gateway::graphql::ids::encode(kind, raw).0
+}
+
+/// The database id inside a global id from the API (panics on anything else).
+pub fn raw_id(global: &str) -> String {
+    gateway::graphql::ids::parse(global, "id")
+        .unwrap_or_else(|e| panic!("{global:?} is not a global id: {}", e.message()))
+        .1
 }
 
 /// Waits (up to 10 s) for `n` live `messageAdded` subscriptions on the instance of `state`.
@@ -221,49 +250,41 @@ impl TestApp {
                 json!({ "i": { "email": email, "password": "correct horse battery staple", "name": "Test" } }),
             )
             .await;
-        TestUser {
-            id: data["register"]["user"]["id"]
-                .as_str()
-                .expect("id")
-                .to_owned(),
-            email: data["register"]["user"]["email"]
-                .as_str()
-                .expect("email")
-                .to_owned(),
-            token: data["register"]["token"]
-                .as_str()
-                .expect("token")
-                .to_owned(),
-        }
+        TestUser::new(
+            data["register"]["user"]["id"].as_str().expect("id"),
+            data["register"]["user"]["email"].as_str().expect("email"),
+            data["register"]["token"].as_str().expect("token"),
+        )
     }
 
     /// Makes `user` an admin directly in the database (there is no API to bootstrap the first one).
     pub async fn promote(&self, user: &TestUser, role: core_domain::Role) {
         use sea_orm::{ActiveModelTrait, Set};
         let row = persistence::entity::users::ActiveModel {
-            id: Set(user.id.clone()),
+            id: Set(user.db_id.clone()),
             role: Set(role.into()),
             ..Default::default()
         };
         row.update(self.db().conn()).await.expect("promote user");
     }
 
-    /// Creates a conversation owned by `user`; returns its id.
+    /// Creates a conversation owned by `user`; returns its global id.
     pub async fn create_conversation(&self, user: &TestUser, title: &str) -> String {
         let data = self
             .query(
                 Some(&user.token),
-                "mutation($t: String) { createConversation(input: { title: $t }) { id } }",
+                "mutation($t: String) { createConversation(input: { title: $t }) { conversation { id } } }",
                 json!({ "t": title }),
             )
             .await;
-        data["createConversation"]["id"]
+        data["createConversation"]["conversation"]["id"]
             .as_str()
             .expect("id")
             .to_owned()
     }
 
-    /// Adds a user message; returns its id.
+    /// Adds a user message to the conversation `conversation_id` (a global id); returns the
+    /// message's global id.
     pub async fn add_message(
         &self,
         user: &TestUser,
@@ -273,11 +294,14 @@ impl TestApp {
         let data = self
             .query(
                 Some(&user.token),
-                "mutation($i: AddMessageInput!) { addMessage(input: $i) { id } }",
+                "mutation($i: AddMessageInput!) { addMessage(input: $i) { message { id } } }",
                 json!({ "i": { "conversationId": conversation_id, "content": content } }),
             )
             .await;
-        data["addMessage"]["id"].as_str().expect("id").to_owned()
+        data["addMessage"]["message"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
     }
 
     /// Opens a graphql-transport-ws connection, signed in as `token` when given.

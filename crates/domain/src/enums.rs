@@ -148,6 +148,17 @@ text_enum! {
 }
 
 text_enum! {
+    /// How a contact method reaches its user (002 `ContactMethod.type`), stored lowercase.
+    ContactKind {
+        Email => "email",
+        Phone => "phone",
+        WhatsApp => "whatsapp",
+        Sms => "sms",
+        Telegram => "telegram",
+    }
+}
+
+text_enum! {
     /// What a personal API token may do. `read` runs queries and subscriptions, `write` also runs
     /// mutations, `admin` lets the token use its owner's elevated role (without it, a token acts
     /// as a plain USER at most).
@@ -192,6 +203,11 @@ mod tests {
         for p in PromptType::ALL {
             assert_eq!(p.as_str().parse::<PromptType>(), Ok(*p));
         }
+        for k in ContactKind::ALL {
+            assert_eq!(k.as_str().parse::<ContactKind>(), Ok(*k));
+        }
+        assert_eq!(ContactKind::WhatsApp.as_str(), "whatsapp");
+        assert!("EMAIL".parse::<ContactKind>().is_err());
         assert_eq!(PromptType::ShortForm.as_str(), "short-form");
         assert!("short_form".parse::<PromptType>().is_err());
     }

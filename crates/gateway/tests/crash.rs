@@ -125,11 +125,11 @@ async fn killed_mid_reply_settles_once(backend: Backend) {
         &http,
         port,
         Some(&token),
-        "mutation { createConversation(input: { title: \"Crash\", model: \"local-echo\" }) { id } }",
+        "mutation { createConversation(input: { title: \"Crash\", model: \"local-echo\" }) { conversation { id } } }",
         json!({}),
     )
     .await;
-    let conversation = created["createConversation"]["id"]
+    let conversation = created["createConversation"]["conversation"]["id"]
         .as_str()
         .unwrap()
         .to_owned();

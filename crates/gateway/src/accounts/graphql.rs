@@ -1,14 +1,21 @@
 //! Accounts over GraphQL: the signed-in user and user look-ups, password accounts and sessions
 //! (`register`, `login`, `logout`), guest sessions, personal API tokens, contact methods, linked
 //! OAuth identities (sign-in starts here or at `GET /auth/{provider}/start`), password change and
-//! reset, the disclaimer, and administration. Every list is the caller's own; every id that is not
-//! the caller's answers NOT_FOUND. Resolvers parse, call [`AccountService`], and wrap.
+//! reset, the disclaimer, and administration. Every list is the caller's own; a look-up of a user
+//! the caller may not see answers null, and a change to a record that is not the caller's
+//! answers NOT_FOUND. Resolvers parse (ids are global, see `graphql::ids`), call
+//! [`AccountService`], and wrap.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use core_domain::enums::TokenScope as DomainScope;
 
+use super::identity::{self, OAuthProvider as ProviderRow};
+use super::loaders::UserId;
 use super::service::{self, AccountService, Caller, SignedIn};
 use crate::conversations::graphql::{
     ConversationConnection, ConversationFilterInput, ConversationOrderBy, conversations_of,
@@ -17,6 +24,7 @@ use crate::conversations::graphql::{
 use crate::error::ApiResult;
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::{ContextExt, RequestContext};
+use crate::graphql::ids::{self, Kind};
 use crate::graphql::scalars::Role;
 
 fn accounts<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a AccountService> {
@@ -32,12 +40,19 @@ fn request<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a RequestContext> {
 }
 
 /// An account. Only its owner and admins can see it at all.
-pub struct User(pub service::User);
+#[derive(Clone)]
+pub struct User(pub Arc<service::User>);
+
+impl From<service::User> for User {
+    fn from(u: service::User) -> Self {
+        User(Arc::new(u))
+    }
+}
 
 #[Object]
 impl User {
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::User, &self.0.id)
     }
     /// None for guests.
     async fn email(&self) -> Option<&str> {
@@ -89,6 +104,27 @@ impl User {
     }
 }
 
+/// The users among `ids` (database ids) the caller may see, through the request's users loader:
+/// one statement for every link on a level. Users the caller may not see are not loaded.
+pub async fn visible_users(ctx: &Context<'_>, ids: &[String]) -> ApiResult<HashMap<String, User>> {
+    let actor = ctx.request()?.actor();
+    let keys = ids
+        .iter()
+        .filter(|id| service::can_read_user(actor, id))
+        .map(|id| UserId(id.clone()));
+    let rows = ctx.loaders()?.users.load_many(keys).await?;
+    Ok(rows.into_iter().map(|(k, u)| (k.0, User(u))).collect())
+}
+
+/// The user a link points at (`Message.author`, `Conversation.owner`): null when there is none,
+/// or when the caller may not see that user.
+pub async fn user_link(ctx: &Context<'_>, id: Option<&str>) -> ApiResult<Option<User>> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    Ok(visible_users(ctx, &[id.to_owned()]).await?.remove(id))
+}
+
 /// `totalCount` of the user list, counted only when asked for.
 pub struct UserTotal;
 
@@ -112,98 +148,196 @@ pub enum TokenScope {
     Admin,
 }
 
+/// How a contact method reaches its user.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "ContactMethodType", remote = "core_domain::enums::ContactKind")]
+pub enum ContactMethodType {
+    Email,
+    Phone,
+    #[graphql(name = "WHATSAPP")]
+    WhatsApp,
+    Sms,
+    Telegram,
+}
+
+/// The kind of server an OAuth provider is, which decides how its profile is read.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "OAuthProviderKind", remote = "auth::ProfileMapping")]
+pub enum OAuthProviderKind {
+    /// Google's OpenID Connect.
+    Google,
+    /// GitHub's OAuth apps.
+    #[graphql(name = "GITHUB")]
+    GitHub,
+    /// Any other OpenID Connect (or compatible OAuth 2.0) server.
+    #[graphql(name = "OIDC")]
+    Generic,
+}
+
 /// A login session of the caller.
-#[derive(SimpleObject)]
+#[derive(Clone)]
 pub struct Session {
-    pub id: ID,
-    pub user_agent: Option<String>,
-    pub ip_address: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: DateTime<Utc>,
-    /// The session this request is made with.
-    pub current: bool,
+    row: service::Session,
+    current: bool,
 }
 
-/// A personal API token. The token itself is shown only once, when it is created.
-#[derive(SimpleObject)]
-pub struct ApiToken {
-    pub id: ID,
-    pub name: Option<String>,
-    /// The first characters (`cq_pat_abcd`), to tell tokens apart.
-    pub prefix: String,
-    pub scopes: Vec<TokenScope>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-impl From<service::Token> for ApiToken {
-    fn from(t: service::Token) -> Self {
-        ApiToken {
-            scopes: service::scopes_of(&t).into_iter().map(Into::into).collect(),
-            id: ID(t.id),
-            name: t.name,
-            prefix: t.prefix,
-            created_at: t.created_at,
-            last_used_at: t.last_used_at,
-            expires_at: t.expires_at,
+impl Session {
+    /// `row`, seen by `caller` (whose session may be this one).
+    pub fn of(row: service::Session, caller: &Caller) -> Self {
+        Session {
+            current: caller.session_id.as_deref() == Some(row.id.as_str()),
+            row,
         }
     }
 }
 
-/// A new API token: send `token` as `Authorization: Bearer <token>`. It is shown only here.
-#[derive(SimpleObject)]
-pub struct CreatedApiToken {
-    pub token: String,
-    pub api_token: ApiToken,
+#[Object]
+impl Session {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Session, &self.row.id)
+    }
+    async fn user_agent(&self) -> Option<&str> {
+        self.row.user_agent.as_deref()
+    }
+    async fn ip_address(&self) -> Option<&str> {
+        self.row.ip_address.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.row.last_used_at
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.row.expires_at
+    }
+    /// The session this request is made with.
+    async fn current(&self) -> bool {
+        self.current
+    }
+}
+
+/// A personal API token. The token itself is shown only once, when it is created.
+#[derive(Clone)]
+pub struct ApiToken(pub service::Token);
+
+impl From<service::Token> for ApiToken {
+    fn from(t: service::Token) -> Self {
+        ApiToken(t)
+    }
+}
+
+#[Object]
+impl ApiToken {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::ApiToken, &self.0.id)
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    /// The first characters (`cq_pat_abcd`), to tell tokens apart.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    async fn scopes(&self) -> Vec<TokenScope> {
+        service::scopes_of(&self.0)
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
 }
 
 /// A way to reach the user: an email address, a phone number, ...
-#[derive(SimpleObject)]
-pub struct ContactMethod {
-    pub id: ID,
-    /// `email`, `phone`, `whatsapp`, ...
-    #[graphql(name = "type")]
-    pub kind: String,
-    pub value: String,
-    pub verified: bool,
-    /// At most one per type.
-    pub primary: bool,
-    pub created_at: DateTime<Utc>,
-}
+#[derive(Clone)]
+pub struct ContactMethod(pub service::ContactMethod);
 
 impl From<service::ContactMethod> for ContactMethod {
     fn from(c: service::ContactMethod) -> Self {
-        ContactMethod {
-            id: ID(c.id),
-            kind: c.r#type,
-            value: c.value,
-            verified: c.verified,
-            primary: c.is_primary,
-            created_at: c.created_at,
-        }
+        ContactMethod(c)
+    }
+}
+
+#[Object]
+impl ContactMethod {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::ContactMethod, &self.0.id)
+    }
+    #[graphql(name = "type")]
+    async fn kind(&self) -> ApiResult<ContactMethodType> {
+        Ok(identity::contact_kind(&self.0)?.into())
+    }
+    async fn value(&self) -> &str {
+        &self.0.value
+    }
+    async fn verified(&self) -> bool {
+        self.0.verified
+    }
+    /// At most one per type.
+    async fn primary(&self) -> bool {
+        self.0.is_primary
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }
 
 /// An account at an OAuth provider (Google, GitHub, ...) linked to the user, to sign in with.
-#[derive(SimpleObject)]
-pub struct ExternalIdentity {
-    pub id: ID,
-    pub provider: String,
-    pub external_id: String,
-    pub email: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
+#[derive(Clone)]
+pub struct ExternalIdentity(pub service::ExternalIdentity);
 
 impl From<service::ExternalIdentity> for ExternalIdentity {
     fn from(i: service::ExternalIdentity) -> Self {
-        ExternalIdentity {
-            id: ID(i.id),
-            provider: i.provider,
-            external_id: i.external_id,
-            email: i.email,
-            created_at: i.created_at,
+        ExternalIdentity(i)
+    }
+}
+
+#[Object]
+impl ExternalIdentity {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::ExternalIdentity, &self.0.id)
+    }
+    /// The id of the provider it was linked through: one of `oauthProviders { id }`. Provider
+    /// ids are names the server is configured with (`google`, `github`, `acme-sso`), so this is
+    /// a string, not an enum; the provider's `kind` is in `oauthProviders`.
+    async fn provider(&self) -> &str {
+        &self.0.provider
+    }
+    /// The account's id at the provider.
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// An OAuth provider this server signs in with.
+#[derive(SimpleObject)]
+#[graphql(name = "OAuthProvider")]
+pub struct OAuthProvider {
+    /// The provider's configured name: `startOAuth(input: { provider })` takes it, and
+    /// `GET /auth/{id}/start` starts a sign-in in a browser.
+    pub id: String,
+    pub kind: OAuthProviderKind,
+}
+
+impl From<ProviderRow> for OAuthProvider {
+    fn from(p: ProviderRow) -> Self {
+        OAuthProvider {
+            id: p.id,
+            kind: p.kind.into(),
         }
     }
 }
@@ -213,12 +347,6 @@ impl From<service::ExternalIdentity> for ExternalIdentity {
 pub struct Disclaimer {
     /// The version to accept; null when none is required.
     pub required_version: Option<String>,
-}
-
-/// Where to send the browser to sign in with a provider.
-#[derive(SimpleObject)]
-pub struct OAuthStart {
-    pub url: String,
 }
 
 #[derive(InputObject)]
@@ -248,9 +376,55 @@ impl From<SignedIn> for AuthPayload {
         AuthPayload {
             token: s.token,
             expires_at: s.expires_at,
-            user: User(s.user),
+            user: s.user.into(),
         }
     }
+}
+
+#[derive(SimpleObject)]
+pub struct LogoutPayload {
+    /// The session that ended (the one the request was made with).
+    pub revoked_session_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct StartOAuthInput {
+    /// A provider id from `oauthProviders`.
+    pub provider: String,
+}
+
+/// Where to send the browser to sign in with a provider.
+#[derive(SimpleObject)]
+pub struct StartOAuthPayload {
+    pub url: String,
+}
+
+#[derive(InputObject)]
+pub struct UnlinkIdentityInput {
+    /// An `ExternalIdentity` id of the caller's.
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct UnlinkIdentityPayload {
+    pub unlinked_identity_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct RevokeSessionInput {
+    /// A `Session` id of the caller's.
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeSessionPayload {
+    pub revoked_session_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeOtherSessionsPayload {
+    /// How many sessions ended.
+    pub revoked_session_count: u64,
 }
 
 #[derive(InputObject)]
@@ -261,18 +435,108 @@ pub struct CreateApiTokenInput {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A new API token: send `token` as `Authorization: Bearer <token>`. It is shown only here.
+#[derive(SimpleObject)]
+pub struct CreateApiTokenPayload {
+    pub token: String,
+    pub api_token: ApiToken,
+}
+
+#[derive(InputObject)]
+pub struct RevokeApiTokenInput {
+    /// An `ApiToken` id of the caller's.
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeApiTokenPayload {
+    pub revoked_api_token_id: ID,
+}
+
 #[derive(InputObject)]
 pub struct AddContactMethodInput {
-    /// `email`, `phone`, `whatsapp`, ...
     #[graphql(name = "type")]
-    pub kind: String,
+    pub kind: ContactMethodType,
+    /// An email address for EMAIL (normalised like account emails), else 1 to 200 characters.
     pub value: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AddContactMethodPayload {
+    /// Unverified until `verifyContactMethod` is called with the token sent to it.
+    pub contact_method: ContactMethod,
+}
+
+#[derive(InputObject)]
+pub struct ResendContactVerificationInput {
+    /// A `ContactMethod` id of the caller's.
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct ResendContactVerificationPayload {
+    pub contact_method: ContactMethod,
+}
+
+#[derive(InputObject)]
+pub struct VerifyContactMethodInput {
+    /// The token sent to the contact method.
+    pub token: String,
+}
+
+#[derive(SimpleObject)]
+pub struct VerifyContactMethodPayload {
+    pub contact_method: ContactMethod,
+}
+
+#[derive(InputObject)]
+pub struct SetPrimaryContactMethodInput {
+    /// A verified `ContactMethod` id of the caller's.
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct SetPrimaryContactMethodPayload {
+    pub contact_method: ContactMethod,
+}
+
+#[derive(InputObject)]
+pub struct RemoveContactMethodInput {
+    /// A `ContactMethod` id of the caller's.
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RemoveContactMethodPayload {
+    pub removed_contact_method_id: ID,
 }
 
 #[derive(InputObject)]
 pub struct ChangePasswordInput {
     pub current_password: String,
     pub new_password: String,
+}
+
+/// The password changed and every other session of the caller's ended.
+pub struct ChangePasswordPayload;
+
+#[Object]
+impl ChangePasswordPayload {
+    /// The caller's account.
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<User> {
+        Ok(accounts(ctx)?.me(caller(ctx)?).await?.into())
+    }
+}
+
+#[derive(InputObject)]
+pub struct RequestPasswordResetInput {
+    pub email: String,
+}
+
+#[derive(SimpleObject)]
+pub struct RequestPasswordResetPayload {
+    /// Always true, whether or not the email has an account, so it reveals nothing.
+    pub success: bool,
 }
 
 #[derive(InputObject)]
@@ -282,18 +546,71 @@ pub struct ResetPasswordInput {
     pub new_password: String,
 }
 
-impl Session {
-    fn of(s: service::Session, caller: &Caller) -> Self {
-        Session {
-            current: caller.session_id.as_deref() == Some(s.id.as_str()),
-            id: ID(s.id),
-            user_agent: s.user_agent,
-            ip_address: s.ip_address,
-            created_at: s.created_at,
-            last_used_at: s.last_used_at,
-            expires_at: s.expires_at,
-        }
-    }
+#[derive(SimpleObject)]
+pub struct ResetPasswordPayload {
+    /// True: the password is set and every session of the account has ended; sign in with it.
+    pub success: bool,
+}
+
+#[derive(InputObject)]
+pub struct AcceptDisclaimerInput {
+    /// The version in force (`disclaimer { requiredVersion }`), when one is configured.
+    pub version: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AcceptDisclaimerPayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct SetAdminPinInput {
+    /// 4 to 12 digits.
+    pub pin: String,
+    /// The PIN in force; needed to change it once set.
+    pub current_pin: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct SetAdminPinPayload {
+    /// True: the PIN is set (`adminPinSet`).
+    pub success: bool,
+}
+
+#[derive(InputObject)]
+pub struct SetUserRoleInput {
+    pub user_id: ID,
+    pub role: Role,
+    /// The admin PIN.
+    pub pin: String,
+}
+
+#[derive(SimpleObject)]
+pub struct SetUserRolePayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct SetUserActiveInput {
+    pub user_id: ID,
+    pub active: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct SetUserActivePayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct DeleteUserInput {
+    pub user_id: ID,
+    /// The admin PIN.
+    pub pin: String,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteUserPayload {
+    pub deleted_user_id: ID,
 }
 
 // The queries and mutations are three objects each (users, identity, administration) so the
@@ -304,16 +621,23 @@ pub struct UserQuery;
 
 #[Object]
 impl UserQuery {
-    /// The signed-in user.
-    async fn me(&self, ctx: &Context<'_>) -> ApiResult<User> {
-        let user = accounts(ctx)?.me(caller(ctx)?).await?;
+    /// The signed-in user; null for anonymous callers.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        let Some(user) = accounts(ctx)?.viewer(request(ctx)?.caller.as_ref()).await? else {
+            return Ok(None);
+        };
         prefetch_conversations(ctx, &ctx.look_ahead(), std::slice::from_ref(&user.id)).await?;
-        Ok(User(user))
+        Ok(Some(user.into()))
     }
 
-    /// A user by id: yourself, or anyone for admins. Anyone else answers NOT_FOUND.
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> ApiResult<User> {
-        Ok(User(accounts(ctx)?.user(request(ctx)?.actor(), &id).await?))
+    /// A user by id: yourself, or anyone for admins. Null for anyone else, exactly as for a user
+    /// who does not exist.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<User>> {
+        let Some(id) = ids::decode_lookup(&id, Kind::User, "id")? else {
+            return Ok(None);
+        };
+        let user = accounts(ctx)?.find_user(request(ctx)?.actor(), &id).await?;
+        Ok(user.map(User::from))
     }
 
     /// Every user, oldest first. Admins only.
@@ -336,7 +660,7 @@ impl UserQuery {
             page,
             UserTotal,
             |u| cursor(name, u.created_at, &u.id),
-            User,
+            User::from,
         ))
     }
 }
@@ -371,9 +695,10 @@ impl IdentityQuery {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// The OAuth providers this server signs in with.
-    async fn oauth_providers(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
-        Ok(accounts(ctx)?.oauth_providers())
+    /// The OAuth providers this server signs in with, by id.
+    async fn oauth_providers(&self, ctx: &Context<'_>) -> ApiResult<Vec<OAuthProvider>> {
+        let list = accounts(ctx)?.oauth_provider_list();
+        Ok(list.into_iter().map(Into::into).collect())
     }
 
     /// The disclaimer in force.
@@ -426,10 +751,17 @@ impl AuthMutation {
         Ok(signed_in.into())
     }
 
-    /// Ends the current session; its token stops working at once.
-    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        accounts(ctx)?.logout(caller(ctx)?).await?;
-        Ok(true)
+    /// Ends the current session; its token stops working at once. (An API token has no
+    /// session: revoke it with `revokeApiToken`.)
+    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<LogoutPayload> {
+        let caller = caller(ctx)?;
+        accounts(ctx)?.logout(caller).await?;
+        Ok(LogoutPayload {
+            revoked_session_id: ids::encode(
+                Kind::Session,
+                caller.session_id.as_deref().unwrap_or_default(),
+            ),
+        })
     }
 }
 
@@ -449,28 +781,52 @@ impl IdentityMutation {
     /// identity is linked to the caller (a guest's data is kept, or merged into the identity's
     /// existing account).
     #[graphql(name = "startOAuth")]
-    async fn start_oauth(&self, ctx: &Context<'_>, provider: String) -> ApiResult<OAuthStart> {
+    async fn start_oauth(
+        &self,
+        ctx: &Context<'_>,
+        input: StartOAuthInput,
+    ) -> ApiResult<StartOAuthPayload> {
         let started = accounts(ctx)?
-            .start_oauth(&provider, request(ctx)?.actor())
+            .start_oauth(&input.provider, request(ctx)?.actor())
             .await?;
-        Ok(OAuthStart { url: started.url })
+        Ok(StartOAuthPayload { url: started.url })
     }
 
     /// Removes a linked OAuth identity of the caller's.
-    async fn unlink_identity(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    async fn unlink_identity(
+        &self,
+        ctx: &Context<'_>,
+        input: UnlinkIdentityInput,
+    ) -> ApiResult<UnlinkIdentityPayload> {
+        let id = ids::decode(&input.id, Kind::ExternalIdentity, "id")?;
         accounts(ctx)?.unlink_identity(caller(ctx)?, &id).await?;
-        Ok(id)
+        Ok(UnlinkIdentityPayload {
+            unlinked_identity_id: ids::encode(Kind::ExternalIdentity, &id),
+        })
     }
 
     /// Ends one of the caller's sessions.
-    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeSessionInput,
+    ) -> ApiResult<RevokeSessionPayload> {
+        let id = ids::decode(&input.id, Kind::Session, "id")?;
         accounts(ctx)?.revoke_session(caller(ctx)?, &id).await?;
-        Ok(id)
+        Ok(RevokeSessionPayload {
+            revoked_session_id: ids::encode(Kind::Session, &id),
+        })
     }
 
-    /// Ends every session of the caller's except the current one; returns how many ended.
-    async fn revoke_other_sessions(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        accounts(ctx)?.revoke_other_sessions(caller(ctx)?).await
+    /// Ends every session of the caller's except the current one.
+    async fn revoke_other_sessions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<RevokeOtherSessionsPayload> {
+        let n = accounts(ctx)?.revoke_other_sessions(caller(ctx)?).await?;
+        Ok(RevokeOtherSessionsPayload {
+            revoked_session_count: n,
+        })
     }
 
     /// Creates a personal API token (not for guests).
@@ -478,21 +834,28 @@ impl IdentityMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateApiTokenInput,
-    ) -> ApiResult<CreatedApiToken> {
+    ) -> ApiResult<CreateApiTokenPayload> {
         let scopes: Vec<DomainScope> = input.scopes.into_iter().map(Into::into).collect();
         let (row, token) = accounts(ctx)?
             .create_api_token(caller(ctx)?, &input.name, &scopes, input.expires_at)
             .await?;
-        Ok(CreatedApiToken {
+        Ok(CreateApiTokenPayload {
             token,
             api_token: row.into(),
         })
     }
 
     /// Revokes one of the caller's API tokens; it stops working at once.
-    async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    async fn revoke_api_token(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeApiTokenInput,
+    ) -> ApiResult<RevokeApiTokenPayload> {
+        let id = ids::decode(&input.id, Kind::ApiToken, "id")?;
         accounts(ctx)?.revoke_api_token(caller(ctx)?, &id).await?;
-        Ok(id)
+        Ok(RevokeApiTokenPayload {
+            revoked_api_token_id: ids::encode(Kind::ApiToken, &id),
+        })
     }
 
     /// Adds a contact method and sends it a verification token.
@@ -500,49 +863,71 @@ impl IdentityMutation {
         &self,
         ctx: &Context<'_>,
         input: AddContactMethodInput,
-    ) -> ApiResult<ContactMethod> {
+    ) -> ApiResult<AddContactMethodPayload> {
         let row = accounts(ctx)?
-            .add_contact(caller(ctx)?, &input.kind, &input.value)
+            .add_contact(caller(ctx)?, input.kind.into(), &input.value)
             .await?;
-        Ok(row.into())
+        Ok(AddContactMethodPayload {
+            contact_method: row.into(),
+        })
     }
 
-    /// Sends a new verification token to one of the caller's contact methods.
-    async fn resend_contact_verification(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
-        accounts(ctx)?
+    /// Sends a new verification token to one of the caller's contact methods (the previous one
+    /// stops working).
+    async fn resend_contact_verification(
+        &self,
+        ctx: &Context<'_>,
+        input: ResendContactVerificationInput,
+    ) -> ApiResult<ResendContactVerificationPayload> {
+        let id = ids::decode(&input.id, Kind::ContactMethod, "id")?;
+        let row = accounts(ctx)?
             .resend_contact_verification(caller(ctx)?, &id)
             .await?;
-        Ok(id)
+        Ok(ResendContactVerificationPayload {
+            contact_method: row.into(),
+        })
     }
 
     /// Verifies a contact method with the token sent to it (works once, without signing in).
     async fn verify_contact_method(
         &self,
         ctx: &Context<'_>,
-        token: String,
-    ) -> ApiResult<ContactMethod> {
+        input: VerifyContactMethodInput,
+    ) -> ApiResult<VerifyContactMethodPayload> {
         let row = accounts(ctx)?
-            .verify_contact(&token, request(ctx)?.address())
+            .verify_contact(&input.token, request(ctx)?.address())
             .await?;
-        Ok(row.into())
+        Ok(VerifyContactMethodPayload {
+            contact_method: row.into(),
+        })
     }
 
     /// Makes a verified contact method the caller's primary one of its type.
     async fn set_primary_contact_method(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-    ) -> ApiResult<ContactMethod> {
+        input: SetPrimaryContactMethodInput,
+    ) -> ApiResult<SetPrimaryContactMethodPayload> {
+        let id = ids::decode(&input.id, Kind::ContactMethod, "id")?;
         let row = accounts(ctx)?
             .set_primary_contact(caller(ctx)?, &id)
             .await?;
-        Ok(row.into())
+        Ok(SetPrimaryContactMethodPayload {
+            contact_method: row.into(),
+        })
     }
 
     /// Removes one of the caller's contact methods.
-    async fn remove_contact_method(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    async fn remove_contact_method(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveContactMethodInput,
+    ) -> ApiResult<RemoveContactMethodPayload> {
+        let id = ids::decode(&input.id, Kind::ContactMethod, "id")?;
         accounts(ctx)?.remove_contact(caller(ctx)?, &id).await?;
-        Ok(id)
+        Ok(RemoveContactMethodPayload {
+            removed_contact_method_id: ids::encode(Kind::ContactMethod, &id),
+        })
     }
 
     /// Changes the caller's password; every other session ends.
@@ -550,7 +935,7 @@ impl IdentityMutation {
         &self,
         ctx: &Context<'_>,
         input: ChangePasswordInput,
-    ) -> ApiResult<bool> {
+    ) -> ApiResult<ChangePasswordPayload> {
         accounts(ctx)?
             .change_password(
                 caller(ctx)?,
@@ -559,16 +944,20 @@ impl IdentityMutation {
                 request(ctx)?.address(),
             )
             .await?;
-        Ok(true)
+        Ok(ChangePasswordPayload)
     }
 
-    /// Sends a single-use password-reset token to the account's email. Always answers true, so
-    /// it does not reveal which emails have accounts.
-    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> ApiResult<bool> {
+    /// Sends a single-use password-reset token to the account's email. Always succeeds, so it
+    /// does not reveal which emails have accounts.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestPasswordResetInput,
+    ) -> ApiResult<RequestPasswordResetPayload> {
         accounts(ctx)?
-            .request_password_reset(&email, request(ctx)?.address())
+            .request_password_reset(&input.email, request(ctx)?.address())
             .await?;
-        Ok(true)
+        Ok(RequestPasswordResetPayload { success: true })
     }
 
     /// Sets a new password with a reset token (works once); every session of the account ends.
@@ -576,19 +965,23 @@ impl IdentityMutation {
         &self,
         ctx: &Context<'_>,
         input: ResetPasswordInput,
-    ) -> ApiResult<bool> {
+    ) -> ApiResult<ResetPasswordPayload> {
         accounts(ctx)?
             .reset_password(&input.token, &input.new_password, request(ctx)?.address())
             .await?;
-        Ok(true)
+        Ok(ResetPasswordPayload { success: true })
     }
 
     /// Accepts the disclaimer `version` (the one in force, when one is configured).
-    async fn accept_disclaimer(&self, ctx: &Context<'_>, version: String) -> ApiResult<User> {
+    async fn accept_disclaimer(
+        &self,
+        ctx: &Context<'_>,
+        input: AcceptDisclaimerInput,
+    ) -> ApiResult<AcceptDisclaimerPayload> {
         let user = accounts(ctx)?
-            .accept_disclaimer(caller(ctx)?, &version)
+            .accept_disclaimer(caller(ctx)?, &input.version)
             .await?;
-        Ok(User(user))
+        Ok(AcceptDisclaimerPayload { user: user.into() })
     }
 }
 
@@ -601,58 +994,63 @@ impl AdminMutation {
     async fn set_admin_pin(
         &self,
         ctx: &Context<'_>,
-        pin: String,
-        current_pin: Option<String>,
-    ) -> ApiResult<bool> {
+        input: SetAdminPinInput,
+    ) -> ApiResult<SetAdminPinPayload> {
         accounts(ctx)?
             .set_pin(
                 caller(ctx)?,
-                &pin,
-                current_pin.as_deref(),
+                &input.pin,
+                input.current_pin.as_deref(),
                 request(ctx)?.address(),
             )
             .await?;
-        Ok(true)
+        Ok(SetAdminPinPayload { success: true })
     }
 
     /// Changes a user's role. Needs the admin PIN.
     async fn set_user_role(
         &self,
         ctx: &Context<'_>,
-        user_id: ID,
-        role: Role,
-        pin: String,
-    ) -> ApiResult<User> {
+        input: SetUserRoleInput,
+    ) -> ApiResult<SetUserRolePayload> {
+        let user_id = ids::decode(&input.user_id, Kind::User, "userId")?;
         let user = accounts(ctx)?
             .set_role(
                 caller(ctx)?,
                 &user_id,
-                role.into(),
-                &pin,
+                input.role.into(),
+                &input.pin,
                 request(ctx)?.address(),
             )
             .await?;
-        Ok(User(user))
+        Ok(SetUserRolePayload { user: user.into() })
     }
 
     /// Activates or deactivates a user; deactivation ends their sessions at once.
     async fn set_user_active(
         &self,
         ctx: &Context<'_>,
-        user_id: ID,
-        active: bool,
-    ) -> ApiResult<User> {
+        input: SetUserActiveInput,
+    ) -> ApiResult<SetUserActivePayload> {
+        let user_id = ids::decode(&input.user_id, Kind::User, "userId")?;
         let user = accounts(ctx)?
-            .set_active(caller(ctx)?, &user_id, active)
+            .set_active(caller(ctx)?, &user_id, input.active)
             .await?;
-        Ok(User(user))
+        Ok(SetUserActivePayload { user: user.into() })
     }
 
     /// Deletes a user. Needs the admin PIN.
-    async fn delete_user(&self, ctx: &Context<'_>, user_id: ID, pin: String) -> ApiResult<ID> {
+    async fn delete_user(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteUserInput,
+    ) -> ApiResult<DeleteUserPayload> {
+        let user_id = ids::decode(&input.user_id, Kind::User, "userId")?;
         accounts(ctx)?
-            .delete_user(caller(ctx)?, &user_id, &pin, request(ctx)?.address())
+            .delete_user(caller(ctx)?, &user_id, &input.pin, request(ctx)?.address())
             .await?;
-        Ok(user_id)
+        Ok(DeleteUserPayload {
+            deleted_user_id: ids::encode(Kind::User, &user_id),
+        })
     }
 }

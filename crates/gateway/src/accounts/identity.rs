@@ -15,8 +15,8 @@
 use std::collections::HashMap;
 
 use auth::tokens::{TokenKind, hash_token};
-use auth::{AuthError, ExternalProfile, OAuthClient, OAuthProviderConfig};
-use core_domain::enums::{Role, TokenPurpose};
+use auth::{AuthError, ExternalProfile, OAuthClient, OAuthProviderConfig, ProfileMapping};
+use core_domain::enums::{ContactKind, Role, TokenPurpose};
 use core_domain::policy::{Action, Resource, can};
 use core_domain::{Actor, time, validation};
 use persistence::contacts::{self, ContactMethod};
@@ -42,6 +42,14 @@ const MAX_PENDING_SIGN_INS: u64 = 10_000;
 /// (`persistence::oauth_states`), so the provider's redirect can land on any instance.
 pub struct OAuthProviders {
     clients: HashMap<String, OAuthClient>,
+}
+
+/// A configured OAuth provider: its id (a configured name, stored with the identities it
+/// links) and the kind of server it is.
+#[derive(Debug, Clone)]
+pub struct OAuthProvider {
+    pub id: String,
+    pub kind: ProfileMapping,
 }
 
 /// A started sign-in: send the browser to `url`.
@@ -85,6 +93,20 @@ impl OAuthProviders {
         let mut ids: Vec<_> = self.clients.keys().cloned().collect();
         ids.sort();
         ids
+    }
+
+    /// The enabled providers, sorted by id, with the kind of server each is.
+    pub fn list(&self) -> Vec<OAuthProvider> {
+        let mut list: Vec<_> = self
+            .clients
+            .iter()
+            .map(|(id, client)| OAuthProvider {
+                id: id.clone(),
+                kind: client.config().profile,
+            })
+            .collect();
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        list
     }
 
     /// Starts a sign-in with `provider` for `starter` (the caller, if signed in). Only a SHA-256
@@ -188,6 +210,11 @@ impl AccountService {
     /// The OAuth providers this server signs in with, sorted.
     pub fn oauth_providers(&self) -> Vec<String> {
         self.oauth.ids()
+    }
+
+    /// The OAuth providers this server signs in with, sorted by id, with their kinds.
+    pub fn oauth_provider_list(&self) -> Vec<OAuthProvider> {
+        self.oauth.list()
     }
 
     /// Starts an OAuth sign-in with `provider` for `starter` (the caller, if signed in): the
@@ -319,29 +346,24 @@ async fn record_login(db: &Db, mut user: User) -> ApiResult<User> {
     Ok(user)
 }
 
-/// Checks and normalises a contact method: `type` is a lowercase word (`email`, `phone`, ...);
-/// emails are normalised like account emails.
-fn normalize_contact(kind: &str, value: &str) -> ApiResult<(String, String)> {
-    let kind = kind.trim().to_ascii_lowercase();
-    if kind.is_empty()
-        || kind.len() > 20
-        || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-    {
-        return Err(ApiError::bad_input(
-            "type",
-            "must be a word such as email or phone",
-        ));
+/// Checks and normalises a contact method's value: emails are normalised like account emails,
+/// other values trimmed.
+fn normalize_contact(kind: ContactKind, value: &str) -> ApiResult<String> {
+    if kind == ContactKind::Email {
+        return validation::normalize_email(value)
+            .map_err(|e| ApiError::bad_input("value", e.message));
     }
-    let value = if kind == "email" {
-        validation::normalize_email(value).map_err(|e| ApiError::bad_input("value", e.message))?
-    } else {
-        let v = value.trim();
-        if v.is_empty() || v.chars().count() > 200 {
-            return Err(ApiError::bad_input("value", "must be 1 to 200 characters"));
-        }
-        v.to_owned()
-    };
-    Ok((kind, value))
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > 200 {
+        return Err(ApiError::bad_input("value", "must be 1 to 200 characters"));
+    }
+    Ok(v.to_owned())
+}
+
+/// The kind of a stored contact method. Every method is added through [`ContactKind`], so a
+/// spelling it does not know is a fault in the data (INTERNAL), never the client's.
+pub fn contact_kind(method: &ContactMethod) -> ApiResult<ContactKind> {
+    method.r#type.parse().map_err(ApiError::internal)
 }
 
 impl AccountService {
@@ -377,12 +399,12 @@ impl AccountService {
     pub async fn add_contact(
         &self,
         caller: &Caller,
-        kind: &str,
+        kind: ContactKind,
         value: &str,
     ) -> ApiResult<ContactMethod> {
         let (db, actor) = (&self.db, &caller.actor);
-        let (kind, value) = normalize_contact(kind, value)?;
-        let method = contacts::add(db.conn(), &actor.user_id, &kind, &value)
+        let value = normalize_contact(kind, value)?;
+        let method = contacts::add(db.conn(), &actor.user_id, kind.as_str(), &value)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => {
@@ -394,10 +416,15 @@ impl AccountService {
         Ok(method)
     }
 
-    /// Sends a new verification token to one of the caller's contact methods.
-    pub async fn resend_contact_verification(&self, caller: &Caller, id: &str) -> ApiResult<()> {
+    /// Sends a new verification token to one of the caller's contact methods; returns it.
+    pub async fn resend_contact_verification(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> ApiResult<ContactMethod> {
         let row = self.own_contact(caller, id, Action::Update).await?;
-        self.send_verification(&row).await
+        self.send_verification(&row).await?;
+        Ok(row)
     }
 
     /// Makes a verified contact method the caller's primary one of its type.

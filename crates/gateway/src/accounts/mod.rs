@@ -4,6 +4,7 @@
 mod administration;
 pub mod graphql;
 pub mod identity;
+pub mod loaders;
 pub mod service;
 
 pub use service::{AccountService, Caller, SignedIn, require_disclaimer};

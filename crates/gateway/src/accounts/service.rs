@@ -526,6 +526,23 @@ impl AccountService {
             .ok_or(ApiError::Unauthenticated)
     }
 
+    /// The caller's own account; `None` for an anonymous caller.
+    pub async fn viewer(&self, caller: Option<&Caller>) -> ApiResult<Option<User>> {
+        match caller {
+            Some(caller) => Ok(users::find(self.db.conn(), &caller.actor.user_id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// A user by id if `actor` may see it (themselves, or anyone for admins); `None` for a user
+    /// who is missing or not visible alike.
+    pub async fn find_user(&self, actor: Option<&Actor>, id: &str) -> ApiResult<Option<User>> {
+        if !can_read_user(actor, id) {
+            return Ok(None);
+        }
+        Ok(users::find(self.db.conn(), id).await?)
+    }
+
     /// A user by id: yourself, or anyone for admins. Anyone else answers NOT_FOUND.
     pub async fn user(&self, actor: Option<&Actor>, id: &str) -> ApiResult<User> {
         if !can(actor, Action::Read, &Resource::User { id }) {
@@ -603,6 +620,12 @@ impl AccountService {
         });
         Ok(())
     }
+}
+
+/// Whether `actor` may see the user `id` (themselves; anyone for admins). Links to a user
+/// (`Message.author`, `Conversation.owner`) check this before loading the row.
+pub fn can_read_user(actor: Option<&Actor>, id: &str) -> bool {
+    can(actor, Action::Read, &Resource::User { id })
 }
 
 /// The scopes of a stored token; unknown spellings are ignored (they grant nothing).

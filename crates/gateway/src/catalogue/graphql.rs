@@ -1,17 +1,24 @@
-//! The catalogue over GraphQL: personas and rooms, readable by anyone, signed in or not.
+//! The catalogue over GraphQL: personas and rooms, readable by anyone, signed in or not. The
+//! catalogue is small and read whole, so its connections page in memory.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::loaders::{LinksOfPersona, LinksOfRoom, PersonaId, RoomId};
 use super::service;
 use crate::error::ApiResult;
+use crate::graphql::connection::{KnownTotal, connection, list_cursor, page_args, page_in_memory};
 use crate::graphql::context::{ContextExt, load_one};
-use crate::graphql::scalars::PromptType;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::scalars::{Json, PromptType};
 
+#[derive(Clone)]
 pub struct Persona(pub Arc<service::Persona>);
+#[derive(Clone)]
 pub struct Room(pub Arc<service::Room>);
 
 impl From<service::Persona> for Persona {
@@ -52,10 +59,13 @@ async fn rooms_of(ctx: &Context<'_>, persona_id: &str, only_default: bool) -> Ap
     Ok(rooms)
 }
 
+pub type PersonaConnection = Connection<String, Persona, KnownTotal, EmptyFields>;
+pub type RoomConnection = Connection<String, Room, KnownTotal, EmptyFields>;
+
 #[Object]
 impl Persona {
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Persona, &self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -81,11 +91,12 @@ impl Persona {
     async fn avatar_url(&self) -> Option<&str> {
         self.0.avatar_url.as_deref()
     }
-    /// Rooms this persona works in.
+    /// Rooms this persona works in, by name. A plain list: a persona works in a handful of
+    /// rooms.
     async fn rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
         rooms_of(ctx, &self.0.id, false).await
     }
-    /// The rooms this persona suggests first.
+    /// The rooms this persona suggests first, by name (a handful at most).
     async fn default_rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
         rooms_of(ctx, &self.0.id, true).await
     }
@@ -96,8 +107,8 @@ impl Persona {
 
 #[Object]
 impl Room {
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Room, &self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -117,11 +128,12 @@ impl Room {
     async fn prompt_type(&self) -> ApiResult<PromptType> {
         Ok((*self.0.prompt_type).into())
     }
-    /// Free-form feature flags of the room.
-    async fn features(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(self.0.features.clone())
+    /// Free-form feature flags of the room (a JSON object).
+    async fn features(&self) -> Json {
+        Json(self.0.features.clone())
     }
-    /// Personas that work in this room.
+    /// Personas that work in this room, by name. A plain list: a room has a handful of
+    /// personas.
     async fn personas(&self, ctx: &Context<'_>) -> ApiResult<Vec<Persona>> {
         let loader = &ctx.loaders()?.catalogue;
         let links = load_one(loader, LinksOfRoom(self.0.id.clone()))
@@ -139,23 +151,85 @@ impl Room {
     }
 }
 
+/// The personas among `ids` (database ids), through the request's loader (for `node(id:)`).
+pub async fn personas_by_ids(
+    ctx: &Context<'_>,
+    ids: &[String],
+) -> ApiResult<HashMap<String, Persona>> {
+    let keys = ids.iter().map(|id| PersonaId(id.clone()));
+    let rows = ctx.loaders()?.catalogue.load_many(keys).await?;
+    Ok(rows.into_iter().map(|(k, p)| (k.0, Persona(p))).collect())
+}
+
+/// The rooms among `ids` (database ids), through the request's loader (for `node(id:)`).
+pub async fn rooms_by_ids(ctx: &Context<'_>, ids: &[String]) -> ApiResult<HashMap<String, Room>> {
+    let keys = ids.iter().map(|id| RoomId(id.clone()));
+    let rows = ctx.loaders()?.catalogue.load_many(keys).await?;
+    Ok(rows.into_iter().map(|(k, r)| (k.0, Room(r))).collect())
+}
+
 #[derive(Default)]
 pub struct CatalogueQuery;
 
 #[Object]
 impl CatalogueQuery {
-    async fn personas(&self, ctx: &Context<'_>) -> ApiResult<Vec<Persona>> {
+    /// Every persona, by name.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn personas(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<PersonaConnection> {
+        let args = page_args(first, after, last, before)?;
         let rows = ctx.services()?.catalogue.personas().await?;
-        Ok(rows.into_iter().map(Persona::from).collect())
+        let (page, total) = page_in_memory(rows, &args, "personas", |p| &p.id)?;
+        Ok(connection(
+            page,
+            KnownTotal(total),
+            |p| list_cursor("personas", &p.id),
+            Persona::from,
+        ))
     }
-    async fn persona(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Persona> {
-        Ok(ctx.services()?.catalogue.persona(&id).await?.into())
+
+    /// A persona by id; null when there is none.
+    async fn persona(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Persona>> {
+        let Some(id) = ids::decode_lookup(&id, Kind::Persona, "id")? else {
+            return Ok(None);
+        };
+        let row = ctx.services()?.catalogue.find_persona(&id).await?;
+        Ok(row.map(Persona::from))
     }
-    async fn rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
+
+    /// Every room, by name.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn rooms(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<RoomConnection> {
+        let args = page_args(first, after, last, before)?;
         let rows = ctx.services()?.catalogue.rooms().await?;
-        Ok(rows.into_iter().map(Room::from).collect())
+        let (page, total) = page_in_memory(rows, &args, "rooms", |r| &r.id)?;
+        Ok(connection(
+            page,
+            KnownTotal(total),
+            |r| list_cursor("rooms", &r.id),
+            Room::from,
+        ))
     }
-    async fn room(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Room> {
-        Ok(ctx.services()?.catalogue.room(&id).await?.into())
+
+    /// A room by id; null when there is none.
+    async fn room(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Room>> {
+        let Some(id) = ids::decode_lookup(&id, Kind::Room, "id")? else {
+            return Ok(None);
+        };
+        let row = ctx.services()?.catalogue.find_room(&id).await?;
+        Ok(row.map(Room::from))
     }
 }

@@ -1,5 +1,5 @@
 //! The catalogue's use cases. Personas and rooms are public (no access check); the catalogue is
-//! small and seeded, so its lists are not paged.
+//! small and seeded, so its lists are read whole (and paged in memory by the API).
 
 use persistence::{Db, catalogue};
 
@@ -26,6 +26,16 @@ impl CatalogueService {
         catalogue::persona(self.db.conn(), id)
             .await?
             .ok_or(ApiError::NotFound)
+    }
+
+    /// A persona by id, or `None` (look-ups answer null).
+    pub async fn find_persona(&self, id: &str) -> ApiResult<Option<Persona>> {
+        Ok(catalogue::persona(self.db.conn(), id).await?)
+    }
+
+    /// A room by id, or `None` (look-ups answer null).
+    pub async fn find_room(&self, id: &str) -> ApiResult<Option<Room>> {
+        Ok(catalogue::room(self.db.conn(), id).await?)
     }
 
     /// Every room, by name.

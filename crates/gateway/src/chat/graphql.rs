@@ -1,6 +1,6 @@
 //! Chat over GraphQL: sending, editing, regenerating and cancelling replies, following them as
 //! they are produced, choosing a conversation's model, and users' own provider keys. Resolvers
-//! parse, call [`ChatService`], and wrap.
+//! parse (ids are global, see `graphql::ids`), call [`ChatService`], and wrap.
 //!
 //! Branching: `sendMessage` with `parentId` set to the parent of an earlier user message is an
 //! edit (a new USER sibling, then its reply); `regenerateMessage` adds an ASSISTANT sibling.
@@ -16,6 +16,7 @@ use crate::accounts::Caller;
 use crate::conversations::graphql::{Conversation, Message};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
+use crate::graphql::ids::{self, Kind};
 use crate::graphql::scalars::{KeyProvider, MessageStatus};
 
 fn chat<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Arc<ChatService>> {
@@ -46,32 +47,114 @@ pub struct SendMessagePayload {
 }
 
 #[derive(InputObject)]
+pub struct EditMessageInput {
+    /// The user message to make a new version of.
+    pub message_id: ID,
+    pub content: String,
+    /// The model for the reply only; defaults to the conversation's, else the server's default.
+    pub model: Option<String>,
+}
+
+/// The new version `editMessage` stored, and the reply being generated to it.
+#[derive(SimpleObject)]
+pub struct EditMessagePayload {
+    /// A USER sibling of the edited message.
+    pub user_message: Message,
+    /// STREAMING: follow it with `messageStream(messageId: reply.id)`.
+    pub reply: Message,
+}
+
+#[derive(InputObject)]
+pub struct RegenerateMessageInput {
+    /// An ASSISTANT message to answer again, or a user message to answer.
+    pub message_id: ID,
+    /// The model for this reply only; defaults to the conversation's, else the server's default.
+    pub model: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct RegenerateMessagePayload {
+    /// The new reply, STREAMING: follow it with `messageStream(messageId: reply.id)`.
+    pub reply: Message,
+}
+
+#[derive(InputObject)]
+pub struct CancelMessageInput {
+    /// A reply being generated.
+    pub message_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct CancelMessagePayload {
+    /// The reply, CANCELLED with what was produced (or as it ended, if it ended first).
+    pub message: Message,
+}
+
+#[derive(InputObject)]
 pub struct UpdateConversationInput {
+    pub id: ID,
     /// The model later replies use (a message's own `model` still wins).
     pub model: Option<String>,
     pub system_prompt: Option<String>,
 }
 
-/// A provider key the caller stored. The key itself never leaves the server.
 #[derive(SimpleObject)]
-pub struct ApiKey {
-    pub id: ID,
-    pub provider: KeyProvider,
-    pub name: Option<String>,
-    /// The key's last four characters, to tell keys apart.
-    pub last4: String,
-    pub created_at: DateTime<Utc>,
+pub struct UpdateConversationPayload {
+    pub conversation: Conversation,
 }
+
+#[derive(InputObject)]
+pub struct AddApiKeyInput {
+    pub provider: KeyProvider,
+    /// A label to tell keys apart.
+    pub name: Option<String>,
+    /// The provider's secret key; it is never shown again.
+    pub key: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AddApiKeyPayload {
+    pub api_key: ApiKey,
+}
+
+#[derive(InputObject)]
+pub struct DeleteApiKeyInput {
+    /// An `ApiKey` id of the caller's.
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteApiKeyPayload {
+    pub deleted_api_key_id: ID,
+}
+
+/// A provider key the caller stored. The key itself never leaves the server.
+#[derive(Clone)]
+pub struct ApiKey(pub service::ApiKey);
 
 impl From<service::ApiKey> for ApiKey {
     fn from(row: service::ApiKey) -> Self {
-        Self {
-            id: ID(row.id),
-            provider: (*row.provider).into(),
-            name: row.name,
-            last4: row.last4,
-            created_at: row.created_at,
-        }
+        ApiKey(row)
+    }
+}
+
+#[Object]
+impl ApiKey {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::ApiKey, &self.0.id)
+    }
+    async fn provider(&self) -> KeyProvider {
+        (*self.0.provider).into()
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    /// The key's last four characters, to tell keys apart.
+    async fn last4(&self) -> &str {
+        &self.0.last4
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }
 
@@ -91,17 +174,12 @@ pub struct MessageStreamEvent {
     pub done: bool,
 }
 
-impl TryFrom<Started> for SendMessagePayload {
-    type Error = ApiError;
-    fn try_from(started: Started) -> ApiResult<Self> {
-        let user_message = started
-            .user_message
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no user message stored")))?;
-        Ok(SendMessagePayload {
-            user_message: user_message.into(),
-            reply: started.reply.into(),
-        })
-    }
+/// The user's message and the reply a send or an edit stored.
+fn exchange(started: Started) -> ApiResult<(Message, Message)> {
+    let user_message = started
+        .user_message
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no user message stored")))?;
+    Ok((user_message.into(), started.reply.into()))
 }
 
 #[derive(Default)]
@@ -110,7 +188,7 @@ pub struct ChatQuery;
 #[Object]
 impl ChatQuery {
     /// The caller's own provider keys, newest first (a handful at most, so not paged).
-    async fn api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
+    async fn my_api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
         let rows = chat(ctx)?.api_keys(caller(ctx)?).await?;
         Ok(rows.into_iter().map(ApiKey::from).collect())
     }
@@ -128,16 +206,23 @@ impl ChatMutation {
         ctx: &Context<'_>,
         input: SendMessageInput,
     ) -> ApiResult<SendMessagePayload> {
-        chat(ctx)?
+        let conversation_id =
+            ids::decode(&input.conversation_id, Kind::Conversation, "conversationId")?;
+        let parent_id = ids::decode_opt(input.parent_id.as_ref(), Kind::Message, "parentId")?;
+        let started = chat(ctx)?
             .send(
                 caller(ctx)?,
-                &input.conversation_id,
+                &conversation_id,
                 input.content,
                 input.model,
-                input.parent_id.map(|i| i.0),
+                parent_id,
             )
-            .await?
-            .try_into()
+            .await?;
+        let (user_message, reply) = exchange(started)?;
+        Ok(SendMessagePayload {
+            user_message,
+            reply,
+        })
     }
 
     /// A new version of one of your messages: a USER sibling of `messageId` (under the same
@@ -146,14 +231,17 @@ impl ChatMutation {
     async fn edit_message(
         &self,
         ctx: &Context<'_>,
-        message_id: ID,
-        content: String,
-        model: Option<String>,
-    ) -> ApiResult<SendMessagePayload> {
-        chat(ctx)?
-            .edit(caller(ctx)?, &message_id, content, model)
-            .await?
-            .try_into()
+        input: EditMessageInput,
+    ) -> ApiResult<EditMessagePayload> {
+        let message_id = ids::decode(&input.message_id, Kind::Message, "messageId")?;
+        let started = chat(ctx)?
+            .edit(caller(ctx)?, &message_id, input.content, input.model)
+            .await?;
+        let (user_message, reply) = exchange(started)?;
+        Ok(EditMessagePayload {
+            user_message,
+            reply,
+        })
     }
 
     /// Another reply to the same user message (an ASSISTANT sibling of `messageId`), or a reply
@@ -161,32 +249,43 @@ impl ChatMutation {
     async fn regenerate_message(
         &self,
         ctx: &Context<'_>,
-        message_id: ID,
-        model: Option<String>,
-    ) -> ApiResult<Message> {
+        input: RegenerateMessageInput,
+    ) -> ApiResult<RegenerateMessagePayload> {
+        let message_id = ids::decode(&input.message_id, Kind::Message, "messageId")?;
         let reply = chat(ctx)?
-            .regenerate(caller(ctx)?, &message_id, model)
+            .regenerate(caller(ctx)?, &message_id, input.model)
             .await?;
-        Ok(reply.into())
+        Ok(RegenerateMessagePayload {
+            reply: reply.into(),
+        })
     }
 
     /// Stops a reply being generated; what was produced stays, with status CANCELLED.
-    async fn cancel_message(&self, ctx: &Context<'_>, message_id: ID) -> ApiResult<Message> {
+    async fn cancel_message(
+        &self,
+        ctx: &Context<'_>,
+        input: CancelMessageInput,
+    ) -> ApiResult<CancelMessagePayload> {
+        let message_id = ids::decode(&input.message_id, Kind::Message, "messageId")?;
         let message = chat(ctx)?.cancel_for(caller(ctx)?, &message_id).await?;
-        Ok(message.into())
+        Ok(CancelMessagePayload {
+            message: message.into(),
+        })
     }
 
     /// Changes a conversation's model or system prompt for the replies that follow.
     async fn update_conversation(
         &self,
         ctx: &Context<'_>,
-        id: ID,
         input: UpdateConversationInput,
-    ) -> ApiResult<Conversation> {
+    ) -> ApiResult<UpdateConversationPayload> {
+        let id = ids::decode(&input.id, Kind::Conversation, "id")?;
         let row = chat(ctx)?
             .update_conversation(caller(ctx)?, &id, input.model, input.system_prompt)
             .await?;
-        Ok(row.into())
+        Ok(UpdateConversationPayload {
+            conversation: row.into(),
+        })
     }
 
     /// Stores the caller's own key for a provider, encrypted; their chats with that provider use
@@ -195,20 +294,27 @@ impl ChatMutation {
     async fn add_api_key(
         &self,
         ctx: &Context<'_>,
-        provider: KeyProvider,
-        name: Option<String>,
-        key: String,
-    ) -> ApiResult<ApiKey> {
+        input: AddApiKeyInput,
+    ) -> ApiResult<AddApiKeyPayload> {
         let row = chat(ctx)?
-            .add_api_key(caller(ctx)?, provider.into(), name, &key)
+            .add_api_key(caller(ctx)?, input.provider.into(), input.name, &input.key)
             .await?;
-        Ok(row.into())
+        Ok(AddApiKeyPayload {
+            api_key: row.into(),
+        })
     }
 
-    /// Deletes one of the caller's keys. Returns its id.
-    async fn delete_api_key(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    /// Deletes one of the caller's keys.
+    async fn delete_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteApiKeyInput,
+    ) -> ApiResult<DeleteApiKeyPayload> {
+        let id = ids::decode(&input.id, Kind::ApiKey, "id")?;
         chat(ctx)?.delete_api_key(caller(ctx)?, &id).await?;
-        Ok(id)
+        Ok(DeleteApiKeyPayload {
+            deleted_api_key_id: ids::encode(Kind::ApiKey, &id),
+        })
     }
 }
 
@@ -226,12 +332,13 @@ impl ChatSubscription {
         message_id: ID,
         after_seq: Option<i32>,
     ) -> Result<impl Stream<Item = ApiResult<MessageStreamEvent>> + use<>, ApiError> {
+        let message_id = ids::decode(&message_id, Kind::Message, "messageId")?;
         let chunks = chat(ctx)?
             .follow_for(caller(ctx)?, &message_id, after_seq)
             .await?;
         Ok(chunks.map(|chunk| {
             chunk.map(|c| MessageStreamEvent {
-                message_id: ID(c.message_id),
+                message_id: ids::encode(Kind::Message, &c.message_id),
                 seq: i32::try_from(c.seq).unwrap_or(i32::MAX),
                 delta: c.delta,
                 status: c.status.into(),

@@ -1,32 +1,38 @@
 //! Conversations and messages over GraphQL: reading a conversation and its messages (nested
 //! pages through the area's loaders), creating, renaming and deleting conversations, adding a
-//! user's message, and `messageAdded`. Resolvers parse, call [`ConversationService`], and wrap.
+//! user's message, and `messageAdded`. Resolvers parse (ids are global, see `graphql::ids`), call
+//! [`ConversationService`], and wrap.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, ID, InputObject, Lookahead, Object, SelectionField, Subscription};
+use async_graphql::{
+    Context, ID, InputObject, Lookahead, Object, SelectionField, SimpleObject, Subscription,
+};
 use chrono::{DateTime, Utc};
 use core_domain::enums::{
     ConversationStatus as DomainConversationStatus, MessageRole as DomainRole,
     MessageStatus as DomainStatus,
 };
 use core_domain::pagination::PageArgs;
-use core_domain::policy::Action;
 use futures::{Stream, StreamExt};
 
 use super::loaders::{
-    ConversationCountKey, ConversationId, ConversationPageKey, MessageCountKey, MessagePageKey,
+    ConversationCountKey, ConversationId, ConversationPageKey, MessageCountKey, MessageId,
+    MessagePageKey,
 };
 use super::service::{
     self, ConversationDraft, ConversationFilter, ConversationOrder, ConversationService,
     MessageFilter, MessageOrder, ParentKey,
 };
+use crate::accounts::graphql::{User, user_link};
 use crate::catalogue::graphql::{Persona, Room};
 use crate::catalogue::loaders::{PersonaId, RoomId};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::connection::{connection, cursor, page_args};
+use crate::graphql::connection::{connection, cursor, list_cursor, page_args, page_in_memory};
 use crate::graphql::context::{ContextExt, load_one};
+use crate::graphql::ids::{self, Kind};
 use crate::graphql::pages::{PageQuery, argument, count, page};
 use crate::graphql::scalars::{ConversationStatus, MessageRole, MessageStatus, SortDirection};
 
@@ -34,6 +40,7 @@ fn conversations<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a ConversationService>
     Ok(&ctx.services()?.conversations)
 }
 
+#[derive(Clone)]
 pub struct Conversation(pub Arc<service::Conversation>);
 
 impl From<service::Conversation> for Conversation {
@@ -42,6 +49,7 @@ impl From<service::Conversation> for Conversation {
     }
 }
 
+#[derive(Clone)]
 pub struct Message(pub Arc<service::Message>);
 
 impl From<service::Message> for Message {
@@ -64,13 +72,22 @@ impl ConversationTotal {
     }
 }
 
-/// `totalCount` of a conversation's message list, counted only when asked for.
-pub struct MessageTotal(pub MessageCountKey);
+/// `totalCount` of a list of messages: a conversation's, counted only when asked for, or a
+/// message's children or siblings, loaded whole and so already known.
+pub enum MessageTotal {
+    Counted(MessageCountKey),
+    Known(usize),
+}
 
 #[Object]
 impl MessageTotal {
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        count(&ctx.loaders()?.conversations.message_pages, self.0.clone()).await
+        match self {
+            MessageTotal::Counted(key) => {
+                count(&ctx.loaders()?.conversations.message_pages, key.clone()).await
+            }
+            MessageTotal::Known(n) => Ok(*n as u64),
+        }
     }
 }
 
@@ -81,24 +98,27 @@ pub struct ConversationFilterInput {
     pub status: Option<Vec<ConversationStatus>>,
     /// Case-insensitive substring of the title.
     pub title_contains: Option<String>,
+    /// Only conversations with this persona.
     pub persona_id: Option<ID>,
+    /// Only conversations in this room.
     pub room_id: Option<ID>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
 }
 
-impl From<ConversationFilterInput> for ConversationFilter {
-    fn from(f: ConversationFilterInput) -> Self {
-        ConversationFilter {
+impl TryFrom<ConversationFilterInput> for ConversationFilter {
+    type Error = ApiError;
+    fn try_from(f: ConversationFilterInput) -> ApiResult<Self> {
+        Ok(ConversationFilter {
             status: f
                 .status
                 .map(|s| s.into_iter().map(DomainConversationStatus::from).collect()),
             title_contains: f.title_contains,
-            persona_id: f.persona_id.map(|i| i.0),
-            room_id: f.room_id.map(|i| i.0),
+            persona_id: ids::decode_opt(f.persona_id.as_ref(), Kind::Persona, "personaId")?,
+            room_id: ids::decode_opt(f.room_id.as_ref(), Kind::Room, "roomId")?,
             created_after: f.created_after,
             created_before: f.created_before,
-        }
+        })
     }
 }
 
@@ -154,7 +174,7 @@ fn conversation_query(
     let counted = Lookahead::from(*field).field("totalCount").exists();
     Ok((
         PageQuery {
-            filter: filter.unwrap_or_default().into(),
+            filter: filter.unwrap_or_default().try_into()?,
             order: order_by.unwrap_or_default().into(),
             args,
         },
@@ -269,7 +289,7 @@ pub async fn conversations_of(
     filter: Option<ConversationFilterInput>,
     order_by: Option<ConversationOrderBy>,
 ) -> ApiResult<ConversationConnection> {
-    let filter: ConversationFilter = filter.unwrap_or_default().into();
+    let filter: ConversationFilter = filter.unwrap_or_default().try_into()?;
     let order: ConversationOrder = order_by.unwrap_or_default().into();
     let actor = ctx.request()?.actor();
     let key = ConversationPageKey {
@@ -337,8 +357,8 @@ pub type MessageConnection = Connection<String, Message, MessageTotal, EmptyFiel
 
 #[Object]
 impl Conversation {
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Conversation, &self.0.id)
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -353,8 +373,17 @@ impl Conversation {
     async fn status(&self) -> ApiResult<ConversationStatus> {
         Ok((*self.0.status).into())
     }
+    /// The owner's id (see `owner`); null for conversations nobody owns.
     async fn user_id(&self) -> Option<ID> {
-        self.0.user_id.clone().map(ID)
+        self.0
+            .user_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::User, id))
+    }
+    /// The user who owns the conversation (one batched look-up for many conversations); null
+    /// when nobody does or the caller may not see that user.
+    async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user_link(ctx, self.0.user_id.as_deref()).await
     }
     async fn persona(&self, ctx: &Context<'_>) -> ApiResult<Option<Persona>> {
         let Some(id) = &self.0.persona_id else {
@@ -411,14 +440,14 @@ impl Conversation {
             }),
         };
         let page = page(&ctx.loaders()?.conversations.message_pages, key).await?;
-        let total = MessageTotal(MessageCountKey {
+        let total = MessageCountKey {
             parent: self.0.id.clone(),
             filter: Arc::new(filter),
-        });
+        };
         let name = order.keyset().name;
         Ok(connection(
             page,
-            total,
+            MessageTotal::Counted(total),
             |m| cursor(name, m.created_at, &m.id),
             Message,
         ))
@@ -427,11 +456,11 @@ impl Conversation {
 
 #[Object]
 impl Message {
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Message, &self.0.id)
     }
     async fn conversation_id(&self) -> ID {
-        ID(self.0.conversation_id.clone())
+        ids::encode(Kind::Conversation, &self.0.conversation_id)
     }
     /// The conversation this message belongs to (one batched look-up for many messages).
     async fn conversation(&self, ctx: &Context<'_>) -> ApiResult<Conversation> {
@@ -446,11 +475,22 @@ impl Message {
     }
     /// The message this one answers or follows; siblings share a parent.
     async fn parent_id(&self) -> Option<ID> {
-        self.0.parent_id.clone().map(ID)
+        self.0
+            .parent_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::Message, id))
     }
-    /// The author, for user messages.
+    /// The author's id (see `author`), for user messages.
     async fn user_id(&self) -> Option<ID> {
-        self.0.user_id.clone().map(ID)
+        self.0
+            .user_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::User, id))
+    }
+    /// The user who wrote the message (one batched look-up for many messages); null for AI
+    /// messages, or when the caller may not see that user.
+    async fn author(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user_link(ctx, self.0.user_id.as_deref()).await
     }
     async fn role(&self) -> ApiResult<MessageRole> {
         Ok((*self.0.role).into())
@@ -484,31 +524,94 @@ impl Message {
         self.0.updated_at
     }
     /// The messages that follow this one (replies, regenerations, edits after it), oldest first.
-    async fn children(&self, ctx: &Context<'_>) -> ApiResult<Vec<Message>> {
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<MessageConnection> {
+        let args = page_args(first, after, last, before)?;
         let key = ParentKey {
             conversation_id: self.0.conversation_id.clone(),
             parent_id: Some(self.0.id.clone()),
         };
-        self.versions(ctx, key).await
+        versions(ctx, key, &args, "children").await
     }
     /// Every version of this message (itself included) under the same parent, oldest first: a
-    /// client shows "2 of 3" from this list and this message's place in it.
-    async fn siblings(&self, ctx: &Context<'_>) -> ApiResult<Vec<Message>> {
+    /// client shows "2 of 3" from `totalCount` and this message's place in the list.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn siblings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<MessageConnection> {
+        let args = page_args(first, after, last, before)?;
         let key = ParentKey {
             conversation_id: self.0.conversation_id.clone(),
             parent_id: self.0.parent_id.clone(),
         };
-        self.versions(ctx, key).await
+        versions(ctx, key, &args, "siblings").await
     }
 }
 
-impl Message {
-    async fn versions(&self, ctx: &Context<'_>, key: ParentKey) -> ApiResult<Vec<Message>> {
-        let rows = load_one(&ctx.loaders()?.conversations.rows, key)
-            .await?
-            .unwrap_or_default();
-        Ok(rows.into_iter().map(Message).collect())
-    }
+/// The messages under one parent (one statement for a whole level), paged in memory.
+async fn versions(
+    ctx: &Context<'_>,
+    key: ParentKey,
+    args: &PageArgs,
+    list: &str,
+) -> ApiResult<MessageConnection> {
+    let rows = load_one(&ctx.loaders()?.conversations.rows, key)
+        .await?
+        .unwrap_or_default();
+    let (page, total) = page_in_memory(rows, args, list, |m| &m.id)?;
+    Ok(connection(
+        page,
+        MessageTotal::Known(total),
+        |m| list_cursor(list, &m.id),
+        Message,
+    ))
+}
+
+/// The conversations among `ids` (database ids) the caller may read, through the request's
+/// loader (for `node(id:)`).
+pub async fn visible_conversations(
+    ctx: &Context<'_>,
+    ids: &[String],
+) -> ApiResult<HashMap<String, Conversation>> {
+    let actor = ctx.request()?.actor();
+    let keys = ids.iter().map(|id| ConversationId(id.clone()));
+    let rows = ctx.loaders()?.conversations.rows.load_many(keys).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, c)| service::can_read(actor, c))
+        .map(|(k, c)| (k.0, Conversation(c)))
+        .collect())
+}
+
+/// The messages among `ids` (database ids) whose conversation the caller may read (for
+/// `node(id:)`): two batched look-ups, messages then their conversations.
+pub async fn visible_messages(
+    ctx: &Context<'_>,
+    ids: &[String],
+) -> ApiResult<HashMap<String, Message>> {
+    let loader = &ctx.loaders()?.conversations.rows;
+    let rows = loader
+        .load_many(ids.iter().map(|id| MessageId(id.clone())))
+        .await?;
+    let conversation_ids: Vec<String> = rows.values().map(|m| m.conversation_id.clone()).collect();
+    let readable = visible_conversations(ctx, &conversation_ids).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, m)| readable.contains_key(&m.conversation_id))
+        .map(|(k, m)| (k.0, Message(m)))
+        .collect())
 }
 
 #[derive(Default)]
@@ -516,14 +619,18 @@ pub struct ConversationQuery;
 
 #[Object]
 impl ConversationQuery {
-    /// A conversation you may read; anything else is NOT_FOUND.
-    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Conversation> {
+    /// A conversation you may read; null for anything else, exactly as for one that does not
+    /// exist.
+    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Conversation>> {
+        let Some(id) = ids::decode_lookup(&id, Kind::Conversation, "id")? else {
+            return Ok(None);
+        };
         let actor = ctx.request()?.actor();
-        let row = conversations(ctx)?
-            .authorized(actor, &id, Action::Read)
-            .await?;
+        let Some(row) = conversations(ctx)?.find(actor, &id).await? else {
+            return Ok(None);
+        };
         prefetch_messages(ctx, &ctx.look_ahead(), std::slice::from_ref(&row.id)).await?;
-        Ok(row.into())
+        Ok(Some(row.into()))
     }
 }
 
@@ -537,12 +644,43 @@ pub struct CreateConversationInput {
     pub room_id: Option<ID>,
 }
 
+#[derive(SimpleObject)]
+pub struct CreateConversationPayload {
+    pub conversation: Conversation,
+}
+
+#[derive(InputObject)]
+pub struct RenameConversationInput {
+    pub id: ID,
+    pub title: String,
+}
+
+#[derive(SimpleObject)]
+pub struct RenameConversationPayload {
+    pub conversation: Conversation,
+}
+
+#[derive(InputObject)]
+pub struct DeleteConversationInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteConversationPayload {
+    pub deleted_conversation_id: ID,
+}
+
 #[derive(InputObject)]
 pub struct AddMessageInput {
     pub conversation_id: ID,
     pub content: String,
     /// The message this one follows; defaults to the conversation's latest message.
     pub parent_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct AddMessagePayload {
+    pub message: Message,
 }
 
 #[derive(Default)]
@@ -555,37 +693,49 @@ impl ConversationMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateConversationInput,
-    ) -> ApiResult<Conversation> {
+    ) -> ApiResult<CreateConversationPayload> {
         let draft = ConversationDraft {
             title: input.title,
             model: input.model,
             system_prompt: input.system_prompt,
-            persona_id: input.persona_id.map(|i| i.0),
-            room_id: input.room_id.map(|i| i.0),
+            persona_id: ids::decode_opt(input.persona_id.as_ref(), Kind::Persona, "personaId")?,
+            room_id: ids::decode_opt(input.room_id.as_ref(), Kind::Room, "roomId")?,
         };
         let row = conversations(ctx)?
             .create(ctx.request()?.require()?, draft)
             .await?;
-        Ok(row.into())
+        Ok(CreateConversationPayload {
+            conversation: row.into(),
+        })
     }
 
     /// Sets a conversation's title; generated titles never replace one set here.
     async fn rename_conversation(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        title: String,
-    ) -> ApiResult<Conversation> {
+        input: RenameConversationInput,
+    ) -> ApiResult<RenameConversationPayload> {
+        let id = ids::decode(&input.id, Kind::Conversation, "id")?;
         let actor = ctx.request()?.actor();
-        Ok(conversations(ctx)?.rename(actor, &id, &title).await?.into())
+        let row = conversations(ctx)?.rename(actor, &id, &input.title).await?;
+        Ok(RenameConversationPayload {
+            conversation: row.into(),
+        })
     }
 
-    /// Deletes a conversation and hides its messages. Returns its id.
-    async fn delete_conversation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    /// Deletes a conversation and hides its messages.
+    async fn delete_conversation(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteConversationInput,
+    ) -> ApiResult<DeleteConversationPayload> {
+        let id = ids::decode(&input.id, Kind::Conversation, "id")?;
         conversations(ctx)?
             .delete(ctx.request()?.actor(), &id)
             .await?;
-        Ok(id)
+        Ok(DeleteConversationPayload {
+            deleted_conversation_id: ids::encode(Kind::Conversation, &id),
+        })
     }
 }
 
@@ -595,16 +745,25 @@ pub struct MessageMutation;
 #[Object]
 impl MessageMutation {
     /// Adds a message written by the caller to one of their conversations.
-    async fn add_message(&self, ctx: &Context<'_>, input: AddMessageInput) -> ApiResult<Message> {
+    async fn add_message(
+        &self,
+        ctx: &Context<'_>,
+        input: AddMessageInput,
+    ) -> ApiResult<AddMessagePayload> {
+        let conversation_id =
+            ids::decode(&input.conversation_id, Kind::Conversation, "conversationId")?;
+        let parent_id = ids::decode_opt(input.parent_id.as_ref(), Kind::Message, "parentId")?;
         let message = conversations(ctx)?
             .add_message(
                 ctx.request()?.require()?,
-                &input.conversation_id,
+                &conversation_id,
                 input.content,
-                input.parent_id.as_ref().map(|i| i.as_str()),
+                parent_id.as_deref(),
             )
             .await?;
-        Ok(message.into())
+        Ok(AddMessagePayload {
+            message: message.into(),
+        })
     }
 }
 
@@ -620,9 +779,14 @@ impl MessageSubscription {
         ctx: &Context<'_>,
         conversation_id: Option<ID>,
     ) -> Result<impl Stream<Item = ApiResult<Message>> + use<>, ApiError> {
+        let conversation_id = ids::decode_opt(
+            conversation_id.as_ref(),
+            Kind::Conversation,
+            "conversationId",
+        )?;
         let caller = ctx.request()?.require()?;
         let stream = conversations(ctx)?
-            .message_added(caller, conversation_id.as_ref().map(|i| i.as_str()))
+            .message_added(caller, conversation_id.as_deref())
             .await?;
         Ok(stream.map(|m| m.map(Message::from)))
     }

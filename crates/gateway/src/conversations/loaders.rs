@@ -1,6 +1,6 @@
 //! The conversations area's loaders: each user's conversation pages and each conversation's
-//! message pages (through the generic [`Pages`] loader), conversations by id, and a message's
-//! children or siblings. Each `load` is one statement for all the keys it is given, so a nested
+//! message pages (through the generic [`Pages`] loader), conversations and messages by id, and a
+//! message's children or siblings (loaded whole, paged in memory). Each `load` is one statement for all the keys it is given, so a nested
 //! query costs a number of statements set by its depth, never by its row counts.
 
 use std::collections::HashMap;
@@ -78,7 +78,11 @@ pub type MessageCountKey = CountKey<MessageFilter>;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConversationId(pub String);
 
-/// Conversations by id, and messages by parent.
+/// A message by id (`node(id:)`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageId(pub String);
+
+/// Conversations by id, and messages by id or by parent.
 pub struct Rows(Db);
 
 impl Loader<ConversationId> for Rows {
@@ -93,6 +97,22 @@ impl Loader<ConversationId> for Rows {
         Ok(rows
             .into_iter()
             .map(|c| (ConversationId(c.id.clone()), Arc::new(c)))
+            .collect())
+    }
+}
+
+impl Loader<MessageId> for Rows {
+    type Value = Arc<Message>;
+    type Error = Arc<StoreError>;
+    async fn load(
+        &self,
+        keys: &[MessageId],
+    ) -> Result<HashMap<MessageId, Self::Value>, Self::Error> {
+        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let rows = messages::by_ids(self.0.conn(), &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| (MessageId(m.id.clone()), Arc::new(m)))
             .collect())
     }
 }

@@ -73,6 +73,13 @@ impl ConversationService {
         }
     }
 
+    /// A conversation `actor` may read, or `None` for one that is missing or not theirs alike
+    /// (look-ups answer null rather than NOT_FOUND).
+    pub async fn find(&self, actor: Option<&Actor>, id: &str) -> ApiResult<Option<Conversation>> {
+        let row = conversations::find(self.db.conn(), id).await?;
+        Ok(row.filter(|c| can_read(actor, c)))
+    }
+
     /// A message `actor` may `action`, with its conversation (NOT_FOUND otherwise).
     pub async fn message_for(
         &self,

@@ -10,6 +10,7 @@ use core_domain::Actor;
 use persistence::Db;
 pub use persistence::sessions::Origin;
 
+use crate::accounts::loaders::UserRows;
 use crate::accounts::{AccountService, Caller};
 use crate::catalogue::CatalogueService;
 use crate::catalogue::loaders::CatalogueRows;
@@ -76,6 +77,7 @@ pub fn batching<L: Send + Sync + 'static>(inner: L) -> DataLoader<L> {
 
 /// The loaders of one request, one field per area that has any.
 pub struct Loaders {
+    pub users: DataLoader<UserRows>,
     pub conversations: ConversationLoaders,
     pub catalogue: DataLoader<CatalogueRows>,
 }
@@ -83,6 +85,7 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(db: &Db) -> Self {
         Self {
+            users: batching(UserRows(db.clone())),
             conversations: ConversationLoaders::new(db),
             catalogue: batching(CatalogueRows(db.clone())),
         }

@@ -1,20 +1,24 @@
 //! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`) defines its
 //! own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only merges them and
 //! builds the schema with its limits. The other modules here are the machinery every area's
-//! resolvers share: the request context, connections, the generic page loader, scalars, and the
-//! token-scope check.
+//! resolvers share: the request context, global ids, connections, the generic page loader, the
+//! `Node` interface, scalars, the token-scope check, and the response's shape by the spec.
 
 pub mod connection;
 pub mod context;
 pub mod guard;
+pub mod ids;
 pub mod limits;
+pub mod node;
 pub mod pages;
+pub mod response;
 pub mod scalars;
 
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
 };
-use async_graphql::{MergedObject, MergedSubscription, Schema};
+use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
+use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
 use crate::{accounts, catalogue, chat, conversations};
@@ -28,6 +32,7 @@ pub struct Query(
     chat::graphql::ChatQuery,
     accounts::graphql::IdentityQuery,
     accounts::graphql::AdminQuery,
+    node::NodeQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -55,6 +60,9 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
         Mutation::default(),
         Subscription::default(),
     )
+    // First, so it completes the response every other extension has seen: errored fields null,
+    // nulls propagated, keys in selection order (async-graphql 7 does none of the three).
+    .extension(response::SpecResponse)
     // Depth and complexity are enforced by `limits::QueryLimits`, which leaves introspection out.
     .extension(limits::QueryLimits {
         max_depth: limits.max_depth,
@@ -64,7 +72,8 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
     .limit_recursive_depth(32)
     .limit_directives(50)
     .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
-    .extension(guard::OperationGuard);
+    .extension(guard::OperationGuard)
+    .override_output_type_description::<DateTime<Utc>>(scalars::DATE_TIME_DESCRIPTION);
     if let Some(services) = services {
         builder = builder.data(services);
     }
@@ -74,8 +83,9 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
     builder.finish()
 }
 
-/// The schema as SDL: what `colloquy schema` prints and `schema.graphql` holds.
+/// The schema as SDL: what `colloquy schema` prints and `schema.graphql` holds, with each
+/// scalar's `@specifiedBy`.
 pub fn sdl() -> String {
     let limits = crate::platform::config::Config::for_tests("sqlite::memory:").limits;
-    build(&limits, None).sdl()
+    build(&limits, None).sdl_with_options(SDLExportOptions::new().include_specified_by())
 }

@@ -8,7 +8,8 @@
 //!   GraphQL.
 //! - `GET /auth/{provider}/callback?code=...&state=...` finishes the sign-in. With
 //!   `Accept: application/json`, or when `COLLOQUY_OAUTH_SUCCESS_URL` is unset, it answers JSON:
-//!   `{"token", "expiresAt", "user": {"id", "email", "role"}, "linked", "mergedGuestId"}`.
+//!   `{"token", "expiresAt", "user": {"id", "email", "role"}, "linked", "mergedGuestId"}`, with
+//!   global ids as the GraphQL API gives them (`graphql::ids`).
 //!   Otherwise it redirects to `COLLOQUY_OAUTH_SUCCESS_URL#token=<token>&expires_at=<time>`: the
 //!   fragment never reaches a server log. Failures answer a GraphQL-style error body with a
 //!   matching status (400 for a bad or replayed `state`).
@@ -24,6 +25,7 @@ use serde_json::json;
 use super::AppState;
 use super::caller::{error_response, origin, resolve};
 use crate::error::ApiError;
+use crate::graphql::ids::{self, Kind};
 
 fn wants_json(headers: &HeaderMap) -> bool {
     headers
@@ -118,12 +120,15 @@ pub async fn callback(
             "token": signed_in.token,
             "expiresAt": signed_in.expires_at,
             "user": {
-                "id": signed_in.user.id,
+                "id": ids::encode(Kind::User, &signed_in.user.id),
                 "email": signed_in.user.email,
                 "role": signed_in.user.role.as_str(),
             },
             "linked": outcome.linked,
-            "mergedGuestId": outcome.merged_guest_id,
+            "mergedGuestId": outcome
+                .merged_guest_id
+                .as_deref()
+                .map(|id| ids::encode(Kind::User, id)),
         }))
         .into_response(),
     }

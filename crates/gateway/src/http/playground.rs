@@ -100,8 +100,10 @@ const DEFAULT_QUERY: &str = r#"# Colloquy's GraphiQL, served by Colloquy: works 
 
 query Personas {
   personas {
-    id
-    name
+    nodes {
+      id
+      name
+    }
   }
 }
 
