@@ -15,6 +15,7 @@ mod identity;
 mod mail;
 mod playground;
 mod queries;
+mod readme;
 mod revocation;
 mod schema;
 mod secrets;

@@ -141,10 +141,11 @@ async fn killed_mid_reply_settles_once(backend: Backend) {
         json!({ "c": conversation }),
     )
     .await;
-    let reply = sent["sendMessage"]["reply"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let reply = sent["sendMessage"]["reply"]["id"].as_str().unwrap();
+    // The API's ids are global; the database's are raw.
+    let reply = gateway::graphql::ids::parse(reply, "id")
+        .map(|(_, raw)| raw)
+        .expect("a global id");
 
     // Wait until part of the reply is saved, then kill the server without warning.
     let db = Database::connect(&test_db.url).await.unwrap();
