@@ -550,6 +550,28 @@ e2e!(
             body,
             json!({ "data": { "me": { "email": "ada@example.com" } } })
         );
+        // ... and the skipped field does not run: a skipped mutation changes nothing.
+        let body = app
+            .post(
+                Some(&ada.token),
+                "mutation($s: Boolean = true) {
+                   skipped: createConversation(input: { title: \"never\" }) @skip(if: $s) { conversation { id } }
+                   kept: createConversation(input: { title: \"kept\" }) { conversation { title } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            body,
+            json!({ "data": { "kept": { "conversation": { "title": "kept" } } } })
+        );
+        let titles = app
+            .query(
+                Some(&ada.token),
+                "{ me { conversations(filter: { titleContains: \"never\" }) { totalCount } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(titles["me"]["conversations"]["totalCount"], 0);
     }
 );
 

@@ -271,6 +271,7 @@ impl ContactMethod {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::ContactMethod, &self.0.id)
     }
+    /// How it reaches the user; `value` is an address or number of that kind.
     #[graphql(name = "type")]
     async fn kind(&self) -> ApiResult<ContactMethodType> {
         Ok(identity::contact_kind(&self.0)?.into())

@@ -10,8 +10,9 @@
 //!   they are spread). async-graphql resolves sibling fields concurrently and inserts each as it
 //!   finishes, so a field that waits on the database comes after one that does not.
 //! - **`@skip`/`@include` read a variable's default** when the request leaves it out.
-//!   async-graphql evaluates them without defaults, so it runs a field that must be skipped; the
-//!   field is left out of the response here.
+//!   async-graphql evaluates them without defaults, so it would run a field that must be skipped
+//!   (a mutation too): `prepare_request` writes the defaults of such variables into the request,
+//!   as the spec's CoerceVariableValues does.
 //!
 //! [`SpecResponse`] fixes all three without touching resolvers. Its `resolve` hook catches every
 //! field error (keeping it for the response's `errors`) and answers `null` in its place; once the
@@ -27,8 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
-    NextSubscribe, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextResolve, NextSubscribe, ResolveInfo,
 };
 use async_graphql::futures_util::StreamExt;
 use async_graphql::futures_util::stream::BoxStream;
@@ -39,7 +40,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::registry::{MetaType, Registry};
 use async_graphql::{
-    Name, PathSegment, Positioned, QueryPathNode, QueryPathSegment, Response, ServerError,
+    Name, PathSegment, Positioned, QueryPathNode, QueryPathSegment, Request, Response, ServerError,
     ServerResult, Value, Variables,
 };
 
@@ -107,8 +108,46 @@ fn base_name(ty: &str) -> &str {
     ty.trim_matches(|c| c == '[' || c == ']' || c == '!')
 }
 
+/// Gives the variables that `@skip`/`@include` may read and the request leaves out their
+/// defaults, so async-graphql, which reads those directives from the request's variables only,
+/// skips what the spec skips. Only documents with such a directive are parsed for it.
+fn fill_variable_defaults(request: &mut Request) {
+    if !(request.query.contains("@skip") || request.query.contains("@include")) {
+        return;
+    }
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return; // parsing reports it
+    };
+    let wanted = request.operation_name.as_deref();
+    for (name, operation) in document.operations.iter() {
+        if wanted.is_some() && name.map(|n| n.as_str()) != wanted {
+            continue;
+        }
+        for definition in &operation.node.variable_definitions {
+            let variable = &definition.node.name.node;
+            if let Some(default) = definition.node.default_value()
+                && !request.variables.contains_key(variable)
+            {
+                request.variables.insert(variable.clone(), default.clone());
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Extension for SpecResponseExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // After the inner extensions, so a persisted query's text is known.
+        let mut request = next.run(ctx, request).await?;
+        fill_variable_defaults(&mut request);
+        Ok(request)
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -390,9 +429,7 @@ impl<'a> Completer<'a> {
             }
             out.insert(group.key.clone(), done?);
         }
-        // What is left was not collected, so it is not part of the response: a field under
-        // `@skip(if: $v)` whose variable defaults to true, which async-graphql runs anyway (it
-        // reads `@skip`/`@include` variables without their defaults).
+        // What is left was not collected, so it is not part of the response.
         Some(Value::Object(out))
     }
 
