@@ -159,50 +159,45 @@ impl From<ConversationOrderBy> for ConversationOrder {
 
 pub type ConversationConnection = Connection<String, Conversation, ConversationTotal, EmptyFields>;
 
-/// What a `conversations(...)` selection asks for.
-fn conversation_query(
-    field: &SelectionField<'_>,
-) -> ApiResult<(PageQuery<ConversationFilter, ConversationOrder>, bool)> {
+/// The Relay arguments of a selected connection field, and whether it asks for `totalCount`.
+fn connection_selection(field: &SelectionField<'_>) -> ApiResult<(PageArgs, bool)> {
     let args = page_args(
         argument(field, "first")?,
         argument(field, "after")?,
         argument(field, "last")?,
         argument(field, "before")?,
     )?;
+    Ok((args, Lookahead::from(*field).field("totalCount").exists()))
+}
+
+/// What a `conversations(...)` selection asks for.
+fn conversation_query(
+    field: &SelectionField<'_>,
+) -> ApiResult<(PageQuery<ConversationFilter, ConversationOrder>, bool)> {
+    let (args, counted) = connection_selection(field)?;
     let filter: Option<ConversationFilterInput> = argument(field, "filter")?;
     let order_by: Option<ConversationOrderBy> = argument(field, "orderBy")?;
-    let counted = Lookahead::from(*field).field("totalCount").exists();
-    Ok((
-        PageQuery {
-            filter: filter.unwrap_or_default().try_into()?,
-            order: order_by.unwrap_or_default().into(),
-            args,
-        },
-        counted,
-    ))
+    let query = PageQuery {
+        filter: filter.unwrap_or_default().try_into()?,
+        order: order_by.unwrap_or_default().into(),
+        args,
+    };
+    Ok((query, counted))
 }
 
 /// What a `messages(...)` selection asks for.
 fn message_query(
     field: &SelectionField<'_>,
 ) -> ApiResult<(PageQuery<MessageFilter, MessageOrder>, bool)> {
-    let args = page_args(
-        argument(field, "first")?,
-        argument(field, "after")?,
-        argument(field, "last")?,
-        argument(field, "before")?,
-    )?;
+    let (args, counted) = connection_selection(field)?;
     let filter: Option<MessageFilterInput> = argument(field, "filter")?;
     let order_by: Option<MessageOrderBy> = argument(field, "orderBy")?;
-    let counted = Lookahead::from(*field).field("totalCount").exists();
-    Ok((
-        PageQuery {
-            filter: filter.unwrap_or_default().into(),
-            order: message_order(order_by),
-            args,
-        },
-        counted,
-    ))
+    let query = PageQuery {
+        filter: filter.unwrap_or_default().into(),
+        order: message_order(order_by),
+        args,
+    };
+    Ok((query, counted))
 }
 
 fn message_order(order_by: Option<MessageOrderBy>) -> MessageOrder {
