@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::loaders::{LinksOfPersona, LinksOfRoom, PersonaId, RoomId};
 use super::service;
 use crate::error::ApiResult;
-use crate::graphql::connection::{KnownTotal, connection, list_cursor, page_args, page_in_memory};
+use crate::graphql::connection::{KnownTotal, list_connection, page_args};
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::scalars::{Json, PromptType};
@@ -185,13 +185,14 @@ impl CatalogueQuery {
     ) -> ApiResult<PersonaConnection> {
         let args = page_args(first, after, last, before)?;
         let rows = ctx.services()?.catalogue.personas().await?;
-        let (page, total) = page_in_memory(rows, &args, "personas", |p| &p.id)?;
-        Ok(connection(
-            page,
-            KnownTotal(total),
-            |p| list_cursor("personas", &p.id),
+        list_connection(
+            rows,
+            &args,
+            "personas",
+            |p| &p.id,
+            KnownTotal,
             Persona::from,
-        ))
+        )
     }
 
     /// A persona by id; null when there is none.
@@ -215,13 +216,7 @@ impl CatalogueQuery {
     ) -> ApiResult<RoomConnection> {
         let args = page_args(first, after, last, before)?;
         let rows = ctx.services()?.catalogue.rooms().await?;
-        let (page, total) = page_in_memory(rows, &args, "rooms", |r| &r.id)?;
-        Ok(connection(
-            page,
-            KnownTotal(total),
-            |r| list_cursor("rooms", &r.id),
-            Room::from,
-        ))
+        list_connection(rows, &args, "rooms", |r| &r.id, KnownTotal, Room::from)
     }
 
     /// A room by id; null when there is none.

@@ -30,7 +30,7 @@ use crate::accounts::graphql::{User, user_link};
 use crate::catalogue::graphql::{Persona, Room};
 use crate::catalogue::loaders::{PersonaId, RoomId};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::connection::{connection, cursor, list_cursor, page_args, page_in_memory};
+use crate::graphql::connection::{connection, cursor, list_connection, page_args};
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::pages::{PageQuery, argument, count, page};
@@ -565,13 +565,7 @@ async fn versions(
     let rows = load_one(&ctx.loaders()?.conversations.rows, key)
         .await?
         .unwrap_or_default();
-    let (page, total) = page_in_memory(rows, args, list, |m| &m.id)?;
-    Ok(connection(
-        page,
-        MessageTotal::Known(total),
-        |m| list_cursor(list, &m.id),
-        Message,
-    ))
+    list_connection(rows, args, list, |m| &m.id, MessageTotal::Known, Message)
 }
 
 /// The conversations among `ids` (database ids) the caller may read, through the request's

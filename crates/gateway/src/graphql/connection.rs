@@ -69,6 +69,29 @@ pub fn list_cursor(list: &str, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{list}|{id}"))
 }
 
+/// A connection over a list read whole (the small catalogue, a message's versions): one page of
+/// it under `args` ([`page_in_memory`]), `total` built from the list's length.
+pub fn list_connection<Row, Node, Fields>(
+    items: Vec<Row>,
+    args: &PageArgs,
+    list: &str,
+    id: impl Fn(&Row) -> &str,
+    total: impl FnOnce(usize) -> Fields,
+    node: impl Fn(Row) -> Node,
+) -> ApiResult<Connection<String, Node, Fields, EmptyFields>>
+where
+    Node: OutputType,
+    Fields: async_graphql::ObjectType,
+{
+    let (page, n) = page_in_memory(items, args, list, &id)?;
+    Ok(connection(
+        page,
+        total(n),
+        |row| list_cursor(list, id(row)),
+        node,
+    ))
+}
+
 /// One page of `items` (the whole list, in order) under `args`, and the list's length. `id`
 /// names each item; a cursor is [`list_cursor`] of an item of this list, anything else is
 /// BAD_USER_INPUT on `after` (or `before`). As with keyset pages, the page starts after
