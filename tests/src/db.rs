@@ -5,16 +5,19 @@ use persistence::{Db, DbConfig};
 
 pub use test_db::{Backend, TestDb};
 
-/// The template's name carries a digest of the migration list, so test runs of branches with
-/// different migrations (sharing one PostgreSQL server) never drop or use each other's template.
+/// The template's name carries a digest of the migration list and of the checkout's path, so test
+/// runs of other checkouts (worktrees sharing one PostgreSQL server) never drop or use each other's
+/// template, whether or not their migrations differ.
 fn template() -> &'static str {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
         use migration::MigratorTrait;
         // FNV-1a: stable across builds and toolchains, unlike std's DefaultHasher.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for m in migration::Migrator::migrations() {
-            for b in m.name().bytes().chain(std::iter::once(b'\n')) {
+        let names = migration::Migrator::migrations();
+        let names = names.iter().map(|m| m.name().to_owned());
+        for name in names.chain(std::iter::once(env!("CARGO_MANIFEST_DIR").to_owned())) {
+            for b in name.bytes().chain(std::iter::once(b'\n')) {
                 hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
             }
         }
