@@ -108,6 +108,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     };
     Ok(AppState {
         schema: graphql::build(&config.limits, Some(services.clone())),
+        fast: graphql::build_fast(&config.limits, services.clone()),
         services,
         metrics: Arc::new(HttpMetrics::default()),
     })
