@@ -7,9 +7,10 @@
 //! generation task ([`generate`]), which belongs to the server, not to the request.
 //!
 //! Conventions: a reply's stream positions (`seq`) are character offsets (Unicode scalar values)
-//! into the message content; the generating instance keeps the text produced so far in memory
-//! (`Live`) for followers and saves it to the database every `flush_interval`, so a follower on
-//! any instance, or after the task ended, can replay from the row ([`follow`]).
+//! into the message content; the generating instance saves the text in batches (at most one
+//! write per `flush_interval`) and publishes each batch once saved, keeping the saved text in
+//! memory (`Live`) for followers, so a follower on any instance, or after the task ended or its
+//! server crashed, can replay from the row ([`follow`]) and never holds text the row lacks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

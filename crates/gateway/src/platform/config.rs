@@ -348,8 +348,10 @@ pub struct ChatConfig {
     pub master_key: Option<String>,
     /// `COLLOQUY_DATA_DIR`, default `./data`: where a generated master key is kept.
     pub data_dir: std::path::PathBuf,
-    /// `COLLOQUY_STREAM_FLUSH_MS`, default 500: how often a reply being generated is saved, so
-    /// `messageStream` replays from the database on any instance and a crash loses little.
+    /// `COLLOQUY_STREAM_FLUSH_MS`, default 100: at most how often a reply being generated is
+    /// saved. Followers are sent only saved text (so a crash loses nothing a client saw), in
+    /// batches: text reaches them at most this much (plus one write) after the provider sent it,
+    /// for at most one UPDATE per reply per interval.
     pub flush_interval: Duration,
     /// `COLLOQUY_STREAM_STALE_SECS`, default 20: a STREAMING reply whose generator has not saved
     /// or heartbeated for this long belongs to a server that stopped, and becomes FAILED
@@ -441,7 +443,7 @@ impl ChatConfig {
             send_rate_per_minute: env.parse("COLLOQUY_SEND_RATE_PER_MINUTE", 30)?,
             master_key: env.get("COLLOQUY_MASTER_KEY"),
             data_dir: env.string("COLLOQUY_DATA_DIR", "./data").into(),
-            flush_interval: Duration::from_millis(env.parse("COLLOQUY_STREAM_FLUSH_MS", 500)?),
+            flush_interval: Duration::from_millis(env.parse("COLLOQUY_STREAM_FLUSH_MS", 100)?),
             stale_after: Duration::from_secs(env.parse("COLLOQUY_STREAM_STALE_SECS", 20)?.max(4)),
         })
     }
