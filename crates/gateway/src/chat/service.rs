@@ -95,12 +95,17 @@ impl ChatService {
         let providers = Providers::from_config(config.chat.providers.clone())?;
         let keys = keys::load_key_ring(&config.chat)?;
         Ok(Arc::new(Self {
+            send_limiter: RateLimiter::across_instances(
+                "send",
+                config.chat.send_rate_per_minute,
+                &db,
+                1,
+            ),
             db,
             providers: Arc::new(providers),
             keys,
             bus,
             conversations,
-            send_limiter: RateLimiter::new(config.chat.send_rate_per_minute),
             config: config.chat.clone(),
             disclaimer_version: config.auth.disclaimer_version.clone(),
             live: Mutex::new(HashMap::new()),
@@ -356,6 +361,7 @@ impl ChatService {
         require_disclaimer(&self.db, user_id, self.disclaimer_version.as_deref()).await?;
         self.send_limiter
             .check(user_id)
+            .await
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
 
         let model = match model {
