@@ -338,7 +338,7 @@ pub(super) async fn prepare(
         Some(c) => format!("user:{}", c.actor.user_id),
         None => format!("ip:{}", addr.ip()),
     };
-    if let Err(retry_after) = services.limiter.check(&limit_key) {
+    if let Err(retry_after) = services.limiter.check(&limit_key).await {
         state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
         return Err(who.mark(error_response(
             StatusCode::TOO_MANY_REQUESTS,
