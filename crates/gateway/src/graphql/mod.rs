@@ -21,7 +21,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations};
+use crate::{accounts, catalogue, chat, conversations, research};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -32,6 +32,7 @@ pub struct Query(
     chat::graphql::ChatQuery,
     accounts::graphql::IdentityQuery,
     accounts::graphql::AdminQuery,
+    research::graphql::ResearchQuery,
     node::NodeQuery,
 );
 
@@ -43,6 +44,7 @@ pub struct Mutation(
     chat::graphql::ChatMutation,
     accounts::graphql::IdentityMutation,
     accounts::graphql::AdminMutation,
+    research::graphql::ResearchMutation,
 );
 
 #[derive(MergedSubscription, Default)]
