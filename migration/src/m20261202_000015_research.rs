@@ -27,7 +27,11 @@ fn indexes() -> Vec<IndexCreateStatement> {
         ),
         index(
             UsageLogs::Table,
-            [UsageLogs::ConversationId, UsageLogs::CreatedAt, UsageLogs::Id],
+            [
+                UsageLogs::ConversationId,
+                UsageLogs::CreatedAt,
+                UsageLogs::Id,
+            ],
         ),
         index(
             ObservationNotes::Table,
@@ -63,8 +67,14 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for stmt in indexes() {
-            let name = stmt.get_index_spec().get_name().unwrap_or_default().to_owned();
-            manager.drop_index(Index::drop().name(name).to_owned()).await?;
+            let name = stmt
+                .get_index_spec()
+                .get_name()
+                .unwrap_or_default()
+                .to_owned();
+            manager
+                .drop_index(Index::drop().name(name).to_owned())
+                .await?;
         }
         manager
             .alter_table(

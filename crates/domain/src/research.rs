@@ -64,7 +64,9 @@ pub fn check_properties(
             "must be a JSON object",
         ));
     }
-    let size = serde_json::to_vec(&value).map(|b| b.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&value)
+        .map(|b| b.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_PROPERTIES_BYTES {
         return Err(ValidationError::new(
             "events.properties",
@@ -104,12 +106,26 @@ mod tests {
 
     #[test]
     fn event_names() {
-        for ok in ["a", "message_sent", "scenario.opened", "coach:tip-shown", "x9"] {
+        for ok in [
+            "a",
+            "message_sent",
+            "scenario.opened",
+            "coach:tip-shown",
+            "x9",
+        ] {
             assert!(check_event_name(ok).is_ok(), "{ok}");
         }
         let long = format!("a{}", "b".repeat(63));
         assert!(check_event_name(&long).is_ok());
-        for bad in ["", "9lives", "Upper", "has space", "emoji😀", "_x", &format!("{long}c")] {
+        for bad in [
+            "",
+            "9lives",
+            "Upper",
+            "has space",
+            "emoji😀",
+            "_x",
+            &format!("{long}c"),
+        ] {
             let e = check_event_name(bad).unwrap_err();
             assert_eq!(e.field, "events.name", "{bad}");
         }

@@ -35,7 +35,9 @@ pub async fn invitation(
     db: &impl ConnectionTrait,
     id: &str,
 ) -> Result<Option<Invitation>, StoreError> {
-    Ok(invitations::Entity::find_by_id(id.to_owned()).one(db).await?)
+    Ok(invitations::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,7 +94,10 @@ pub async fn session_page(
     args: &PageArgs,
 ) -> Result<Page<Conversation>, StoreError> {
     let keyset = session_keyset();
-    let rows = keyset.apply(sessions_filtered(filter), args)?.all(db).await?;
+    let rows = keyset
+        .apply(sessions_filtered(filter), args)?
+        .all(db)
+        .await?;
     Ok(Keyset::<conversations::Column>::page(args, rows))
 }
 

@@ -7,9 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::connection::{
-    Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields,
-};
+use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
 use async_graphql::{Context, ID, InputObject, Lookahead, Object, OutputType, SimpleObject};
 use chrono::{DateTime, Utc};
 use core_domain::enums::ConversationStatus as DomainConversationStatus;
@@ -320,11 +318,9 @@ pub type ResearchSessionConnection = Connection<
     ResearchSessionConnectionName,
     ResearchSessionEdgeName,
 >;
-pub type ObservationNoteConnection =
-    Connection<String, ObservationNote, NoteTotal, EmptyFields>;
+pub type ObservationNoteConnection = Connection<String, ObservationNote, NoteTotal, EmptyFields>;
 pub type UsageRecordConnection = Connection<String, UsageRecord, UsageTotal, EmptyFields>;
-pub type TelemetryEventConnection =
-    Connection<String, TelemetryEvent, TelemetryTotal, EmptyFields>;
+pub type TelemetryEventConnection = Connection<String, TelemetryEvent, TelemetryTotal, EmptyFields>;
 
 fn session_key(conversation_id: &str, args: PageArgs) -> SessionPageKey {
     SessionPageKey {

@@ -317,7 +317,10 @@ impl ResearchService {
                 .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         }
         if events.is_empty() {
-            return Err(ApiError::bad_input("events", "must hold at least one event"));
+            return Err(ApiError::bad_input(
+                "events",
+                "must hold at least one event",
+            ));
         }
         if events.len() > research::MAX_EVENTS_PER_CALL {
             return Err(ApiError::bad_input(
