@@ -44,13 +44,18 @@ pub mod setup {
         id
     }
 
-    /// A session under `invitation` played by `participant`; returns its database id.
-    pub async fn session(app: &TestApp, invitation: &str, participant: &TestUser) -> String {
+    /// A session under `invitation` played by `participant` (nobody's when None, as for an
+    /// invitation nobody claimed an account for); returns its database id.
+    pub async fn session(
+        app: &TestApp,
+        invitation: &str,
+        participant: Option<&TestUser>,
+    ) -> String {
         let db = app.db().conn();
         let c = conversations::create(
             db,
             NewConversation {
-                user_id: Some(participant.db_id.clone()),
+                user_id: participant.map(|p| p.db_id.clone()),
                 title: Some("Practice: difficult conversation".into()),
                 ..Default::default()
             },
@@ -116,16 +121,17 @@ pub mod setup {
     pub async fn exchange(
         app: &TestApp,
         session: &str,
-        participant: &TestUser,
+        participant: Option<&TestUser>,
         text: &str,
     ) -> (String, String) {
+        let participant_id = participant.map(|p| p.db_id.clone());
         let db = app.db().conn();
         let stored = messages::append(
             db,
             vec![
                 NewMessage {
                     conversation_id: session.to_owned(),
-                    user_id: Some(participant.db_id.clone()),
+                    user_id: participant_id.clone(),
                     parent_id: None,
                     role: MessageRole::User,
                     content: text.to_owned(),
@@ -151,7 +157,7 @@ pub mod setup {
             usage::insert(
                 db,
                 NewUsage {
-                    user_id: Some(participant.db_id.clone()),
+                    user_id: participant_id.clone(),
                     conversation_id: Some(session.to_owned()),
                     message_id: Some(stored[1].id.clone()),
                     provider: "local".into(),
@@ -210,11 +216,12 @@ e2e!(
         let participant = app.register("participant@example.com").await;
         let other = app.register("other-participant@example.com").await;
         let invitation = setup::invitation(&app, &staff).await;
-        let session = setup::session(&app, &invitation, &participant).await;
-        let (_, reply) = setup::exchange(&app, &session, &participant, "I need to talk").await;
+        let session = setup::session(&app, &invitation, Some(&participant)).await;
+        let (_, reply) =
+            setup::exchange(&app, &session, Some(&participant), "I need to talk").await;
         // Another invitation's session stays out of this invitation's list.
         let elsewhere = setup::invitation(&app, &staff).await;
-        let other_session = setup::session(&app, &elsewhere, &other).await;
+        let other_session = setup::session(&app, &elsewhere, Some(&other)).await;
 
         let note = add_note(
             &app,
@@ -451,8 +458,8 @@ e2e!(
         let staff = with_role(&app, "staff@example.com", Role::Staff).await;
         let participant = app.register("participant@example.com").await;
         let invitation = setup::invitation(&app, &staff).await;
-        let session = setup::session(&app, &invitation, &participant).await;
-        setup::exchange(&app, &session, &participant, "hello").await;
+        let session = setup::session(&app, &invitation, Some(&participant)).await;
+        setup::exchange(&app, &session, Some(&participant), "hello").await;
         let note = add_note(
             &app,
             &staff,
@@ -554,11 +561,12 @@ e2e!(
         let colleague = with_role(&app, "colleague@example.com", Role::Staff).await;
         let participant = app.register("participant@example.com").await;
         let invitation = setup::invitation(&app, &staff).await;
-        let session = setup::session(&app, &invitation, &participant).await;
-        let (user_message, _) = setup::exchange(&app, &session, &participant, "hello").await;
+        let session = setup::session(&app, &invitation, Some(&participant)).await;
+        let (user_message, _) = setup::exchange(&app, &session, Some(&participant), "hello").await;
         let other_invitation = setup::invitation(&app, &staff).await;
-        let other_session = setup::session(&app, &other_invitation, &participant).await;
-        let (other_message, _) = setup::exchange(&app, &other_session, &participant, "hey").await;
+        let other_session = setup::session(&app, &other_invitation, Some(&participant)).await;
+        let (other_message, _) =
+            setup::exchange(&app, &other_session, Some(&participant), "hey").await;
         let inv = gid(Kind::Invitation, &invitation);
         let ses = gid(Kind::Conversation, &session);
 
@@ -746,7 +754,7 @@ e2e!(
         let invitation = setup::invitation(&app, &staff).await;
         let session = gid(
             Kind::Conversation,
-            &setup::session(&app, &invitation, &participant).await,
+            &setup::session(&app, &invitation, Some(&participant)).await,
         );
         app.query(
             Some(&participant.token),
