@@ -1,6 +1,6 @@
-//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`) defines its
-//! own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only merges them and
-//! builds the schema with its limits. The other modules here are the machinery every area's
+//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`, `research`)
+//! defines its own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only
+//! merges them and builds the schema with its limits. The other modules here are the machinery every area's
 //! resolvers share: the request context, global ids, connections, the generic page loader, the
 //! `Node` interface, scalars, the token-scope check, and the response's shape by the spec.
 

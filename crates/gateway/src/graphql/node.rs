@@ -8,6 +8,10 @@
 //! `nodes(ids:)` costs one statement per type whatever the number of ids. Sessions, API tokens,
 //! contact methods, identities and provider keys are only ever the caller's own: they are found
 //! among the caller's own list (one read per type asked for).
+//!
+//! Observation notes and telemetry events are found for staff only; a usage record goes with its
+//! session (whoever may read the session reads it). Invitation ids decode here, but the
+//! `Invitation` type belongs to the practice area.
 
 use std::collections::HashMap;
 
