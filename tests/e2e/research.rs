@@ -998,3 +998,45 @@ e2e!(
         );
     }
 );
+
+e2e!(
+    research_sessions_read_a_level_per_statement,
+    |app: TestApp| async move {
+        let staff = with_role(&app, "staff@example.com", Role::Staff).await;
+        let participant = app.register("participant@example.com").await;
+        let few = setup::invitation(&app, &staff).await;
+        let many = setup::invitation(&app, &staff).await;
+        for (invitation, sessions) in [(&few, 1), (&many, 6)] {
+            for i in 0..sessions {
+                let s = setup::session(&app, invitation, Some(&participant)).await;
+                setup::exchange(&app, &s, Some(&participant), &format!("turn {i}")).await;
+                add_note(
+                    &app,
+                    &staff,
+                    json!({ "invitationId": gid(Kind::Invitation, invitation), "sessionId": gid(Kind::Conversation, &s), "content": "noted" }),
+                )
+                .await;
+            }
+        }
+        let cost = |invitation: String| {
+            let app = &app;
+            let staff = &staff;
+            async move {
+                let vars = json!({ "f": { "invitationId": gid(Kind::Invitation, &invitation) } });
+                app.query(Some(&staff.token), SESSIONS, vars.clone()).await;
+                let before = app.sql_statements();
+                let data = app.query(Some(&staff.token), SESSIONS, vars).await;
+                (app.sql_statements() - before, data)
+            }
+        };
+        let (one, small) = cost(few.clone()).await;
+        let (six, large) = cost(many.clone()).await;
+        assert_eq!(small["researchSessions"]["totalCount"], 1);
+        let edges = large["researchSessions"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), 6);
+        assert!(edges.iter().all(|e| e["node"]["usage"]["totalCount"] == 2
+            && e["node"]["observationNotes"]["totalCount"] == 1
+            && e["node"]["messages"]["edges"].as_array().unwrap().len() == 2));
+        assert_eq!(one, six, "statements grow with sessions: {one} vs {six}");
+    }
+);
