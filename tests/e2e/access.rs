@@ -30,6 +30,25 @@ pub struct Fixture {
     pub identity: String,
     /// None for guests, who may hold no credentials (their `addApiKey` is refused).
     pub api_key: Option<String>,
+    /// Research data, for staff only (which staff may read by design, so only the staff
+    /// member's is probed, by everyone else).
+    pub research: Option<Research>,
+}
+
+/// A staff member's research data (global ids): an invitation, a session under it that nobody
+/// owns, a message and a usage record of it, a note on it and a telemetry event.
+#[derive(Debug, Clone)]
+pub struct Research {
+    pub invitation: String,
+    pub session: String,
+    pub message: String,
+    pub usage: String,
+    pub note: String,
+    pub event: String,
+}
+
+fn research<T>(f: &Fixture, pick: impl Fn(&Research) -> T) -> Option<T> {
+    f.research.as_ref().map(pick)
 }
 
 /// How a probe is made.
@@ -65,6 +84,16 @@ fn every_id(f: &Fixture) -> Vec<String> {
     ];
     ids.extend(f.api_token.clone());
     ids.extend(f.api_key.clone());
+    if let Some(r) = &f.research {
+        ids.extend([
+            r.invitation.clone(),
+            r.session.clone(),
+            r.message.clone(),
+            r.usage.clone(),
+            r.note.clone(),
+            r.event.clone(),
+        ]);
+    }
     ids
 }
 
@@ -86,7 +115,7 @@ pub const PROBES: &[(&str, Probe)] = &[
     (
         "Query.node(id)",
         Probe::Hidden(
-            "query($id: ID!) { node(id: $id) { __typename id ... on Conversation { title } ... on Message { content } } }",
+            "query($id: ID!) { node(id: $id) { __typename id ... on Conversation { title } ... on Message { content } ... on ObservationNote { content } ... on TelemetryEvent { properties } ... on UsageRecord { model } } }",
             |f| {
                 every_id(f)
                     .into_iter()
@@ -98,7 +127,7 @@ pub const PROBES: &[(&str, Probe)] = &[
     (
         "Query.nodes(ids)",
         Probe::Hidden(
-            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Conversation { title } ... on Message { content } } }",
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Conversation { title } ... on Message { content } ... on ObservationNote { content } ... on TelemetryEvent { properties } ... on UsageRecord { model } } }",
             |f| vec![json!({ "ids": every_id(f) })],
         ),
     ),
@@ -274,6 +303,106 @@ pub const PROBES: &[(&str, Probe)] = &[
         ),
     ),
     (
+        "Query.researchSessions(filter.invitationId)",
+        Probe::Http(
+            "query($i: ID!) { researchSessions(filter: { invitationId: $i }) { edges { node { id title } } } }",
+            |f| research(f, |r| json!({ "i": r.invitation })),
+        ),
+    ),
+    (
+        "Query.observationNotes(filter.invitationId)",
+        Probe::Http(
+            "query($i: ID!) { observationNotes(filter: { invitationId: $i }) { edges { node { content } } } }",
+            |f| research(f, |r| json!({ "i": r.invitation })),
+        ),
+    ),
+    (
+        "Query.observationNotes(filter.sessionId)",
+        Probe::Http(
+            "query($s: ID!) { observationNotes(filter: { sessionId: $s }) { edges { node { content } } } }",
+            |f| research(f, |r| json!({ "s": r.session })),
+        ),
+    ),
+    (
+        "Query.observationNotes(filter.researcherId)",
+        Probe::Http(
+            "query($u: ID!) { observationNotes(filter: { researcherId: $u }) { edges { node { content } } } }",
+            |f| research(f, |_| json!({ "u": f.user.global_id })),
+        ),
+    ),
+    (
+        "Query.telemetryEvents(filter.userId)",
+        Probe::Http(
+            "query($u: ID!) { telemetryEvents(filter: { userId: $u }) { edges { node { name properties } } } }",
+            |f| research(f, |_| json!({ "u": f.user.global_id })),
+        ),
+    ),
+    (
+        "Query.telemetryEvents(filter.sessionId)",
+        Probe::Http(
+            "query($s: ID!) { telemetryEvents(filter: { sessionId: $s }) { edges { node { name properties } } } }",
+            |f| research(f, |r| json!({ "s": r.session })),
+        ),
+    ),
+    (
+        "Query.telemetryCounts(filter.userId)",
+        Probe::Http(
+            "query($u: ID!) { telemetryCounts(filter: { userId: $u }) { name count } }",
+            |f| research(f, |_| json!({ "u": f.user.global_id })),
+        ),
+    ),
+    (
+        "Query.telemetryCounts(filter.sessionId)",
+        Probe::Http(
+            "query($s: ID!) { telemetryCounts(filter: { sessionId: $s }) { name count } }",
+            |f| research(f, |r| json!({ "s": r.session })),
+        ),
+    ),
+    (
+        "Mutation.addObservationNote(input.invitationId)",
+        Probe::Http(
+            "mutation($i: ID!) { addObservationNote(input: { invitationId: $i, content: \"pwned\" }) { observationNote { id } } }",
+            |f| research(f, |r| json!({ "i": r.invitation })),
+        ),
+    ),
+    (
+        "Mutation.addObservationNote(input.sessionId)",
+        Probe::Http(
+            "mutation($i: ID!, $s: ID!) { addObservationNote(input: { invitationId: $i, sessionId: $s, content: \"pwned\" }) { observationNote { id session { title } } } }",
+            |f| research(f, |r| json!({ "i": r.invitation, "s": r.session })),
+        ),
+    ),
+    (
+        "Mutation.addObservationNote(input.messageId)",
+        Probe::Http(
+            "mutation($i: ID!, $m: ID!) { addObservationNote(input: { invitationId: $i, messageId: $m, content: \"pwned\" }) { observationNote { id message { content } } } }",
+            |f| research(f, |r| json!({ "i": r.invitation, "m": r.message })),
+        ),
+    ),
+    (
+        "Mutation.updateObservationNote(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { updateObservationNote(input: { id: $id, content: \"pwned\" }) { observationNote { id content } } }",
+            |f| research(f, |r| json!({ "id": r.note })),
+        ),
+    ),
+    (
+        "Mutation.deleteObservationNote(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteObservationNote(input: { id: $id }) { deletedObservationNoteId } }",
+            |f| research(f, |r| json!({ "id": r.note })),
+        ),
+    ),
+    (
+        // Everyone's private conversation, and the staff member's research session: nobody
+        // files telemetry under a session they may not read (staff included, for the former).
+        "Mutation.recordTelemetry(input.events.sessionId)",
+        Probe::Http(
+            "mutation($s: ID!) { recordTelemetry(input: { events: [{ name: \"probe\", sessionId: $s }] }) { recorded } }",
+            |f| Some(json!({ "s": f.research.as_ref().map_or(&f.conversation, |r| &r.session) })),
+        ),
+    ),
+    (
         "Mutation.deleteUser(input.userId)",
         Probe::Http(
             "mutation($id: ID!) { deleteUser(input: { userId: $id, pin: \"123456\" }) { deletedUserId } }",
@@ -394,7 +523,7 @@ async fn participant(app: &TestApp, email: &str, role: Option<Role>) -> TestUser
 }
 
 /// Gives `user` one record of every kind.
-async fn fixture(app: &TestApp, user: TestUser, n: usize) -> Fixture {
+async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) -> Fixture {
     let conversation = app
         .create_conversation(&user, &format!("secret-title-{n}"))
         .await;
@@ -453,6 +582,11 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize) -> Fixture {
         assert_eq!(user.email, "", "{key}");
         assert_eq!(key["errors"][0]["extensions"]["code"], "FORBIDDEN", "{key}");
     }
+    let research = if role == Some(Role::Staff) {
+        Some(research_fixture(app, &user, n).await)
+    } else {
+        None
+    };
     Fixture {
         user,
         conversation,
@@ -462,6 +596,53 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize) -> Fixture {
         contact,
         identity,
         api_key,
+        research,
+    }
+}
+
+/// A staff member's research data: an invitation, a session under it nobody owns (set up through
+/// the stores, see `research::setup`), a note and a telemetry event through the API.
+async fn research_fixture(app: &TestApp, staff: &TestUser, n: usize) -> Research {
+    use crate::research::setup;
+    let invitation = setup::invitation(app, staff).await;
+    let session = setup::session(app, &invitation, None).await;
+    let (_, reply) = setup::exchange(app, &session, None, &format!("secret-content-{n}")).await;
+    let usage = persistence::usage::for_conversation(app.db().conn(), &session)
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let (invitation, session) = (
+        gid(Kind::Invitation, &invitation),
+        gid(Kind::Conversation, &session),
+    );
+    let note = app
+        .query(
+            Some(&staff.token),
+            "mutation($i: ID!, $s: ID!, $c: String!) { addObservationNote(input: { invitationId: $i, sessionId: $s, content: $c }) { observationNote { id } } }",
+            json!({ "i": invitation, "s": session, "c": format!("secret-content-{n}") }),
+        )
+        .await["addObservationNote"]["observationNote"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = app
+        .query(
+            Some(&staff.token),
+            "mutation($s: ID!, $p: JSON) { recordTelemetry(input: { events: [{ name: \"probe.fixture\", sessionId: $s, properties: $p }] }) { eventIds } }",
+            json!({ "s": session, "p": { "note": format!("secret-content-{n}") } }),
+        )
+        .await["recordTelemetry"]["eventIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Research {
+        invitation,
+        session,
+        message: gid(Kind::Message, &reply),
+        usage: gid(Kind::UsageRecord, &usage),
+        note,
+        event,
     }
 }
 
@@ -545,7 +726,10 @@ e2e!(
         let mut fixtures = Vec::new();
         for (n, (email, role)) in people.iter().enumerate() {
             let user = participant(&app, email, *role).await;
-            fixtures.push((fixture(&app, user, n).await, *role == Some(Role::Admin)));
+            fixtures.push((
+                fixture(&app, user, n, *role).await,
+                *role == Some(Role::Admin),
+            ));
         }
         let admin = fixtures.iter().find(|(_, a)| *a).unwrap().0.clone();
         app.query(
@@ -654,6 +838,21 @@ e2e!(
                 data["myApiTokens"].as_array().unwrap().len(),
                 usize::from(f.api_token.is_some())
             );
+            if let Some(r) = &f.research {
+                let data = app
+                    .query(
+                        Some(&f.user.token),
+                        "query($s: ID!) { researchSessions { totalCount } conversation(id: $s) { totalMessages
+                           observationNotes { edges { node { content } } } } }",
+                        json!({ "s": r.session }),
+                    )
+                    .await;
+                assert_eq!(data["researchSessions"]["totalCount"], 1, "{data}");
+                assert_eq!(data["conversation"]["totalMessages"], 2, "{data}");
+                let notes = &data["conversation"]["observationNotes"]["edges"];
+                assert_eq!(notes.as_array().unwrap().len(), 1, "{data}");
+                assert_eq!(notes[0]["node"]["content"], format!("secret-content-{n}"));
+            }
         }
     }
 );

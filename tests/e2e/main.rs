@@ -17,6 +17,7 @@ mod mail;
 mod playground;
 mod queries;
 mod readme;
+mod research;
 mod revocation;
 mod schema;
 mod secrets;

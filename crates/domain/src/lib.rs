@@ -3,6 +3,7 @@ pub mod enums;
 pub mod ids;
 pub mod pagination;
 pub mod policy;
+pub mod research;
 pub mod time;
 pub mod validation;
 

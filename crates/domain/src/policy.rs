@@ -48,8 +48,9 @@ pub enum Action {
 pub enum Resource<'a> {
     /// A user account (profile, email, role).
     User { id: &'a str },
-    /// A conversation and everything in it (messages, streams). `research` is true for
-    /// practice-programme sessions (an invitation or scenario is attached), which staff may read.
+    /// A conversation and everything in it (messages, streams, usage, notes). `research` is true
+    /// for practice-programme sessions that run under an invitation, which staff may read (and
+    /// never change); a user's other conversations are private to them.
     Conversation {
         owner_id: Option<&'a str>,
         research: bool,

@@ -20,6 +20,7 @@ use crate::platform::config::Config;
 use crate::platform::events;
 use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
+use crate::research::ResearchService;
 
 /// Connects to the database and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -106,6 +107,11 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
                 .context("cannot set up the mailer")?,
         ),
         catalogue: Arc::new(CatalogueService::new(db.clone())),
+        research: Arc::new(ResearchService::new(
+            db.clone(),
+            Arc::clone(&conversations),
+            config.limits.anonymous_telemetry_per_minute,
+        )),
         conversations,
         chat,
         config: Arc::clone(&config),

@@ -13,6 +13,7 @@ pub mod identities;
 pub mod limits;
 pub mod messages;
 pub mod oauth_states;
+pub mod research;
 pub mod security;
 pub mod sessions;
 pub mod stored;

@@ -36,6 +36,9 @@ use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::pages::{PageQuery, argument, count, page};
 use crate::graphql::scalars::{ConversationStatus, MessageRole, MessageStatus, SortDirection};
+use crate::research::graphql::{
+    ObservationNoteConnection, UsageRecordConnection, notes_of, usage_of,
+};
 
 fn conversations<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a ConversationService> {
     Ok(&ctx.services()?.conversations)
@@ -257,7 +260,7 @@ pub async fn prefetch_conversations(
 
 /// Reads ahead, for the conversations of one level, every `messages` list the query selects on
 /// them (`node` is the selection of a conversation).
-async fn prefetch_messages(
+pub(crate) async fn prefetch_messages(
     ctx: &Context<'_>,
     node: &Lookahead<'_>,
     conversation_ids: &[String],
@@ -451,6 +454,33 @@ impl Conversation {
             |m| cursor(name, m.created_at, &m.id),
             Message,
         ))
+    }
+
+    /// The AI calls made for this conversation (tokens, cost, which stream), oldest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<UsageRecordConnection> {
+        usage_of(ctx, &self.0.id, page_args(first, after, last, before)?).await
+    }
+
+    /// Researchers' observation notes on this practice session, oldest first (staff only: anyone
+    /// else, the session's participant included, is refused).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn observation_notes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<ObservationNoteConnection> {
+        notes_of(ctx, &self.0.id, page_args(first, after, last, before)?).await
     }
 }
 

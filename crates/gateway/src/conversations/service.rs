@@ -29,11 +29,14 @@ pub struct ConversationDraft {
     pub room_id: Option<String>,
 }
 
-/// The policy's view of a conversation row.
+/// The policy's view of a conversation row: the one place that says which conversations are
+/// research data. A session that runs under an invitation is (staff read it, its messages, usage
+/// and notes); anything else, a scenario practised on one's own included, is its owner's private
+/// conversation, which staff never see.
 pub fn resource(c: &Conversation) -> Resource<'_> {
     Resource::Conversation {
         owner_id: c.user_id.as_deref(),
-        research: c.invitation_id.is_some() || c.scenario_id.is_some(),
+        research: c.invitation_id.is_some(),
     }
 }
 
@@ -53,7 +56,9 @@ impl ConversationService {
     }
 
     /// A conversation `actor` may `action`; anything else, including a conversation that exists
-    /// but is someone else's, answers NOT_FOUND (UNAUTHENTICATED without a caller).
+    /// but is someone else's, answers NOT_FOUND (UNAUTHENTICATED without a caller). A caller who
+    /// may read the conversation but not change it (staff on a research session: they read, never
+    /// write) gets FORBIDDEN: it hides nothing they cannot already see.
     pub async fn authorized(
         &self,
         actor: Option<&Actor>,
@@ -68,6 +73,10 @@ impl ConversationService {
             .ok_or(ApiError::NotFound)?;
         if can(actor, action, &resource(&row)) {
             Ok(row)
+        } else if action != Action::Read && can_read(actor, &row) {
+            Err(ApiError::Forbidden(
+                "research sessions are read-only for staff",
+            ))
         } else {
             Err(ApiError::NotFound)
         }

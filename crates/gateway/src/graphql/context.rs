@@ -20,6 +20,8 @@ use crate::conversations::loaders::ConversationLoaders;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
+use crate::research::ResearchService;
+use crate::research::loaders::ResearchLoaders;
 
 /// Shared by every request: the areas' services and what the transport needs.
 #[derive(Clone)]
@@ -33,6 +35,8 @@ pub struct Services {
     pub catalogue: Arc<CatalogueService>,
     /// Chat: providers, replies being generated, reply streams.
     pub chat: Arc<ChatService>,
+    /// Research sessions, observation notes, telemetry.
+    pub research: Arc<ResearchService>,
 }
 
 /// Facts about the request being served.
@@ -80,6 +84,7 @@ pub struct Loaders {
     pub users: DataLoader<UserRows>,
     pub conversations: ConversationLoaders,
     pub catalogue: DataLoader<CatalogueRows>,
+    pub research: ResearchLoaders,
 }
 
 impl Loaders {
@@ -88,6 +93,7 @@ impl Loaders {
             users: batching(UserRows(db.clone())),
             conversations: ConversationLoaders::new(db),
             catalogue: batching(CatalogueRows(db.clone())),
+            research: ResearchLoaders::new(db),
         }
     }
 }

@@ -28,6 +28,11 @@ pub enum Kind {
     ContactMethod,
     ExternalIdentity,
     ApiKey,
+    /// An invitation into a practice programme (its type belongs to the practice area).
+    Invitation,
+    ObservationNote,
+    TelemetryEvent,
+    UsageRecord,
 }
 
 impl Kind {
@@ -42,6 +47,10 @@ impl Kind {
         Kind::ContactMethod,
         Kind::ExternalIdentity,
         Kind::ApiKey,
+        Kind::Invitation,
+        Kind::ObservationNote,
+        Kind::TelemetryEvent,
+        Kind::UsageRecord,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -57,6 +66,10 @@ impl Kind {
             Kind::ContactMethod => "ContactMethod",
             Kind::ExternalIdentity => "ExternalIdentity",
             Kind::ApiKey => "ApiKey",
+            Kind::Invitation => "Invitation",
+            Kind::ObservationNote => "ObservationNote",
+            Kind::TelemetryEvent => "TelemetryEvent",
+            Kind::UsageRecord => "UsageRecord",
         }
     }
 

@@ -1,6 +1,6 @@
-//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`) defines its
-//! own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only merges them and
-//! builds the schema with its limits. The other modules here are the machinery every area's
+//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`, `research`)
+//! defines its own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only
+//! merges them and builds the schema with its limits. The other modules here are the machinery every area's
 //! resolvers share: the request context, global ids, connections, the generic page loader, the
 //! `Node` interface, scalars, the token-scope check, and the response's shape by the spec.
 
@@ -22,7 +22,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations};
+use crate::{accounts, catalogue, chat, conversations, research};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -33,6 +33,7 @@ pub struct Query(
     chat::graphql::ChatQuery,
     accounts::graphql::IdentityQuery,
     accounts::graphql::AdminQuery,
+    research::graphql::ResearchQuery,
     node::NodeQuery,
 );
 
@@ -44,6 +45,7 @@ pub struct Mutation(
     chat::graphql::ChatMutation,
     accounts::graphql::IdentityMutation,
     accounts::graphql::AdminMutation,
+    research::graphql::ResearchMutation,
 );
 
 #[derive(MergedSubscription, Default)]

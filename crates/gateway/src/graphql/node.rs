@@ -8,6 +8,10 @@
 //! `nodes(ids:)` costs one statement per type whatever the number of ids. Sessions, API tokens,
 //! contact methods, identities and provider keys are only ever the caller's own: they are found
 //! among the caller's own list (one read per type asked for).
+//!
+//! Observation notes and telemetry events are found for staff only; a usage record goes with its
+//! session (whoever may read the session reads it). Invitation ids decode here, but the
+//! `Invitation` type belongs to the practice area.
 
 use std::collections::HashMap;
 
@@ -24,6 +28,9 @@ use crate::conversations::graphql::{
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
+use crate::research::graphql::{
+    ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
+};
 
 /// A record with a global id, which `node(id:)` finds again.
 #[derive(Interface, Clone)]
@@ -43,6 +50,9 @@ pub enum Node {
     ContactMethod(ContactMethod),
     ExternalIdentity(ExternalIdentity),
     ApiKey(ApiKey),
+    ObservationNote(ObservationNote),
+    TelemetryEvent(TelemetryEvent),
+    UsageRecord(UsageRecord),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -75,6 +85,19 @@ async fn of_kind(
         Kind::Message => return Ok(wrap(visible_messages(ctx, raw_ids).await?, Node::Message)),
         Kind::Persona => return Ok(wrap(personas_by_ids(ctx, raw_ids).await?, Node::Persona)),
         Kind::Room => return Ok(wrap(rooms_by_ids(ctx, raw_ids).await?, Node::Room)),
+        // Research data: staff see notes and telemetry; usage goes with its session.
+        Kind::ObservationNote => {
+            let rows = visible_notes(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::ObservationNote));
+        }
+        Kind::TelemetryEvent => {
+            let rows = visible_events(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::TelemetryEvent));
+        }
+        Kind::UsageRecord => {
+            let rows = visible_usage(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::UsageRecord));
+        }
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -114,9 +137,16 @@ async fn of_kind(
             |k| &k.id,
             |k| Node::ApiKey(k.into()),
         ),
-        Kind::User | Kind::Conversation | Kind::Message | Kind::Persona | Kind::Room => {
-            HashMap::new()
-        }
+        // Invitations get their type (and their look-up) from the practice area.
+        Kind::Invitation => HashMap::new(),
+        Kind::User
+        | Kind::Conversation
+        | Kind::Message
+        | Kind::Persona
+        | Kind::Room
+        | Kind::ObservationNote
+        | Kind::TelemetryEvent
+        | Kind::UsageRecord => HashMap::new(),
     })
 }
 

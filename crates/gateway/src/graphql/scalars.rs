@@ -88,6 +88,22 @@ pub enum ConversationStatus {
     Abandoned,
 }
 
+/// What kind of AI call a usage record accounts for.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "StreamType", remote = "core_domain::enums::StreamType")]
+pub enum StreamType {
+    /// A chat reply.
+    Chat,
+    /// A practice partner's reply in a scenario session.
+    Partner,
+    /// A coach's comment in a scenario session.
+    Coach,
+    /// Naming a conversation.
+    Title,
+    /// An analysis.
+    Analysis,
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "PromptType", remote = "core_domain::enums::PromptType")]
 pub enum PromptType {

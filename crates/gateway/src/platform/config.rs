@@ -128,6 +128,10 @@ pub struct LimitsConfig {
     /// address when anonymous) per minute; across instances on PostgreSQL (leased in blocks, see
     /// `platform::rate_limit`).
     pub requests_per_minute: u32,
+    /// `COLLOQUY_TELEMETRY_ANONYMOUS_PER_MINUTE`, default 60: `recordTelemetry` calls per minute
+    /// per address from callers who are not signed in (signed-in callers are limited per user by
+    /// the request limit above); 0 = unlimited.
+    pub anonymous_telemetry_per_minute: u32,
     /// `COLLOQUY_INTROSPECTION`, default true: answer `__schema` and `__type` (GraphiQL's docs and
     /// autocomplete, code generation). Introspection is exempt from the depth and complexity
     /// limits; set false in production to hide the schema (queries selecting them are refused).
@@ -511,6 +515,8 @@ impl Config {
                 max_complexity: env.parse("COLLOQUY_MAX_QUERY_COMPLEXITY", 100_000)?,
                 max_body_bytes: env.parse("COLLOQUY_MAX_BODY_BYTES", 1024 * 1024)?,
                 requests_per_minute: env.parse("COLLOQUY_RATE_LIMIT_PER_MINUTE", 600)?,
+                anonymous_telemetry_per_minute: env
+                    .parse("COLLOQUY_TELEMETRY_ANONYMOUS_PER_MINUTE", 60)?,
                 introspection: env.flag("COLLOQUY_INTROSPECTION", true)?,
             },
             auth: AuthConfig {

@@ -1,6 +1,6 @@
 //! `observation_notes`: a staff researcher's note on an invitation and optionally one of its
-//! conversations (002 `ObservationNote`). Deleted with the invitation; the researcher cannot be
-//! hard-deleted while their notes exist.
+//! conversations (002 `ObservationNote`), and optionally one message of it. Deleted with the
+//! invitation; the researcher cannot be hard-deleted while their notes exist.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,6 +11,8 @@ pub struct Model {
     pub id: String,
     pub invitation_id: String,
     pub conversation_id: Option<String>,
+    /// The message the note is about, when it is about one (SET NULL when it goes).
+    pub message_id: Option<String>,
     pub researcher_id: String,
     #[sea_orm(column_type = "Text")]
     pub content: String,
@@ -34,6 +36,13 @@ pub enum Relation {
     )]
     Conversations,
     #[sea_orm(
+        belongs_to = "super::messages::Entity",
+        from = "Column::MessageId",
+        to = "super::messages::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Messages,
+    #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::ResearcherId",
         to = "super::users::Column::Id",
@@ -51,6 +60,12 @@ impl Related<super::invitations::Entity> for Entity {
 impl Related<super::conversations::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Conversations.def()
+    }
+}
+
+impl Related<super::messages::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Messages.def()
     }
 }
 
