@@ -78,10 +78,17 @@ impl ResearchService {
         conversations: Arc<ConversationService>,
         anonymous_telemetry_per_minute: u32,
     ) -> Self {
+        // Per address across every instance on PostgreSQL, like the other limits.
+        let anonymous_telemetry = RateLimiter::across_instances(
+            "telemetry",
+            anonymous_telemetry_per_minute,
+            &db,
+            RateLimiter::request_block(anonymous_telemetry_per_minute),
+        );
         Self {
             db,
             conversations,
-            anonymous_telemetry: RateLimiter::new(anonymous_telemetry_per_minute),
+            anonymous_telemetry,
         }
     }
 
@@ -314,6 +321,7 @@ impl ResearchService {
             let key = format!("telemetry:{}", address.unwrap_or("unknown"));
             self.anonymous_telemetry
                 .check(&key)
+                .await
                 .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         }
         if events.is_empty() {
