@@ -16,6 +16,7 @@ use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
 use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
+use crate::journals::JournalService;
 use crate::platform::config::Config;
 use crate::platform::events;
 use crate::platform::rate_limit::RateLimiter;
@@ -35,6 +36,18 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         .context("cannot apply migrations")?;
     if applied > 0 {
         tracing::info!(applied, "applied migrations");
+    }
+    // COLLOQUY_DISCLAIMER_VERSION names a disclaimer version to publish once (the first
+    // deployment's); later versions are published with `publishDisclaimer`.
+    let configured = config.auth.disclaimer_version.as_deref();
+    if crate::accounts::publish_configured_disclaimer(&db, configured)
+        .await
+        .context("cannot publish the configured disclaimer version")?
+    {
+        tracing::info!(
+            version = configured,
+            "published the configured disclaimer version"
+        );
     }
     // Replies a stopped server left STREAMING become FAILED (reason `interrupted`), keeping their
     // saved text, and their reservations are settled and billed (`chat::recover`). An SQLite file
@@ -100,7 +113,8 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
             AccountService::new(db.clone(), Arc::clone(&config), events)
                 .context("cannot set up the mailer")?,
         ),
-        catalogue: Arc::new(CatalogueService::new(db.clone())),
+        catalogue: Arc::new(CatalogueService::new(db.clone(), Arc::clone(&chat))),
+        journals: Arc::new(JournalService::new(db.clone(), Arc::clone(&conversations))),
         conversations,
         chat,
         config: Arc::clone(&config),

@@ -13,4 +13,5 @@ pub mod conversations;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod journals;
 pub mod platform;

@@ -18,6 +18,7 @@ use crate::chat::ChatService;
 use crate::conversations::ConversationService;
 use crate::conversations::loaders::ConversationLoaders;
 use crate::error::{ApiError, ApiResult};
+use crate::journals::JournalService;
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
 
@@ -33,6 +34,8 @@ pub struct Services {
     pub catalogue: Arc<CatalogueService>,
     /// Chat: providers, replies being generated, reply streams.
     pub chat: Arc<ChatService>,
+    /// Numira's journals.
+    pub journals: Arc<JournalService>,
 }
 
 /// Facts about the request being served.

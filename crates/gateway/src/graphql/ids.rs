@@ -28,6 +28,7 @@ pub enum Kind {
     ContactMethod,
     ExternalIdentity,
     ApiKey,
+    Journal,
 }
 
 impl Kind {
@@ -42,6 +43,7 @@ impl Kind {
         Kind::ContactMethod,
         Kind::ExternalIdentity,
         Kind::ApiKey,
+        Kind::Journal,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -57,6 +59,7 @@ impl Kind {
             Kind::ContactMethod => "ContactMethod",
             Kind::ExternalIdentity => "ExternalIdentity",
             Kind::ApiKey => "ApiKey",
+            Kind::Journal => "Journal",
         }
     }
 

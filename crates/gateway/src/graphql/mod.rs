@@ -1,4 +1,4 @@
-//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`) defines its
+//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`, `journals`) defines its
 //! own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only merges them and
 //! builds the schema with its limits. The other modules here are the machinery every area's
 //! resolvers share: the request context, global ids, connections, the generic page loader, the
@@ -21,7 +21,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations};
+use crate::{accounts, catalogue, chat, conversations, journals};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -32,6 +32,7 @@ pub struct Query(
     chat::graphql::ChatQuery,
     accounts::graphql::IdentityQuery,
     accounts::graphql::AdminQuery,
+    journals::graphql::JournalQuery,
     node::NodeQuery,
 );
 
@@ -43,6 +44,9 @@ pub struct Mutation(
     chat::graphql::ChatMutation,
     accounts::graphql::IdentityMutation,
     accounts::graphql::AdminMutation,
+    accounts::graphql::DisclaimerMutation,
+    catalogue::graphql::CatalogueMutation,
+    journals::graphql::JournalMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -4,7 +4,7 @@
 //! missing one (or an id of a type that does not exist); text that is not an id at all is
 //! BAD_USER_INPUT.
 //!
-//! Users, conversations, messages, personas and rooms are read through the request's loaders, so
+//! Users, conversations, messages, personas, rooms and journals are read through the request's loaders, so
 //! `nodes(ids:)` costs one statement per type whatever the number of ids. Sessions, API tokens,
 //! contact methods, identities and provider keys are only ever the caller's own: they are found
 //! among the caller's own list (one read per type asked for).
@@ -24,6 +24,7 @@ use crate::conversations::graphql::{
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
+use crate::journals::graphql::{Journal, journals_by_ids};
 
 /// A record with a global id, which `node(id:)` finds again.
 #[derive(Interface, Clone)]
@@ -43,6 +44,7 @@ pub enum Node {
     ContactMethod(ContactMethod),
     ExternalIdentity(ExternalIdentity),
     ApiKey(ApiKey),
+    Journal(Journal),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -75,6 +77,8 @@ async fn of_kind(
         Kind::Message => return Ok(wrap(visible_messages(ctx, raw_ids).await?, Node::Message)),
         Kind::Persona => return Ok(wrap(personas_by_ids(ctx, raw_ids).await?, Node::Persona)),
         Kind::Room => return Ok(wrap(rooms_by_ids(ctx, raw_ids).await?, Node::Room)),
+        // Only ever the caller's own (none for anonymous callers).
+        Kind::Journal => return Ok(wrap(journals_by_ids(ctx, raw_ids).await?, Node::Journal)),
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -114,9 +118,12 @@ async fn of_kind(
             |k| &k.id,
             |k| Node::ApiKey(k.into()),
         ),
-        Kind::User | Kind::Conversation | Kind::Message | Kind::Persona | Kind::Room => {
-            HashMap::new()
-        }
+        Kind::User
+        | Kind::Conversation
+        | Kind::Message
+        | Kind::Persona
+        | Kind::Room
+        | Kind::Journal => HashMap::new(),
     })
 }
 

@@ -151,6 +151,8 @@ async fn load_catalogue(
             avatar_url: Set(p.avatar_url.clone()),
             created_at: Set(now),
             updated_at: Set(now),
+            // An admin's retirement survives reseeding (not among the updated columns).
+            retired_at: sea_orm::ActiveValue::NotSet,
         };
         use personas::Column as C;
         personas::Entity::insert(row)
@@ -190,6 +192,8 @@ async fn load_catalogue(
             features: Set(r.features.clone()),
             created_at: Set(now),
             updated_at: Set(now),
+            // An admin's retirement survives reseeding (not among the updated columns).
+            retired_at: sea_orm::ActiveValue::NotSet,
         };
         use rooms::Column as C;
         rooms::Entity::insert(row)
