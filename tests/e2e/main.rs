@@ -13,6 +13,7 @@ mod hostile;
 mod http_spec;
 mod identity;
 mod mail;
+mod numira;
 mod playground;
 mod queries;
 mod readme;

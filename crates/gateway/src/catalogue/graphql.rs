@@ -206,14 +206,14 @@ impl CatalogueQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-        #[graphql(default = false)] include_retired: bool,
+        include_retired: Option<bool>,
     ) -> ApiResult<PersonaConnection> {
         let args = page_args(first, after, last, before)?;
         let actor = ctx.request()?.actor();
         let rows = ctx
             .services()?
             .catalogue
-            .personas(actor, include_retired)
+            .personas(actor, include_retired.unwrap_or(false))
             .await?;
         list_connection(
             rows,
@@ -244,14 +244,14 @@ impl CatalogueQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-        #[graphql(default = false)] include_retired: bool,
+        include_retired: Option<bool>,
     ) -> ApiResult<RoomConnection> {
         let args = page_args(first, after, last, before)?;
         let actor = ctx.request()?.actor();
         let rows = ctx
             .services()?
             .catalogue
-            .rooms(actor, include_retired)
+            .rooms(actor, include_retired.unwrap_or(false))
             .await?;
         list_connection(rows, &args, "rooms", |r| &r.id, KnownTotal, Room::from)
     }
