@@ -307,7 +307,22 @@ pub struct RetirePersonaInput {
 }
 
 #[derive(SimpleObject)]
-pub struct PersonaPayload {
+pub struct CreatePersonaPayload {
+    pub persona: Persona,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdatePersonaPayload {
+    pub persona: Persona,
+}
+
+#[derive(SimpleObject)]
+pub struct RetirePersonaPayload {
+    pub persona: Persona,
+}
+
+#[derive(SimpleObject)]
+pub struct SetPersonaRoomsPayload {
     pub persona: Persona,
 }
 
@@ -348,7 +363,17 @@ pub struct RetireRoomInput {
 }
 
 #[derive(SimpleObject)]
-pub struct RoomPayload {
+pub struct CreateRoomPayload {
+    pub room: Room,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateRoomPayload {
+    pub room: Room,
+}
+
+#[derive(SimpleObject)]
+pub struct RetireRoomPayload {
     pub room: Room,
 }
 
@@ -373,7 +398,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         input: CreatePersonaInput,
-    ) -> ApiResult<PersonaPayload> {
+    ) -> ApiResult<CreatePersonaPayload> {
         let draft = service::PersonaDraft {
             slug: input.slug,
             name: input.name,
@@ -391,7 +416,7 @@ impl CatalogueMutation {
             .catalogue
             .create_persona(actor, draft)
             .await?;
-        Ok(PersonaPayload {
+        Ok(CreatePersonaPayload {
             persona: row.into(),
         })
     }
@@ -401,7 +426,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         input: UpdatePersonaInput,
-    ) -> ApiResult<PersonaPayload> {
+    ) -> ApiResult<UpdatePersonaPayload> {
         let id = ids::decode(&input.id, Kind::Persona, "id")?;
         let changes = service::PersonaChanges {
             name: input.name,
@@ -419,7 +444,7 @@ impl CatalogueMutation {
             .catalogue
             .update_persona(actor, &id, changes)
             .await?;
-        Ok(PersonaPayload {
+        Ok(UpdatePersonaPayload {
             persona: row.into(),
         })
     }
@@ -430,11 +455,11 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         input: RetirePersonaInput,
-    ) -> ApiResult<PersonaPayload> {
+    ) -> ApiResult<RetirePersonaPayload> {
         let id = ids::decode(&input.id, Kind::Persona, "id")?;
         let actor = ctx.request()?.actor();
         let row = ctx.services()?.catalogue.retire_persona(actor, &id).await?;
-        Ok(PersonaPayload {
+        Ok(RetirePersonaPayload {
             persona: row.into(),
         })
     }
@@ -444,7 +469,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         input: SetPersonaRoomsInput,
-    ) -> ApiResult<PersonaPayload> {
+    ) -> ApiResult<SetPersonaRoomsPayload> {
         let persona = ids::decode(&input.persona_id, Kind::Persona, "personaId")?;
         let decode_all = |list: &[ID], field| {
             list.iter()
@@ -459,7 +484,7 @@ impl CatalogueMutation {
             .catalogue
             .set_persona_rooms(actor, &persona, rooms, defaults)
             .await?;
-        Ok(PersonaPayload {
+        Ok(SetPersonaRoomsPayload {
             persona: row.into(),
         })
     }
@@ -469,7 +494,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateRoomInput,
-    ) -> ApiResult<RoomPayload> {
+    ) -> ApiResult<CreateRoomPayload> {
         let draft = service::RoomDraft {
             slug: input.slug,
             name: input.name,
@@ -484,7 +509,7 @@ impl CatalogueMutation {
         };
         let actor = ctx.request()?.actor();
         let row = ctx.services()?.catalogue.create_room(actor, draft).await?;
-        Ok(RoomPayload { room: row.into() })
+        Ok(CreateRoomPayload { room: row.into() })
     }
 
     /// Changes a room (admins only); fields left out stay as they are.
@@ -492,7 +517,7 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         input: UpdateRoomInput,
-    ) -> ApiResult<RoomPayload> {
+    ) -> ApiResult<UpdateRoomPayload> {
         let id = ids::decode(&input.id, Kind::Room, "id")?;
         let changes = service::RoomChanges {
             name: input.name,
@@ -509,7 +534,7 @@ impl CatalogueMutation {
             .catalogue
             .update_room(actor, &id, changes)
             .await?;
-        Ok(RoomPayload { room: row.into() })
+        Ok(UpdateRoomPayload { room: row.into() })
     }
 
     /// Retires a room (admins only): it leaves the public lists and starts no new conversation;
@@ -518,10 +543,10 @@ impl CatalogueMutation {
         &self,
         ctx: &Context<'_>,
         input: RetireRoomInput,
-    ) -> ApiResult<RoomPayload> {
+    ) -> ApiResult<RetireRoomPayload> {
         let id = ids::decode(&input.id, Kind::Room, "id")?;
         let actor = ctx.request()?.actor();
         let row = ctx.services()?.catalogue.retire_room(actor, &id).await?;
-        Ok(RoomPayload { room: row.into() })
+        Ok(RetireRoomPayload { room: row.into() })
     }
 }
