@@ -840,3 +840,83 @@ colloquy_tests::e2e!(
         assert_eq!(still["currentDisclaimer"]["version"], "2026-02");
     }
 );
+
+colloquy_tests::e2e!(
+    the_seeds_publish_a_disclaimer_the_demo_users_have_accepted,
+    |app: TestApp| async move {
+        // Demo data alone requires no disclaimer (tests of other areas load it and chat).
+        gateway::platform::seed::load(app.db(), None).await.unwrap();
+        let none = app
+            .query(None, "{ currentDisclaimer { version } }", json!({}))
+            .await;
+        assert!(none["currentDisclaimer"].is_null());
+        // `serve` and `colloquy seed` publish the seeded version too.
+        let first = gateway::platform::seed::load_with_disclaimers(app.db(), None)
+            .await
+            .unwrap();
+        assert_eq!(first.disclaimers_published, 1);
+        let again = gateway::platform::seed::load_with_disclaimers(app.db(), None)
+            .await
+            .unwrap();
+        assert_eq!(again.disclaimers_published, 0);
+        let current = app
+            .query(None, "{ currentDisclaimer { version text } }", json!({}))
+            .await;
+        let version = current["currentDisclaimer"]["version"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            !current["currentDisclaimer"]["text"]
+                .as_str()
+                .unwrap()
+                .is_empty()
+        );
+
+        // The demo user has accepted it and chats at once (the README walkthrough relies on it).
+        let login = app
+            .query(
+                None,
+                "mutation { login(input: { email: \"user@vibebot.local\", password: \"password123\" }) { token user { disclaimerAccepted disclaimerVersion } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            login["login"]["user"]["disclaimerVersion"],
+            version.as_str()
+        );
+        let demo = TestUser::new(
+            "VXNlcjpkZW1v",
+            "user@vibebot.local",
+            login["login"]["token"].as_str().unwrap(),
+        );
+        let conv = app.create_conversation(&demo, "Seeded").await;
+        let body = app
+            .post(
+                Some(&demo.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "hello" } }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+
+        // A new account accepts it first.
+        let ada = app.register("ada@example.com").await;
+        let conv = app.create_conversation(&ada, "New").await;
+        let body = app
+            .post(
+                Some(&ada.token),
+                SEND,
+                json!({ "i": { "conversationId": conv, "content": "hello" } }),
+            )
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["reason"], "DISCLAIMER_REQUIRED",
+            "{body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["disclaimerVersion"],
+            version.as_str()
+        );
+    }
+);

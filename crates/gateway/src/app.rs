@@ -78,7 +78,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let db = connect(&config).await?;
     if config.seed.on_serve {
-        let report = seed::load(&db, config.seed.dir.as_deref())
+        let report = seed::load_with_disclaimers(&db, config.seed.dir.as_deref())
             .await
             .context("cannot load the seeds")?;
         tracing::info!(%report, "seeds loaded");
