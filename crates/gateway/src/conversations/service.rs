@@ -122,16 +122,16 @@ impl ConversationService {
         // A retired persona or room starts no new conversation; a persona only works in the
         // rooms linked to it (`persona_rooms`).
         if let Some(id) = &draft.persona_id
-            && !catalogue::persona(db, id)
+            && catalogue::persona(db, id)
                 .await?
-                .is_some_and(|p| p.retired_at.is_none())
+                .is_none_or(|p| p.retired_at.is_some())
         {
             return Err(ApiError::bad_input("personaId", "no such persona"));
         }
         if let Some(id) = &draft.room_id
-            && !catalogue::room(db, id)
+            && catalogue::room(db, id)
                 .await?
-                .is_some_and(|r| r.retired_at.is_none())
+                .is_none_or(|r| r.retired_at.is_some())
         {
             return Err(ApiError::bad_input("roomId", "no such room"));
         }

@@ -113,7 +113,9 @@ impl JournalService {
             }
         };
         let new = match source {
-            JournalSource::Reply { message_id } => self.from_reply(caller, &message_id).await?,
+            JournalSource::Reply { message_id } => {
+                self.entry_for_reply(caller, &message_id).await?
+            }
             JournalSource::Text {
                 prompt,
                 response,
@@ -145,7 +147,7 @@ impl JournalService {
     /// The entry for the exchange that ends at reply `message_id`, which must be an ASSISTANT
     /// message with text, answering a USER message, in a conversation of the caller's with a
     /// persona and a room.
-    async fn from_reply(&self, caller: &Caller, message_id: &str) -> ApiResult<NewJournal> {
+    async fn entry_for_reply(&self, caller: &Caller, message_id: &str) -> ApiResult<NewJournal> {
         let (reply, conversation) = self
             .conversations
             .message_for(Some(&caller.actor), message_id, Action::Update)
