@@ -524,10 +524,12 @@ colloquy_tests::e2e!(
         let read = app
             .query(
                 Some(&ada.token),
-                "query($id: ID!) { journal(id: $id) { prompt response persona { name } room { name } conversation { id } promptMessage { content } responseMessage { id } createdAt updatedAt } node(id: $id) { __typename id } }",
+                "query($id: ID!) { journal(id: $id) { userId owner { email } prompt response persona { name } room { name } conversation { id } promptMessage { content } responseMessage { id } createdAt updatedAt } node(id: $id) { __typename id } }",
                 json!({ "id": first }),
             )
             .await;
+        assert_eq!(read["journal"]["userId"], ada.global_id.as_str());
+        assert_eq!(read["journal"]["owner"]["email"], "ada@example.com");
         assert_eq!(read["journal"]["prompt"], "How do I stop overthinking?");
         assert_eq!(read["journal"]["response"], text.as_str());
         assert_eq!(read["journal"]["room"]["name"], "Room quiet-room");
@@ -877,7 +879,7 @@ colloquy_tests::e2e!(
         let login = app
             .query(
                 None,
-                "mutation { login(input: { email: \"user@vibebot.local\", password: \"password123\" }) { token user { disclaimerAccepted disclaimerVersion } } }",
+                "mutation { login(input: { email: \"user@vibebot.local\", password: \"password123\" }) { token user { disclaimerAccepted disclaimerVersion disclaimerAcceptedAt } } }",
                 json!({}),
             )
             .await;

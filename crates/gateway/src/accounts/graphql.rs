@@ -76,6 +76,10 @@ impl User {
     async fn disclaimer_version(&self) -> Option<&str> {
         self.0.disclaimer_version.as_deref()
     }
+    /// When the user last accepted a disclaimer (`disclaimerVersion`).
+    async fn disclaimer_accepted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.disclaimer_accepted_at
+    }
     async fn last_login_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_login_at
     }

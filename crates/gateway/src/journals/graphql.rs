@@ -10,6 +10,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::service::{self, JournalChanges, JournalDraft, JournalFilter, JournalService};
+use crate::accounts::graphql::{User, user_link};
 use crate::catalogue::graphql::{Persona, Room};
 use crate::catalogue::loaders::{PersonaId, RoomId};
 use crate::conversations::graphql::{
@@ -38,6 +39,13 @@ impl From<service::Journal> for Journal {
 impl Journal {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Journal, &self.0.id)
+    }
+    async fn user_id(&self) -> ID {
+        ids::encode(Kind::User, &self.0.user_id)
+    }
+    /// The user who keeps the entry (always the caller: journals are their owner's alone).
+    async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user_link(ctx, Some(&self.0.user_id)).await
     }
     /// The user's own title, if they gave one.
     async fn title(&self) -> Option<&str> {
