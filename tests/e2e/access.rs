@@ -30,6 +30,7 @@ pub struct Fixture {
     pub identity: String,
     /// None for guests, who may hold no credentials (their `addApiKey` is refused).
     pub api_key: Option<String>,
+    pub journal: String,
     /// Research data, for staff only (which staff may read by design, so only the staff
     /// member's is probed, by everyone else).
     pub research: Option<Research>,
@@ -94,6 +95,7 @@ fn every_id(f: &Fixture) -> Vec<String> {
             r.event.clone(),
         ]);
     }
+    ids.push(f.journal.clone());
     ids
 }
 
@@ -224,6 +226,78 @@ pub const PROBES: &[(&str, Probe)] = &[
             "mutation($id: ID!) { updateConversation(input: { id: $id, systemPrompt: \"pwned\" }) { conversation { id title } } }",
             |f| id(&f.conversation),
         ),
+    ),
+    (
+        "Query.journal(id)",
+        Probe::Hidden(
+            "query($id: ID!) { journal(id: $id) { id prompt response } }",
+            |f| vec![json!({ "id": f.journal })],
+        ),
+    ),
+    (
+        "Query.journals(filter.personaId)",
+        Probe::Public("filters the caller's own journal by a catalogue persona"),
+    ),
+    (
+        "Query.journals(filter.roomId)",
+        Probe::Public("filters the caller's own journal by a catalogue room"),
+    ),
+    (
+        "Mutation.saveJournal(input.messageId)",
+        Probe::Http(
+            "mutation($id: ID!) { saveJournal(input: { messageId: $id }) { journal { id prompt response } } }",
+            |f| id(&f.message),
+        ),
+    ),
+    (
+        "Mutation.saveJournal(input.personaId)",
+        Probe::Public("a catalogue persona"),
+    ),
+    (
+        "Mutation.saveJournal(input.roomId)",
+        Probe::Public("a catalogue room"),
+    ),
+    (
+        "Mutation.updateJournal(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { updateJournal(input: { id: $id, title: \"pwned\" }) { journal { id prompt } } }",
+            |f| id(&f.journal),
+        ),
+    ),
+    (
+        "Mutation.deleteJournal(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteJournal(input: { id: $id }) { deletedJournalId } }",
+            |f| id(&f.journal),
+        ),
+    ),
+    (
+        "Mutation.updatePersona(input.id)",
+        Probe::Public("a catalogue persona (admins only: FORBIDDEN for the rest)"),
+    ),
+    (
+        "Mutation.retirePersona(input.id)",
+        Probe::Public("a catalogue persona (admins only: FORBIDDEN for the rest)"),
+    ),
+    (
+        "Mutation.setPersonaRooms(input.personaId)",
+        Probe::Public("a catalogue persona (admins only: FORBIDDEN for the rest)"),
+    ),
+    (
+        "Mutation.setPersonaRooms(input.roomIds)",
+        Probe::Public("catalogue rooms (admins only: FORBIDDEN for the rest)"),
+    ),
+    (
+        "Mutation.setPersonaRooms(input.defaultRoomIds)",
+        Probe::Public("catalogue rooms (admins only: FORBIDDEN for the rest)"),
+    ),
+    (
+        "Mutation.updateRoom(input.id)",
+        Probe::Public("a catalogue room (admins only: FORBIDDEN for the rest)"),
+    ),
+    (
+        "Mutation.retireRoom(input.id)",
+        Probe::Public("a catalogue room (admins only: FORBIDDEN for the rest)"),
     ),
     (
         "Mutation.deleteApiKey(input.id)",
@@ -587,6 +661,20 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) ->
     } else {
         None
     };
+    let journal = app
+        .query(
+            Some(&user.token),
+            "mutation($p: String!, $persona: ID!, $room: ID!) { saveJournal(input: { prompt: $p, response: \"noted\", personaId: $persona, roomId: $room }) { journal { id } } }",
+            json!({
+                "p": format!("secret-content-{n}"),
+                "persona": gid(Kind::Persona, "probe-persona"),
+                "room": gid(Kind::Room, "probe-room"),
+            }),
+        )
+        .await["saveJournal"]["journal"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
         user,
         conversation,
@@ -596,6 +684,7 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) ->
         contact,
         identity,
         api_key,
+        journal,
         research,
     }
 }
@@ -644,6 +733,43 @@ async fn research_fixture(app: &TestApp, staff: &TestUser, n: usize) -> Research
         note,
         event,
     }
+}
+
+/// A persona and a room for the fixtures' journal entries (journals name both).
+async fn catalogue_for_journals(app: &TestApp) {
+    use persistence::catalogue::{NewPersona, NewRoom, create_persona, create_room};
+    let db = app.db().conn();
+    create_persona(
+        db,
+        NewPersona {
+            id: "probe-persona".into(),
+            name: "Probe".into(),
+            tone: String::new(),
+            voice: String::new(),
+            description: String::new(),
+            system_prompt: "You are a probe.".into(),
+            tags: Vec::new(),
+            default_model: None,
+            avatar_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    create_room(
+        db,
+        NewRoom {
+            id: "probe-room".into(),
+            name: "Probe room".into(),
+            description: String::new(),
+            purpose: "Probing.".into(),
+            sample_prompt: String::new(),
+            tags: Vec::new(),
+            prompt_type: core_domain::enums::PromptType::Open,
+            features: json!({}),
+        },
+    )
+    .await
+    .unwrap();
 }
 
 fn error_code(body: &Value) -> Option<String> {
@@ -723,6 +849,7 @@ e2e!(
             ("developer@example.com", Some(Role::Developer)),
             ("admin@example.com", Some(Role::Admin)),
         ];
+        catalogue_for_journals(&app).await;
         let mut fixtures = Vec::new();
         for (n, (email, role)) in people.iter().enumerate() {
             let user = participant(&app, email, *role).await;
@@ -816,12 +943,13 @@ e2e!(
             let data = app
             .query(
                 Some(&f.user.token),
-                "query($c: ID!) { me { role isActive } conversation(id: $c) { title totalMessages }
+                "query($c: ID!, $j: ID!) { me { role isActive } conversation(id: $c) { title totalMessages }
                    myContactMethods { id } myIdentities { id } myApiTokens { id } mySessions { id }
-                   myApiKeys { id } }",
-                json!({ "c": f.conversation }),
+                   myApiKeys { id } journal(id: $j) { prompt } }",
+                json!({ "c": f.conversation, "j": f.journal }),
             )
             .await;
+            assert_eq!(data["journal"]["prompt"], format!("secret-content-{n}"));
             assert_eq!(data["conversation"]["title"], format!("secret-title-{n}"));
             assert_eq!(data["conversation"]["totalMessages"], 1);
             assert_eq!(data["me"]["isActive"], true);

@@ -14,6 +14,7 @@ mod http_spec;
 mod identity;
 mod limits;
 mod mail;
+mod numira;
 mod playground;
 mod queries;
 mod readme;

@@ -16,6 +16,7 @@ use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
 use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
+use crate::journals::JournalService;
 use crate::platform::config::Config;
 use crate::platform::events;
 use crate::platform::rate_limit::{self, RateLimiter};
@@ -36,6 +37,18 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         .context("cannot apply migrations")?;
     if applied > 0 {
         tracing::info!(applied, "applied migrations");
+    }
+    // COLLOQUY_DISCLAIMER_VERSION names a disclaimer version to publish once (the first
+    // deployment's); later versions are published with `publishDisclaimer`.
+    let configured = config.auth.disclaimer_version.as_deref();
+    if crate::accounts::publish_configured_disclaimer(&db, configured)
+        .await
+        .context("cannot publish the configured disclaimer version")?
+    {
+        tracing::info!(
+            version = configured,
+            "published the configured disclaimer version"
+        );
     }
     // Replies a stopped server left STREAMING become FAILED (reason `interrupted`), keeping their
     // saved text, and their reservations are settled and billed (`chat::recover`). An SQLite file
@@ -66,7 +79,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let db = connect(&config).await?;
     if config.seed.on_serve {
-        let report = seed::load(&db, config.seed.dir.as_deref())
+        let report = seed::load_with_disclaimers(&db, config.seed.dir.as_deref())
             .await
             .context("cannot load the seeds")?;
         tracing::info!(%report, "seeds loaded");
@@ -106,7 +119,8 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
             AccountService::new(db.clone(), Arc::clone(&config), events)
                 .context("cannot set up the mailer")?,
         ),
-        catalogue: Arc::new(CatalogueService::new(db.clone())),
+        catalogue: Arc::new(CatalogueService::new(db.clone(), Arc::clone(&chat))),
+        journals: Arc::new(JournalService::new(db.clone(), Arc::clone(&conversations))),
         research: Arc::new(ResearchService::new(
             db.clone(),
             Arc::clone(&conversations),

@@ -112,7 +112,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Seed => {
             let db = app::connect(&config).await?;
-            let report = seed::load(&db, config.seed.dir.as_deref()).await?;
+            let report = seed::load_with_disclaimers(&db, config.seed.dir.as_deref()).await?;
             println!("{report}");
             Ok(())
         }

@@ -14,5 +14,6 @@ pub mod conversations;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod journals;
 pub mod platform;
 pub mod research;

@@ -120,6 +120,8 @@ pub const USER_REFERENCES: &[(&str, &str, Option<&[&str]>)] = &[
     ("safety_incidents", "assigned_to_id", None),
     // Other sign-ins the guest started: the same person, so they finish for the target.
     ("oauth_states", "guest_user_id", None),
+    // A guest cannot publish (admins only), but the list covers every reference.
+    ("disclaimer_versions", "created_by", None),
 ];
 
 /// Moves everything `guest_id` owns to `target_id` and deletes the guest, in one transaction.

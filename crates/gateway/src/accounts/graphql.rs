@@ -76,6 +76,10 @@ impl User {
     async fn disclaimer_version(&self) -> Option<&str> {
         self.0.disclaimer_version.as_deref()
     }
+    /// When the user last accepted a disclaimer (`disclaimerVersion`).
+    async fn disclaimer_accepted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.disclaimer_accepted_at
+    }
     async fn last_login_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_login_at
     }
@@ -343,7 +347,39 @@ impl From<ProviderRow> for OAuthProvider {
     }
 }
 
-/// The disclaimer users must accept before AI calls, when one is configured.
+/// A published version of the disclaimer.
+#[derive(SimpleObject)]
+pub struct DisclaimerVersion {
+    /// The version users name to accept it (`acceptDisclaimer`).
+    pub version: String,
+    pub text: String,
+    pub published_at: DateTime<Utc>,
+}
+
+impl From<service::DisclaimerVersion> for DisclaimerVersion {
+    fn from(d: service::DisclaimerVersion) -> Self {
+        Self {
+            version: d.version,
+            text: d.text,
+            published_at: d.published_at,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct PublishDisclaimerInput {
+    /// A new version name (1 to 50 characters), e.g. `2026-01`; never one published before.
+    pub version: String,
+    /// What users accept (up to 20,000 characters).
+    pub text: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PublishDisclaimerPayload {
+    pub disclaimer: DisclaimerVersion,
+}
+
+/// The disclaimer users must accept before AI calls, when one is published.
 #[derive(SimpleObject)]
 pub struct Disclaimer {
     /// The version to accept; null when none is required.
@@ -555,7 +591,7 @@ pub struct ResetPasswordPayload {
 
 #[derive(InputObject)]
 pub struct AcceptDisclaimerInput {
-    /// The version in force (`disclaimer { requiredVersion }`), when one is configured.
+    /// The current version (`currentDisclaimer { version }`); an older one is refused.
     pub version: String,
 }
 
@@ -702,11 +738,19 @@ impl IdentityQuery {
         Ok(list.into_iter().map(Into::into).collect())
     }
 
-    /// The disclaimer in force.
+    /// The disclaimer in force (see `currentDisclaimer` for its text).
     async fn disclaimer(&self, ctx: &Context<'_>) -> ApiResult<Disclaimer> {
+        let current = accounts(ctx)?.current_disclaimer().await?;
         Ok(Disclaimer {
-            required_version: accounts(ctx)?.required_disclaimer().map(str::to_owned),
+            required_version: current.map(|d| d.version),
         })
+    }
+
+    /// The disclaimer users must accept (`acceptDisclaimer`) before talking to the AI: the
+    /// version published last. Null while none is published.
+    async fn current_disclaimer(&self, ctx: &Context<'_>) -> ApiResult<Option<DisclaimerVersion>> {
+        let current = accounts(ctx)?.current_disclaimer().await?;
+        Ok(current.map(Into::into))
     }
 }
 
@@ -973,7 +1017,7 @@ impl IdentityMutation {
         Ok(ResetPasswordPayload { success: true })
     }
 
-    /// Accepts the disclaimer `version` (the one in force, when one is configured).
+    /// Accepts the disclaimer `version`, which must be the current one.
     async fn accept_disclaimer(
         &self,
         ctx: &Context<'_>,
@@ -988,6 +1032,27 @@ impl IdentityMutation {
 
 #[derive(Default)]
 pub struct AdminMutation;
+
+#[derive(Default)]
+pub struct DisclaimerMutation;
+
+#[Object]
+impl DisclaimerMutation {
+    /// Publishes a new disclaimer version (admins only). It is current at once: every user must
+    /// accept it before their next AI call.
+    async fn publish_disclaimer(
+        &self,
+        ctx: &Context<'_>,
+        input: PublishDisclaimerInput,
+    ) -> ApiResult<PublishDisclaimerPayload> {
+        let row = accounts(ctx)?
+            .publish_disclaimer(caller(ctx)?, &input.version, &input.text)
+            .await?;
+        Ok(PublishDisclaimerPayload {
+            disclaimer: row.into(),
+        })
+    }
+}
 
 #[Object]
 impl AdminMutation {

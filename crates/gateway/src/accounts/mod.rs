@@ -7,4 +7,6 @@ pub mod identity;
 pub mod loaders;
 pub mod service;
 
-pub use service::{AccountService, Caller, SignedIn, require_disclaimer};
+pub use service::{
+    AccountService, Caller, SignedIn, publish_configured_disclaimer, require_disclaimer,
+};

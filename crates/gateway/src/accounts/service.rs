@@ -19,6 +19,7 @@ use core_domain::enums::{Role, TokenPurpose, TokenScope};
 use core_domain::pagination::PageArgs;
 use core_domain::policy::{Action, Resource, can};
 use core_domain::{Actor, time, validation};
+use persistence::disclaimers;
 use persistence::sessions::{self, Origin};
 use persistence::tokens::{self, NewToken};
 use persistence::users::{self, NewUser, Upgrade};
@@ -32,6 +33,7 @@ use crate::platform::events::{AuthEvent, EventBus};
 use crate::platform::outbox::{Outbox, Purpose};
 
 pub use persistence::contacts::ContactMethod;
+pub use persistence::disclaimers::DisclaimerVersion;
 pub use persistence::identities::ExternalIdentity;
 pub use persistence::sessions::Session;
 pub use persistence::tokens::Token;
@@ -495,27 +497,56 @@ impl AccountService {
         Ok(())
     }
 
-    /// The disclaimer version users must accept before AI calls, when one is configured.
-    pub fn required_disclaimer(&self) -> Option<&str> {
-        self.config.auth.disclaimer_version.as_deref()
+    /// The disclaimer users must accept before AI calls: the one published last, if any.
+    pub async fn current_disclaimer(&self) -> ApiResult<Option<DisclaimerVersion>> {
+        Ok(disclaimers::current(self.db.conn()).await?)
     }
 
-    /// Records that the caller accepted disclaimer `version` (the one in force, when one is
-    /// configured).
+    /// Publishes a new disclaimer version, which becomes the current one at once: every user must
+    /// accept it before their next AI call. Admins only; a version published before is
+    /// BAD_USER_INPUT on `version`.
+    pub async fn publish_disclaimer(
+        &self,
+        caller: &Caller,
+        version: &str,
+        text: &str,
+    ) -> ApiResult<DisclaimerVersion> {
+        Self::require_admin(caller, Action::Create)?;
+        let version = check_disclaimer_version(version)?;
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > MAX_DISCLAIMER_LEN {
+            return Err(ApiError::bad_input(
+                "text",
+                format!("must be 1 to {MAX_DISCLAIMER_LEN} characters"),
+            ));
+        }
+        match disclaimers::publish(self.db.conn(), version, text, Some(&caller.actor.user_id)).await
+        {
+            Err(StoreError::Conflict(_)) => Err(ApiError::bad_input(
+                "version",
+                "was published before: choose a new version",
+            )),
+            other => Ok(other?),
+        }
+    }
+
+    /// Records that the caller accepted disclaimer `version`, which must be the current one
+    /// (BAD_USER_INPUT on `version` otherwise, and when none is published).
     pub async fn accept_disclaimer(&self, caller: &Caller, version: &str) -> ApiResult<User> {
         let db = &self.db;
-        let required = self.required_disclaimer();
-        let version = version.trim();
-        if version.is_empty() || version.len() > 50 {
-            return Err(ApiError::bad_input("version", "must be 1 to 50 characters"));
-        }
-        if let Some(required) = required
-            && required != version
-        {
-            return Err(ApiError::bad_input(
-                "version",
-                format!("the current disclaimer is version {required}"),
-            ));
+        let version = check_disclaimer_version(version)?;
+        let current = disclaimers::current(db.conn()).await?;
+        match current {
+            None => {
+                return Err(ApiError::bad_input("version", "no disclaimer is published"));
+            }
+            Some(current) if current.version != version => {
+                return Err(ApiError::bad_input(
+                    "version",
+                    format!("the current disclaimer is version {}", current.version),
+                ));
+            }
+            Some(_) => {}
         }
         users::accept_disclaimer(db.conn(), &caller.actor.user_id, version).await?;
         users::find(db.conn(), &caller.actor.user_id)
@@ -649,21 +680,59 @@ pub(super) fn found(changed: bool) -> ApiResult<()> {
     }
 }
 
-/// The one disclaimer rule, applied before every AI call: when a version is required, the user
-/// must have accepted exactly that version (accepting an older one does not count). FORBIDDEN
-/// with reason DISCLAIMER_REQUIRED and the version needed otherwise.
-pub async fn require_disclaimer(db: &Db, user_id: &str, required: Option<&str>) -> ApiResult<()> {
-    let Some(required) = required else {
-        return Ok(());
-    };
-    let user = users::find(db.conn(), user_id)
+/// The one disclaimer rule, applied before every AI call: when a disclaimer is published, the
+/// user must have accepted exactly the current one (the one published last; accepting an older
+/// one does not count). FORBIDDEN with reason DISCLAIMER_REQUIRED and the version needed
+/// otherwise. One statement reads the user's acceptance and the current version together.
+///
+/// `configured` is `COLLOQUY_DISCLAIMER_VERSION`, which start-up publishes
+/// ([`publish_configured_disclaimer`]); it only matters if that row is missing (required then
+/// too, never weaker than the configuration).
+pub async fn require_disclaimer(db: &Db, user_id: &str, configured: Option<&str>) -> ApiResult<()> {
+    let standing = disclaimers::standing(db.conn(), user_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    if user.disclaimer_accepted && user.disclaimer_version.as_deref() == Some(required) {
-        Ok(())
-    } else {
-        Err(ApiError::DisclaimerRequired {
-            version: required.to_owned(),
-        })
+    let standing = match (&standing.current_version, configured) {
+        (None, Some(v)) => disclaimers::Standing {
+            current_version: Some(v.to_owned()),
+            ..standing
+        },
+        _ => standing,
+    };
+    match standing.missing() {
+        None => Ok(()),
+        Some(version) => Err(ApiError::DisclaimerRequired {
+            version: version.to_owned(),
+        }),
     }
+}
+
+/// The text start-up publishes for `COLLOQUY_DISCLAIMER_VERSION` when that version is new.
+pub const CONFIGURED_DISCLAIMER_TEXT: &str = "Replies in Colloquy are written by AI models. They \
+can be wrong, and they are not medical, legal, financial or mental-health advice. In a crisis, \
+contact local emergency services.";
+
+/// Publishes `COLLOQUY_DISCLAIMER_VERSION` (when set) as a disclaimer version unless it was
+/// published before, so a deployment can name its first version in configuration. Safe with
+/// several instances starting at once (one insert wins). Returns whether it was published now.
+pub async fn publish_configured_disclaimer(
+    db: &Db,
+    configured: Option<&str>,
+) -> Result<bool, StoreError> {
+    let Some(version) = configured.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(false);
+    };
+    disclaimers::publish_if_new(db.conn(), version, CONFIGURED_DISCLAIMER_TEXT).await
+}
+
+/// Longest disclaimer text accepted.
+const MAX_DISCLAIMER_LEN: usize = 20_000;
+
+/// A disclaimer version as given: trimmed, 1 to 50 characters (BAD_USER_INPUT on `version`).
+fn check_disclaimer_version(version: &str) -> ApiResult<&str> {
+    let version = version.trim();
+    if version.is_empty() || version.chars().count() > 50 {
+        return Err(ApiError::bad_input("version", "must be 1 to 50 characters"));
+    }
+    Ok(version)
 }

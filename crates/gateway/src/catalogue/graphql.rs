@@ -1,11 +1,12 @@
-//! The catalogue over GraphQL: personas and rooms, readable by anyone, signed in or not. The
-//! catalogue is small and read whole, so its connections page in memory.
+//! The catalogue over GraphQL: personas and rooms, readable by anyone, signed in or not, and
+//! their administration (admins only). The catalogue is small and read whole, so its
+//! connections page in memory.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::loaders::{LinksOfPersona, LinksOfRoom, PersonaId, RoomId};
@@ -54,7 +55,11 @@ async fn rooms_of(ctx: &Context<'_>, persona_id: &str, only_default: bool) -> Ap
         .filter(|l| l.is_default || !only_default)
         .map(|l| RoomId(l.room_id));
     let rooms = loader.load_many(ids).await?;
-    let mut rooms: Vec<Room> = rooms.into_values().map(Room).collect();
+    let mut rooms: Vec<Room> = rooms
+        .into_values()
+        .filter(|r| r.retired_at.is_none())
+        .map(Room)
+        .collect();
     rooms.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     Ok(rooms)
 }
@@ -91,8 +96,8 @@ impl Persona {
     async fn avatar_url(&self) -> Option<&str> {
         self.0.avatar_url.as_deref()
     }
-    /// Rooms this persona works in, by name. A plain list: a persona works in a handful of
-    /// rooms.
+    /// Rooms this persona works in (not retired), by name. A plain list: a persona works in a
+    /// handful of rooms.
     async fn rooms(&self, ctx: &Context<'_>) -> ApiResult<Vec<Room>> {
         rooms_of(ctx, &self.0.id, false).await
     }
@@ -102,6 +107,13 @@ impl Persona {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// When an admin retired it (then it is in no public list and starts no conversation).
+    async fn retired_at(&self) -> Option<DateTime<Utc>> {
+        self.0.retired_at
     }
 }
 
@@ -132,7 +144,7 @@ impl Room {
     async fn features(&self) -> Json {
         Json(self.0.features.clone())
     }
-    /// Personas that work in this room, by name. A plain list: a room has a handful of
+    /// Personas that work in this room (not retired), by name. A plain list: a room has a handful of
     /// personas.
     async fn personas(&self, ctx: &Context<'_>) -> ApiResult<Vec<Persona>> {
         let loader = &ctx.loaders()?.catalogue;
@@ -142,12 +154,23 @@ impl Room {
         let personas = loader
             .load_many(links.into_iter().map(|l| PersonaId(l.persona_id)))
             .await?;
-        let mut personas: Vec<Persona> = personas.into_values().map(Persona).collect();
+        let mut personas: Vec<Persona> = personas
+            .into_values()
+            .filter(|p| p.retired_at.is_none())
+            .map(Persona)
+            .collect();
         personas.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(personas)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// When an admin retired it (then it is in no public list and starts no conversation).
+    async fn retired_at(&self) -> Option<DateTime<Utc>> {
+        self.0.retired_at
     }
 }
 
@@ -173,7 +196,8 @@ pub struct CatalogueQuery;
 
 #[Object]
 impl CatalogueQuery {
-    /// Every persona, by name.
+    /// Every persona in service, by name. `includeRetired` adds the retired ones, for admins
+    /// (ignored for anyone else).
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn personas(
         &self,
@@ -182,9 +206,15 @@ impl CatalogueQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
+        include_retired: Option<bool>,
     ) -> ApiResult<PersonaConnection> {
         let args = page_args(first, after, last, before)?;
-        let rows = ctx.services()?.catalogue.personas().await?;
+        let actor = ctx.request()?.actor();
+        let rows = ctx
+            .services()?
+            .catalogue
+            .personas(actor, include_retired.unwrap_or(false))
+            .await?;
         list_connection(
             rows,
             &args,
@@ -204,7 +234,8 @@ impl CatalogueQuery {
         Ok(row.map(Persona::from))
     }
 
-    /// Every room, by name.
+    /// Every room in service, by name. `includeRetired` adds the retired ones, for admins
+    /// (ignored for anyone else).
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn rooms(
         &self,
@@ -213,9 +244,15 @@ impl CatalogueQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
+        include_retired: Option<bool>,
     ) -> ApiResult<RoomConnection> {
         let args = page_args(first, after, last, before)?;
-        let rows = ctx.services()?.catalogue.rooms().await?;
+        let actor = ctx.request()?.actor();
+        let rows = ctx
+            .services()?
+            .catalogue
+            .rooms(actor, include_retired.unwrap_or(false))
+            .await?;
         list_connection(rows, &args, "rooms", |r| &r.id, KnownTotal, Room::from)
     }
 
@@ -226,5 +263,290 @@ impl CatalogueQuery {
         };
         let row = ctx.services()?.catalogue.find_room(&id).await?;
         Ok(row.map(Room::from))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreatePersonaInput {
+    /// Its id in readable form (`elara`): 2 to 50 characters of a-z, 0-9 and inner hyphens.
+    pub slug: String,
+    pub name: String,
+    #[graphql(default)]
+    pub tone: String,
+    #[graphql(default)]
+    pub voice: String,
+    #[graphql(default)]
+    pub description: String,
+    /// What the AI is told to be; rooms add their purpose to it.
+    pub system_prompt: String,
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    /// The model its conversations use when they name none; a model this server knows.
+    pub default_model: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdatePersonaInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub tone: Option<String>,
+    pub voice: Option<String>,
+    pub description: Option<String>,
+    pub system_prompt: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// An empty string clears it (conversations then use the server's default model).
+    pub default_model: Option<String>,
+    /// An empty string clears it.
+    pub avatar_url: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RetirePersonaInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct CreatePersonaPayload {
+    pub persona: Persona,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdatePersonaPayload {
+    pub persona: Persona,
+}
+
+#[derive(SimpleObject)]
+pub struct RetirePersonaPayload {
+    pub persona: Persona,
+}
+
+#[derive(SimpleObject)]
+pub struct SetPersonaRoomsPayload {
+    pub persona: Persona,
+}
+
+#[derive(InputObject)]
+pub struct CreateRoomInput {
+    /// Its id in readable form (`mirror-room`): 2 to 50 characters of a-z, 0-9 and inner
+    /// hyphens.
+    pub slug: String,
+    pub name: String,
+    #[graphql(default)]
+    pub description: String,
+    /// What conversations here are for; added to the persona's system prompt.
+    pub purpose: String,
+    #[graphql(default)]
+    pub sample_prompt: String,
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    pub prompt_type: PromptType,
+    /// A JSON object of feature flags.
+    pub features: Option<Json>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateRoomInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub purpose: Option<String>,
+    pub sample_prompt: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub prompt_type: Option<PromptType>,
+    pub features: Option<Json>,
+}
+
+#[derive(InputObject)]
+pub struct RetireRoomInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateRoomPayload {
+    pub room: Room,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateRoomPayload {
+    pub room: Room,
+}
+
+#[derive(SimpleObject)]
+pub struct RetireRoomPayload {
+    pub room: Room,
+}
+
+#[derive(InputObject)]
+pub struct SetPersonaRoomsInput {
+    pub persona_id: ID,
+    /// Every room the persona works in (replaces the previous set; empty: none).
+    pub room_ids: Vec<ID>,
+    /// Those of `roomIds` it suggests first.
+    #[graphql(default)]
+    pub default_room_ids: Vec<ID>,
+}
+
+/// Catalogue administration: admins only (FORBIDDEN for anyone else).
+#[derive(Default)]
+pub struct CatalogueMutation;
+
+#[Object]
+impl CatalogueMutation {
+    /// Creates a persona (admins only).
+    async fn create_persona(
+        &self,
+        ctx: &Context<'_>,
+        input: CreatePersonaInput,
+    ) -> ApiResult<CreatePersonaPayload> {
+        let draft = service::PersonaDraft {
+            slug: input.slug,
+            name: input.name,
+            tone: input.tone,
+            voice: input.voice,
+            description: input.description,
+            system_prompt: input.system_prompt,
+            tags: input.tags,
+            default_model: input.default_model,
+            avatar_url: input.avatar_url,
+        };
+        let actor = ctx.request()?.actor();
+        let row = ctx
+            .services()?
+            .catalogue
+            .create_persona(actor, draft)
+            .await?;
+        Ok(CreatePersonaPayload {
+            persona: row.into(),
+        })
+    }
+
+    /// Changes a persona (admins only); fields left out stay as they are.
+    async fn update_persona(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdatePersonaInput,
+    ) -> ApiResult<UpdatePersonaPayload> {
+        let id = ids::decode(&input.id, Kind::Persona, "id")?;
+        let changes = service::PersonaChanges {
+            name: input.name,
+            tone: input.tone,
+            voice: input.voice,
+            description: input.description,
+            system_prompt: input.system_prompt,
+            tags: input.tags,
+            default_model: input.default_model,
+            avatar_url: input.avatar_url,
+        };
+        let actor = ctx.request()?.actor();
+        let row = ctx
+            .services()?
+            .catalogue
+            .update_persona(actor, &id, changes)
+            .await?;
+        Ok(UpdatePersonaPayload {
+            persona: row.into(),
+        })
+    }
+
+    /// Retires a persona (admins only): it leaves the public lists and starts no new
+    /// conversation; existing conversations and journals keep it.
+    async fn retire_persona(
+        &self,
+        ctx: &Context<'_>,
+        input: RetirePersonaInput,
+    ) -> ApiResult<RetirePersonaPayload> {
+        let id = ids::decode(&input.id, Kind::Persona, "id")?;
+        let actor = ctx.request()?.actor();
+        let row = ctx.services()?.catalogue.retire_persona(actor, &id).await?;
+        Ok(RetirePersonaPayload {
+            persona: row.into(),
+        })
+    }
+
+    /// Sets the rooms a persona works in (admins only), replacing the previous set.
+    async fn set_persona_rooms(
+        &self,
+        ctx: &Context<'_>,
+        input: SetPersonaRoomsInput,
+    ) -> ApiResult<SetPersonaRoomsPayload> {
+        let persona = ids::decode(&input.persona_id, Kind::Persona, "personaId")?;
+        let decode_all = |list: &[ID], field| {
+            list.iter()
+                .map(|id| ids::decode(id, Kind::Room, field))
+                .collect::<ApiResult<Vec<String>>>()
+        };
+        let rooms = decode_all(&input.room_ids, "roomIds")?;
+        let defaults = decode_all(&input.default_room_ids, "defaultRoomIds")?;
+        let actor = ctx.request()?.actor();
+        let row = ctx
+            .services()?
+            .catalogue
+            .set_persona_rooms(actor, &persona, rooms, defaults)
+            .await?;
+        Ok(SetPersonaRoomsPayload {
+            persona: row.into(),
+        })
+    }
+
+    /// Creates a room (admins only).
+    async fn create_room(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRoomInput,
+    ) -> ApiResult<CreateRoomPayload> {
+        let draft = service::RoomDraft {
+            slug: input.slug,
+            name: input.name,
+            description: input.description,
+            purpose: input.purpose,
+            sample_prompt: input.sample_prompt,
+            tags: input.tags,
+            prompt_type: input.prompt_type.into(),
+            features: input
+                .features
+                .map_or_else(|| serde_json::json!({}), |f| f.0),
+        };
+        let actor = ctx.request()?.actor();
+        let row = ctx.services()?.catalogue.create_room(actor, draft).await?;
+        Ok(CreateRoomPayload { room: row.into() })
+    }
+
+    /// Changes a room (admins only); fields left out stay as they are.
+    async fn update_room(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateRoomInput,
+    ) -> ApiResult<UpdateRoomPayload> {
+        let id = ids::decode(&input.id, Kind::Room, "id")?;
+        let changes = service::RoomChanges {
+            name: input.name,
+            description: input.description,
+            purpose: input.purpose,
+            sample_prompt: input.sample_prompt,
+            tags: input.tags,
+            prompt_type: input.prompt_type.map(Into::into),
+            features: input.features.map(|f| f.0),
+        };
+        let actor = ctx.request()?.actor();
+        let row = ctx
+            .services()?
+            .catalogue
+            .update_room(actor, &id, changes)
+            .await?;
+        Ok(UpdateRoomPayload { room: row.into() })
+    }
+
+    /// Retires a room (admins only): it leaves the public lists and starts no new conversation;
+    /// existing conversations and journals keep it.
+    async fn retire_room(
+        &self,
+        ctx: &Context<'_>,
+        input: RetireRoomInput,
+    ) -> ApiResult<RetireRoomPayload> {
+        let id = ids::decode(&input.id, Kind::Room, "id")?;
+        let actor = ctx.request()?.actor();
+        let row = ctx.services()?.catalogue.retire_room(actor, &id).await?;
+        Ok(RetireRoomPayload { room: row.into() })
     }
 }

@@ -129,12 +129,31 @@ impl ChatService {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The model a conversation's next reply uses when the request names none.
-    pub fn model_for(&self, conversation: &conversations::Conversation) -> String {
-        conversation
-            .model
-            .clone()
-            .unwrap_or_else(|| self.providers.default_model().to_owned())
+    /// The model a conversation's next reply uses when the request names none: the
+    /// conversation's own, else its persona's default model when this server can call it (a
+    /// server key for its provider, or a key of the conversation's owner), else the server's
+    /// default model.
+    pub async fn model_for(&self, conversation: &conversations::Conversation) -> ApiResult<String> {
+        if let Some(own) = &conversation.model {
+            return Ok(own.clone());
+        }
+        if let Some(persona_id) = &conversation.persona_id
+            && let Some(persona) = catalogue::persona(self.db.conn(), persona_id).await?
+            && let Some(model) = persona.default_model.filter(|m| !m.trim().is_empty())
+            && let Ok((_, info)) = self.providers.for_model(&model)
+        {
+            let callable = self.providers.has_server_key(&info.provider)
+                || match &conversation.user_id {
+                    Some(owner) => api_keys::newest_for(self.db.conn(), owner, &info.provider)
+                        .await?
+                        .is_some(),
+                    None => false,
+                };
+            if callable {
+                return Ok(model);
+            }
+        }
+        Ok(self.providers.default_model().to_owned())
     }
 
     /// Checks that `model` can be used, for settings that name one.
@@ -366,7 +385,7 @@ impl ChatService {
 
         let model = match model {
             Some(m) => m,
-            None => self.model_for(&conversation),
+            None => self.model_for(&conversation).await?,
         };
         let (provider, info) = self.providers.for_model(&model)?;
         let info = info.clone();
@@ -501,25 +520,55 @@ impl ChatService {
         Ok((stored.pop(), reply))
     }
 
-    /// The conversation's own system prompt, else its persona's.
+    /// The conversation's own system prompt, else its persona's; then, in a room, the room's
+    /// name, purpose and prompt type (with what that type asks of the replies).
     async fn system_prompt(
         &self,
         conversation: &conversations::Conversation,
     ) -> ApiResult<Option<String>> {
-        if let Some(own) = conversation
-            .system_prompt
-            .as_ref()
-            .filter(|p| !p.trim().is_empty())
-        {
-            return Ok(Some(own.clone()));
+        /// What a room adds to the system prompt: where the conversation takes place, its purpose, and
+        /// how its prompt type shapes the replies.
+        fn room_context(room: &catalogue::Room) -> String {
+            use core_domain::enums::PromptType;
+            let prompt_type = *room.prompt_type;
+            let guidance = match prompt_type {
+                PromptType::Open => "let the conversation range freely and follow the user's lead",
+                PromptType::Guided => "guide the user step by step, one question at a time",
+                PromptType::ShortForm => "keep each reply brief: a few sentences at most",
+                PromptType::Targeted => {
+                    "stay on the room's purpose and the user's specific question"
+                }
+            };
+            format!(
+                "This conversation takes place in the room \"{}\".\nThe room's purpose: {}\nPrompt type: {} ({guidance}).",
+                room.name,
+                room.purpose.trim(),
+                prompt_type.as_str(),
+            )
         }
-        if let Some(persona_id) = &conversation.persona_id
-            && let Some(persona) = catalogue::persona(self.db.conn(), persona_id).await?
+
+        let db = self.db.conn();
+        let mut prompt = conversation
+            .system_prompt
+            .clone()
+            .filter(|p| !p.trim().is_empty());
+        if prompt.is_none()
+            && let Some(persona_id) = &conversation.persona_id
+            && let Some(persona) = catalogue::persona(db, persona_id).await?
             && !persona.system_prompt.trim().is_empty()
         {
-            return Ok(Some(persona.system_prompt));
+            prompt = Some(persona.system_prompt);
         }
-        Ok(None)
+        if let Some(room_id) = &conversation.room_id
+            && let Some(room) = catalogue::room(db, room_id).await?
+        {
+            let context = room_context(&room);
+            prompt = Some(match prompt {
+                Some(base) => format!("{base}\n\n{context}"),
+                None => context,
+            });
+        }
+        Ok(prompt)
     }
 
     fn spawn_generation(self: &Arc<Self>, job: generate::Job) {

@@ -128,15 +128,29 @@ impl ConversationService {
         {
             return Err(ApiError::bad_input("model", "is not a model name"));
         }
+        // A retired persona or room starts no new conversation; a persona only works in the
+        // rooms linked to it (`persona_rooms`).
         if let Some(id) = &draft.persona_id
-            && catalogue::persona(db, id).await?.is_none()
+            && catalogue::persona(db, id)
+                .await?
+                .is_none_or(|p| p.retired_at.is_some())
         {
             return Err(ApiError::bad_input("personaId", "no such persona"));
         }
         if let Some(id) = &draft.room_id
-            && catalogue::room(db, id).await?.is_none()
+            && catalogue::room(db, id)
+                .await?
+                .is_none_or(|r| r.retired_at.is_some())
         {
             return Err(ApiError::bad_input("roomId", "no such room"));
+        }
+        if let (Some(persona), Some(room)) = (&draft.persona_id, &draft.room_id)
+            && !catalogue::supports(db, persona, room).await?
+        {
+            return Err(ApiError::bad_input(
+                "roomId",
+                "the persona does not work in this room",
+            ));
         }
         Ok(conversations::create(
             db,

@@ -18,6 +18,7 @@ use crate::chat::ChatService;
 use crate::conversations::ConversationService;
 use crate::conversations::loaders::ConversationLoaders;
 use crate::error::{ApiError, ApiResult};
+use crate::journals::JournalService;
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
 use crate::research::ResearchService;
@@ -37,6 +38,8 @@ pub struct Services {
     pub chat: Arc<ChatService>,
     /// Research sessions, observation notes, telemetry.
     pub research: Arc<ResearchService>,
+    /// Numira's journals.
+    pub journals: Arc<JournalService>,
 }
 
 /// Facts about the request being served.

@@ -33,6 +33,7 @@ pub enum Kind {
     ObservationNote,
     TelemetryEvent,
     UsageRecord,
+    Journal,
 }
 
 impl Kind {
@@ -51,6 +52,7 @@ impl Kind {
         Kind::ObservationNote,
         Kind::TelemetryEvent,
         Kind::UsageRecord,
+        Kind::Journal,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -70,6 +72,7 @@ impl Kind {
             Kind::ObservationNote => "ObservationNote",
             Kind::TelemetryEvent => "TelemetryEvent",
             Kind::UsageRecord => "UsageRecord",
+            Kind::Journal => "Journal",
         }
     }
 

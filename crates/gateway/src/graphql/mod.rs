@@ -1,6 +1,7 @@
-//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`, `research`)
-//! defines its own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this module only
-//! merges them and builds the schema with its limits. The other modules here are the machinery every area's
+//! The GraphQL schema: each area (`accounts`, `conversations`, `chat`, `catalogue`, `journals`,
+//! `research`) defines its own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this
+//! module only merges them and builds the schema with its limits. The other modules here are the
+//! machinery every area's
 //! resolvers share: the request context, global ids, connections, the generic page loader, the
 //! `Node` interface, scalars, the token-scope check, and the response's shape by the spec.
 
@@ -22,7 +23,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations, research};
+use crate::{accounts, catalogue, chat, conversations, journals, research};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -34,6 +35,7 @@ pub struct Query(
     accounts::graphql::IdentityQuery,
     accounts::graphql::AdminQuery,
     research::graphql::ResearchQuery,
+    journals::graphql::JournalQuery,
     node::NodeQuery,
 );
 
@@ -46,6 +48,9 @@ pub struct Mutation(
     accounts::graphql::IdentityMutation,
     accounts::graphql::AdminMutation,
     research::graphql::ResearchMutation,
+    accounts::graphql::DisclaimerMutation,
+    catalogue::graphql::CatalogueMutation,
+    journals::graphql::JournalMutation,
 );
 
 #[derive(MergedSubscription, Default)]

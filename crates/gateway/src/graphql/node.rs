@@ -4,7 +4,7 @@
 //! missing one (or an id of a type that does not exist); text that is not an id at all is
 //! BAD_USER_INPUT.
 //!
-//! Users, conversations, messages, personas and rooms are read through the request's loaders, so
+//! Users, conversations, messages, personas, rooms and journals are read through the request's loaders, so
 //! `nodes(ids:)` costs one statement per type whatever the number of ids. Sessions, API tokens,
 //! contact methods, identities and provider keys are only ever the caller's own: they are found
 //! among the caller's own list (one read per type asked for).
@@ -31,6 +31,7 @@ use crate::graphql::ids::{self, Kind};
 use crate::research::graphql::{
     ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
 };
+use crate::journals::graphql::{Journal, journals_by_ids};
 
 /// A record with a global id, which `node(id:)` finds again.
 #[derive(Interface, Clone)]
@@ -53,6 +54,7 @@ pub enum Node {
     ObservationNote(ObservationNote),
     TelemetryEvent(TelemetryEvent),
     UsageRecord(UsageRecord),
+    Journal(Journal),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -98,6 +100,8 @@ async fn of_kind(
             let rows = visible_usage(ctx, raw_ids).await?;
             return Ok(wrap(rows, Node::UsageRecord));
         }
+        // Only ever the caller's own (none for anonymous callers).
+        Kind::Journal => return Ok(wrap(journals_by_ids(ctx, raw_ids).await?, Node::Journal)),
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -146,7 +150,8 @@ async fn of_kind(
         | Kind::Room
         | Kind::ObservationNote
         | Kind::TelemetryEvent
-        | Kind::UsageRecord => HashMap::new(),
+        | Kind::UsageRecord
+        | Kind::Journal => HashMap::new(),
     })
 }
 

@@ -143,8 +143,10 @@ pub struct LimitsConfig {
 pub struct AuthConfig {
     /// `COLLOQUY_SESSION_TTL_HOURS`, default 720 (30 days).
     pub session_ttl: Duration,
-    /// `COLLOQUY_DISCLAIMER_VERSION`, default unset: when set, AI calls from users who have not
-    /// accepted this version answer FORBIDDEN with reason DISCLAIMER_REQUIRED.
+    /// `COLLOQUY_DISCLAIMER_VERSION`, default unset: when set, start-up publishes this version
+    /// (with a standard text) unless it was published before. Disclaimers live in the database
+    /// (`publishDisclaimer`): AI calls from users who have not accepted the version published
+    /// last answer FORBIDDEN with reason DISCLAIMER_REQUIRED.
     pub disclaimer_version: Option<String>,
     /// `COLLOQUY_AUTH_ATTEMPTS_PER_MINUTE`, default 10: sign-in and one-time-token attempts
     /// (login, password reset, contact verification, admin PIN) per account per minute; each

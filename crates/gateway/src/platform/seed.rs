@@ -2,7 +2,11 @@
 //! from a directory instead), loaded idempotently: running the loader twice changes nothing the
 //! second time. Catalogue rows (personas, rooms) are upserted by id so edited seed files update
 //! them; demo users are created once by email and never overwritten, so a changed password or
-//! deleted demo conversation stays as the user left it.
+//! deleted demo conversation stays as the user left it. Disclaimer versions
+//! (`disclaimers.json`, loaded by `serve` and `colloquy seed`, not by [`load`] alone) are
+//! published once each, in file order (the last is current), and a demo user who has accepted
+//! none accepts the current one, so the demo accounts chat at once while new accounts accept it
+//! first.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -23,6 +27,13 @@ use serde::Deserialize;
 const PERSONAS: &str = include_str!("../../../../seeds/personas.json");
 const ROOMS: &str = include_str!("../../../../seeds/rooms.json");
 const USERS: &str = include_str!("../../../../seeds/users.json");
+const DISCLAIMERS: &str = include_str!("../../../../seeds/disclaimers.json");
+
+#[derive(Deserialize)]
+struct DisclaimerSeed {
+    version: String,
+    text: String,
+}
 
 #[derive(Deserialize)]
 struct PersonaSeed {
@@ -90,14 +101,20 @@ pub struct SeedReport {
     pub links: usize,
     pub users_created: usize,
     pub conversations_created: usize,
+    pub disclaimers_published: usize,
 }
 
 impl fmt::Display for SeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} personas and {} rooms up to date ({} links), {} demo users and {} conversations created",
-            self.personas, self.rooms, self.links, self.users_created, self.conversations_created
+            "{} personas and {} rooms up to date ({} links), {} demo users and {} conversations created, {} disclaimer versions published",
+            self.personas,
+            self.rooms,
+            self.links,
+            self.users_created,
+            self.conversations_created,
+            self.disclaimers_published
         )
     }
 }
@@ -117,7 +134,34 @@ fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> anyhow::Resu
     serde_json::from_str(text).with_context(|| format!("seed file {name} is malformed"))
 }
 
-/// Loads every seed file.
+/// What `serve` (with `COLLOQUY_SEED`) and `colloquy seed` load: the disclaimer versions of
+/// `disclaimers.json`, then the demo data ([`load`]), whose users accept the current one.
+pub async fn load_with_disclaimers(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
+    let published = publish_disclaimers(db, dir).await?;
+    let mut report = load(db, dir).await?;
+    report.disclaimers_published = published;
+    Ok(report)
+}
+
+/// Publishes each version of `disclaimers.json` that was never published, in file order (the
+/// last one is then current); returns how many were new. Kept apart from [`load`] so demo data
+/// alone (as tests load it) requires no disclaimer of anyone.
+pub async fn publish_disclaimers(db: &Db, dir: Option<&Path>) -> anyhow::Result<usize> {
+    let disclaimers: Vec<DisclaimerSeed> = parse(
+        "disclaimers.json",
+        &read(dir, "disclaimers.json", DISCLAIMERS)?,
+    )?;
+    let mut published = 0;
+    for d in &disclaimers {
+        if persistence::disclaimers::publish_if_new(db.conn(), &d.version, &d.text).await? {
+            published += 1;
+        }
+    }
+    Ok(published)
+}
+
+/// Loads the catalogue and the demo users with their conversations; a demo user who has accepted
+/// no disclaimer accepts the current one, when one is published.
 pub async fn load(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
     let personas: Vec<PersonaSeed> =
         parse("personas.json", &read(dir, "personas.json", PERSONAS)?)?;
@@ -125,8 +169,9 @@ pub async fn load(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
     let users: Vec<UserSeed> = parse("users.json", &read(dir, "users.json", USERS)?)?;
     let mut report = SeedReport::default();
     load_catalogue(db, &personas, &rooms, &mut report).await?;
+    let current = persistence::disclaimers::current(db.conn()).await?;
     for user in &users {
-        load_user(db, user, &mut report).await?;
+        load_user(db, user, current.as_ref(), &mut report).await?;
     }
     Ok(report)
 }
@@ -151,6 +196,8 @@ async fn load_catalogue(
             avatar_url: Set(p.avatar_url.clone()),
             created_at: Set(now),
             updated_at: Set(now),
+            // An admin's retirement survives reseeding (not among the updated columns).
+            retired_at: sea_orm::ActiveValue::NotSet,
         };
         use personas::Column as C;
         personas::Entity::insert(row)
@@ -190,6 +237,8 @@ async fn load_catalogue(
             features: Set(r.features.clone()),
             created_at: Set(now),
             updated_at: Set(now),
+            // An admin's retirement survives reseeding (not among the updated columns).
+            retired_at: sea_orm::ActiveValue::NotSet,
         };
         use rooms::Column as C;
         rooms::Entity::insert(row)
@@ -246,7 +295,12 @@ async fn load_catalogue(
     Ok(())
 }
 
-async fn load_user(db: &Db, seed: &UserSeed, report: &mut SeedReport) -> anyhow::Result<()> {
+async fn load_user(
+    db: &Db,
+    seed: &UserSeed,
+    disclaimer: Option<&persistence::disclaimers::DisclaimerVersion>,
+    report: &mut SeedReport,
+) -> anyhow::Result<()> {
     let role: Role = seed
         .role
         .parse()
@@ -272,6 +326,13 @@ async fn load_user(db: &Db, seed: &UserSeed, report: &mut SeedReport) -> anyhow:
             .await?
         }
     };
+    // A demo account is ready to chat: it accepts the current disclaimer unless it has accepted
+    // one already (then it is left as it is, like the rest of a demo user's state).
+    if let Some(d) = disclaimer
+        && !user.disclaimer_accepted
+    {
+        users::accept_disclaimer(db.conn(), &user.id, &d.version).await?;
+    }
     for c in &seed.conversations {
         let exists = persistence::entity::conversations::Entity::find()
             .filter(persistence::entity::conversations::Column::UserId.eq(user.id.clone()))

@@ -1,5 +1,6 @@
 //! `journals`: a prompt and response the user saved (Numira `Journal`), with the persona and room
-//! they came from and, when known, the conversation and messages.
+//! they came from and, when known, the conversation and messages; an optional title and tags
+//! (a JSON array of strings).
 
 use sea_orm::entity::prelude::*;
 
@@ -15,6 +16,11 @@ pub struct Model {
     pub prompt: String,
     #[sea_orm(column_type = "Text")]
     pub response: String,
+    /// An optional title the user gave the entry.
+    pub title: Option<String>,
+    /// A JSON array of strings (the user's own labels).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub tags: Json,
     pub conversation_id: Option<String>,
     pub prompt_message_id: Option<String>,
     pub response_message_id: Option<String>,

@@ -75,6 +75,7 @@ pub mod conversations;
 pub mod course_modules;
 pub mod courses;
 pub mod customer_behavior_analyses;
+pub mod disclaimer_versions;
 pub mod enrollments;
 pub mod events;
 pub mod external_identities;

@@ -11,6 +11,7 @@ pub use super::conversations::Entity as Conversations;
 pub use super::course_modules::Entity as CourseModules;
 pub use super::courses::Entity as Courses;
 pub use super::customer_behavior_analyses::Entity as CustomerBehaviorAnalyses;
+pub use super::disclaimer_versions::Entity as DisclaimerVersions;
 pub use super::enrollments::Entity as Enrollments;
 pub use super::events::Entity as Events;
 pub use super::external_identities::Entity as ExternalIdentities;

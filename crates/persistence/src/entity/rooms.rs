@@ -27,6 +27,8 @@ pub struct Model {
     pub features: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set when an admin retired it: gone from the public lists and from new conversations.
+    pub retired_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -165,6 +165,7 @@ async fn check_schema(db: &DatabaseConnection) {
         course_modules,
         courses,
         customer_behavior_analyses,
+        disclaimer_versions,
         enrollments,
         events,
         external_identities,
