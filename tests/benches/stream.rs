@@ -42,7 +42,6 @@ async fn spawn(fake: &FakeProvider) -> TestApp {
         c.limits.requests_per_minute = 0;
         c.chat.send_rate_per_minute = 0;
         c.chat.daily_token_limit = i64::MAX / 4;
-        c.chat.flush_interval = Duration::from_secs(1);
     })
     .await
     .expect("sqlite")

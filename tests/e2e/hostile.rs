@@ -118,3 +118,56 @@ e2e!(one_sign_up_per_request, |app: TestApp| async move {
         .await;
     assert!(one["data"]["register"]["token"].is_string(), "{one}");
 });
+
+// A filter string is capped (200 characters, the longest title) with BAD_USER_INPUT naming the
+// field: SQLite answered INTERNAL ("LIKE pattern too complex") from 49,999 characters on. LIKE's
+// wildcards in the text match themselves.
+e2e!(filter_strings_are_capped, |app: TestApp| async move {
+    let ada = app.register("ada@example.com").await;
+    app.create_conversation(&ada, "100% sure").await;
+    app.create_conversation(&ada, "1000 sure").await;
+    app.create_conversation(&ada, "snake_case").await;
+    app.create_conversation(&ada, "snakeXcase").await;
+    let search = "query($t: String) { me { conversations(filter: { titleContains: $t }) { totalCount nodes { title } } } }";
+    for len in [201, 50_000, 100_000] {
+        let body = app
+            .post(Some(&ada.token), search, json!({ "t": "a".repeat(len) }))
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{len}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "titleContains",
+            "{len}: {body}"
+        );
+    }
+    // The same cap on another user's list (`user(id:)` goes through the same conversion).
+    let body = app
+        .post(
+            Some(&ada.token),
+            "query($id: ID!, $t: String) { user(id: $id) { conversations(filter: { titleContains: $t }) { totalCount } } }",
+            json!({ "id": ada.global_id, "t": "a".repeat(201) }),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    // 200 characters are accepted (and find nothing).
+    let data = app
+        .query(Some(&ada.token), search, json!({ "t": "a".repeat(200) }))
+        .await;
+    assert_eq!(data["me"]["conversations"]["totalCount"], 0, "{data}");
+    // Wildcards match themselves.
+    let titles = |data: &Value| -> Vec<String> {
+        data["me"]["conversations"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let data = app
+        .query(Some(&ada.token), search, json!({ "t": "0%" }))
+        .await;
+    assert_eq!(titles(&data), ["100% sure"], "{data}");
+    let data = app
+        .query(Some(&ada.token), search, json!({ "t": "e_c" }))
+        .await;
+    assert_eq!(titles(&data), ["snake_case"], "{data}");
+});

@@ -12,6 +12,7 @@ mod followers;
 mod hostile;
 mod http_spec;
 mod identity;
+mod limits;
 mod mail;
 mod playground;
 mod queries;

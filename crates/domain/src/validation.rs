@@ -30,6 +30,10 @@ pub const MAX_TITLE_LEN: usize = 200;
 /// Longest message a user can send, in characters.
 pub const MAX_MESSAGE_LEN: usize = 100_000;
 pub const MAX_SYSTEM_PROMPT_LEN: usize = 20_000;
+/// Longest text a list filter takes (e.g. `titleContains`). A title is at most
+/// [`MAX_TITLE_LEN`] characters, so a longer substring could never match; the cap also keeps
+/// LIKE patterns far below SQLite's limit (50,000 bytes, "LIKE pattern too complex").
+pub const MAX_FILTER_TEXT_LEN: usize = 200;
 
 /// Trims and lower-cases an email and checks its shape: one `@`, a non-empty local part, and a
 /// domain with a dot and no empty labels. Deliverability is for a verification mail, not this.
@@ -171,6 +175,17 @@ pub fn check_system_prompt(prompt: &str) -> Result<(), ValidationError> {
         return Err(ValidationError::new(
             "systemPrompt",
             format!("must be at most {MAX_SYSTEM_PROMPT_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Free text in a list filter: bounded by [`MAX_FILTER_TEXT_LEN`].
+pub fn check_filter_text(field: &'static str, text: &str) -> Result<(), ValidationError> {
+    if text.chars().count() > MAX_FILTER_TEXT_LEN {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {MAX_FILTER_TEXT_LEN} characters"),
         ));
     }
     Ok(())

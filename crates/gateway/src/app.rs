@@ -18,7 +18,7 @@ use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
 use crate::platform::config::Config;
 use crate::platform::events;
-use crate::platform::rate_limit::RateLimiter;
+use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
 use crate::research::ResearchService;
 
@@ -96,7 +96,12 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         "chat ready"
     );
     let services = Services {
-        limiter: Arc::new(RateLimiter::new(config.limits.requests_per_minute)),
+        limiter: Arc::new(RateLimiter::across_instances(
+            "request",
+            config.limits.requests_per_minute,
+            &db,
+            RateLimiter::request_block(config.limits.requests_per_minute),
+        )),
         accounts: Arc::new(
             AccountService::new(db.clone(), Arc::clone(&config), events)
                 .context("cannot set up the mailer")?,
@@ -114,6 +119,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     };
     Ok(AppState {
         schema: graphql::build(&config.limits, Some(services.clone())),
+        fast: graphql::build_fast(&config.limits, services.clone()),
         services,
         metrics: Arc::new(HttpMetrics::default()),
     })
@@ -145,7 +151,8 @@ fn stale_cutoff(config: &Config) -> chrono::DateTime<chrono::Utc> {
     core_domain::time::now() - stale
 }
 
-/// Every half of COLLOQUY_STREAM_STALE_SECS: replies whose generator stopped heartbeating (its
+/// Every half of COLLOQUY_STREAM_STALE_SECS: past rate-limit windows are deleted (PostgreSQL), and
+/// replies whose generator stopped heartbeating (its
 /// server died) become FAILED with reason `interrupted` and their tokens are settled, so none
 /// stays STREAMING, or holds a reservation, for ever. Safe with several instances: each reply is
 /// recovered by one conditional update, and billed by whoever deletes its reservation.
@@ -154,6 +161,9 @@ async fn sweep_interrupted(db: Db, config: Arc<Config>, chat: Arc<ChatService>) 
     every.tick().await;
     loop {
         every.tick().await;
+        if let Err(error) = rate_limit::purge_past_windows(&db).await {
+            tracing::warn!(%error, "cannot delete past rate-limit windows");
+        }
         match recover::interrupted(&db, chat.providers(), Some(stale_cutoff(&config))).await {
             Ok(r) if r == recover::Recovered::default() => {}
             Ok(r) => tracing::warn!(

@@ -10,6 +10,7 @@ pub mod cursor;
 mod db;
 mod error;
 pub mod identities;
+pub mod limits;
 pub mod messages;
 pub mod oauth_states;
 pub mod research;

@@ -48,7 +48,8 @@ impl AccountService {
     async fn check_pin(&self, caller: &Caller, pin: &str, address: Option<&str>) -> ApiResult<()> {
         let db = &self.db;
         self.attempts
-            .check("pin", Some(&caller.actor.user_id), address)?;
+            .check("pin", Some(&caller.actor.user_id), address)
+            .await?;
         let Some(stored) = security::pin_hash(db.conn()).await? else {
             return Err(ApiError::Forbidden(
                 "set an admin PIN (setAdminPin) before destructive admin actions",

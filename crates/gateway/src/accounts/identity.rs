@@ -232,7 +232,8 @@ impl AccountService {
         origin: Origin,
     ) -> ApiResult<OAuthOutcome> {
         self.attempts
-            .check("oauth", None, origin.ip_address.as_deref())?;
+            .check("oauth", None, origin.ip_address.as_deref())
+            .await?;
         self.oauth.finish(self, provider, code, state, origin).await
     }
 
@@ -479,7 +480,7 @@ impl AccountService {
         address: Option<&str>,
     ) -> ApiResult<ContactMethod> {
         let (db, limits) = (&self.db, &self.attempts);
-        limits.check("verify", None, address)?;
+        limits.check("verify", None, address).await?;
         let invalid = || ApiError::bad_input("token", "is invalid, expired or already used");
         if TokenKind::of(token) != Some(TokenKind::EmailVerification) {
             return Err(invalid());

@@ -114,7 +114,7 @@ impl AccountService {
     pub fn new(db: Db, config: Arc<Config>, events: EventBus) -> anyhow::Result<Self> {
         Ok(Self {
             events,
-            attempts: AttemptLimits::new(config.auth.attempts_per_minute),
+            attempts: AttemptLimits::across_instances(config.auth.attempts_per_minute, &db),
             outbox: Outbox::new(&config.auth.mail)?,
             oauth: OAuthProviders::new(&config.auth.oauth_providers, &config.auth.public_url),
             db,
@@ -220,7 +220,9 @@ impl AccountService {
     pub async fn login(&self, email: &str, password: &str, origin: Origin) -> ApiResult<SignedIn> {
         let (db, limits) = (&self.db, &self.attempts);
         let email = validation::normalize_email(email).ok();
-        limits.check("login", email.as_deref(), origin.ip_address.as_deref())?;
+        limits
+            .check("login", email.as_deref(), origin.ip_address.as_deref())
+            .await?;
         let user = match &email {
             Some(email) => users::find_by_email(db.conn(), email).await?,
             None => None,
@@ -387,7 +389,9 @@ impl AccountService {
         address: Option<&str>,
     ) -> ApiResult<()> {
         let (db, limits) = (&self.db, &self.attempts);
-        limits.check("password", Some(&caller.actor.user_id), address)?;
+        limits
+            .check("password", Some(&caller.actor.user_id), address)
+            .await?;
         let user = users::find(db.conn(), &caller.actor.user_id)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
@@ -433,7 +437,7 @@ impl AccountService {
         let Ok(email) = validation::normalize_email(email) else {
             return Ok(());
         };
-        limits.check("reset", Some(&email), address)?;
+        limits.check("reset", Some(&email), address).await?;
         let Some(user) = users::find_by_email(db.conn(), &email)
             .await?
             .filter(|u| u.is_active)
@@ -468,7 +472,7 @@ impl AccountService {
         address: Option<&str>,
     ) -> ApiResult<()> {
         let (db, limits) = (&self.db, &self.attempts);
-        limits.check("verify", None, address)?;
+        limits.check("verify", None, address).await?;
         if TokenKind::of(token) != Some(TokenKind::PasswordReset) {
             return Err(invalid_token());
         }

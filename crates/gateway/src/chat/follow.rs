@@ -1,7 +1,9 @@
 //! Following a reply: replay what was produced after the follower's position, then live deltas,
 //! until the reply ends. Positions are character offsets into the content, so a follower drops
 //! anything it has already seen and, when it notices a gap (a lagged channel, an event lost
-//! between instances), re-reads the text instead of skipping it. Nothing is lost or repeated.
+//! between instances), re-reads the text instead of skipping it. Nothing is lost or repeated, and
+//! since generators publish only saved text (see `generate`), nothing a follower saw is lost in a
+//! crash either: `seq` never goes backwards.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
@@ -130,9 +132,12 @@ impl ChatService {
                         yield Ok(chunk(&message_id, pos, delta));
                     }
                     if let Some((status, error)) = snap.ended {
+                        // Never below what the follower asked for: followers are only sent saved
+                        // text, so the row holds at least `pos` characters unless `afterSeq` was
+                        // made up, and a made-up position is not worth going backwards for.
                         yield Ok(ReplyChunk {
                             message_id: message_id.clone(),
-                            seq: len,
+                            seq: len.max(pos),
                             delta: String::new(),
                             status,
                             error,

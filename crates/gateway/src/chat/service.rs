@@ -7,9 +7,10 @@
 //! generation task ([`generate`]), which belongs to the server, not to the request.
 //!
 //! Conventions: a reply's stream positions (`seq`) are character offsets (Unicode scalar values)
-//! into the message content; the generating instance keeps the text produced so far in memory
-//! (`Live`) for followers and saves it to the database every `flush_interval`, so a follower on
-//! any instance, or after the task ended, can replay from the row ([`follow`]).
+//! into the message content; the generating instance saves the text in batches (at most one
+//! write per `flush_interval`) and publishes each batch once saved, keeping the saved text in
+//! memory (`Live`) for followers, so a follower on any instance, or after the task ended or its
+//! server crashed, can replay from the row ([`follow`]) and never holds text the row lacks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -94,12 +95,17 @@ impl ChatService {
         let providers = Providers::from_config(config.chat.providers.clone())?;
         let keys = keys::load_key_ring(&config.chat)?;
         Ok(Arc::new(Self {
+            send_limiter: RateLimiter::across_instances(
+                "send",
+                config.chat.send_rate_per_minute,
+                &db,
+                1,
+            ),
             db,
             providers: Arc::new(providers),
             keys,
             bus,
             conversations,
-            send_limiter: RateLimiter::new(config.chat.send_rate_per_minute),
             config: config.chat.clone(),
             disclaimer_version: config.auth.disclaimer_version.clone(),
             live: Mutex::new(HashMap::new()),
@@ -355,6 +361,7 @@ impl ChatService {
         require_disclaimer(&self.db, user_id, self.disclaimer_version.as_deref()).await?;
         self.send_limiter
             .check(user_id)
+            .await
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
 
         let model = match model {

@@ -16,6 +16,7 @@ use core_domain::enums::{
     MessageStatus as DomainStatus,
 };
 use core_domain::pagination::PageArgs;
+use core_domain::validation;
 use futures::{Stream, StreamExt};
 
 use super::loaders::{
@@ -99,7 +100,8 @@ impl MessageTotal {
 pub struct ConversationFilterInput {
     /// Only conversations in one of these states.
     pub status: Option<Vec<ConversationStatus>>,
-    /// Case-insensitive substring of the title.
+    /// Case-insensitive substring of the title (at most 200 characters; `%` and `_` match
+    /// themselves).
     pub title_contains: Option<String>,
     /// Only conversations with this persona.
     pub persona_id: Option<ID>,
@@ -112,6 +114,9 @@ pub struct ConversationFilterInput {
 impl TryFrom<ConversationFilterInput> for ConversationFilter {
     type Error = ApiError;
     fn try_from(f: ConversationFilterInput) -> ApiResult<Self> {
+        if let Some(text) = &f.title_contains {
+            validation::check_filter_text("titleContains", text)?;
+        }
         Ok(ConversationFilter {
             status: f
                 .status

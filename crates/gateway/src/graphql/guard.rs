@@ -58,59 +58,70 @@ impl Extension for OperationGuard {
             .data_opt::<RequestContext>()
             .and_then(|r| r.caller.as_ref())
             .is_some_and(|c| !c.can_write());
-        let has_mutation = document
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty == OperationType::Mutation);
-        if read_only && has_mutation {
+        check(&document, variables, read_only)?;
+        Ok(document)
+    }
+}
+
+/// The checks above on a parsed document and its variables; `read_only` when the caller's token
+/// lacks the write scope. Also run by the fast path ([`super::fast`]) before it executes.
+pub fn check(
+    document: &ExecutableDocument,
+    variables: &Variables,
+    read_only: bool,
+) -> ServerResult<()> {
+    let has_mutation = document
+        .operations
+        .iter()
+        .any(|(_, op)| op.node.ty == OperationType::Mutation);
+    if read_only && has_mutation {
+        return Err(refuse(
+            ApiError::Forbidden("this API token is read-only (it lacks the write scope)"),
+            Pos::default(),
+        ));
+    }
+    for (name, value) in variables.iter() {
+        if holds_nul(value) {
             return Err(refuse(
-                ApiError::Forbidden("this API token is read-only (it lacks the write scope)"),
+                ApiError::bad_input(
+                    "variables",
+                    format!("${name} holds a NUL character, which no text input accepts"),
+                ),
                 Pos::default(),
             ));
         }
-        for (name, value) in variables.iter() {
-            if holds_nul(value) {
-                return Err(refuse(
-                    ApiError::bad_input(
-                        "variables",
-                        format!("${name} holds a NUL character, which no text input accepts"),
-                    ),
-                    Pos::default(),
-                ));
-            }
-        }
-        for (_, operation) in document.operations.iter() {
-            let mut seen = HashSet::new();
-            if let Some((argument, pos)) =
-                literal_with_nul(&document, &operation.node.selection_set, &mut seen)
-            {
-                return Err(refuse(
-                    ApiError::bad_input(
-                        "arguments",
-                        format!(
-                            "argument {argument} holds a NUL character, which no text input accepts"
-                        ),
-                    ),
-                    pos,
-                ));
-            }
-            if operation.node.ty == OperationType::Mutation {
-                let mut seen = HashSet::new();
-                let count = sign_ins(&document, &operation.node.selection_set, &mut seen);
-                if count > 1 {
-                    return Err(refuse(
-                        ApiError::bad_input(
-                            "operation",
-                            "sign up or sign in once per request (register, login, startGuestSession, \
-                             requestPasswordReset, resetPassword, verifyContactMethod)",
-                        ),
-                        operation.pos,
-                    ));
-                }
-            }
-        }
-        Ok(document)
     }
+    for (_, operation) in document.operations.iter() {
+        let mut seen = HashSet::new();
+        if let Some((argument, pos)) =
+            literal_with_nul(document, &operation.node.selection_set, &mut seen)
+        {
+            return Err(refuse(
+                ApiError::bad_input(
+                    "arguments",
+                    format!(
+                        "argument {argument} holds a NUL character, which no text input accepts"
+                    ),
+                ),
+                pos,
+            ));
+        }
+        if operation.node.ty == OperationType::Mutation {
+            let mut seen = HashSet::new();
+            let count = sign_ins(document, &operation.node.selection_set, &mut seen);
+            if count > 1 {
+                return Err(refuse(
+                    ApiError::bad_input(
+                        "operation",
+                        "sign up or sign in once per request (register, login, startGuestSession, \
+                         requestPasswordReset, resetPassword, verifyContactMethod)",
+                    ),
+                    operation.pos,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn holds_nul(value: &Value) -> bool {

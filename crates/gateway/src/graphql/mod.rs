@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod context;
+pub mod fast;
 pub mod guard;
 pub mod ids;
 pub mod limits;
@@ -83,6 +84,27 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
         builder = builder.disable_introspection();
     }
     builder.finish()
+}
+
+/// The same schema with no extension, for the reads that qualify for [`fast::FastPath`]: the
+/// operation guard, the limits and the variable defaults are applied by the fast path before it
+/// runs, complexity by async-graphql's own limit (the same total the limits extension checks when
+/// no introspection is selected, which never takes this path).
+pub fn build_fast(limits: &LimitsConfig, services: Services) -> fast::FastPath {
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(50)
+    .override_output_type_description::<DateTime<Utc>>(scalars::DATE_TIME_DESCRIPTION)
+    .data(services);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    fast::FastPath::new(builder.finish(), limits.max_depth)
 }
 
 /// The schema as SDL: what `colloquy schema` prints and `schema.graphql` holds, with each

@@ -111,7 +111,7 @@ fn base_name(ty: &str) -> &str {
 /// Gives the variables that `@skip`/`@include` may read and the request leaves out their
 /// defaults, so async-graphql, which reads those directives from the request's variables only,
 /// skips what the spec skips. Only documents with such a directive are parsed for it.
-fn fill_variable_defaults(request: &mut Request) {
+pub(crate) fn fill_variable_defaults(request: &mut Request) {
     if !(request.query.contains("@skip") || request.query.contains("@include")) {
         return;
     }
@@ -285,11 +285,50 @@ fn complete_response(
     response
 }
 
+/// Puts the keys of an error-free response's `data` in selection order, in place, without
+/// building the tree again: the fast path's one pass over its answer ([`super::fast`]).
+/// async-graphql 7.2 inserts sibling keys in the order their resolvers finish, so a field that
+/// waited on a loader comes after one that did not. Objects whose keys are already in order (most:
+/// their fields resolve without waiting) are only compared. False when the data holds an object in
+/// an interface- or union-typed place, whose fragments only the exact path collects exactly.
+pub(crate) fn order_keys(
+    registry: &Registry,
+    document: &ExecutableDocument,
+    variables: &Variables,
+    operation_name: Option<&str>,
+    data: &mut Value,
+) -> bool {
+    let Some(operation) = document
+        .operations
+        .iter()
+        .find(|(name, _)| operation_name.is_none() || name.map(|n| n.as_str()) == operation_name)
+        .map(|(_, op)| &op.node)
+    else {
+        return false;
+    };
+    let Some((root, _)) = registry.types.get_key_value(registry.query_type.as_str()) else {
+        return false;
+    };
+    let concrete = HashMap::new();
+    let mut completer = Completer {
+        registry,
+        document,
+        variables,
+        operation,
+        concrete: &concrete,
+        path: Vec::new(),
+        collected: HashMap::new(),
+    };
+    completer.order_object(root, &[&operation.selection_set.node], data)
+}
+
 /// The fields one response key collects: their name, and their selection sets merged.
 struct Group<'a> {
     key: Name,
-    name: &'a str,
     sets: Vec<&'a SelectionSet>,
+    /// The field's qualified type on the collecting type; `None` for a field the schema does not
+    /// describe there (introspection).
+    ty: Option<&'a str>,
 }
 
 /// The fields a selection collects, by response key, in order.
@@ -359,6 +398,55 @@ impl<'a> Completer<'a> {
         Some(completed.unwrap_or(Value::Null))
     }
 
+    /// Puts the keys of an error-free `value` of type `ty` in selection order, in place (see
+    /// [`order_keys`]). False when an object sits in an abstract place.
+    fn order_value(&mut self, ty: &'a str, sets: &[&'a SelectionSet], value: &mut Value) -> bool {
+        let ty = ty.trim_end_matches('!');
+        if let Some(item) = ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            if let Value::List(items) = value {
+                return items.iter_mut().all(|v| self.order_value(item, sets, v));
+            }
+            return true;
+        }
+        match self.registry.types.get_key_value(ty) {
+            Some((name, MetaType::Object { .. })) => self.order_object(name, sets, value),
+            Some((_, t)) if t.is_abstract() => *value == Value::Null,
+            _ => true,
+        }
+    }
+
+    fn order_object(
+        &mut self,
+        type_name: &'a str,
+        sets: &[&'a SelectionSet],
+        value: &mut Value,
+    ) -> bool {
+        let Value::Object(map) = value else {
+            return true;
+        };
+        let groups = self.collect(type_name, true, sets);
+        let expected = groups
+            .iter()
+            .filter(|g| map.contains_key(&g.key))
+            .map(|g| &g.key);
+        if !map.keys().eq(expected) {
+            map.sort_by_cached_key(|key, _| {
+                groups
+                    .iter()
+                    .position(|g| g.key == *key)
+                    .unwrap_or(usize::MAX)
+            });
+        }
+        for group in groups.iter() {
+            if let (Some(ty), Some(v)) = (group.ty, map.get_mut(&group.key))
+                && !self.order_value(ty, &group.sets, v)
+            {
+                return false;
+            }
+        }
+        true
+    }
+
     /// The concrete type of the object at the current path, in an abstract place: as its fields'
     /// resolvers recorded it, else its `__typename` if selected.
     fn concrete_type(&self, value: &Value, sets: &[&'a SelectionSet]) -> Option<&'a str> {
@@ -401,7 +489,6 @@ impl<'a> Completer<'a> {
             return Some(value);
         };
         let groups = self.collect(type_name, known, sets);
-        let meta = self.registry.types.get(type_name);
         let mut out = IndexMap::with_capacity(groups.len());
         for group in groups.iter() {
             let value = match map.swap_remove(&group.key) {
@@ -409,13 +496,7 @@ impl<'a> Completer<'a> {
                 None if known => Value::Null,
                 None => continue,
             };
-            let ty = match group.name {
-                "__typename" => Some("String!"),
-                name => meta
-                    .and_then(|m| m.field_by_name(name))
-                    .map(|f| f.ty.as_str()),
-            };
-            let Some(ty) = ty else {
+            let Some(ty) = group.ty else {
                 // A field the schema does not describe here (introspection): as it is.
                 out.insert(group.key.clone(), value);
                 continue;
@@ -457,12 +538,19 @@ impl<'a> Completer<'a> {
         for set in sets {
             self.collect_into(type_name, known, set, &mut visited, &mut fields);
         }
+        let meta = self.registry.types.get(type_name);
         let groups: Vec<Group<'a>> = fields
             .into_iter()
             .filter_map(|(key, group)| {
                 let name = group.first()?.node.name.node.as_str();
                 let sets = group.iter().map(|f| &f.node.selection_set.node).collect();
-                Some(Group { key, name, sets })
+                let ty = match name {
+                    "__typename" => Some("String!"),
+                    name => meta
+                        .and_then(|m| m.field_by_name(name))
+                        .map(|f| f.ty.as_str()),
+                };
+                Some(Group { key, sets, ty })
             })
             .collect();
         let groups = Arc::new(groups);

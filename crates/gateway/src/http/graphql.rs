@@ -338,20 +338,31 @@ pub(super) async fn prepare(
         Some(c) => format!("user:{}", c.actor.user_id),
         None => format!("ip:{}", addr.ip()),
     };
-    if let Err(retry_after) = services.limiter.check(&limit_key) {
+    if let Err(retry_after) = services.limiter.check(&limit_key).await {
         state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
         return Err(who.mark(error_response(
             StatusCode::TOO_MANY_REQUESTS,
             ApiError::RateLimited { retry_after },
         )));
     }
-    let request = request
+    let request = attach(state, &who, headers, addr, request);
+    Ok((request, who))
+}
+
+/// Gives `request` its caller's context and fresh loaders.
+fn attach(
+    state: &AppState,
+    who: &Resolved,
+    headers: &HeaderMap,
+    addr: SocketAddr,
+    request: async_graphql::Request,
+) -> async_graphql::Request {
+    request
         .data(RequestContext {
             caller: who.caller.clone(),
             origin: origin(headers, addr),
         })
-        .data(Loaders::new(&services.db));
-    Ok((request, who))
+        .data(Loaders::new(&state.services.db))
 }
 
 /// Request errors for the selected operation's required variables (non-null, without a default)
@@ -401,15 +412,30 @@ async fn execute(
     request: async_graphql::Request,
     media: Media,
 ) -> Response {
-    let (request, who) = match prepare(&state, &headers, addr, request).await {
+    let (mut request, who) = match prepare(&state, &headers, addr, request).await {
         Ok(prepared) => prepared,
         Err(response) => return response,
     };
     let missing = missing_variables(&request);
-    let response = if missing.is_empty() {
-        state.schema.execute(request).await
-    } else {
+    let response = if !missing.is_empty() {
         async_graphql::Response::from_errors(missing)
+    } else if let Some(retry) = state.fast.admit(&mut request) {
+        // A read with no error is answered as the extension-free schema gives it; any error and
+        // it runs again with the extensions that make an error response exact (`graphql::fast`).
+        state.metrics.graphql_fast.fetch_add(1, Ordering::Relaxed);
+        let mut response = state.fast.schema.execute(request).await;
+        if state.fast.finish(&retry, &mut response) {
+            response
+        } else {
+            state
+                .metrics
+                .graphql_fast_retried
+                .fetch_add(1, Ordering::Relaxed);
+            let again = attach(&state, &who, &headers, addr, retry.into_request());
+            state.schema.execute(again).await
+        }
+    } else {
+        state.schema.execute(request).await
     };
     if response.is_err() {
         state.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);

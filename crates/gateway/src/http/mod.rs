@@ -26,11 +26,14 @@ use tower_http::trace::TraceLayer;
 
 use crate::graphql::ColloquySchema;
 use crate::graphql::context::Services;
+use crate::graphql::fast::FastPath;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub schema: ColloquySchema,
+    /// The extension-free schema for reads that qualify (see `graphql::fast`).
+    pub fast: FastPath,
     pub services: Services,
     pub metrics: Arc<HttpMetrics>,
 }
@@ -40,6 +43,9 @@ pub struct AppState {
 pub struct HttpMetrics {
     graphql_requests: AtomicU64,
     graphql_errors: AtomicU64,
+    /// Reads answered by the extension-free schema, and those of them run again on the exact one.
+    graphql_fast: AtomicU64,
+    graphql_fast_retried: AtomicU64,
     rate_limited: AtomicU64,
     ws_connections: AtomicU64,
 }
@@ -127,6 +133,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let body = format!(
         "# TYPE colloquy_graphql_requests_total counter\ncolloquy_graphql_requests_total {}\n\
          # TYPE colloquy_graphql_error_responses_total counter\ncolloquy_graphql_error_responses_total {}\n\
+         # TYPE colloquy_graphql_fast_path_total counter\ncolloquy_graphql_fast_path_total {}\n\
+         # TYPE colloquy_graphql_fast_path_retried_total counter\ncolloquy_graphql_fast_path_retried_total {}\n\
          # TYPE colloquy_rate_limited_total counter\ncolloquy_rate_limited_total {}\n\
          # TYPE colloquy_ws_connections_total counter\ncolloquy_ws_connections_total {}\n\
          # TYPE colloquy_sql_statements_total counter\ncolloquy_sql_statements_total {}\n\
@@ -134,6 +142,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE colloquy_sql_seconds_total counter\ncolloquy_sql_seconds_total {:.6}\n",
         m.graphql_requests.load(Ordering::Relaxed),
         m.graphql_errors.load(Ordering::Relaxed),
+        m.graphql_fast.load(Ordering::Relaxed),
+        m.graphql_fast_retried.load(Ordering::Relaxed),
         m.rate_limited.load(Ordering::Relaxed),
         m.ws_connections.load(Ordering::Relaxed),
         sql.statements(),

@@ -125,7 +125,8 @@ pub struct LimitsConfig {
     /// `COLLOQUY_MAX_BODY_BYTES`, default 1 MiB.
     pub max_body_bytes: usize,
     /// `COLLOQUY_RATE_LIMIT_PER_MINUTE`, default 600: GraphQL requests per caller (user, or IP
-    /// address when anonymous) per minute.
+    /// address when anonymous) per minute; across instances on PostgreSQL (leased in blocks, see
+    /// `platform::rate_limit`).
     pub requests_per_minute: u32,
     /// `COLLOQUY_TELEMETRY_ANONYMOUS_PER_MINUTE`, default 60: `recordTelemetry` calls per minute
     /// per address from callers who are not signed in (signed-in callers are limited per user by
@@ -147,7 +148,7 @@ pub struct AuthConfig {
     pub disclaimer_version: Option<String>,
     /// `COLLOQUY_AUTH_ATTEMPTS_PER_MINUTE`, default 10: sign-in and one-time-token attempts
     /// (login, password reset, contact verification, admin PIN) per account per minute; each
-    /// address gets five times as many, across accounts.
+    /// address gets five times as many, across accounts. Across instances on PostgreSQL.
     pub attempts_per_minute: u32,
     /// `COLLOQUY_PUBLIC_URL`, default `http://<COLLOQUY_ADDR>`: where browsers reach this server;
     /// OAuth redirect URLs are `<public url>/auth/<provider>/callback`.
@@ -344,7 +345,7 @@ pub struct ChatConfig {
     /// `COLLOQUY_DAILY_TOKEN_LIMIT`, default 1000000: tokens (prompt + reply) per user per UTC day.
     pub daily_token_limit: i64,
     /// `COLLOQUY_SEND_RATE_PER_MINUTE`, default 30: `sendMessage`/`regenerateMessage` calls per
-    /// user per minute (0 disables the limit).
+    /// user per minute (0 disables the limit). Across instances on PostgreSQL.
     pub send_rate_per_minute: u32,
     /// `COLLOQUY_MASTER_KEY`, default unset: the key ring that encrypts users' provider keys
     /// (`KeyRing::to_text()` format, e.g. `k1:<base64 32 bytes>`). When unset, one is generated into
@@ -352,8 +353,10 @@ pub struct ChatConfig {
     pub master_key: Option<String>,
     /// `COLLOQUY_DATA_DIR`, default `./data`: where a generated master key is kept.
     pub data_dir: std::path::PathBuf,
-    /// `COLLOQUY_STREAM_FLUSH_MS`, default 500: how often a reply being generated is saved, so
-    /// `messageStream` replays from the database on any instance and a crash loses little.
+    /// `COLLOQUY_STREAM_FLUSH_MS`, default 100: at most how often a reply being generated is
+    /// saved. Followers are sent only saved text (so a crash loses nothing a client saw), in
+    /// batches: text reaches them at most this much (plus one write) after the provider sent it,
+    /// for at most one UPDATE per reply per interval.
     pub flush_interval: Duration,
     /// `COLLOQUY_STREAM_STALE_SECS`, default 20: a STREAMING reply whose generator has not saved
     /// or heartbeated for this long belongs to a server that stopped, and becomes FAILED
@@ -445,7 +448,7 @@ impl ChatConfig {
             send_rate_per_minute: env.parse("COLLOQUY_SEND_RATE_PER_MINUTE", 30)?,
             master_key: env.get("COLLOQUY_MASTER_KEY"),
             data_dir: env.string("COLLOQUY_DATA_DIR", "./data").into(),
-            flush_interval: Duration::from_millis(env.parse("COLLOQUY_STREAM_FLUSH_MS", 500)?),
+            flush_interval: Duration::from_millis(env.parse("COLLOQUY_STREAM_FLUSH_MS", 100)?),
             stale_after: Duration::from_secs(env.parse("COLLOQUY_STREAM_STALE_SECS", 20)?.max(4)),
         })
     }

@@ -79,9 +79,15 @@ impl ResearchService {
         anonymous_telemetry_per_minute: u32,
     ) -> Self {
         Self {
-            db,
             conversations,
-            anonymous_telemetry: RateLimiter::new(anonymous_telemetry_per_minute),
+            // Across instances on PostgreSQL, leased in blocks so a call rarely costs a statement.
+            anonymous_telemetry: RateLimiter::across_instances(
+                "telemetry:address",
+                anonymous_telemetry_per_minute,
+                &db,
+                RateLimiter::request_block(anonymous_telemetry_per_minute),
+            ),
+            db,
         }
     }
 
@@ -314,6 +320,7 @@ impl ResearchService {
             let key = format!("telemetry:{}", address.unwrap_or("unknown"));
             self.anonymous_telemetry
                 .check(&key)
+                .await
                 .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         }
         if events.is_empty() {

@@ -97,6 +97,7 @@ pub mod personas;
 pub mod posts;
 pub mod projects;
 pub mod quota_presets;
+pub mod rate_limit_windows;
 pub mod rooms;
 pub mod safety_incidents;
 pub mod scenarios;

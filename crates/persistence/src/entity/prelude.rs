@@ -33,6 +33,7 @@ pub use super::personas::Entity as Personas;
 pub use super::posts::Entity as Posts;
 pub use super::projects::Entity as Projects;
 pub use super::quota_presets::Entity as QuotaPresets;
+pub use super::rate_limit_windows::Entity as RateLimitWindows;
 pub use super::rooms::Entity as Rooms;
 pub use super::safety_incidents::Entity as SafetyIncidents;
 pub use super::scenarios::Entity as Scenarios;

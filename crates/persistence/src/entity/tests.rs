@@ -187,6 +187,7 @@ async fn check_schema(db: &DatabaseConnection) {
         posts,
         projects,
         quota_presets,
+        rate_limit_windows,
         rooms,
         safety_incidents,
         scenarios,
