@@ -78,17 +78,16 @@ impl ResearchService {
         conversations: Arc<ConversationService>,
         anonymous_telemetry_per_minute: u32,
     ) -> Self {
-        // Per address across every instance on PostgreSQL, like the other limits.
-        let anonymous_telemetry = RateLimiter::across_instances(
-            "telemetry",
-            anonymous_telemetry_per_minute,
-            &db,
-            RateLimiter::request_block(anonymous_telemetry_per_minute),
-        );
         Self {
-            db,
             conversations,
-            anonymous_telemetry,
+            // Across instances on PostgreSQL, leased in blocks so a call rarely costs a statement.
+            anonymous_telemetry: RateLimiter::across_instances(
+                "telemetry:address",
+                anonymous_telemetry_per_minute,
+                &db,
+                RateLimiter::request_block(anonymous_telemetry_per_minute),
+            ),
+            db,
         }
     }
 
