@@ -18,6 +18,7 @@ mod m20261121_000009_infrastructure;
 mod m20261121_000010_chat;
 mod m20261121_000011_oauth_states;
 mod m20261202_000012_reservations;
+mod m20261202_000014_practice;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000010_chat::Migration),
             Box::new(m20261121_000011_oauth_states::Migration),
             Box::new(m20261202_000012_reservations::Migration),
+            Box::new(m20261202_000014_practice::Migration),
         ]
     }
 }

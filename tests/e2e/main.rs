@@ -14,6 +14,7 @@ mod http_spec;
 mod identity;
 mod mail;
 mod playground;
+mod practice;
 mod queries;
 mod readme;
 mod revocation;

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
-//! The gateway is laid out by area (`accounts`, `conversations`, `chat`, `catalogue`): each area
+//! The gateway is laid out by area (`accounts`, `conversations`, `chat`, `catalogue`,
+//! `practice`): each area
 //! has a `service.rs` (its use cases: access checks, validation, transactions, events), a
 //! `graphql.rs` (its types and thin resolvers) and, where it batches reads, a `loaders.rs`.
 //! `http` is the transport, `platform` the shared machinery, `graphql` merges the areas.
@@ -14,3 +15,4 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod platform;
+pub mod practice;

@@ -12,6 +12,7 @@ mod error;
 pub mod identities;
 pub mod messages;
 pub mod oauth_states;
+pub mod practice;
 pub mod security;
 pub mod sessions;
 pub mod stored;

@@ -20,6 +20,8 @@ use crate::conversations::loaders::ConversationLoaders;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
+use crate::practice::PracticeService;
+use crate::practice::loaders::PracticeLoaders;
 
 /// Shared by every request: the areas' services and what the transport needs.
 #[derive(Clone)]
@@ -33,6 +35,8 @@ pub struct Services {
     pub catalogue: Arc<CatalogueService>,
     /// Chat: providers, replies being generated, reply streams.
     pub chat: Arc<ChatService>,
+    /// The practice coach: scenarios, presets, invitations, sessions.
+    pub practice: Arc<PracticeService>,
 }
 
 /// Facts about the request being served.
@@ -80,6 +84,7 @@ pub struct Loaders {
     pub users: DataLoader<UserRows>,
     pub conversations: ConversationLoaders,
     pub catalogue: DataLoader<CatalogueRows>,
+    pub practice: PracticeLoaders,
 }
 
 impl Loaders {
@@ -88,6 +93,7 @@ impl Loaders {
             users: batching(UserRows(db.clone())),
             conversations: ConversationLoaders::new(db),
             catalogue: batching(CatalogueRows(db.clone())),
+            practice: PracticeLoaders::new(db),
         }
     }
 }

@@ -28,6 +28,9 @@ pub enum Kind {
     ContactMethod,
     ExternalIdentity,
     ApiKey,
+    Scenario,
+    QuotaPreset,
+    Invitation,
 }
 
 impl Kind {
@@ -42,6 +45,9 @@ impl Kind {
         Kind::ContactMethod,
         Kind::ExternalIdentity,
         Kind::ApiKey,
+        Kind::Scenario,
+        Kind::QuotaPreset,
+        Kind::Invitation,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -57,6 +63,9 @@ impl Kind {
             Kind::ContactMethod => "ContactMethod",
             Kind::ExternalIdentity => "ExternalIdentity",
             Kind::ApiKey => "ApiKey",
+            Kind::Scenario => "Scenario",
+            Kind::QuotaPreset => "QuotaPreset",
+            Kind::Invitation => "Invitation",
         }
     }
 

@@ -21,7 +21,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations};
+use crate::{accounts, catalogue, chat, conversations, practice};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -30,6 +30,7 @@ pub struct Query(
     conversations::graphql::ConversationQuery,
     catalogue::graphql::CatalogueQuery,
     chat::graphql::ChatQuery,
+    practice::graphql::PracticeQuery,
     accounts::graphql::IdentityQuery,
     accounts::graphql::AdminQuery,
     node::NodeQuery,
@@ -41,6 +42,7 @@ pub struct Mutation(
     conversations::graphql::ConversationMutation,
     conversations::graphql::MessageMutation,
     chat::graphql::ChatMutation,
+    practice::graphql::PracticeMutation,
     accounts::graphql::IdentityMutation,
     accounts::graphql::AdminMutation,
 );

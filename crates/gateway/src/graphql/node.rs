@@ -24,6 +24,9 @@ use crate::conversations::graphql::{
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
+use crate::practice::graphql::{
+    Invitation, QuotaPreset, Scenario, invitations_by_ids, presets_by_ids, scenarios_by_ids,
+};
 
 /// A record with a global id, which `node(id:)` finds again.
 #[derive(Interface, Clone)]
@@ -43,6 +46,9 @@ pub enum Node {
     ContactMethod(ContactMethod),
     ExternalIdentity(ExternalIdentity),
     ApiKey(ApiKey),
+    Scenario(Scenario),
+    QuotaPreset(QuotaPreset),
+    Invitation(Invitation),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -75,6 +81,18 @@ async fn of_kind(
         Kind::Message => return Ok(wrap(visible_messages(ctx, raw_ids).await?, Node::Message)),
         Kind::Persona => return Ok(wrap(personas_by_ids(ctx, raw_ids).await?, Node::Persona)),
         Kind::Room => return Ok(wrap(rooms_by_ids(ctx, raw_ids).await?, Node::Room)),
+        Kind::Scenario => {
+            return Ok(wrap(scenarios_by_ids(ctx, raw_ids).await?, Node::Scenario));
+        }
+        Kind::QuotaPreset => {
+            return Ok(wrap(presets_by_ids(ctx, raw_ids).await?, Node::QuotaPreset));
+        }
+        Kind::Invitation => {
+            return Ok(wrap(
+                invitations_by_ids(ctx, raw_ids).await?,
+                Node::Invitation,
+            ));
+        }
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -114,9 +132,14 @@ async fn of_kind(
             |k| &k.id,
             |k| Node::ApiKey(k.into()),
         ),
-        Kind::User | Kind::Conversation | Kind::Message | Kind::Persona | Kind::Room => {
-            HashMap::new()
-        }
+        Kind::User
+        | Kind::Conversation
+        | Kind::Message
+        | Kind::Persona
+        | Kind::Room
+        | Kind::Scenario
+        | Kind::QuotaPreset
+        | Kind::Invitation => HashMap::new(),
     })
 }
 
