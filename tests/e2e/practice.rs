@@ -941,3 +941,59 @@ e2e_backend!(
         assert_eq!(follow(&app, &guest, &c2).await.1["status"], "COMPLETE");
     }
 );
+
+/// The README's practice blocks, in order, on the seeded data: with no provider key the seeded
+/// scenarios run on `local-echo`, so a fresh server plays a scenario.
+e2e!(
+    the_readme_practice_walkthrough_works,
+    |app: TestApp| async move {
+        gateway::platform::seed::load(app.db(), None).await.unwrap();
+        let readme = include_str!("../../README.md");
+        let block = |marker: &str| {
+            let at = readme
+                .find(marker)
+                .unwrap_or_else(|| panic!("README shows {marker}"));
+            let start = readme[..at].rfind("```graphql\n").unwrap() + "```graphql\n".len();
+            let end = start + readme[start..].find("```").unwrap();
+            readme[start..end].to_owned()
+        };
+        let claimed = app
+            .post(None, &block("claimInvitation(input"), json!({}))
+            .await;
+        assert!(claimed.get("errors").is_none(), "{claimed:#}");
+        let token = claimed["data"]["claimInvitation"]["auth"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            claimed["data"]["claimInvitation"]["invitation"]["quota"]["tokens"],
+            25_000
+        );
+        let started = app
+            .post(
+                Some(&token),
+                &block("startScenarioSession(input"),
+                json!({}),
+            )
+            .await;
+        assert!(started.get("errors").is_none(), "{started:#}");
+        let session = started["data"]["startScenarioSession"]["session"]["id"]
+            .as_str()
+            .unwrap();
+        let sent = app
+            .post(
+                Some(&token),
+                &block("coachReply { id role }").replace("<session id>", session),
+                json!({}),
+            )
+            .await;
+        assert!(sent.get("errors").is_none(), "{sent:#}");
+        let guest = TestUser::new("VXNlcjp4", "", &token);
+        for key in ["reply", "coachReply"] {
+            let id = sent["data"]["sendMessage"][key]["id"].as_str().unwrap();
+            let (text, end) = follow(&app, &guest, id).await;
+            assert_eq!(end["status"], "COMPLETE");
+            assert!(!text.is_empty());
+        }
+    }
+);
