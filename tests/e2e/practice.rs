@@ -942,8 +942,8 @@ e2e_backend!(
     }
 );
 
-/// The README's practice blocks, in order, on the seeded data: with no provider key the seeded
-/// scenarios run on `local-echo`, so a fresh server plays a scenario.
+// The README's practice blocks, in order, on the seeded data: with no provider key the seeded
+// scenarios run on `local-echo`, so a fresh server plays a scenario.
 e2e!(
     the_readme_practice_walkthrough_works,
     |app: TestApp| async move {

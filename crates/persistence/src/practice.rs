@@ -732,7 +732,7 @@ pub async fn transition(
     if update.exec(db).await?.rows_affected == 0 {
         return Ok(None);
     }
-    Ok(crate::conversations::find(db, &session.id).await?)
+    crate::conversations::find(db, &session.id).await
 }
 
 /// Open (ACTIVE or PAUSED) scenario sessions with no activity since `before`, oldest first.
