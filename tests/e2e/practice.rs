@@ -997,3 +997,86 @@ e2e!(
         }
     }
 );
+
+e2e_backend!(
+    recovery_settles_both_streams_against_the_invitation,
+    |backend: Backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        // Both replies produce a little, then hang, as if their server were about to die.
+        fake.set_default(FakeReply::text(["held ", "open"]).stall_after(1));
+        let Some(app) = TestApp::spawn_with(backend, |c| use_fake(c, &fake)).await else {
+            return;
+        };
+        let staff = user_with_role(&app, "staff@example.com", Role::Staff).await;
+        let slug = scenario(&app, &staff, "offer").await;
+        let (invitation, token) = invite(&app, &staff, &slug, 50_000).await;
+        let guest = claim_as_guest(&app, &token).await;
+        let session = start(&app, &guest, &slug, Some(&token)).await;
+        let (partner, coach) = send(&app, &guest, &session, "150, please.").await;
+        // Wait until both saved their partial text.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        for id in [&partner, &coach] {
+            loop {
+                let row = messages::Entity::find_by_id(raw_id(id))
+                    .one(app.db().conn())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if row.content == "held " {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no partial text saved"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        // Recovery (what a restart runs) takes both calls for dead: each FAILED with its text,
+        // settled and billed once, under the invitation.
+        let recovered = gateway::chat::recover::interrupted(
+            app.db(),
+            app.state.services.chat.providers(),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(recovered.replies, 2);
+        for id in [&partner, &coach] {
+            let row = messages::Entity::find_by_id(raw_id(id))
+                .one(app.db().conn())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(*row.status, MessageStatus::Failed);
+            assert_eq!(row.error.as_deref(), Some("interrupted"));
+            assert_eq!(row.content, "held ");
+        }
+        let held = budget_reservations::Entity::find()
+            .count(app.db().conn())
+            .await
+            .unwrap();
+        assert_eq!(held, 0);
+        let logs = usage_logs::Entity::find()
+            .filter(usage_logs::Column::InvitationId.eq(raw_id(&invitation)))
+            .all(app.db().conn())
+            .await
+            .unwrap();
+        let kinds: Vec<_> = logs.iter().map(|l| *l.stream_type).collect();
+        assert!(
+            kinds.contains(&StreamType::Partner) && kinds.contains(&StreamType::Coach),
+            "{kinds:?}"
+        );
+        let billed: i64 = logs
+            .iter()
+            .map(|l| i64::from(l.input_tokens) + i64::from(l.output_tokens))
+            .sum();
+        assert!(billed > 0);
+        assert_eq!(
+            invitation_row(&app, &invitation).await.usage["tokens"]
+                .as_i64()
+                .unwrap(),
+            billed
+        );
+    }
+);
