@@ -19,6 +19,7 @@ mod m20261121_000010_chat;
 mod m20261121_000011_oauth_states;
 mod m20261202_000012_reservations;
 mod m20261202_000013_disclaimers;
+mod m20261202_000014_practice;
 mod m20261202_000015_research;
 mod m20261202_000016_limits;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000011_oauth_states::Migration),
             Box::new(m20261202_000012_reservations::Migration),
             Box::new(m20261202_000013_disclaimers::Migration),
+            Box::new(m20261202_000014_practice::Migration),
             Box::new(m20261202_000015_research::Migration),
             Box::new(m20261202_000016_limits::Migration),
         ]

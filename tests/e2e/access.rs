@@ -477,6 +477,50 @@ pub const PROBES: &[(&str, Probe)] = &[
         ),
     ),
     (
+        "Mutation.pauseSession(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { pauseSession(input: { id: $id }) { session { id status title } } }",
+            |f| id(&f.conversation),
+        ),
+    ),
+    (
+        "Mutation.resumeSession(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { resumeSession(input: { id: $id }) { session { id status title } } }",
+            |f| id(&f.conversation),
+        ),
+    ),
+    (
+        "Mutation.completeSession(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { completeSession(input: { id: $id }) { session { id status title } } }",
+            |f| id(&f.conversation),
+        ),
+    ),
+    (
+        "Mutation.abandonSession(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { abandonSession(input: { id: $id }) { session { id status title } } }",
+            |f| id(&f.conversation),
+        ),
+    ),
+    (
+        "Mutation.updateScenario(input.id)",
+        Probe::Public("scenarios are the shared practice catalogue; staff manage them"),
+    ),
+    (
+        "Mutation.deactivateScenario(input.id)",
+        Probe::Public("scenarios are the shared practice catalogue; staff manage them"),
+    ),
+    (
+        "Mutation.updateQuotaPreset(input.id)",
+        Probe::Public("quota presets are shared settings; admins manage them"),
+    ),
+    (
+        "Mutation.deleteQuotaPreset(input.id)",
+        Probe::Public("quota presets are shared settings; admins manage them"),
+    ),
+    (
         "Mutation.deleteUser(input.userId)",
         Probe::Http(
             "mutation($id: ID!) { deleteUser(input: { userId: $id, pin: \"123456\" }) { deletedUserId } }",

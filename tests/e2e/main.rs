@@ -16,6 +16,7 @@ mod limits;
 mod mail;
 mod numira;
 mod playground;
+mod practice;
 mod queries;
 mod readme;
 mod research;

@@ -8,7 +8,15 @@ e2e!(
     seeds_load_twice_without_duplicates,
     |app: TestApp| async move {
         let first = gateway::platform::seed::load(app.db(), None).await.unwrap();
-        assert_eq!(first.users_created, 2);
+        assert_eq!(first.users_created, 3);
+        assert_eq!(
+            (
+                first.scenarios,
+                first.presets_created,
+                first.invitations_created
+            ),
+            (3, 3, 1)
+        );
         let counts = async || {
             let conn = app.db().conn();
             (
@@ -37,6 +45,7 @@ e2e!(
         let after_first = counts().await;
         let second = gateway::platform::seed::load(app.db(), None).await.unwrap();
         assert_eq!((second.users_created, second.conversations_created), (0, 0));
+        assert_eq!((second.presets_created, second.invitations_created), (0, 0));
         assert_eq!(counts().await, after_first);
 
         // The demo user signs in with the documented password and sees two conversations.

@@ -39,15 +39,18 @@ pub enum TokenKind {
     EmailVerification,
     /// A one-time password reset link (`cq_pr_`).
     PasswordReset,
+    /// A practice-programme invitation link (`cq_inv_`).
+    Invitation,
 }
 
 impl TokenKind {
     /// Every kind, for exhaustive checks.
-    pub const ALL: [TokenKind; 4] = [
+    pub const ALL: [TokenKind; 5] = [
         TokenKind::Session,
         TokenKind::PersonalAccess,
         TokenKind::EmailVerification,
         TokenKind::PasswordReset,
+        TokenKind::Invitation,
     ];
 
     /// The prefix every token of this kind starts with.
@@ -57,6 +60,7 @@ impl TokenKind {
             TokenKind::PersonalAccess => "cq_pat_",
             TokenKind::EmailVerification => "cq_ev_",
             TokenKind::PasswordReset => "cq_pr_",
+            TokenKind::Invitation => "cq_inv_",
         }
     }
 
@@ -157,7 +161,10 @@ mod tests {
     #[test]
     fn prefixes_are_the_documented_ones_and_distinct() {
         let prefixes: Vec<_> = TokenKind::ALL.iter().map(|k| k.prefix()).collect();
-        assert_eq!(prefixes, ["cq_s_", "cq_pat_", "cq_ev_", "cq_pr_"]);
+        assert_eq!(
+            prefixes,
+            ["cq_s_", "cq_pat_", "cq_ev_", "cq_pr_", "cq_inv_"]
+        );
         for (i, a) in prefixes.iter().enumerate() {
             for b in &prefixes[i + 1..] {
                 assert!(!a.starts_with(b) && !b.starts_with(a), "{a} / {b}");

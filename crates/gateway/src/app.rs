@@ -22,6 +22,7 @@ use crate::platform::events;
 use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
 use crate::research::ResearchService;
+use crate::practice::PracticeService;
 
 /// Connects to the database and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -79,12 +80,19 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let db = connect(&config).await?;
     if config.seed.on_serve {
-        let report = seed::load_with_disclaimers(&db, config.seed.dir.as_deref())
+        let report = seed::load_with_disclaimers(&db, config.seed.dir.as_deref(), &default_model(&config)?)
             .await
             .context("cannot load the seeds")?;
         tracing::info!(%report, "seeds loaded");
     }
     state(config, db)
+}
+
+/// The model replies use when nothing names one (what seeded scenarios get).
+pub fn default_model(config: &Config) -> anyhow::Result<String> {
+    let providers = ai_providers::Providers::from_config(config.chat.providers.clone())
+        .context("cannot read the model catalogue")?;
+    Ok(providers.default_model().to_owned())
 }
 
 /// App state over an open, migrated database: the event buses (across instances on
@@ -108,6 +116,17 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         default_model = chat.providers().default_model(),
         "chat ready"
     );
+    let accounts = Arc::new(
+        AccountService::new(db.clone(), Arc::clone(&config), events)
+            .context("cannot set up the mailer")?,
+    );
+    let practice = Arc::new(PracticeService::new(
+        db.clone(),
+        Arc::clone(&conversations),
+        Arc::clone(&chat),
+        Arc::clone(&accounts),
+        config.chat.session_idle,
+    ));
     let services = Services {
         limiter: Arc::new(RateLimiter::across_instances(
             "request",
@@ -115,10 +134,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
             &db,
             RateLimiter::request_block(config.limits.requests_per_minute),
         )),
-        accounts: Arc::new(
-            AccountService::new(db.clone(), Arc::clone(&config), events)
-                .context("cannot set up the mailer")?,
-        ),
+        accounts,
         catalogue: Arc::new(CatalogueService::new(db.clone(), Arc::clone(&chat))),
         journals: Arc::new(JournalService::new(db.clone(), Arc::clone(&conversations))),
         research: Arc::new(ResearchService::new(
@@ -128,6 +144,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         )),
         conversations,
         chat,
+        practice,
         config: Arc::clone(&config),
         db,
     };
@@ -150,12 +167,14 @@ pub async fn run(
         Arc::clone(&state.services.config),
         Arc::clone(&state.services.chat),
     ));
+    let idle = tokio::spawn(sweep_idle_sessions(Arc::clone(&state.services.practice)));
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed");
     sweeper.abort();
+    idle.abort();
     served
 }
 
@@ -186,6 +205,21 @@ async fn sweep_interrupted(db: Db, config: Arc<Config>, chat: Arc<ChatService>) 
                 "replies whose server stopped are marked FAILED and their tokens settled"
             ),
             Err(error) => tracing::warn!(%error, "cannot sweep interrupted replies"),
+        }
+    }
+}
+
+/// Practice sessions idle for longer than COLLOQUY_SESSION_IDLE_MINUTES become ABANDONED. Safe
+/// with several instances: each session moves by one conditional update.
+async fn sweep_idle_sessions(practice: Arc<PracticeService>) {
+    let mut every = tokio::time::interval(practice.sweep_interval());
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match practice.sweep_idle().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "idle practice sessions abandoned"),
+            Err(error) => tracing::warn!(?error, "cannot sweep idle practice sessions"),
         }
     }
 }

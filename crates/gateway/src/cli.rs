@@ -112,7 +112,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Seed => {
             let db = app::connect(&config).await?;
-            let report = seed::load_with_disclaimers(&db, config.seed.dir.as_deref()).await?;
+            let model = app::default_model(&config)?;
+            let report =
+                seed::load_with_disclaimers(&db, config.seed.dir.as_deref(), &model).await?;
             println!("{report}");
             Ok(())
         }

@@ -17,7 +17,10 @@ pub enum ApiError {
     NotFound,
     BadInput(ValidationError),
     Conflict(String),
-    QuotaExceeded,
+    /// A token budget has no room for the call; `budget` names which (`DAILY`, `INVITATION`).
+    QuotaExceeded {
+        budget: &'static str,
+    },
     RateLimited {
         retry_after: Duration,
     },
@@ -46,7 +49,7 @@ impl ApiError {
             ApiError::NotFound => "NOT_FOUND",
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::QuotaExceeded => "QUOTA_EXCEEDED",
+            ApiError::QuotaExceeded { .. } => "QUOTA_EXCEEDED",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Provider { .. } => "PROVIDER_ERROR",
             ApiError::DisclaimerRequired { .. } => "FORBIDDEN",
@@ -62,7 +65,11 @@ impl ApiError {
             ApiError::NotFound => "not found".into(),
             ApiError::BadInput(v) => v.to_string(),
             ApiError::Conflict(what) => what.clone(),
-            ApiError::QuotaExceeded => "quota exceeded".into(),
+            ApiError::QuotaExceeded { budget } => match *budget {
+                "INVITATION" => "the invitation's token quota is used up".into(),
+                "DAILY" => "your daily token budget is used up".into(),
+                _ => "quota exceeded".into(),
+            },
             ApiError::RateLimited { .. } => "too many requests".into(),
             ApiError::Provider { message, .. } => message.clone(),
             ApiError::DisclaimerRequired { version } => {
@@ -180,6 +187,13 @@ impl From<ApiError> for async_graphql::Error {
                     ext.set("retryAfter", secs);
                 })
             }
+            ApiError::QuotaExceeded { budget } => {
+                let budget = *budget;
+                async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+                    ext.set("code", code);
+                    ext.set("budget", budget);
+                })
+            }
             ApiError::Provider { reason, .. } => {
                 let reason = *reason;
                 async_graphql::Error::new(e.message()).extend_with(|_, ext| {
@@ -222,7 +236,10 @@ mod tests {
                 ApiError::Conflict("email already exists".into()),
                 "CONFLICT",
             ),
-            (ApiError::QuotaExceeded, "QUOTA_EXCEEDED"),
+            (
+                ApiError::QuotaExceeded { budget: "DAILY" },
+                "QUOTA_EXCEEDED",
+            ),
             (
                 ApiError::RateLimited {
                     retry_after: Duration::from_secs(3),

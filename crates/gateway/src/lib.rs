@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
-//! The gateway is laid out by area (`accounts`, `conversations`, `chat`, `catalogue`,
-//! `research`): each area
-//! has a `service.rs` (its use cases: access checks, validation, transactions, events), a
+//! The gateway is laid out by area (`accounts`, `conversations`, `chat`, `catalogue`, `journals`,
+//! `practice`, `research`): each area has a `service.rs` (its use cases: access checks, validation, transactions, events), a
 //! `graphql.rs` (its types and thin resolvers) and, where it batches reads, a `loaders.rs`.
 //! `http` is the transport, `platform` the shared machinery, `graphql` merges the areas.
 
@@ -17,3 +16,4 @@ pub mod http;
 pub mod journals;
 pub mod platform;
 pub mod research;
+pub mod practice;

@@ -61,7 +61,7 @@ fn migrate_up_down_status_and_seed() {
     run(colloquy(&db).args(["migrate"]));
 
     let first = run(colloquy(&db).arg("seed"));
-    assert!(first.contains("2 demo users"), "{first}");
+    assert!(first.contains("3 demo users"), "{first}");
     let second = run(colloquy(&db).arg("seed"));
     assert!(
         second.contains("0 demo users and 0 conversations created"),

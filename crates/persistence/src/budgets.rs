@@ -30,6 +30,9 @@ pub use held::Model as PendingReservation;
 /// A per-user token allowance for one UTC day.
 pub const USER_DAILY: &str = "user_daily";
 
+/// An invitation's token quota, for its whole life (period `all`).
+pub const INVITATION: &str = "invitation";
+
 /// Which budget, and its limit should the row not exist yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetKey {
@@ -46,6 +49,16 @@ impl BudgetKey {
             scope: USER_DAILY,
             subject_id: user_id.to_owned(),
             period: time::now().format("%Y-%m-%d").to_string(),
+            limit_tokens,
+        }
+    }
+
+    /// An invitation's quota: every call in its sessions reserves against it.
+    pub fn invitation(invitation_id: &str, limit_tokens: i64) -> Self {
+        Self {
+            scope: INVITATION,
+            subject_id: invitation_id.to_owned(),
+            period: "all".to_owned(),
             limit_tokens,
         }
     }
@@ -107,6 +120,31 @@ pub async fn reserve<C: ConnectionTrait + TransactionTrait>(
     tokens: i64,
     purpose: Purpose,
 ) -> Result<Option<Reservation>, StoreError> {
+    Ok(reserve_or_exhausted(db, keys, tokens, purpose).await?.ok())
+}
+
+/// [`reserve`], saying which budget did not fit: `Ok(Err(scope))` names the first budget in
+/// `keys` that had no room left (its `scope`, e.g. [`USER_DAILY`] or [`INVITATION`]).
+pub async fn reserve_or_exhausted<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    keys: &[BudgetKey],
+    tokens: i64,
+    purpose: Purpose,
+) -> Result<Result<Reservation, &'static str>, StoreError> {
+    Ok(reserve_all(db, keys, vec![(tokens, purpose)])
+        .await?
+        .map(|mut all| all.remove(0)))
+}
+
+/// Reserves several calls at once (a practice session's partner and coach), all or none: the
+/// budgets are charged their sum in one transaction, and each call gets its own reservation to
+/// settle. `Ok(Err(scope))` names the first budget with no room for the sum.
+pub async fn reserve_all<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    keys: &[BudgetKey],
+    calls: Vec<(i64, Purpose)>,
+) -> Result<Result<Vec<Reservation>, &'static str>, StoreError> {
+    let tokens: i64 = calls.iter().map(|(t, _)| *t).sum();
     // Rows are created outside the reserving transaction so two first reservations of the day do
     // not deadlock on the insert.
     let mut ids = Vec::with_capacity(keys.len());
@@ -114,7 +152,7 @@ pub async fn reserve<C: ConnectionTrait + TransactionTrait>(
         ids.push(ensure(db, key).await?);
     }
     let txn = db.begin().await?;
-    for id in &ids {
+    for (id, key) in ids.iter().zip(keys) {
         let res = Entity::update_many()
             .col_expr(Column::Reserved, Expr::col(Column::Reserved).add(tokens))
             .col_expr(Column::UpdatedAt, Expr::value(time::now()))
@@ -129,31 +167,35 @@ pub async fn reserve<C: ConnectionTrait + TransactionTrait>(
             .await?;
         if res.rows_affected == 0 {
             txn.rollback().await?;
-            return Ok(None);
+            return Ok(Err(key.scope));
         }
     }
-    let id = ids::new_id();
-    held::ActiveModel {
-        id: Set(id.clone()),
-        message_id: Set(purpose.message_id),
-        user_id: Set(purpose.user_id),
-        conversation_id: Set(purpose.conversation_id),
-        budget_ids: Set(serde_json::json!(ids)),
-        tokens: Set(tokens),
-        prompt_tokens: Set(purpose.prompt_tokens),
-        model: Set(purpose.model),
-        provider: Set(purpose.provider),
-        stream_type: Set(purpose.stream_type.into()),
-        created_at: Set(time::now()),
+    let mut reservations = Vec::with_capacity(calls.len());
+    for (tokens, purpose) in calls {
+        let id = ids::new_id();
+        held::ActiveModel {
+            id: Set(id.clone()),
+            message_id: Set(purpose.message_id),
+            user_id: Set(purpose.user_id),
+            conversation_id: Set(purpose.conversation_id),
+            budget_ids: Set(serde_json::json!(ids)),
+            tokens: Set(tokens),
+            prompt_tokens: Set(purpose.prompt_tokens),
+            model: Set(purpose.model),
+            provider: Set(purpose.provider),
+            stream_type: Set(purpose.stream_type.into()),
+            created_at: Set(time::now()),
+        }
+        .insert(&txn)
+        .await?;
+        reservations.push(Reservation {
+            id,
+            budget_ids: ids.clone(),
+            tokens,
+        });
     }
-    .insert(&txn)
-    .await?;
     txn.commit().await?;
-    Ok(Some(Reservation {
-        id,
-        budget_ids: ids,
-        tokens,
-    }))
+    Ok(Ok(reservations))
 }
 
 /// Releases a reservation and charges `used_tokens` instead, exactly once: false (and nothing

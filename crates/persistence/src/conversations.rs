@@ -101,6 +101,7 @@ pub async fn create(
         ended_at: Set(None),
         total_messages: Set(0),
         duration_seconds: Set(None),
+        active_since: Set(Some(now)),
         metadata: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

@@ -16,6 +16,7 @@ pub mod journals;
 pub mod messages;
 pub mod oauth_states;
 pub mod research;
+pub mod practice;
 pub mod security;
 pub mod sessions;
 pub mod stored;

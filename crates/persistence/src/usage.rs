@@ -12,6 +12,8 @@ pub use usage_logs::Model as UsageLog;
 #[derive(Debug, Clone)]
 pub struct NewUsage {
     pub user_id: Option<String>,
+    /// The invitation whose quota the call counted against.
+    pub invitation_id: Option<String>,
     pub conversation_id: Option<String>,
     pub message_id: Option<String>,
     pub provider: String,
@@ -28,7 +30,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewUsage) -> Result<UsageLog
     let row = usage_logs::ActiveModel {
         id: Set(ids::new_id()),
         user_id: Set(new.user_id),
-        invitation_id: Set(None),
+        invitation_id: Set(new.invitation_id),
         conversation_id: Set(new.conversation_id),
         message_id: Set(new.message_id),
         provider: Set(new.provider),

@@ -31,7 +31,7 @@ use persistence::budgets::{self, BudgetKey, Purpose, Reservation};
 use persistence::messages::{self as store, FinishedReply};
 use persistence::sea_orm::TransactionTrait as _;
 use persistence::usage::{self, NewUsage};
-use persistence::{StoreError, conversations};
+use persistence::{StoreError, conversations, practice};
 use tokio::sync::watch;
 
 use super::service::{ChatService, ProviderHandle};
@@ -49,6 +49,10 @@ pub(super) struct Job {
     pub budgets: Vec<BudgetKey>,
     /// The first user message, when the conversation should be named after this reply.
     pub title_from: Option<String>,
+    /// `chat`, or in a practice session `partner` or `coach`.
+    pub stream_type: StreamType,
+    /// The invitation whose quota this call counts against (its `usage` is kept true).
+    pub invitation_id: Option<String>,
 }
 
 enum Outcome {
@@ -238,11 +242,12 @@ async fn finish(
         &txn,
         NewUsage {
             user_id: Some(job.user_id.clone()),
+            invitation_id: job.invitation_id.clone(),
             conversation_id: Some(job.conversation_id.clone()),
             message_id: Some(job.message_id.clone()),
             provider: job.info.provider.clone(),
             model: job.info.id.clone(),
-            stream_type: StreamType::Chat,
+            stream_type: job.stream_type,
             input_tokens: to_i32(billed.input_tokens),
             output_tokens: to_i32(billed.output_tokens),
             cost_micros: cost(&job.info, &billed),
@@ -250,6 +255,9 @@ async fn finish(
         },
     )
     .await?;
+    if let Some(invitation_id) = &job.invitation_id {
+        practice::sync_invitation_usage(&txn, invitation_id).await?;
+    }
     txn.commit().await?;
     Ok(())
 }
@@ -313,6 +321,7 @@ async fn name_conversation(service: &ChatService, job: &Job, first_message: &str
                 &txn,
                 NewUsage {
                     user_id: Some(job.user_id.clone()),
+                    invitation_id: job.invitation_id.clone(),
                     conversation_id: Some(job.conversation_id.clone()),
                     message_id: None,
                     provider: job.info.provider.clone(),
@@ -327,6 +336,9 @@ async fn name_conversation(service: &ChatService, job: &Job, first_message: &str
                 },
             )
             .await?;
+            if let Some(invitation_id) = &job.invitation_id {
+                practice::sync_invitation_usage(&txn, invitation_id).await?;
+            }
         }
         txn.commit().await?;
         Ok(())

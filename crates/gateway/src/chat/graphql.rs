@@ -38,12 +38,19 @@ pub struct SendMessageInput {
     pub parent_id: Option<ID>,
 }
 
-/// The two messages `sendMessage` stored: the caller's, and the reply being generated.
+/// The messages `sendMessage` stored: the caller's, and the reply being generated (in a
+/// practice session also the coach's comment, generated alongside).
 #[derive(SimpleObject)]
 pub struct SendMessagePayload {
     pub user_message: Message,
-    /// STREAMING: follow it with `messageStream(messageId: reply.id)`.
+    /// STREAMING: follow it with `messageStream(messageId: reply.id)`. In a practice session,
+    /// the partner's reply (role PARTNER).
     pub reply: Message,
+    /// In a practice session, the coach's comment on this message (role COACH, STREAMING:
+    /// follow it with `messageStream` too); null elsewhere.
+    pub coach_reply: Option<Message>,
+    /// Every reply being generated: `reply`, then `coachReply` when there is one.
+    pub replies: Vec<Message>,
 }
 
 #[derive(InputObject)]
@@ -218,10 +225,16 @@ impl ChatMutation {
                 parent_id,
             )
             .await?;
+        let coach_reply: Option<Message> = started.coach_reply.clone().map(Message::from);
         let (user_message, reply) = exchange(started)?;
+        let replies = std::iter::once(reply.clone())
+            .chain(coach_reply.clone())
+            .collect();
         Ok(SendMessagePayload {
             user_message,
             reply,
+            coach_reply,
+            replies,
         })
     }
 

@@ -15,7 +15,7 @@ use ai_providers::{Providers, Usage};
 use chrono::{DateTime, Utc};
 use persistence::budgets::{self, PendingReservation, Reservation};
 use persistence::messages;
-use persistence::sea_orm::TransactionTrait as _;
+use persistence::sea_orm::{EntityTrait as _, TransactionTrait as _};
 use persistence::usage::{self, NewUsage};
 use persistence::{Db, StoreError};
 
@@ -113,10 +113,19 @@ async fn settle_and_bill(
         .for_model(&row.model)
         .ok()
         .and_then(|(_, info)| info.cost_micros(&billed));
+    // A practice session's calls count against its invitation: its usage is kept true too.
+    let invitation_id = match &row.conversation_id {
+        Some(id) => persistence::entity::conversations::Entity::find_by_id(id.clone())
+            .one(db)
+            .await?
+            .and_then(|c| c.invitation_id),
+        None => None,
+    };
     usage::insert(
         db,
         NewUsage {
             user_id: row.user_id.clone(),
+            invitation_id: invitation_id.clone(),
             conversation_id: row.conversation_id.clone(),
             message_id: reply.map(|m| m.id.clone()),
             provider: row.provider.clone(),
@@ -129,6 +138,9 @@ async fn settle_and_bill(
         },
     )
     .await?;
+    if let Some(invitation_id) = &invitation_id {
+        persistence::practice::sync_invitation_usage(db, invitation_id).await?;
+    }
     tracing::warn!(
         reservation = %row.id,
         message_id = ?reply.map(|m| m.id.as_str()),

@@ -20,11 +20,12 @@ use ai_providers::{
     estimate_prompt_tokens, fit_to_context,
 };
 use auth::KeyRing;
-use core_domain::enums::{KeyProvider, MessageRole, MessageStatus, StreamType};
+use core_domain::enums::{ConversationStatus, KeyProvider, MessageRole, MessageStatus, StreamType};
 use core_domain::policy::{Action, Resource, can};
 use futures::Stream;
-use persistence::budgets::{self, BudgetKey, Purpose};
+use persistence::budgets::{self, BudgetKey, Purpose, Reservation};
 use persistence::messages::{self as store, Message, NewMessage};
+use persistence::practice::{self, Invitation, Scenario};
 use persistence::{Db, api_keys, catalogue, conversations};
 
 use tokio::sync::watch;
@@ -78,10 +79,23 @@ pub enum UserTurn {
     Existing(Box<Message>),
 }
 
-/// The messages a reply request stored.
+/// The messages a reply request stored. In a practice session `reply` is the PARTNER's reply
+/// and `coach_reply` the COACH's comment, generated side by side.
 pub struct Started {
     pub user_message: Option<Message>,
     pub reply: Message,
+    pub coach_reply: Option<Message>,
+}
+
+/// One AI call checked and ready to reserve for, then to stream into its reply.
+struct PreparedCall {
+    reply_id: String,
+    provider: ProviderHandle,
+    info: ModelInfo,
+    request: CompletionRequest,
+    prompt_tokens: u32,
+    estimate: i64,
+    purpose: Purpose,
 }
 
 impl ChatService {
@@ -253,6 +267,7 @@ impl ChatService {
             .await?;
         let mut stored: Vec<&str> = started.user_message.iter().map(|m| m.id.as_str()).collect();
         stored.push(&started.reply.id);
+        stored.extend(started.coach_reply.iter().map(|m| m.id.as_str()));
         self.conversations.announce(&conversation, &stored);
         Ok(started)
     }
@@ -349,6 +364,11 @@ impl ChatService {
         if let UserTurn::New { content, .. } | UserTurn::Edit { content, .. } = &turn {
             core_domain::validation::check_message_content(content)?;
         }
+        if let Some(scenario_id) = conversation.scenario_id.clone() {
+            return self
+                .start_practice_reply(conversation, &scenario_id, user_id, model, turn)
+                .await;
+        }
         // A new or edited user message goes under its parent; the branch sent to the provider is
         // the path to that parent plus the new text. A regeneration answers a stored message.
         let new_parent = match &turn {
@@ -377,6 +397,7 @@ impl ChatService {
                 false,
             ),
         };
+        require_open(&conversation)?;
         require_disclaimer(&self.db, user_id, self.disclaimer_version.as_deref()).await?;
         self.send_limiter
             .check(user_id)
@@ -403,7 +424,8 @@ impl ChatService {
         branch = fit_to_context(system.as_deref(), branch, info.context_window, max_tokens);
         let prompt_tokens = estimate_prompt_tokens(system.as_deref(), &branch);
 
-        let budgets = self.budgets_for(user_id);
+        let invitation = self.invitation_of(&conversation).await?;
+        let budgets = self.budgets_for(user_id, invitation.as_ref());
         let estimate = i64::from(prompt_tokens) + i64::from(max_tokens);
         // The reply's id is chosen now so the reservation names it: if this server dies before
         // the reply is settled, recovery finds the reservation from the reply.
@@ -417,9 +439,10 @@ impl ChatService {
             provider: info.provider.clone(),
             stream_type: StreamType::Chat,
         };
-        let reservation = budgets::reserve(self.db.conn(), &budgets, estimate, purpose)
-            .await?
-            .ok_or(ApiError::QuotaExceeded)?;
+        let reservation =
+            budgets::reserve_or_exhausted(self.db.conn(), &budgets, estimate, purpose)
+                .await?
+                .map_err(quota_exceeded)?;
 
         let stored = self
             .store_turn(&conversation, user_id, &turn, parent_id, &info, reply_id)
@@ -454,20 +477,254 @@ impl ChatService {
             reservation,
             budgets,
             title_from,
+            stream_type: StreamType::Chat,
+            invitation_id: invitation.map(|i| i.id),
         });
         Ok(Started {
             user_message,
             reply,
+            coach_reply: None,
         })
     }
 
-    /// Every budget a call by `user_id` reserves against. Invitations and subscriptions add
-    /// theirs here.
-    fn budgets_for(&self, user_id: &str) -> Vec<BudgetKey> {
-        vec![BudgetKey::user_daily(
+    /// Every budget a call by `user_id` reserves against: their daily budget, and the quota of
+    /// the invitation the conversation runs under. Subscriptions add theirs here.
+    fn budgets_for(&self, user_id: &str, invitation: Option<&Invitation>) -> Vec<BudgetKey> {
+        let mut keys = vec![BudgetKey::user_daily(
             user_id,
             self.config.daily_token_limit,
-        )]
+        )];
+        keys.extend(invitation.map(practice::invitation_budget));
+        keys
+    }
+
+    /// The invitation a conversation runs under, if any.
+    async fn invitation_of(
+        &self,
+        conversation: &conversations::Conversation,
+    ) -> ApiResult<Option<Invitation>> {
+        match &conversation.invitation_id {
+            Some(id) => Ok(practice::invitation(self.db.conn(), id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// A practice session's exchange: the user's message, then two replies streamed side by
+    /// side, the PARTNER answering in character (partner prompt and model, the dialogue only)
+    /// and the COACH commenting on the user's last turn (coach prompt and model, the dialogue as
+    /// a transcript; its comments never enter the partner's context). Both calls are checked
+    /// and reserved before anything is stored, against every budget (the invitation's too): all
+    /// or nothing.
+    async fn start_practice_reply(
+        self: &Arc<Self>,
+        conversation: conversations::Conversation,
+        scenario_id: &str,
+        user_id: &str,
+        model: Option<String>,
+        turn: UserTurn,
+    ) -> ApiResult<Started> {
+        let UserTurn::New { content, parent_id } = turn else {
+            return Err(ApiError::bad_input(
+                "messageId",
+                "practice sessions cannot be edited or regenerated",
+            ));
+        };
+        if model.is_some() {
+            return Err(ApiError::bad_input(
+                "model",
+                "a practice session uses its scenario's models",
+            ));
+        }
+        let all = store::all_in(self.db.conn(), &conversation.id).await?;
+        // The user's turn follows the dialogue (the partner's last reply), never a coach comment.
+        let parent = match parent_id {
+            Some(p) => {
+                self.conversations
+                    .parent_for(&conversation, Some(&p))
+                    .await?
+            }
+            None => all
+                .iter()
+                .rev()
+                .find(|m| *m.role != MessageRole::Coach)
+                .map(|m| m.id.clone()),
+        };
+        require_open(&conversation)?;
+        let scenario = practice::scenario(self.db.conn(), scenario_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("session without its scenario")))?;
+        require_disclaimer(&self.db, user_id, self.disclaimer_version.as_deref()).await?;
+        self.send_limiter
+            .check(user_id)
+            .await
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+
+        let dialogue = branch_with(&all, parent.as_deref(), &content);
+        let coach_view = vec![ChatMessage::user(transcript(&scenario, &dialogue))];
+        let invitation = self.invitation_of(&conversation).await?;
+        let budgets = self.budgets_for(user_id, invitation.as_ref());
+        let partner = self
+            .prepare_call(
+                &conversation,
+                user_id,
+                &scenario.partner_model,
+                &scenario.partner_system_prompt,
+                dialogue,
+                StreamType::Partner,
+            )
+            .await?;
+        let coach = self
+            .prepare_call(
+                &conversation,
+                user_id,
+                &scenario.coach_model,
+                &scenario.coach_system_prompt,
+                coach_view,
+                StreamType::Coach,
+            )
+            .await?;
+        // Both calls or neither: one transaction reserves their sum on every budget.
+        let calls = vec![
+            (partner.estimate, partner.purpose.clone()),
+            (coach.estimate, coach.purpose.clone()),
+        ];
+        let mut reservations = budgets::reserve_all(self.db.conn(), &budgets, calls)
+            .await?
+            .map_err(quota_exceeded)?
+            .into_iter();
+        let missing = || ApiError::internal(anyhow::anyhow!("fewer reservations than calls"));
+        let partner_reservation = reservations.next().ok_or_else(missing)?;
+        let coach_reservation = reservations.next().ok_or_else(missing)?;
+
+        let user_message_id = core_domain::ids::new_id();
+        let reply = |id: &str, role: MessageRole, info: &ModelInfo| {
+            (
+                id.to_owned(),
+                NewMessage {
+                    conversation_id: conversation.id.clone(),
+                    user_id: None,
+                    parent_id: Some(user_message_id.clone()),
+                    role,
+                    content: String::new(),
+                    status: MessageStatus::Streaming,
+                    model: Some(info.id.clone()),
+                    provider: Some(info.provider.clone()),
+                },
+            )
+        };
+        let rows = vec![
+            (
+                user_message_id.clone(),
+                NewMessage {
+                    conversation_id: conversation.id.clone(),
+                    user_id: Some(user_id.to_owned()),
+                    parent_id: parent,
+                    role: MessageRole::User,
+                    content,
+                    status: MessageStatus::Complete,
+                    model: None,
+                    provider: None,
+                },
+            ),
+            reply(&partner.reply_id, MessageRole::Partner, &partner.info),
+            reply(&coach.reply_id, MessageRole::Coach, &coach.info),
+        ];
+        let mut stored = match store::append_with_ids(self.db.conn(), rows).await {
+            Ok(s) => s.into_iter(),
+            Err(e) => {
+                self.release(&partner_reservation).await;
+                self.release(&coach_reservation).await;
+                return Err(e.into());
+            }
+        };
+        let missing = || ApiError::internal(anyhow::anyhow!("append returned fewer rows"));
+        let user_message = stored.next().ok_or_else(missing)?;
+        let partner_reply = stored.next().ok_or_else(missing)?;
+        let coach_reply = stored.next().ok_or_else(missing)?;
+        let invitation_id = invitation.map(|i| i.id);
+        for (call, reservation, stream_type) in [
+            (partner, partner_reservation, StreamType::Partner),
+            (coach, coach_reservation, StreamType::Coach),
+        ] {
+            self.spawn_generation(generate::Job {
+                message_id: call.reply_id,
+                conversation_id: conversation.id.clone(),
+                user_id: user_id.to_owned(),
+                provider: call.provider,
+                info: call.info,
+                request: call.request,
+                prompt_tokens: call.prompt_tokens,
+                reservation,
+                budgets: budgets.clone(),
+                title_from: None,
+                stream_type,
+                invitation_id: invitation_id.clone(),
+            });
+        }
+        Ok(Started {
+            user_message: Some(user_message),
+            reply: partner_reply,
+            coach_reply: Some(coach_reply),
+        })
+    }
+
+    /// Checks the model and its key and fits the prompt to the model's context, for a reply of
+    /// `stream_type`; says what to reserve for it.
+    async fn prepare_call(
+        &self,
+        conversation: &conversations::Conversation,
+        user_id: &str,
+        model: &str,
+        system: &str,
+        messages: Vec<ChatMessage>,
+        stream_type: StreamType,
+    ) -> ApiResult<PreparedCall> {
+        let (provider, info) = self.providers.for_model(model)?;
+        let info = info.clone();
+        let api_key = keys::user_key(self.db.conn(), &self.keys, user_id, &info.provider).await?;
+        if api_key.is_none() && !self.providers.has_server_key(&info.provider) {
+            return Err(ProviderError::NoApiKey.into());
+        }
+        let system = Some(system.to_owned()).filter(|s| !s.trim().is_empty());
+        let max_tokens = self
+            .config
+            .max_output_tokens
+            .min(info.max_output_tokens)
+            .max(1);
+        let messages = fit_to_context(system.as_deref(), messages, info.context_window, max_tokens);
+        let prompt_tokens = estimate_prompt_tokens(system.as_deref(), &messages);
+        let estimate = i64::from(prompt_tokens) + i64::from(max_tokens);
+        let reply_id = core_domain::ids::new_id();
+        let purpose = Purpose {
+            message_id: Some(reply_id.clone()),
+            user_id: Some(user_id.to_owned()),
+            conversation_id: Some(conversation.id.clone()),
+            prompt_tokens: i32::try_from(prompt_tokens).unwrap_or(i32::MAX),
+            model: info.id.clone(),
+            provider: info.provider.clone(),
+            stream_type,
+        };
+        let request = CompletionRequest {
+            system,
+            api_key,
+            ..CompletionRequest::new(info.id.clone(), messages, max_tokens)
+        };
+        Ok(PreparedCall {
+            reply_id,
+            provider,
+            info,
+            request,
+            prompt_tokens,
+            estimate,
+            purpose,
+        })
+    }
+
+    /// Gives back a reservation whose call never ran.
+    async fn release(&self, reservation: &Reservation) {
+        if let Err(error) = budgets::settle(self.db.conn(), reservation, 0).await {
+            tracing::error!(%error, "cannot release a token reservation");
+        }
     }
 
     async fn store_turn(
@@ -619,6 +876,47 @@ impl ChatService {
     }
 }
 
+/// Replies go only to open conversations: a paused or ended practice session answers CONFLICT.
+fn require_open(conversation: &conversations::Conversation) -> ApiResult<()> {
+    let status = *conversation.status;
+    if status == ConversationStatus::Active {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(format!(
+            "the session is {}: resume it to send messages",
+            status.as_str()
+        )))
+    }
+}
+
+/// The budget scope a refused reservation names, as the API spells it (`extensions.budget`).
+fn quota_exceeded(scope: &'static str) -> ApiError {
+    ApiError::QuotaExceeded {
+        budget: match scope {
+            budgets::INVITATION => "INVITATION",
+            _ => "DAILY",
+        },
+    }
+}
+
+/// What the coach reads: the dialogue so far as a transcript, ending with the user's turn.
+fn transcript(scenario: &Scenario, dialogue: &[ChatMessage]) -> String {
+    let mut text = format!(
+        "Transcript of a practice conversation. The learner is talking to {}.\n\n",
+        scenario.partner_persona
+    );
+    for turn in dialogue {
+        let speaker = if turn.role == ai_providers::Role::User {
+            "Learner"
+        } else {
+            scenario.partner_persona.as_str()
+        };
+        text.push_str(&format!("{speaker}: {}\n\n", turn.content));
+    }
+    text.push_str("Comment on the learner's last turn.");
+    text
+}
+
 /// The path from the root to `parent` (none: a new root), then a new user turn.
 fn branch_with(all: &[Message], parent: Option<&str>, content: &str) -> Vec<ChatMessage> {
     let mut branch = parent.map(|p| branch_to(all, p)).unwrap_or_default();
@@ -645,7 +943,9 @@ fn branch_to(all: &[Message], last: &str) -> Vec<ChatMessage> {
         .rev()
         .filter_map(|m| match *m.role {
             MessageRole::User => Some(ChatMessage::user(m.content.clone())),
-            MessageRole::Assistant if !m.content.is_empty() => {
+            // A practice partner's replies are the other side of the dialogue; coach comments
+            // are never part of it.
+            MessageRole::Assistant | MessageRole::Partner if !m.content.is_empty() => {
                 Some(ChatMessage::assistant(m.content.clone()))
             }
             _ => None,

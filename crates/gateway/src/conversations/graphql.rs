@@ -411,6 +411,25 @@ impl Conversation {
     async fn ended_at(&self) -> Option<DateTime<Utc>> {
         self.0.ended_at
     }
+    /// Active time in seconds, pauses excluded (practice sessions; null for a conversation
+    /// that never ran one).
+    async fn duration_seconds(&self) -> Option<i32> {
+        crate::practice::graphql::duration_seconds(&self.0)
+    }
+    /// The practice scenario this conversation is a session of; null for ordinary ones.
+    async fn scenario(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::practice::graphql::Scenario>> {
+        crate::practice::graphql::scenario_link(ctx, self.0.scenario_id.as_deref()).await
+    }
+    /// The invitation the session runs under; null when none, or the caller may not see it.
+    async fn invitation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::practice::graphql::Invitation>> {
+        crate::practice::graphql::invitation_link(ctx, self.0.invitation_id.as_deref()).await
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

@@ -23,6 +23,8 @@ use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
 use crate::research::ResearchService;
 use crate::research::loaders::ResearchLoaders;
+use crate::practice::PracticeService;
+use crate::practice::loaders::PracticeLoaders;
 
 /// Shared by every request: the areas' services and what the transport needs.
 #[derive(Clone)]
@@ -40,6 +42,8 @@ pub struct Services {
     pub research: Arc<ResearchService>,
     /// Numira's journals.
     pub journals: Arc<JournalService>,
+    /// The practice coach: scenarios, presets, invitations, sessions.
+    pub practice: Arc<PracticeService>,
 }
 
 /// Facts about the request being served.
@@ -88,6 +92,7 @@ pub struct Loaders {
     pub conversations: ConversationLoaders,
     pub catalogue: DataLoader<CatalogueRows>,
     pub research: ResearchLoaders,
+    pub practice: PracticeLoaders,
 }
 
 impl Loaders {
@@ -97,6 +102,7 @@ impl Loaders {
             conversations: ConversationLoaders::new(db),
             catalogue: batching(CatalogueRows(db.clone())),
             research: ResearchLoaders::new(db),
+            practice: PracticeLoaders::new(db),
         }
     }
 }

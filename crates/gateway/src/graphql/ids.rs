@@ -34,6 +34,8 @@ pub enum Kind {
     TelemetryEvent,
     UsageRecord,
     Journal,
+    Scenario,
+    QuotaPreset,
 }
 
 impl Kind {
@@ -53,6 +55,8 @@ impl Kind {
         Kind::TelemetryEvent,
         Kind::UsageRecord,
         Kind::Journal,
+        Kind::Scenario,
+        Kind::QuotaPreset,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -73,6 +77,8 @@ impl Kind {
             Kind::TelemetryEvent => "TelemetryEvent",
             Kind::UsageRecord => "UsageRecord",
             Kind::Journal => "Journal",
+            Kind::Scenario => "Scenario",
+            Kind::QuotaPreset => "QuotaPreset",
         }
     }
 

@@ -23,7 +23,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations, journals, research};
+use crate::{accounts, catalogue, chat, conversations, journals, practice, research};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -32,6 +32,7 @@ pub struct Query(
     conversations::graphql::ConversationQuery,
     catalogue::graphql::CatalogueQuery,
     chat::graphql::ChatQuery,
+    practice::graphql::PracticeQuery,
     accounts::graphql::IdentityQuery,
     accounts::graphql::AdminQuery,
     research::graphql::ResearchQuery,
@@ -45,6 +46,7 @@ pub struct Mutation(
     conversations::graphql::ConversationMutation,
     conversations::graphql::MessageMutation,
     chat::graphql::ChatMutation,
+    practice::graphql::PracticeMutation,
     accounts::graphql::IdentityMutation,
     accounts::graphql::AdminMutation,
     research::graphql::ResearchMutation,

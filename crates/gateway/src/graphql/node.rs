@@ -32,6 +32,9 @@ use crate::research::graphql::{
     ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
 };
 use crate::journals::graphql::{Journal, journals_by_ids};
+use crate::practice::graphql::{
+    Invitation, QuotaPreset, Scenario, invitations_by_ids, presets_by_ids, scenarios_by_ids,
+};
 
 /// A record with a global id, which `node(id:)` finds again.
 #[derive(Interface, Clone)]
@@ -55,6 +58,9 @@ pub enum Node {
     TelemetryEvent(TelemetryEvent),
     UsageRecord(UsageRecord),
     Journal(Journal),
+    Scenario(Scenario),
+    QuotaPreset(QuotaPreset),
+    Invitation(Invitation),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -102,6 +108,18 @@ async fn of_kind(
         }
         // Only ever the caller's own (none for anonymous callers).
         Kind::Journal => return Ok(wrap(journals_by_ids(ctx, raw_ids).await?, Node::Journal)),
+        Kind::Scenario => {
+            return Ok(wrap(scenarios_by_ids(ctx, raw_ids).await?, Node::Scenario));
+        }
+        Kind::QuotaPreset => {
+            return Ok(wrap(presets_by_ids(ctx, raw_ids).await?, Node::QuotaPreset));
+        }
+        Kind::Invitation => {
+            return Ok(wrap(
+                invitations_by_ids(ctx, raw_ids).await?,
+                Node::Invitation,
+            ));
+        }
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -141,8 +159,6 @@ async fn of_kind(
             |k| &k.id,
             |k| Node::ApiKey(k.into()),
         ),
-        // Invitations get their type (and their look-up) from the practice area.
-        Kind::Invitation => HashMap::new(),
         Kind::User
         | Kind::Conversation
         | Kind::Message
@@ -151,7 +167,10 @@ async fn of_kind(
         | Kind::ObservationNote
         | Kind::TelemetryEvent
         | Kind::UsageRecord
-        | Kind::Journal => HashMap::new(),
+        | Kind::Journal
+        | Kind::Scenario
+        | Kind::QuotaPreset
+        | Kind::Invitation => HashMap::new(),
     })
 }
 

@@ -367,6 +367,10 @@ pub struct ChatConfig {
     /// (30 s by default); on SQLite at the next start. Lower it for faster recovery, at the cost
     /// of one heartbeat write per live reply every quarter of it.
     pub stale_after: Duration,
+    /// `COLLOQUY_SESSION_IDLE_MINUTES`, default 30: a practice session (ACTIVE or PAUSED) with no
+    /// activity for this long becomes ABANDONED; a sweep checks every minute (or every half of it,
+    /// when shorter).
+    pub session_idle: Duration,
 }
 
 impl std::fmt::Debug for ChatConfig {
@@ -383,6 +387,7 @@ impl std::fmt::Debug for ChatConfig {
             .field("data_dir", &self.data_dir)
             .field("flush_interval", &self.flush_interval)
             .field("stale_after", &self.stale_after)
+            .field("session_idle", &self.session_idle)
             .finish()
     }
 }
@@ -452,6 +457,11 @@ impl ChatConfig {
             data_dir: env.string("COLLOQUY_DATA_DIR", "./data").into(),
             flush_interval: Duration::from_millis(env.parse("COLLOQUY_STREAM_FLUSH_MS", 100)?),
             stale_after: Duration::from_secs(env.parse("COLLOQUY_STREAM_STALE_SECS", 20)?.max(4)),
+            session_idle: Duration::from_secs(
+                env.parse::<u64>("COLLOQUY_SESSION_IDLE_MINUTES", 30)?
+                    .max(1)
+                    .saturating_mul(60),
+            ),
         })
     }
 }

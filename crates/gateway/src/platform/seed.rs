@@ -19,6 +19,7 @@ use persistence::Db;
 use persistence::conversations::{self, NewConversation};
 use persistence::entity::{persona_rooms, personas, rooms};
 use persistence::messages::{self, NewMessage};
+use persistence::practice::{self, NewInvitation, PresetFields, ScenarioFields};
 use persistence::users::{self, NewUser};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -33,6 +34,45 @@ const DISCLAIMERS: &str = include_str!("../../../../seeds/disclaimers.json");
 struct DisclaimerSeed {
     version: String,
     text: String,
+}
+
+const SCENARIOS: &str = include_str!("../../../../seeds/scenarios.json");
+const QUOTA_PRESETS: &str = include_str!("../../../../seeds/quota_presets.json");
+const INVITATIONS: &str = include_str!("../../../../seeds/invitations.json");
+
+/// A practice scenario. A `null` model is the server's default model when the scenario is first
+/// seeded (Claude with an Anthropic key, gpt-4o-mini with an OpenAI key, else `local-echo`).
+#[derive(Deserialize)]
+struct ScenarioSeed {
+    slug: String,
+    name: String,
+    description: String,
+    partner_persona: String,
+    partner_system_prompt: String,
+    coach_system_prompt: String,
+    partner_model: Option<String>,
+    coach_model: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PresetSeed {
+    name: String,
+    label: String,
+    description: Option<String>,
+    tokens: i64,
+    is_default: bool,
+    sort_order: i32,
+}
+
+/// A demo invitation with a documented token (it is a demo, like the demo passwords).
+#[derive(Deserialize)]
+struct InvitationSeed {
+    token: String,
+    label: Option<String>,
+    scenario: Option<String>,
+    preset: String,
+    created_by: String,
+    expires_in_days: i64,
 }
 
 #[derive(Deserialize)]
@@ -102,18 +142,26 @@ pub struct SeedReport {
     pub users_created: usize,
     pub conversations_created: usize,
     pub disclaimers_published: usize,
+    pub scenarios: usize,
+    pub presets_created: usize,
+    pub invitations_created: usize,
 }
 
 impl fmt::Display for SeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} personas and {} rooms up to date ({} links), {} demo users and {} conversations created, {} disclaimer versions published",
+            "{} personas and {} rooms up to date ({} links), {} demo users and {} conversations created; \
+             {} practice scenarios up to date, {} quota presets and {} demo invitations created, \
+             {} disclaimer versions published",
             self.personas,
             self.rooms,
             self.links,
             self.users_created,
             self.conversations_created,
+            self.scenarios,
+            self.presets_created,
+            self.invitations_created,
             self.disclaimers_published
         )
     }
@@ -136,9 +184,14 @@ fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> anyhow::Resu
 
 /// What `serve` (with `COLLOQUY_SEED`) and `colloquy seed` load: the disclaimer versions of
 /// `disclaimers.json`, then the demo data ([`load`]), whose users accept the current one.
-pub async fn load_with_disclaimers(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
+/// `default_model` as in [`load_with`].
+pub async fn load_with_disclaimers(
+    db: &Db,
+    dir: Option<&Path>,
+    default_model: &str,
+) -> anyhow::Result<SeedReport> {
     let published = publish_disclaimers(db, dir).await?;
-    let mut report = load(db, dir).await?;
+    let mut report = load_with(db, dir, default_model).await?;
     report.disclaimers_published = published;
     Ok(report)
 }
@@ -160,9 +213,19 @@ pub async fn publish_disclaimers(db: &Db, dir: Option<&Path>) -> anyhow::Result<
     Ok(published)
 }
 
-/// Loads the catalogue and the demo users with their conversations; a demo user who has accepted
-/// no disclaimer accepts the current one, when one is published.
+/// Loads every seed file (scenarios without a model get `local-echo`, see [`load_with`]); a demo
+/// user who has accepted no disclaimer accepts the current one, when one is published.
 pub async fn load(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
+    load_with(db, dir, ai_providers::LOCAL_MODEL).await
+}
+
+/// Loads every seed file; scenarios that name no model are first seeded with `default_model`
+/// (the server's default model, so they run on `local-echo` when no provider key is set).
+pub async fn load_with(
+    db: &Db,
+    dir: Option<&Path>,
+    default_model: &str,
+) -> anyhow::Result<SeedReport> {
     let personas: Vec<PersonaSeed> =
         parse("personas.json", &read(dir, "personas.json", PERSONAS)?)?;
     let rooms: Vec<RoomSeed> = parse("rooms.json", &read(dir, "rooms.json", ROOMS)?)?;
@@ -173,7 +236,110 @@ pub async fn load(db: &Db, dir: Option<&Path>) -> anyhow::Result<SeedReport> {
     for user in &users {
         load_user(db, user, current.as_ref(), &mut report).await?;
     }
+    let scenarios: Vec<ScenarioSeed> =
+        parse("scenarios.json", &read(dir, "scenarios.json", SCENARIOS)?)?;
+    let presets: Vec<PresetSeed> = parse(
+        "quota_presets.json",
+        &read(dir, "quota_presets.json", QUOTA_PRESETS)?,
+    )?;
+    let invitations: Vec<InvitationSeed> = parse(
+        "invitations.json",
+        &read(dir, "invitations.json", INVITATIONS)?,
+    )?;
+    load_practice(
+        db,
+        &scenarios,
+        &presets,
+        &invitations,
+        default_model,
+        &mut report,
+    )
+    .await?;
     Ok(report)
+}
+
+async fn load_practice(
+    db: &Db,
+    scenarios: &[ScenarioSeed],
+    presets: &[PresetSeed],
+    invitations: &[InvitationSeed],
+    default_model: &str,
+    report: &mut SeedReport,
+) -> anyhow::Result<()> {
+    let conn = db.conn();
+    for s in scenarios {
+        practice::seed_scenario(
+            conn,
+            ScenarioFields {
+                name: s.name.clone(),
+                slug: s.slug.clone(),
+                description: s.description.clone(),
+                partner_persona: s.partner_persona.clone(),
+                partner_system_prompt: s.partner_system_prompt.clone(),
+                coach_system_prompt: s.coach_system_prompt.clone(),
+                partner_model: s
+                    .partner_model
+                    .clone()
+                    .unwrap_or_else(|| default_model.to_owned()),
+                coach_model: s
+                    .coach_model
+                    .clone()
+                    .unwrap_or_else(|| default_model.to_owned()),
+            },
+        )
+        .await?;
+        report.scenarios += 1;
+    }
+    for p in presets {
+        let created = practice::seed_preset(
+            conn,
+            PresetFields {
+                name: p.name.clone(),
+                label: p.label.clone(),
+                description: p.description.clone(),
+                tokens: p.tokens,
+                is_default: p.is_default,
+                sort_order: p.sort_order,
+            },
+        )
+        .await?;
+        report.presets_created += usize::from(created);
+    }
+    for i in invitations {
+        let email = core_domain::validation::normalize_email(&i.created_by)?;
+        let creator = users::find_by_email(conn, &email)
+            .await?
+            .with_context(|| format!("seed invitation: no user {}", i.created_by))?;
+        let preset = practice::preset_by_name(conn, &i.preset)
+            .await?
+            .with_context(|| format!("seed invitation: no quota preset {}", i.preset))?;
+        let scenario_id = match &i.scenario {
+            Some(slug) => Some(
+                practice::scenario_by_slug(conn, slug)
+                    .await?
+                    .with_context(|| format!("seed invitation: no scenario {slug}"))?
+                    .id,
+            ),
+            None => None,
+        };
+        let created = practice::seed_invitation(
+            conn,
+            NewInvitation {
+                token_hash: auth::tokens::hash_token(&i.token),
+                label: i.label.clone(),
+                scenario_id,
+                quota: practice::quota_json(
+                    practice::quota_tokens(&preset.quota),
+                    Some(&preset.label),
+                ),
+                expires_at: time::now() + chrono::Duration::days(i.expires_in_days),
+                created_by_id: creator.id,
+            },
+        )
+        .await?;
+        report.invitations_created += usize::from(created);
+    }
+    Ok(())
 }
 
 async fn load_catalogue(

@@ -239,7 +239,7 @@ impl From<DailyCount> for TelemetryCount {
 /// `totalCount` of the research session list, counted only when asked for.
 pub struct SessionTotal(SessionFilter);
 
-#[Object]
+#[Object(name = "ResearchSessionTotal")]
 impl SessionTotal {
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         research(ctx)?

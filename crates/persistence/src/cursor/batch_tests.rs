@@ -226,6 +226,7 @@ async fn load(db: &Db) -> (Vec<String>, Vec<String>) {
                 ended_at: Set(None),
                 total_messages: Set(0),
                 duration_seconds: Set(None),
+                active_since: Set(None),
                 metadata: Set(None),
                 created_at: Set(created),
                 updated_at: Set(created + Duration::seconds(i64::try_from(rng.below(4)).unwrap())),

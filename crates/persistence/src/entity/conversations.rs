@@ -2,7 +2,8 @@
 //! `ChatSession`, 002 `ConversationSession`, Numira reflections).
 //!
 //! `user_id` is NULL for invitation-only sessions. `status` is ACTIVE, PAUSED, COMPLETED or
-//! ABANDONED. `title_is_custom` is set once the user names the conversation, so an automatic title
+//! ABANDONED; `duration_seconds` is active time, pauses excluded, counted up to `active_since`.
+//! `title_is_custom` is set once the user names the conversation, so an automatic title
 //! never overwrites theirs. Soft-deleted through `deleted_at`. Pages of a user's conversations use
 //! the indexes `idx_conversations_user_created` / `idx_conversations_user_updated`
 //! (`user_id`, `created_at`|`updated_at`, `id`).
@@ -33,6 +34,9 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     pub total_messages: i32,
     pub duration_seconds: Option<i32>,
+    /// When the current active stretch began (NULL while paused or ended): `duration_seconds`
+    /// holds the active time before it.
+    pub active_since: Option<DateTimeUtc>,
     #[sea_orm(column_type = "JsonBinary")]
     pub metadata: Option<Json>,
     pub created_at: DateTimeUtc,
