@@ -853,13 +853,21 @@ colloquy_tests::e2e!(
             .await;
         assert!(none["currentDisclaimer"].is_null());
         // `serve` and `colloquy seed` publish the seeded version too.
-        let first = gateway::platform::seed::load_with_disclaimers(app.db(), None)
-            .await
-            .unwrap();
+        let first = gateway::platform::seed::load_with_disclaimers(
+            app.db(),
+            None,
+            ai_providers::LOCAL_MODEL,
+        )
+        .await
+        .unwrap();
         assert_eq!(first.disclaimers_published, 1);
-        let again = gateway::platform::seed::load_with_disclaimers(app.db(), None)
-            .await
-            .unwrap();
+        let again = gateway::platform::seed::load_with_disclaimers(
+            app.db(),
+            None,
+            ai_providers::LOCAL_MODEL,
+        )
+        .await
+        .unwrap();
         assert_eq!(again.disclaimers_published, 0);
         let current = app
             .query(None, "{ currentDisclaimer { version text } }", json!({}))

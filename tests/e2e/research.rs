@@ -158,6 +158,7 @@ pub mod setup {
                 db,
                 NewUsage {
                     user_id: participant_id.clone(),
+                    invitation_id: None,
                     conversation_id: Some(session.to_owned()),
                     message_id: Some(stored[1].id.clone()),
                     provider: "local".into(),

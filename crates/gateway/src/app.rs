@@ -21,8 +21,8 @@ use crate::platform::config::Config;
 use crate::platform::events;
 use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
-use crate::research::ResearchService;
 use crate::practice::PracticeService;
+use crate::research::ResearchService;
 
 /// Connects to the database and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -80,9 +80,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let db = connect(&config).await?;
     if config.seed.on_serve {
-        let report = seed::load_with_disclaimers(&db, config.seed.dir.as_deref(), &default_model(&config)?)
-            .await
-            .context("cannot load the seeds")?;
+        let report =
+            seed::load_with_disclaimers(&db, config.seed.dir.as_deref(), &default_model(&config)?)
+                .await
+                .context("cannot load the seeds")?;
         tracing::info!(%report, "seeds loaded");
     }
     state(config, db)

@@ -15,5 +15,5 @@ pub mod graphql;
 pub mod http;
 pub mod journals;
 pub mod platform;
-pub mod research;
 pub mod practice;
+pub mod research;

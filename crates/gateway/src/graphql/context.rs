@@ -21,10 +21,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::journals::JournalService;
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
-use crate::research::ResearchService;
-use crate::research::loaders::ResearchLoaders;
 use crate::practice::PracticeService;
 use crate::practice::loaders::PracticeLoaders;
+use crate::research::ResearchService;
+use crate::research::loaders::ResearchLoaders;
 
 /// Shared by every request: the areas' services and what the transport needs.
 #[derive(Clone)]

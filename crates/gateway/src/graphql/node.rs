@@ -28,12 +28,12 @@ use crate::conversations::graphql::{
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
-use crate::research::graphql::{
-    ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
-};
 use crate::journals::graphql::{Journal, journals_by_ids};
 use crate::practice::graphql::{
     Invitation, QuotaPreset, Scenario, invitations_by_ids, presets_by_ids, scenarios_by_ids,
+};
+use crate::research::graphql::{
+    ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
 };
 
 /// A record with a global id, which `node(id:)` finds again.
