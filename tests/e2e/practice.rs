@@ -947,7 +947,11 @@ e2e_backend!(
 e2e!(
     the_readme_practice_walkthrough_works,
     |app: TestApp| async move {
-        gateway::platform::seed::load(app.db(), None).await.unwrap();
+        // As `cargo run` seeds: with the disclaimer published, so the walkthrough's guest must
+        // accept it before the first reply.
+        gateway::platform::seed::load_with_disclaimers(app.db(), None, ai_providers::LOCAL_MODEL)
+            .await
+            .unwrap();
         let readme = include_str!("../../README.md");
         let block = |marker: &str| {
             let at = readme
@@ -968,6 +972,17 @@ e2e!(
         assert_eq!(
             claimed["data"]["claimInvitation"]["invitation"]["quota"]["tokens"],
             25_000
+        );
+        let accepted = app
+            .post(
+                Some(&token),
+                &block("acceptDisclaimer(input: { version: \"2026-01\" })"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            accepted["data"]["acceptDisclaimer"]["user"]["disclaimerVersion"], "2026-01",
+            "{accepted:#}"
         );
         let started = app
             .post(
