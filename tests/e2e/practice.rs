@@ -1095,3 +1095,65 @@ e2e_backend!(
         );
     }
 );
+
+/// Staff's nested read of invitations → sessions → messages.
+const INVITATIONS_NESTED: &str = "{ invitations(first: 10) { edges { node { id label sessions(first: 5) { totalCount edges { node { id title messages(first: 5) { edges { node { id } } } } } } } } } }";
+
+/// How many SQL statements `query` cost as `token`: the cheaper of two runs (the background
+/// sweeps count in the same total and may land in one of them).
+async fn statements(app: &TestApp, token: &str, query: &str) -> (u64, Value) {
+    let mut cost = u64::MAX;
+    let mut data = Value::Null;
+    for _ in 0..2 {
+        let before = app.sql_statements();
+        data = app.query(Some(token), query, json!({})).await;
+        cost = cost.min(app.sql_statements() - before);
+    }
+    (cost, data)
+}
+
+e2e!(
+    invitations_read_ahead_their_sessions_a_level_per_statement_under_load,
+    |app: TestApp| async move {
+        let staff = user_with_role(&app, "staff@example.com", Role::Staff).await;
+        let slug = scenario(&app, &staff, "nested-read").await;
+        for _ in 0..4 {
+            let (_, token) = invite(&app, &staff, &slug, 10_000).await;
+            let guest = claim_as_guest(&app, &token).await;
+            start(&app, &guest, &slug, Some(&token)).await;
+        }
+        // Alone: a statement per level (invitations, their count-less page, sessions and their
+        // count, messages), plus the caller.
+        statements(&app, &staff.token, INVITATIONS_NESTED).await;
+        let (alone, data) = statements(&app, &staff.token, INVITATIONS_NESTED).await;
+        let edges = data["invitations"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), 4, "{data}");
+        assert!(
+            edges
+                .iter()
+                .all(|e| e["node"]["sessions"]["totalCount"] == 1),
+            "{data}"
+        );
+        // 16 clients at once, 3 rounds each: a level is never split into several batches.
+        const CLIENTS: usize = 16;
+        const ROUNDS: usize = 3;
+        let before = app.sql_statements();
+        let runs = (0..CLIENTS).map(|_| async {
+            for _ in 0..ROUNDS {
+                let data = app
+                    .query(Some(&staff.token), INVITATIONS_NESTED, json!({}))
+                    .await;
+                assert_eq!(data["invitations"]["edges"].as_array().unwrap().len(), 4);
+            }
+        });
+        futures::future::join_all(runs).await;
+        let total = app.sql_statements() - before;
+        let requests = u64::try_from(CLIENTS * ROUNDS).unwrap();
+        // Slack for the session's once-a-minute last-use write and the background sweeps.
+        let slack = u64::try_from(CLIENTS).unwrap();
+        assert!(
+            total >= alone * requests && total <= alone * requests + slack,
+            "{total} statements for {requests} concurrent requests that cost {alone} each alone"
+        );
+    }
+);

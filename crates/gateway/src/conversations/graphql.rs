@@ -168,7 +168,7 @@ impl From<ConversationOrderBy> for ConversationOrder {
 pub type ConversationConnection = Connection<String, Conversation, ConversationTotal, EmptyFields>;
 
 /// The Relay arguments of a selected connection field, and whether it asks for `totalCount`.
-fn connection_selection(field: &SelectionField<'_>) -> ApiResult<(PageArgs, bool)> {
+pub(crate) fn connection_selection(field: &SelectionField<'_>) -> ApiResult<(PageArgs, bool)> {
     let args = page_args(
         argument(field, "first")?,
         argument(field, "after")?,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
-use async_graphql::{Context, ID, InputObject, Object, OutputType, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Lookahead, Object, OutputType, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::loaders::{InvitationId, ScenarioId, SessionCountKey, SessionPageKey, session_ordering};
@@ -17,7 +17,7 @@ use super::service::{
     quota_tokens,
 };
 use crate::accounts::graphql::{AuthPayload, User, user_link};
-use crate::conversations::graphql::Conversation;
+use crate::conversations::graphql::{Conversation, connection_selection, prefetch_messages};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{KnownTotal, connection, cursor, list_connection, page_args};
 use crate::graphql::context::{ContextExt, load_one};
@@ -159,6 +159,47 @@ impl From<service::Invitation> for Invitation {
     fn from(i: service::Invitation) -> Self {
         Invitation(Arc::new(i))
     }
+}
+
+/// Reads ahead, for the invitations of one level (`invitation_ids`), every `sessions` list the
+/// query selects on them (`node` is the selection of an invitation), and below those the
+/// messages: one statement per level and distinct arguments, whatever the load, as
+/// `User.conversations` does (`conversations::graphql::prefetch_conversations`).
+async fn prefetch_sessions(
+    ctx: &Context<'_>,
+    node: &Lookahead<'_>,
+    invitation_ids: &[String],
+) -> ApiResult<()> {
+    if invitation_ids.is_empty() {
+        return Ok(());
+    }
+    let loader = ctx.loaders()?.practice.session_pages.loader();
+    for field in node.field("sessions").selection_fields() {
+        // Arguments the field's own resolver will refuse are left for it to report.
+        let Ok((args, counted)) = connection_selection(&field) else {
+            continue;
+        };
+        let query = Arc::new(PageQuery {
+            filter: (),
+            order: (),
+            args,
+        });
+        let rows = loader.prefetch(invitation_ids, &query).await?;
+        if counted {
+            loader
+                .prefetch_counts(invitation_ids, &Arc::new(()))
+                .await?;
+        }
+        let actor = ctx.request()?.actor();
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|c| crate::conversations::service::can_read(actor, c))
+            .map(|c| c.id.clone())
+            .collect();
+        let below = Lookahead::from(field).field("edges").field("node");
+        prefetch_messages(ctx, &below, &ids).await?;
+    }
+    Ok(())
 }
 
 /// `totalCount` of an invitation's sessions, counted only when asked for.
@@ -488,6 +529,9 @@ impl PracticeQuery {
             created_by_id: f.mine.unwrap_or(false).then(|| me.actor.user_id.clone()),
         };
         let rows = service.invitations(me, &filter, &args).await?;
+        let ids: Vec<String> = rows.items.iter().map(|i| i.id.clone()).collect();
+        let node = ctx.look_ahead().field("edges").field("node");
+        prefetch_sessions(ctx, &node, &ids).await?;
         let name = invitation_ordering();
         Ok(connection(
             rows,
