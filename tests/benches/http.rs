@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use colloquy_tests::{Kind, gid};
 use chrono::{DateTime, Utc};
 use persistence::{Db, DbConfig};
 use sea_orm::sqlx::{self, Connection as _, Row as _};
@@ -1027,6 +1028,11 @@ async fn same_rows(colloquy: &Colloquy, floor: &Floor, shape: Shape) -> Result<(
     ids(&ours, &mut b);
     let expected =
         shape.users as usize * (1 + shape.conversations as usize * (1 + shape.messages as usize));
+    if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
+        eprintln!("first difference at row {i}: Colloquy {} floor {}", a[i], b[i]);
+        eprintln!("Colloquy around: {:?}", &a[i.saturating_sub(2)..(i + 3).min(a.len())]);
+        eprintln!("floor around: {:?}", &b[i.saturating_sub(2)..(i + 3).min(b.len())]);
+    }
     if a != b || a.len() != expected {
         bail!(
             "{}: Colloquy returned {} rows, the floor {} (expected {expected}), or in another order",
@@ -1481,7 +1487,7 @@ struct Edge<T> {
 
 #[derive(Serialize)]
 struct UserNode<'a> {
-    id: &'a str,
+    id: String,
     email: Option<&'a str>,
     name: Option<&'a str>,
     conversations: Conn<ConversationNode<'a>>,
@@ -1489,7 +1495,7 @@ struct UserNode<'a> {
 
 #[derive(Serialize)]
 struct ConversationNode<'a> {
-    id: &'a str,
+    id: String,
     title: &'a str,
     model: Option<&'a str>,
     messages: Conn<MessageNode<'a>>,
@@ -1498,7 +1504,7 @@ struct ConversationNode<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct MessageNode<'a> {
-    id: &'a str,
+    id: String,
     role: &'a str,
     content: &'a str,
     status: &'a str,
@@ -1506,7 +1512,8 @@ struct MessageNode<'a> {
 }
 
 /// Nests the rows of the three levels (each level's rows arrive grouped by parent, in order)
-/// and serialises the response.
+/// and serialises the response, ids as the API's global ids (base64url of `Type:id`, which the
+/// server computes per row too).
 fn respond(
     users: &[UserRow],
     conversations: &[ConversationRow],
@@ -1519,7 +1526,7 @@ fn respond(
             .or_default()
             .push(Edge {
                 node: MessageNode {
-                    id: &m.id,
+                    id: gid(Kind::Message, &m.id),
                     role: &m.role,
                     content: &m.content,
                     status: &m.status,
@@ -1534,7 +1541,7 @@ fn respond(
             .or_default()
             .push(Edge {
                 node: ConversationNode {
-                    id: &c.id,
+                    id: gid(Kind::Conversation, &c.id),
                     title: &c.title,
                     model: c.model.as_deref(),
                     messages: Conn {
@@ -1550,7 +1557,7 @@ fn respond(
                     .iter()
                     .map(|u| Edge {
                         node: UserNode {
-                            id: &u.id,
+                            id: gid(Kind::User, &u.id),
                             email: u.email.as_deref(),
                             name: u.name.as_deref(),
                             conversations: Conn {
