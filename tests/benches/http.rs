@@ -33,8 +33,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use colloquy_tests::{Kind, gid};
 use chrono::{DateTime, Utc};
+use colloquy_tests::{Kind, gid};
 use persistence::{Db, DbConfig};
 use sea_orm::sqlx::{self, Connection as _, Row as _};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait, Value};
@@ -1029,9 +1029,18 @@ async fn same_rows(colloquy: &Colloquy, floor: &Floor, shape: Shape) -> Result<(
     let expected =
         shape.users as usize * (1 + shape.conversations as usize * (1 + shape.messages as usize));
     if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
-        eprintln!("first difference at row {i}: Colloquy {} floor {}", a[i], b[i]);
-        eprintln!("Colloquy around: {:?}", &a[i.saturating_sub(2)..(i + 3).min(a.len())]);
-        eprintln!("floor around: {:?}", &b[i.saturating_sub(2)..(i + 3).min(b.len())]);
+        eprintln!(
+            "first difference at row {i}: Colloquy {} floor {}",
+            a[i], b[i]
+        );
+        eprintln!(
+            "Colloquy around: {:?}",
+            &a[i.saturating_sub(2)..(i + 3).min(a.len())]
+        );
+        eprintln!(
+            "floor around: {:?}",
+            &b[i.saturating_sub(2)..(i + 3).min(b.len())]
+        );
     }
     if a != b || a.len() != expected {
         bail!(
