@@ -65,26 +65,14 @@ pub async fn personas_by_ids(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<Vec<Persona>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(personas::Entity::find()
-        .filter(personas::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?)
+    crate::rows::by_ids::<personas::Entity>(db, ids).await
 }
 
 pub async fn rooms_by_ids(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<Vec<Room>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(rooms::Entity::find()
-        .filter(rooms::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?)
+    crate::rows::by_ids::<rooms::Entity>(db, ids).await
 }
 
 /// The compatibility links touching any of `persona_ids` (one statement).

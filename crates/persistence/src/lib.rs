@@ -17,6 +17,7 @@ pub mod messages;
 pub mod oauth_states;
 pub mod practice;
 pub mod research;
+pub mod rows;
 pub mod security;
 pub mod sessions;
 pub mod stored;

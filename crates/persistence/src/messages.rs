@@ -119,13 +119,7 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Message>
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Message>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(Entity::find()
-        .filter(Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?)
+    crate::rows::by_ids::<Entity>(db, ids).await
 }
 
 pub(crate) fn filtered(filter: &MessageFilter) -> Select<Entity> {

@@ -92,13 +92,7 @@ pub async fn scenarios_by_ids(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<Vec<Scenario>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(scenarios::Entity::find()
-        .filter(scenarios::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?)
+    crate::rows::by_ids::<scenarios::Entity>(db, ids).await
 }
 
 /// A new, active scenario; `Conflict("slug")` when the slug is taken.
@@ -466,13 +460,7 @@ pub async fn invitations_by_ids(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<Vec<Invitation>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(invitations::Entity::find()
-        .filter(invitations::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?)
+    crate::rows::by_ids::<invitations::Entity>(db, ids).await
 }
 
 /// The invitation whose token hashes to `token_hash`.

@@ -144,13 +144,7 @@ pub async fn usage_by_ids(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<Vec<UsageLog>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(usage_logs::Entity::find()
-        .filter(usage_logs::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?)
+    crate::rows::by_ids::<usage_logs::Entity>(db, ids).await
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -245,13 +239,7 @@ pub async fn notes_by_ids(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<Vec<ObservationNote>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(observation_notes::Entity::find()
-        .filter(observation_notes::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?)
+    crate::rows::by_ids::<observation_notes::Entity>(db, ids).await
 }
 
 /// Replaces a note's text when `researcher_id` wrote it; `None` when no such note of theirs.
@@ -465,13 +453,7 @@ pub async fn events_by_ids(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<Vec<TelemetryEvent>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(telemetry_events::Entity::find()
-        .filter(telemetry_events::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?)
+    crate::rows::by_ids::<telemetry_events::Entity>(db, ids).await
 }
 
 /// How many events of one name happened on one UTC day.
