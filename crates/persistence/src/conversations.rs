@@ -9,8 +9,8 @@ use core_domain::pagination::PageArgs;
 use core_domain::{ids, time};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Select,
+    Set,
 };
 
 use crate::cursor::{Keyset, batch};
@@ -299,32 +299,11 @@ pub async fn pages_for_users(
     .await
 }
 
-#[derive(Debug, FromQueryResult)]
-struct ParentCount {
-    parent: Option<String>,
-    n: i64,
-}
-
 /// How many conversations each user has under `filter`, in one statement.
 pub async fn counts_for_users(
     db: &impl ConnectionTrait,
     user_ids: &[String],
     filter: &ConversationFilter,
 ) -> Result<HashMap<String, u64>, StoreError> {
-    if user_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = filtered(filter)
-        .filter(Column::UserId.is_in(user_ids.iter().cloned()))
-        .select_only()
-        .column_as(Column::UserId, "parent")
-        .column_as(Column::Id.count(), "n")
-        .group_by(Column::UserId)
-        .into_model::<ParentCount>()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| Some((r.parent?, u64::try_from(r.n).unwrap_or(0))))
-        .collect())
+    crate::rows::counts_by_parent(db, filtered(filter), Column::UserId, user_ids).await
 }

@@ -9,8 +9,8 @@ use core_domain::pagination::PageArgs;
 use core_domain::{ids, time};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, Select, Set, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect, Select, Set, TransactionSession, TransactionTrait,
 };
 
 use crate::cursor::{Keyset, batch};
@@ -153,34 +153,19 @@ pub async fn pages_for_conversations(
     .await
 }
 
-#[derive(Debug, FromQueryResult)]
-struct ParentCount {
-    parent: String,
-    n: i64,
-}
-
 /// How many messages each conversation holds under `filter`, in one statement.
 pub async fn counts_for_conversations(
     db: &impl ConnectionTrait,
     conversation_ids: &[String],
     filter: &MessageFilter,
 ) -> Result<HashMap<String, u64>, StoreError> {
-    if conversation_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = filtered(filter)
-        .filter(Column::ConversationId.is_in(conversation_ids.iter().cloned()))
-        .select_only()
-        .column_as(Column::ConversationId, "parent")
-        .column_as(Column::Id.count(), "n")
-        .group_by(Column::ConversationId)
-        .into_model::<ParentCount>()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.parent, u64::try_from(r.n).unwrap_or(0)))
-        .collect())
+    crate::rows::counts_by_parent(
+        db,
+        filtered(filter),
+        Column::ConversationId,
+        conversation_ids,
+    )
+    .await
 }
 
 /// The newest message of a conversation, the default parent of a new one.

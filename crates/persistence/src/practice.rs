@@ -771,32 +771,16 @@ pub const SESSIONS_NEWEST: Keyset<conversations::Column> = Keyset {
     descending: true,
 };
 
-#[derive(Debug, sea_orm::FromQueryResult)]
-struct ParentCount {
-    parent: Option<String>,
-    n: i64,
-}
-
 /// How many sessions each invitation has, in one statement.
 pub async fn session_counts_for_invitations(
     db: &impl ConnectionTrait,
     invitation_ids: &[String],
 ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
-    if invitation_ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let rows = conversations::Entity::find()
-        .filter(conversations::Column::DeletedAt.is_null())
-        .filter(conversations::Column::InvitationId.is_in(invitation_ids.iter().cloned()))
-        .select_only()
-        .column_as(conversations::Column::InvitationId, "parent")
-        .column_as(conversations::Column::Id.count(), "n")
-        .group_by(conversations::Column::InvitationId)
-        .into_model::<ParentCount>()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| Some((r.parent?, u64::try_from(r.n).unwrap_or(0))))
-        .collect())
+    crate::rows::counts_by_parent(
+        db,
+        conversations::Entity::find().filter(conversations::Column::DeletedAt.is_null()),
+        conversations::Column::InvitationId,
+        invitation_ids,
+    )
+    .await
 }

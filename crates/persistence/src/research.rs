@@ -147,37 +147,18 @@ pub async fn usage_by_ids(
     crate::rows::by_ids::<usage_logs::Entity>(db, ids).await
 }
 
-#[derive(Debug, FromQueryResult)]
-struct ParentCount {
-    parent: Option<String>,
-    n: i64,
-}
-
-fn counts(rows: Vec<ParentCount>) -> HashMap<String, u64> {
-    rows.into_iter()
-        .filter_map(|r| Some((r.parent?, u64::try_from(r.n).unwrap_or(0))))
-        .collect()
-}
-
 /// How many usage rows each conversation has, in one statement.
 pub async fn usage_counts(
     db: &impl ConnectionTrait,
     conversation_ids: &[String],
 ) -> Result<HashMap<String, u64>, StoreError> {
-    use usage_logs::Column;
-    if conversation_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = usage_logs::Entity::find()
-        .filter(Column::ConversationId.is_in(conversation_ids.iter().cloned()))
-        .select_only()
-        .column_as(Column::ConversationId, "parent")
-        .column_as(Column::Id.count(), "n")
-        .group_by(Column::ConversationId)
-        .into_model::<ParentCount>()
-        .all(db)
-        .await?;
-    Ok(counts(rows))
+    crate::rows::counts_by_parent(
+        db,
+        usage_logs::Entity::find(),
+        usage_logs::Column::ConversationId,
+        conversation_ids,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,20 +310,13 @@ pub async fn note_counts(
     db: &impl ConnectionTrait,
     conversation_ids: &[String],
 ) -> Result<HashMap<String, u64>, StoreError> {
-    use observation_notes::Column;
-    if conversation_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = observation_notes::Entity::find()
-        .filter(Column::ConversationId.is_in(conversation_ids.iter().cloned()))
-        .select_only()
-        .column_as(Column::ConversationId, "parent")
-        .column_as(Column::Id.count(), "n")
-        .group_by(Column::ConversationId)
-        .into_model::<ParentCount>()
-        .all(db)
-        .await?;
-    Ok(counts(rows))
+    crate::rows::counts_by_parent(
+        db,
+        observation_notes::Entity::find(),
+        observation_notes::Column::ConversationId,
+        conversation_ids,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
