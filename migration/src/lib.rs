@@ -22,6 +22,7 @@ mod m20261202_000013_disclaimers;
 mod m20261202_000014_practice;
 mod m20261202_000015_research;
 mod m20261202_000016_limits;
+mod m20261202_000017_audit;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_practice::Migration),
             Box::new(m20261202_000015_research::Migration),
             Box::new(m20261202_000016_limits::Migration),
+            Box::new(m20261202_000017_audit::Migration),
         ]
     }
 }

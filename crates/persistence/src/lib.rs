@@ -2,6 +2,7 @@
 pub mod entity;
 
 pub mod api_keys;
+pub mod audit;
 pub mod budgets;
 pub mod catalogue;
 pub mod contacts;
@@ -14,6 +15,7 @@ pub mod identities;
 pub mod journals;
 pub mod limits;
 pub mod messages;
+pub mod notifications;
 pub mod oauth_states;
 pub mod practice;
 pub mod research;

@@ -425,7 +425,7 @@ impl ChatService {
         let prompt_tokens = estimate_prompt_tokens(system.as_deref(), &branch);
 
         let invitation = self.invitation_of(&conversation).await?;
-        let budgets = self.budgets_for(user_id, invitation.as_ref());
+        let budgets = self.budgets_for(user_id, invitation.as_ref()).await?;
         let estimate = i64::from(prompt_tokens) + i64::from(max_tokens);
         // The reply's id is chosen now so the reservation names it: if this server dies before
         // the reply is settled, recovery finds the reservation from the reply.
@@ -487,15 +487,21 @@ impl ChatService {
         })
     }
 
-    /// Every budget a call by `user_id` reserves against: their daily budget, and the quota of
-    /// the invitation the conversation runs under. Subscriptions add theirs here.
-    fn budgets_for(&self, user_id: &str, invitation: Option<&Invitation>) -> Vec<BudgetKey> {
+    /// Every budget an AI call by `user_id` reserves against: their daily budget, and the quota
+    /// of the invitation the conversation runs under. Every kind of AI work (chat, practice
+    /// streams, analyses) takes its budgets from here, so a budget added here (a plan's monthly
+    /// tokens) applies to all of them.
+    pub async fn budgets_for(
+        &self,
+        user_id: &str,
+        invitation: Option<&Invitation>,
+    ) -> ApiResult<Vec<BudgetKey>> {
         let mut keys = vec![BudgetKey::user_daily(
             user_id,
             self.config.daily_token_limit,
         )];
         keys.extend(invitation.map(practice::invitation_budget));
-        keys
+        Ok(keys)
     }
 
     /// The invitation a conversation runs under, if any.
@@ -562,7 +568,7 @@ impl ChatService {
         let dialogue = branch_with(&all, parent.as_deref(), &content);
         let coach_view = vec![ChatMessage::user(transcript(&scenario, &dialogue))];
         let invitation = self.invitation_of(&conversation).await?;
-        let budgets = self.budgets_for(user_id, invitation.as_ref());
+        let budgets = self.budgets_for(user_id, invitation.as_ref()).await?;
         let partner = self
             .prepare_call(
                 &conversation,

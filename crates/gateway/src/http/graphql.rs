@@ -412,6 +412,21 @@ async fn execute(
     request: async_graphql::Request,
     media: Media,
 ) -> Response {
+    let request_id = super::request_id_of(&headers);
+    crate::platform::audit::in_request(
+        request_id,
+        execute_in_request(state, headers, addr, request, media),
+    )
+    .await
+}
+
+async fn execute_in_request(
+    state: AppState,
+    headers: HeaderMap,
+    addr: SocketAddr,
+    request: async_graphql::Request,
+    media: Media,
+) -> Response {
     let (mut request, who) = match prepare(&state, &headers, addr, request).await {
         Ok(prepared) => prepared,
         Err(response) => return response,

@@ -88,6 +88,14 @@ pub fn router(state: AppState) -> Router {
 /// none. Browsers may send `Authorization` and `Content-Type` with GET and POST, and read the
 /// request id, the ignored-token warning and `Retry-After`. No credentials: Colloquy uses bearer
 /// tokens, never cookies.
+/// The request's `x-request-id` (set by the router's layer when the client sent none).
+pub(crate) fn request_id_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 fn cors(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;

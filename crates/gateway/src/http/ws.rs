@@ -39,8 +39,8 @@ use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::caller::{bearer, caller_from, origin};
+use super::{AppState, request_id_of};
 use crate::error::ApiError;
 use crate::graphql::context::{Loaders, Origin, RequestContext};
 
@@ -81,7 +81,14 @@ pub(super) async fn upgrade(
     state.metrics.ws_connections.fetch_add(1, Ordering::Relaxed);
     let header_token = bearer(&headers).map(str::to_owned);
     let origin = origin(&headers, addr);
-    upgrade.on_upgrade(move |socket| serve(socket, state, protocol, header_token, origin))
+    let request_id = request_id_of(&headers);
+    upgrade.on_upgrade(move |socket| {
+        // Mutations sent over the socket are audited under the upgrade's request id.
+        crate::platform::audit::in_request(
+            request_id,
+            serve(socket, state, protocol, header_token, origin),
+        )
+    })
 }
 
 /// Runs one socket: client messages pass the [`Gate`] into the engine, the engine's messages pass

@@ -19,6 +19,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 const MESSAGE_CHANNEL: &str = "colloquy_messages";
 /// The PostgreSQL channel sign-in events travel on between instances.
 const AUTH_CHANNEL: &str = "colloquy_auth";
+/// The PostgreSQL channel record changes travel on between instances.
+const CHANGE_CHANNEL: &str = "colloquy_changes";
 /// The PostgreSQL channel reply events travel on between instances.
 const REPLY_CHANNEL: &str = "colloquy_replies";
 /// NOTIFY payloads must stay under 8000 bytes; longer deltas are split.
@@ -151,6 +153,7 @@ pub fn buses_for(conn: &DatabaseConnection) -> (EventBus, ReplyBus) {
     let origin = core_domain::ids::new_id();
     let local_events = events.messages.clone();
     let local_auth = events.auth.clone();
+    let local_changes = events.changes.clone();
     let local_replies = Arc::clone(&replies.followers);
     let relay = Relay::start(
         conn,
@@ -166,6 +169,12 @@ pub fn buses_for(conn: &DatabaseConnection) -> (EventBus, ReplyBus) {
                 AUTH_CHANNEL,
                 Relay::handler(origin.clone(), move |e: AuthEvent| {
                     let _ = local_auth.send(e);
+                }),
+            ),
+            (
+                CHANGE_CHANNEL,
+                Relay::handler(origin.clone(), move |e: ChangeEvent| {
+                    let _ = local_changes.send(e);
                 }),
             ),
             (
@@ -215,12 +224,27 @@ pub enum AuthEvent {
     TokenRevoked { token_id: String },
 }
 
-/// Message events ("a message was stored"), for `messageAdded` subscribers on any instance, and
-/// sign-in events (a session or user stopped being valid), for open sockets on any instance.
+/// A record changed (was created, or its status moved): subscribers that follow records of this
+/// kind re-read it by id, under the reader's own access rules, and send what they are allowed
+/// to see. The event itself carries no content, so nothing private crosses the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    /// What changed, e.g. `notification`, `analysis`, `contract_analysis`, `upload`.
+    pub kind: String,
+    /// Its database id.
+    pub id: String,
+    /// Whose it is, so a subscriber can skip other users' records without a query.
+    pub owner_id: Option<String>,
+}
+
+/// Message events ("a message was stored"), for `messageAdded` subscribers on any instance,
+/// sign-in events (a session or user stopped being valid), for open sockets on any instance, and
+/// record changes (notifications, job status) for their subscriptions on any instance.
 #[derive(Clone)]
 pub struct EventBus {
     messages: broadcast::Sender<MessageEvent>,
     auth: broadcast::Sender<AuthEvent>,
+    changes: broadcast::Sender<ChangeEvent>,
     relay: Option<Relay>,
 }
 
@@ -229,9 +253,11 @@ impl EventBus {
     pub fn new(capacity: usize) -> Self {
         let (messages, _) = broadcast::channel(capacity);
         let (auth, _) = broadcast::channel(capacity);
+        let (changes, _) = broadcast::channel(capacity);
         Self {
             messages,
             auth,
+            changes,
             relay: None,
         }
     }
@@ -259,6 +285,19 @@ impl EventBus {
 
     pub fn subscribe_auth(&self) -> broadcast::Receiver<AuthEvent> {
         self.auth.subscribe()
+    }
+
+    /// Tells subscribers on every instance that a record changed. Publish after the change is
+    /// committed, so a subscriber that re-reads it finds it.
+    pub fn publish_change(&self, event: ChangeEvent) {
+        if let Some(relay) = &self.relay {
+            relay.publish(CHANGE_CHANNEL, &event);
+        }
+        let _ = self.changes.send(event);
+    }
+
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.changes.subscribe()
     }
 
     /// How many `messageAdded` subscriptions are live on this instance.

@@ -2,6 +2,7 @@
 //! counters, the outbox for one-time tokens, telemetry set-up and the seed loader.
 
 pub mod attempts;
+pub mod audit;
 pub mod config;
 pub mod events;
 pub mod outbox;

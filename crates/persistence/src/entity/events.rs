@@ -17,6 +17,11 @@ pub struct Model {
     pub payload: Json,
     pub processed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// What the change was made to, e.g. `Journal` and its id (audit rows).
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    /// The `x-request-id` of the request that made the change.
+    pub request_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,11 @@ pub struct Model {
     pub processed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Hex SHA-256 of the stored bytes.
+    pub sha256: Option<String>,
+    /// Text extracted from a document (plain text, Markdown, PDF), for analyses that read it.
+    #[sea_orm(column_type = "Text")]
+    pub extracted_text: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
