@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod analytics;
 mod budgets;
 mod chat;
 mod conventions;
@@ -14,6 +15,7 @@ mod http_spec;
 mod identity;
 mod limits;
 mod mail;
+mod metrics;
 mod numira;
 mod playground;
 mod practice;

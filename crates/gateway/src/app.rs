@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::accounts::AccountService;
+use crate::analytics::AnalyticsService;
 use crate::catalogue::CatalogueService;
 use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
@@ -19,6 +20,7 @@ use crate::http::{self, AppState, HttpMetrics};
 use crate::journals::JournalService;
 use crate::platform::config::Config;
 use crate::platform::events;
+use crate::platform::heartbeat;
 use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
 use crate::practice::PracticeService;
@@ -128,7 +130,14 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         Arc::clone(&accounts),
         config.chat.session_idle,
     ));
+    persistence::set_request_id_source(crate::platform::audit::request_id);
+    let analytics = Arc::new(AnalyticsService::new(
+        db.clone(),
+        Arc::clone(&config),
+        Arc::clone(&chat),
+    ));
     let services = Services {
+        analytics,
         limiter: Arc::new(RateLimiter::across_instances(
             "request",
             config.limits.requests_per_minute,
@@ -169,6 +178,11 @@ pub async fn run(
         Arc::clone(&state.services.chat),
     ));
     let idle = tokio::spawn(sweep_idle_sessions(Arc::clone(&state.services.practice)));
+    heartbeat::beat(&state.services.db).await;
+    let beats = tokio::spawn(heartbeat::run(
+        state.services.db.clone(),
+        state.services.config.ops.heartbeat,
+    ));
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -176,6 +190,7 @@ pub async fn run(
         .context("server failed");
     sweeper.abort();
     idle.abort();
+    beats.abort();
     served
 }
 

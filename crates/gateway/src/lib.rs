@@ -5,6 +5,7 @@
 //! `http` is the transport, `platform` the shared machinery, `graphql` merges the areas.
 
 pub mod accounts;
+pub mod analytics;
 pub mod app;
 pub mod catalogue;
 pub mod chat;

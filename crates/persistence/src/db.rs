@@ -1,8 +1,8 @@
 //! The database connection: one pool for SQLite or PostgreSQL, chosen by the URL, with every
 //! statement counted so tests and `/metrics` can see how many a request issued.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -36,12 +36,33 @@ impl DbConfig {
     }
 }
 
+/// Upper bounds (seconds) of the statement duration histogram's buckets (`+Inf` is implied).
+pub const SQL_SECONDS_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
 /// Statement counters, shared by every clone of a [`Db`].
 #[derive(Debug, Default)]
 pub struct SqlStats {
     statements: AtomicU64,
     failed: AtomicU64,
     micros: AtomicU64,
+    /// Statements per duration bucket (not cumulative), the last one for `+Inf`.
+    buckets: [AtomicU64; SQL_SECONDS_BUCKETS.len() + 1],
+    slow: AtomicU64,
+}
+
+/// Where the slow-statement log finds the id of the request being served (the gateway installs
+/// its task-local; `None` outside a request).
+static REQUEST_ID_SOURCE: OnceLock<fn() -> Option<String>> = OnceLock::new();
+
+/// Tells the slow-statement log how to find the current request's id. The first call wins.
+pub fn set_request_id_source(source: fn() -> Option<String>) {
+    let _ = REQUEST_ID_SOURCE.set(source);
+}
+
+fn current_request_id() -> Option<String> {
+    REQUEST_ID_SOURCE.get().and_then(|source| source())
 }
 
 impl SqlStats {
@@ -56,6 +77,32 @@ impl SqlStats {
     /// Total time spent in statements, in microseconds.
     pub fn total_micros(&self) -> u64 {
         self.micros.load(Ordering::Relaxed)
+    }
+    /// Statements over the slow-statement threshold.
+    pub fn slow(&self) -> u64 {
+        self.slow.load(Ordering::Relaxed)
+    }
+    /// The duration histogram, cumulative as Prometheus wants it: `(le, count)` for each bound
+    /// of [`SQL_SECONDS_BUCKETS`], then `(f64::INFINITY, total)`.
+    pub fn histogram(&self) -> Vec<(f64, u64)> {
+        let mut total = 0;
+        let mut out = Vec::with_capacity(self.buckets.len());
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            total += bucket.load(Ordering::Relaxed);
+            let le = SQL_SECONDS_BUCKETS.get(i).copied().unwrap_or(f64::INFINITY);
+            out.push((le, total));
+        }
+        out
+    }
+    fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let i = SQL_SECONDS_BUCKETS
+            .iter()
+            .position(|le| secs <= *le)
+            .unwrap_or(SQL_SECONDS_BUCKETS.len());
+        if let Some(bucket) = self.buckets.get(i) {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -100,11 +147,19 @@ impl Db {
             counter.statements.fetch_add(1, Ordering::Relaxed);
             let micros = u64::try_from(info.elapsed.as_micros()).unwrap_or(u64::MAX);
             counter.micros.fetch_add(micros, Ordering::Relaxed);
+            counter.observe(info.elapsed);
             if info.failed {
                 counter.failed.fetch_add(1, Ordering::Relaxed);
             }
             if info.elapsed > slow {
-                tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow statement");
+                counter.slow.fetch_add(1, Ordering::Relaxed);
+                let request_id = current_request_id();
+                tracing::warn!(
+                    elapsed_ms = info.elapsed.as_millis() as u64,
+                    request_id = request_id.as_deref().unwrap_or("-"),
+                    sql = %info.statement.sql,
+                    "slow statement"
+                );
             } else {
                 tracing::trace!(sql = %info.statement.sql, "statement");
             }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 pub mod entity;
 
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod budgets;
@@ -27,7 +28,7 @@ pub mod tokens;
 pub mod usage;
 pub mod users;
 
-pub use db::{Db, DbConfig, MigrationState, SqlStats};
+pub use db::{Db, DbConfig, MigrationState, SQL_SECONDS_BUCKETS, SqlStats, set_request_id_source};
 pub use error::StoreError;
 pub use sea_orm;
 

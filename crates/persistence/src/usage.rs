@@ -1,4 +1,5 @@
-//! `usage_logs`: one row per provider call. Written in the transaction that stores the reply.
+//! `usage_logs`: one row per provider call. Written in the transaction that stores the reply,
+//! together with its share of the daily rollup (`usage_daily`, see `analytics`).
 
 use core_domain::enums::StreamType;
 use core_domain::{ids, time};
@@ -27,6 +28,15 @@ pub struct NewUsage {
 }
 
 pub async fn insert(db: &impl ConnectionTrait, new: NewUsage) -> Result<UsageLog, StoreError> {
+    insert_at(db, new, time::now()).await
+}
+
+/// [`insert`] with the call's time given (imports, fixtures and benchmarks).
+pub async fn insert_at(
+    db: &impl ConnectionTrait,
+    new: NewUsage,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<UsageLog, StoreError> {
     let row = usage_logs::ActiveModel {
         id: Set(ids::new_id()),
         user_id: Set(new.user_id),
@@ -40,9 +50,62 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewUsage) -> Result<UsageLog
         output_tokens: Set(new.output_tokens),
         cost_micros: Set(new.cost_micros),
         latency_ms: Set(new.latency_ms),
-        created_at: Set(time::now()),
+        created_at: Set(at),
     };
-    Ok(row.insert(db).await?)
+    let row = row.insert(db).await?;
+    roll_up(db, &row).await?;
+    Ok(row)
+}
+
+/// Adds `row` to its day's rollup row (insert, or add to the sums), in one statement on the
+/// caller's connection, so the rollup is exactly as committed as the usage row.
+async fn roll_up(db: &impl ConnectionTrait, row: &UsageLog) -> Result<(), StoreError> {
+    use crate::entity::usage_daily::{ActiveModel, Column, Entity as Daily};
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+    let latency = row.latency_ms.map_or(0, i64::from);
+    let daily = ActiveModel {
+        day: Set(row.created_at.format("%Y-%m-%d").to_string()),
+        provider: Set(row.provider.clone()),
+        model: Set(row.model.clone()),
+        stream_type: Set(row.stream_type.as_str().to_owned()),
+        user_key: Set(row.user_id.clone().unwrap_or_default()),
+        invitation_key: Set(row.invitation_id.clone().unwrap_or_default()),
+        calls: Set(1),
+        input_tokens: Set(i64::from(row.input_tokens)),
+        output_tokens: Set(i64::from(row.output_tokens)),
+        cost_micros: Set(row.cost_micros.unwrap_or(0)),
+        unknown_cost_calls: Set(i64::from(row.cost_micros.is_none())),
+        latency_ms_sum: Set(latency),
+        latency_count: Set(i64::from(row.latency_ms.is_some())),
+    };
+    let sums = [
+        Column::Calls,
+        Column::InputTokens,
+        Column::OutputTokens,
+        Column::CostMicros,
+        Column::UnknownCostCalls,
+        Column::LatencyMsSum,
+        Column::LatencyCount,
+    ];
+    let mut conflict = OnConflict::columns([
+        Column::Day,
+        Column::Provider,
+        Column::Model,
+        Column::StreamType,
+        Column::UserKey,
+        Column::InvitationKey,
+    ]);
+    for col in sums {
+        conflict.value(
+            col,
+            Expr::col((Daily, col)).add(Expr::col((Alias::new("excluded"), col))),
+        );
+    }
+    Daily::insert(daily)
+        .on_conflict(conflict.to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 /// The rows for one conversation, in no particular order.

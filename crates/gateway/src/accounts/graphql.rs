@@ -89,6 +89,16 @@ impl User {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// The user's AI usage within `[from, to)` (all time when neither is given): only the user
+    /// and administrators see it (null for anyone else).
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> ApiResult<Option<crate::analytics::graphql::UsageSummary>> {
+        crate::analytics::graphql::user_usage(ctx, &self.0.id, from, to).await
+    }
 
     /// The user's conversations, most recently active first unless `orderBy` says otherwise.
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]

@@ -36,6 +36,7 @@ use tokio::sync::watch;
 
 use super::service::{ChatService, ProviderHandle};
 use crate::platform::events::ReplyEvent;
+use crate::platform::metrics;
 
 pub(super) struct Job {
     pub message_id: String,
@@ -70,6 +71,8 @@ pub(super) async fn run(
     mut cancelled: watch::Receiver<bool>,
 ) {
     let started = Instant::now();
+    let _in_flight = metrics::global().stream_started();
+    let mut first_token = true;
     let mut produced = String::new();
     let mut chars = 0usize;
     // What is saved and published: the first `saved_chars` characters (`saved_bytes` bytes) of
@@ -104,6 +107,9 @@ pub(super) async fn run(
                     Some(Ok(StreamEvent::Delta(delta))) => {
                         if delta.is_empty() {
                             continue;
+                        }
+                        if std::mem::take(&mut first_token) {
+                            metrics::global().first_token(&job.info.provider, started.elapsed());
                         }
                         chars += delta.chars().count();
                         produced.push_str(&delta);
@@ -166,6 +172,16 @@ pub(super) async fn run(
         input_tokens: Some(to_i32(billed.input_tokens)),
         output_tokens: Some(to_i32(billed.output_tokens)),
     };
+    metrics::global().provider_call(
+        &job.info.provider,
+        &job.info.id,
+        metrics::CallUsage {
+            ok: matches!(outcome, Outcome::Complete(_)),
+            input_tokens: billed.input_tokens,
+            output_tokens: billed.output_tokens,
+            cost_micros: job.info.cost_micros(&billed),
+        },
+    );
     let write_message = !matches!(outcome, Outcome::Superseded);
     if let Err(error) = finish(&service, &job, &reply, billed, latency, write_message).await {
         tracing::error!(%error, message_id = %job.message_id, "cannot store the final reply");
@@ -303,13 +319,23 @@ async fn name_conversation(service: &ChatService, job: &Job, first_message: &str
         }
     };
     let started = Instant::now();
-    let (better, billed) = match job.provider.complete(request).await {
-        Ok(done) => (title::clean_title(&done.text), done.usage),
+    let (better, billed, ok) = match job.provider.complete(request).await {
+        Ok(done) => (title::clean_title(&done.text), done.usage, true),
         Err(error) => {
             tracing::warn!(%error, "title generation failed; keeping the first words");
-            (None, Usage::default())
+            (None, Usage::default(), false)
         }
     };
+    metrics::global().provider_call(
+        &job.info.provider,
+        &job.info.id,
+        metrics::CallUsage {
+            ok,
+            input_tokens: billed.input_tokens,
+            output_tokens: billed.output_tokens,
+            cost_micros: job.info.cost_micros(&billed),
+        },
+    );
     let result: Result<(), StoreError> = async {
         let txn = db.begin().await?;
         if let Some(better) = &better {

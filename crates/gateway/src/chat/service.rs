@@ -897,6 +897,7 @@ fn require_open(conversation: &conversations::Conversation) -> ApiResult<()> {
 
 /// The budget scope a refused reservation names, as the API spells it (`extensions.budget`).
 fn quota_exceeded(scope: &'static str) -> ApiError {
+    crate::platform::metrics::global().budget_refused(scope);
     ApiError::QuotaExceeded {
         budget: match scope {
             budgets::INVITATION => "INVITATION",

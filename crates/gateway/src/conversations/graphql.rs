@@ -566,6 +566,13 @@ impl Message {
     async fn output_tokens(&self) -> Option<i32> {
         self.0.output_tokens
     }
+    /// What the AI call behind this message used and cost; null for messages no call produced.
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::analytics::graphql::MessageUsage>> {
+        crate::analytics::graphql::message_usage(ctx, &self.0.id).await
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

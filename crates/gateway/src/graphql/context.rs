@@ -12,6 +12,8 @@ pub use persistence::sessions::Origin;
 
 use crate::accounts::loaders::UserRows;
 use crate::accounts::{AccountService, Caller};
+use crate::analytics::AnalyticsService;
+use crate::analytics::loaders::UsageTotalsRows;
 use crate::catalogue::CatalogueService;
 use crate::catalogue::loaders::CatalogueRows;
 use crate::chat::ChatService;
@@ -44,6 +46,8 @@ pub struct Services {
     pub journals: Arc<JournalService>,
     /// The practice coach: scenarios, presets, invitations, sessions.
     pub practice: Arc<PracticeService>,
+    /// Internal analytics, usage summaries, the server's status.
+    pub analytics: Arc<AnalyticsService>,
 }
 
 /// Facts about the request being served.
@@ -93,6 +97,7 @@ pub struct Loaders {
     pub catalogue: DataLoader<CatalogueRows>,
     pub research: ResearchLoaders,
     pub practice: PracticeLoaders,
+    pub usage_totals: DataLoader<UsageTotalsRows>,
 }
 
 impl Loaders {
@@ -103,6 +108,7 @@ impl Loaders {
             catalogue: batching(CatalogueRows(db.clone())),
             research: ResearchLoaders::new(db),
             practice: PracticeLoaders::new(db),
+            usage_totals: batching(UsageTotalsRows(db.clone())),
         }
     }
 }

@@ -23,7 +23,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations, journals, practice, research};
+use crate::{accounts, analytics, catalogue, chat, conversations, journals, practice, research};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -38,6 +38,7 @@ pub struct Query(
     research::graphql::ResearchQuery,
     journals::graphql::JournalQuery,
     node::NodeQuery,
+    analytics::graphql::AnalyticsQuery,
 );
 
 #[derive(MergedObject, Default)]

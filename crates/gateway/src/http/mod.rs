@@ -157,6 +157,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
         sql.statements(),
         sql.failed(),
         sql.total_micros() as f64 / 1e6,
-    );
+    ) + &crate::platform::metrics::global().render(sql);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

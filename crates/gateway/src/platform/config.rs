@@ -466,6 +466,31 @@ impl ChatConfig {
     }
 }
 
+/// Operations: traces, instance heartbeats and analytics rollups.
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where traces go over OTLP; none (the default) exports none.
+    pub otel_endpoint: Option<String>,
+    /// `COLLOQUY_HEARTBEAT_SECS`: how often an instance records that it is alive (default 30);
+    /// `serverStatus` lists the instances seen within three of these.
+    pub heartbeat: Duration,
+    /// `COLLOQUY_ANALYTICS_ROLLUPS`: whether day-bucket usage queries may read the daily rollup
+    /// (default true).
+    pub analytics_rollups: bool,
+}
+
+impl OpsConfig {
+    fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            otel_endpoint: env
+                .get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .filter(|v| !v.trim().is_empty()),
+            heartbeat: Duration::from_secs(env.parse::<u64>("COLLOQUY_HEARTBEAT_SECS", 30)?.max(1)),
+            analytics_rollups: env.flag("COLLOQUY_ANALYTICS_ROLLUPS", true)?,
+        })
+    }
+}
+
 /// Everything the gateway needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -476,6 +501,7 @@ pub struct Config {
     pub log: LogConfig,
     pub seed: SeedConfig,
     pub chat: ChatConfig,
+    pub ops: OpsConfig,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://colloquy.db?mode=rwc";
@@ -504,6 +530,8 @@ impl Config {
         }
         database.max_connections =
             env.parse("COLLOQUY_DB_MAX_CONNECTIONS", database.max_connections)?;
+        database.slow_statement =
+            Duration::from_millis(env.parse("COLLOQUY_SLOW_STATEMENT_MS", 500)?);
         let format = match env.string("COLLOQUY_LOG_FORMAT", "pretty").as_str() {
             "pretty" | "text" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -555,6 +583,7 @@ impl Config {
                 dir: env.get("COLLOQUY_SEEDS_DIR").map(Into::into),
             },
             chat: ChatConfig::from_env(env)?,
+            ops: OpsConfig::from_env(env)?,
         })
     }
 

@@ -5,7 +5,10 @@ pub mod attempts;
 pub mod audit;
 pub mod config;
 pub mod events;
+pub mod metrics;
 pub mod outbox;
 pub mod rate_limit;
 pub mod seed;
 pub mod telemetry;
+// operations (analytics helper)
+pub mod heartbeat;

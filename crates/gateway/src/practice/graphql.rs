@@ -273,6 +273,18 @@ impl Invitation {
     async fn remaining(&self) -> i64 {
         (quota_tokens(&self.0.quota) - self.used_tokens()).max(0)
     }
+    /// The invitation's AI calls summed: tokens and cost (one statement per level).
+    async fn usage_totals(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<crate::analytics::graphql::UsageSummary> {
+        crate::analytics::graphql::usage_of(
+            ctx,
+            crate::analytics::service::TotalsBy::Invitation,
+            &self.0.id,
+        )
+        .await
+    }
     async fn expires_at(&self) -> DateTime<Utc> {
         self.0.expires_at
     }

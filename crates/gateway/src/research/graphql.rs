@@ -278,6 +278,18 @@ impl UsageTotal {
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         count(&ctx.loaders()?.research.usage_pages, self.0.clone()).await
     }
+    /// The session's usage summed over every call (not only this page).
+    async fn totals(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<crate::analytics::graphql::UsageSummary> {
+        crate::analytics::graphql::usage_of(
+            ctx,
+            crate::analytics::service::TotalsBy::Conversation,
+            &self.0.parent,
+        )
+        .await
+    }
 }
 
 /// `totalCount` of the telemetry list, counted only when asked for.

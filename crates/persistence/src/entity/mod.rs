@@ -116,3 +116,6 @@ pub mod user_profiles;
 pub mod user_skills;
 pub mod users;
 pub mod wallets;
+// analytics
+pub mod instances;
+pub mod usage_daily;

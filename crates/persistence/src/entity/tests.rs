@@ -206,6 +206,8 @@ async fn check_schema(db: &DatabaseConnection) {
         user_skills,
         users,
         wallets,
+        instances,
+        usage_daily,
     );
     let tables = table_names(db).await;
     for table in tables.difference(&entity_tables) {

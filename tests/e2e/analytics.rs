@@ -1,0 +1,1078 @@
+//! Internal analytics: a fixture of usage, conversations, practice sessions and telemetry with
+//! fixed ids and times gives known totals per bucket and dimension (in UTC and in a time zone),
+//! the same answers on SQLite and PostgreSQL (one test runs the fixture on both and compares);
+//! USER is FORBIDDEN, STAFF see research data only, ranges are capped; day queries in UTC answer
+//! from the rollup; usage shown on messages, users and invitations is loaded a level per
+//! statement.
+
+use chrono::{DateTime, Utc};
+use colloquy_tests::{Backend, Kind, TestApp, TestUser, e2e, gid};
+use core_domain::Role;
+use core_domain::enums::{ConversationStatus, MessageRole, MessageStatus, StreamType};
+use persistence::entity::{
+    budgets, conversations, invitations, messages, scenarios, telemetry_events, users,
+};
+use persistence::usage::{self, NewUsage};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use serde_json::{Value, json};
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("a time")
+        .with_timezone(&Utc)
+}
+
+async fn user(db: &impl ConnectionTrait, id: &str, created: &str) {
+    users::ActiveModel {
+        id: Set(id.to_owned()),
+        email: Set(Some(format!("{id}@example.com"))),
+        name: Set(Some(id.to_owned())),
+        role: Set(Role::User.into()),
+        is_active: Set(true),
+        disclaimer_accepted: Set(false),
+        created_at: Set(at(created)),
+        updated_at: Set(at(created)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("user");
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn conversation(
+    db: &impl ConnectionTrait,
+    id: &str,
+    user_id: &str,
+    invitation: bool,
+    started: &str,
+    ended: Option<(&str, i32)>,
+    status: ConversationStatus,
+) {
+    conversations::ActiveModel {
+        id: Set(id.to_owned()),
+        user_id: Set(Some(user_id.to_owned())),
+        invitation_id: Set(invitation.then(|| "fx-inv".to_owned())),
+        scenario_id: Set(invitation.then(|| "fx-scn".to_owned())),
+        title: Set(id.to_owned()),
+        title_is_custom: Set(true),
+        status: Set(status.into()),
+        started_at: Set(at(started)),
+        ended_at: Set(ended.map(|(t, _)| at(t))),
+        duration_seconds: Set(ended.map(|(_, d)| d)),
+        total_messages: Set(0),
+        created_at: Set(at(started)),
+        updated_at: Set(at(started)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("conversation");
+}
+
+async fn message(
+    db: &impl ConnectionTrait,
+    id: &str,
+    conversation: &str,
+    role: MessageRole,
+    user_id: Option<&str>,
+    time: &str,
+) {
+    messages::ActiveModel {
+        id: Set(id.to_owned()),
+        conversation_id: Set(conversation.to_owned()),
+        user_id: Set(user_id.map(str::to_owned)),
+        role: Set(role.into()),
+        content: Set(format!("text of {id}")),
+        status: Set(MessageStatus::Complete.into()),
+        created_at: Set(at(time)),
+        updated_at: Set(at(time)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("message");
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn call(
+    db: &impl ConnectionTrait,
+    time: &str,
+    user_id: &str,
+    invitation: bool,
+    conversation: &str,
+    message: Option<&str>,
+    (provider, model, stream_type): (&str, &str, StreamType),
+    (input, output): (i32, i32),
+    cost: Option<i64>,
+    latency: Option<i32>,
+) {
+    usage::insert_at(
+        db,
+        NewUsage {
+            user_id: Some(user_id.to_owned()),
+            invitation_id: invitation.then(|| "fx-inv".to_owned()),
+            conversation_id: Some(conversation.to_owned()),
+            message_id: message.map(str::to_owned),
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            stream_type,
+            input_tokens: input,
+            output_tokens: output,
+            cost_micros: cost,
+            latency_ms: latency,
+        },
+        at(time),
+    )
+    .await
+    .expect("usage row");
+}
+
+async fn event(db: &impl ConnectionTrait, id: &str, name: &str, user_id: Option<&str>, time: &str) {
+    telemetry_events::ActiveModel {
+        id: Set(id.to_owned()),
+        name: Set(name.to_owned()),
+        properties: Set(json!({})),
+        user_id: Set(user_id.map(str::to_owned)),
+        conversation_id: Set(None),
+        created_at: Set(at(time)),
+    }
+    .insert(db)
+    .await
+    .expect("event");
+}
+
+/// The fixture: two users (ada chats, bob practises under an invitation), four conversations
+/// (three of them practice sessions, ended on 2 March), seven messages, five AI calls (one of
+/// unknown price, one without latency) and seven telemetry events, on 1–2 March 2026.
+pub async fn fixture(app: &TestApp) {
+    let db = app.db().conn();
+    user(db, "fx-ada", "2026-03-01T09:00:00Z").await;
+    user(db, "fx-bob", "2026-03-02T09:00:00Z").await;
+    scenarios::ActiveModel {
+        id: Set("fx-scn".into()),
+        name: Set("Fixture".into()),
+        description: Set("A fixture scenario".into()),
+        slug: Set("fx-scenario".into()),
+        partner_persona: Set("partner".into()),
+        partner_system_prompt: Set("be a partner".into()),
+        coach_system_prompt: Set("be a coach".into()),
+        partner_model: Set("claude-y".into()),
+        coach_model: Set("claude-y".into()),
+        is_active: Set(true),
+        created_at: Set(at("2026-02-01T00:00:00Z")),
+        updated_at: Set(at("2026-02-01T00:00:00Z")),
+    }
+    .insert(db)
+    .await
+    .expect("scenario");
+    invitations::ActiveModel {
+        id: Set("fx-inv".into()),
+        token: Set("fx-invitation-token".into()),
+        label: Set(Some("Fixture cohort".into())),
+        scenario_id: Set(Some("fx-scn".into())),
+        quota: Set(json!({ "tokens": 1000 })),
+        usage: Set(json!({ "tokens": 900 })),
+        expires_at: Set(at("2027-01-01T00:00:00Z")),
+        claimed_at: Set(Some(at("2026-03-01T22:00:00Z"))),
+        linked_user_id: Set(Some("fx-bob".into())),
+        created_by_id: Set("fx-ada".into()),
+        created_at: Set(at("2026-02-01T00:00:00Z")),
+    }
+    .insert(db)
+    .await
+    .expect("invitation");
+    budgets::ActiveModel {
+        id: Set("fx-budget".into()),
+        scope: Set("invitation".into()),
+        subject_id: Set("fx-inv".into()),
+        period: Set("all".into()),
+        limit_tokens: Set(1000),
+        used: Set(900),
+        reserved: Set(0),
+        created_at: Set(at("2026-02-01T00:00:00Z")),
+        updated_at: Set(at("2026-02-01T00:00:00Z")),
+    }
+    .insert(db)
+    .await
+    .expect("budget");
+
+    use ConversationStatus::{Abandoned, Active, Completed};
+    let t = |s: &'static str| s;
+    conversation(
+        db,
+        "fx-c1",
+        "fx-ada",
+        false,
+        t("2026-03-01T10:00:00Z"),
+        None,
+        Active,
+    )
+    .await;
+    conversation(
+        db,
+        "fx-c2",
+        "fx-bob",
+        true,
+        "2026-03-01T23:00:00Z",
+        Some(("2026-03-02T01:00:00Z", 7200)),
+        Completed,
+    )
+    .await;
+    conversation(
+        db,
+        "fx-c3",
+        "fx-bob",
+        true,
+        "2026-03-02T10:00:00Z",
+        Some(("2026-03-02T10:30:00Z", 1800)),
+        Abandoned,
+    )
+    .await;
+    conversation(
+        db,
+        "fx-c4",
+        "fx-bob",
+        true,
+        "2026-03-02T10:50:00Z",
+        Some(("2026-03-02T11:00:00Z", 600)),
+        Completed,
+    )
+    .await;
+
+    use MessageRole::{Assistant, Coach, Partner, User};
+    message(
+        db,
+        "fx-m1",
+        "fx-c1",
+        User,
+        Some("fx-ada"),
+        "2026-03-01T10:00:00Z",
+    )
+    .await;
+    message(
+        db,
+        "fx-m2",
+        "fx-c1",
+        Assistant,
+        None,
+        "2026-03-01T10:00:05Z",
+    )
+    .await;
+    message(
+        db,
+        "fx-m3",
+        "fx-c1",
+        User,
+        Some("fx-ada"),
+        "2026-03-01T11:30:00Z",
+    )
+    .await;
+    message(
+        db,
+        "fx-m4",
+        "fx-c1",
+        Assistant,
+        None,
+        "2026-03-01T11:30:05Z",
+    )
+    .await;
+    message(
+        db,
+        "fx-m5",
+        "fx-c2",
+        User,
+        Some("fx-bob"),
+        "2026-03-01T23:30:00Z",
+    )
+    .await;
+    message(db, "fx-m6", "fx-c2", Partner, None, "2026-03-01T23:30:05Z").await;
+    message(db, "fx-m7", "fx-c2", Coach, None, "2026-03-02T00:30:00Z").await;
+
+    let gpt = ("openai", "gpt-x", StreamType::Chat);
+    call(
+        db,
+        "2026-03-01T10:00:05Z",
+        "fx-ada",
+        false,
+        "fx-c1",
+        Some("fx-m2"),
+        gpt,
+        (100, 50),
+        Some(1000),
+        Some(100),
+    )
+    .await;
+    call(
+        db,
+        "2026-03-01T11:30:05Z",
+        "fx-ada",
+        false,
+        "fx-c1",
+        Some("fx-m4"),
+        gpt,
+        (200, 100),
+        Some(2000),
+        Some(300),
+    )
+    .await;
+    call(
+        db,
+        "2026-03-01T23:30:05Z",
+        "fx-bob",
+        true,
+        "fx-c2",
+        Some("fx-m6"),
+        ("anthropic", "claude-y", StreamType::Partner),
+        (10, 20),
+        None,
+        Some(200),
+    )
+    .await;
+    call(
+        db,
+        "2026-03-02T00:30:00Z",
+        "fx-bob",
+        true,
+        "fx-c2",
+        Some("fx-m7"),
+        ("anthropic", "claude-y", StreamType::Coach),
+        (30, 40),
+        Some(500),
+        Some(400),
+    )
+    .await;
+    call(
+        db,
+        "2026-03-02T12:00:00Z",
+        "fx-ada",
+        false,
+        "fx-c1",
+        None,
+        ("openai", "gpt-x", StreamType::Title),
+        (5, 5),
+        Some(10),
+        None,
+    )
+    .await;
+
+    event(
+        db,
+        "fx-t1",
+        "conversation_started",
+        Some("fx-ada"),
+        "2026-03-01T10:00:00Z",
+    )
+    .await;
+    event(
+        db,
+        "fx-t2",
+        "message_sent",
+        Some("fx-ada"),
+        "2026-03-01T10:01:00Z",
+    )
+    .await;
+    event(
+        db,
+        "fx-t3",
+        "conversation_started",
+        Some("fx-bob"),
+        "2026-03-01T23:00:00Z",
+    )
+    .await;
+    event(
+        db,
+        "fx-t4",
+        "message_sent",
+        Some("fx-bob"),
+        "2026-03-01T23:30:00Z",
+    )
+    .await;
+    event(
+        db,
+        "fx-t5",
+        "session_completed",
+        Some("fx-bob"),
+        "2026-03-02T01:00:00Z",
+    )
+    .await;
+    event(
+        db,
+        "fx-t6",
+        "session_completed",
+        Some("fx-ada"),
+        "2026-03-01T09:00:00Z",
+    )
+    .await;
+    event(
+        db,
+        "fx-t7",
+        "conversation_started",
+        None,
+        "2026-03-02T05:00:00Z",
+    )
+    .await;
+}
+
+const USAGE: &str = "query($r: AnalyticsRangeInput!, $g: [UsageDimension!], $f: UsageFilterInput) {
+  analytics { usage(range: $r, groupBy: $g, filter: $f) {
+    bucket bucketLabel
+    dimensions { provider model streamType appArea userId invitationId scenarioId }
+    values { calls inputTokens outputTokens totalTokens costMicros cost unknownCostCalls latencyP50Ms latencyP95Ms } } } }";
+
+const USAGE_SUMS: &str = "query($r: AnalyticsRangeInput!, $g: [UsageDimension!]) {
+  analytics { usage(range: $r, groupBy: $g) {
+    bucketLabel dimensions { provider } values { calls inputTokens outputTokens costMicros unknownCostCalls } } } }";
+
+const ACTIVITY: &str = "query($r: AnalyticsRangeInput!) { analytics { activity(range: $r) {
+  bucket bucketLabel values { activeUsers newUsers conversationsStarted messagesByRole { role count }
+  sessionsCompleted sessionsAbandoned medianSessionSeconds journalsSaved analysesByStatus { status count } } } } }";
+
+const TELEMETRY: &str = "query($r: AnalyticsRangeInput!, $from: DateTime!, $to: DateTime!) { analytics {
+  telemetry(range: $r) { bucketLabel name count }
+  funnel(from: $from, to: $to, steps: [\"conversation_started\", \"message_sent\", \"session_completed\"]) { name users conversion } } }";
+
+const TOP: &str = "query($from: DateTime!, $to: DateTime!) { analytics {
+  heaviestUsers(from: $from, to: $to) { userId values { totalTokens costMicros } }
+  costliestModels(from: $from, to: $to) { provider model values { calls cost unknownCostCalls } }
+  longestConversations(from: $from, to: $to) { conversationId messages }
+  quotas(nearLimit: 0.8) { invitationId label limitTokens usedTokens ratio nearLimit } } }";
+
+fn day_range() -> Value {
+    json!({ "from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "bucket": "DAY", "timeZone": "UTC" })
+}
+
+/// An admin and a staff member, signed in.
+async fn readers(app: &TestApp) -> (TestUser, TestUser) {
+    let admin = app.register("admin@example.com").await;
+    app.promote(&admin, Role::Admin).await;
+    let staff = app.register("staff@example.com").await;
+    app.promote(&staff, Role::Staff).await;
+    (admin, staff)
+}
+
+fn rows(data: &Value, field: &str) -> Vec<Value> {
+    data["analytics"][field].as_array().expect("rows").clone()
+}
+
+e2e!(
+    usage_totals_per_bucket_and_dimension_are_known,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        let (admin, _) = readers(&app).await;
+        let data = app
+            .query(
+                Some(&admin.token),
+                USAGE,
+                json!({ "r": day_range(), "g": ["PROVIDER"] }),
+            )
+            .await;
+        let got: Vec<Value> = rows(&data, "usage")
+            .iter()
+            .map(|r| {
+                json!([
+                    r["bucketLabel"],
+                    r["dimensions"]["provider"],
+                    r["values"]["calls"],
+                    r["values"]["inputTokens"],
+                    r["values"]["outputTokens"],
+                    r["values"]["costMicros"],
+                    r["values"]["cost"],
+                    r["values"]["unknownCostCalls"],
+                    r["values"]["latencyP50Ms"],
+                    r["values"]["latencyP95Ms"]
+                ])
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                json!([
+                    "2026-03-01",
+                    "anthropic",
+                    1,
+                    10,
+                    20,
+                    0,
+                    "0.000000",
+                    1,
+                    200.0,
+                    200.0
+                ]),
+                json!([
+                    "2026-03-01",
+                    "openai",
+                    2,
+                    300,
+                    150,
+                    3000,
+                    "0.003000",
+                    0,
+                    200.0,
+                    290.0
+                ]),
+                json!([
+                    "2026-03-02",
+                    "anthropic",
+                    1,
+                    30,
+                    40,
+                    500,
+                    "0.000500",
+                    0,
+                    400.0,
+                    400.0
+                ]),
+                json!([
+                    "2026-03-02",
+                    "openai",
+                    1,
+                    5,
+                    5,
+                    10,
+                    "0.000010",
+                    0,
+                    null,
+                    null
+                ]),
+            ]
+        );
+        let first = &rows(&data, "usage")[0];
+        assert_eq!(first["bucket"], "2026-03-01T00:00:00+00:00");
+        // Only the dimensions asked for are set.
+        assert_eq!(first["dimensions"]["model"], Value::Null);
+
+        // By app area and user, filtered to scenarios.
+        let data = app
+            .query(
+                Some(&admin.token),
+                USAGE,
+                json!({ "r": day_range(), "g": ["APP_AREA", "USER", "SCENARIO", "STREAM_TYPE"],
+                        "f": { "appAreas": ["SCENARIO"] } }),
+            )
+            .await;
+        let got: Vec<Value> = rows(&data, "usage")
+            .iter()
+            .map(|r| {
+                json!([
+                    r["bucketLabel"],
+                    r["dimensions"]["appArea"],
+                    r["dimensions"]["streamType"],
+                    r["dimensions"]["userId"],
+                    r["dimensions"]["scenarioId"],
+                    r["values"]["calls"]
+                ])
+            })
+            .collect();
+        let bob = gid(Kind::User, "fx-bob");
+        let scn = gid(Kind::Scenario, "fx-scn");
+        assert_eq!(
+            got,
+            vec![
+                json!(["2026-03-01", "SCENARIO", "PARTNER", bob, scn, 1]),
+                json!(["2026-03-02", "SCENARIO", "COACH", bob, scn, 1]),
+            ]
+        );
+
+        // Week and month buckets hold everything; hours split it.
+        for (bucket, labels) in [
+            ("WEEK", vec!["2026-02-23", "2026-03-02"]),
+            ("MONTH", vec!["2026-03"]),
+        ] {
+            let data = app
+                .query(
+                    Some(&admin.token),
+                    USAGE_SUMS,
+                    json!({ "r": { "from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "bucket": bucket } }),
+                )
+                .await;
+            let got: Vec<String> = rows(&data, "usage")
+                .iter()
+                .map(|r| r["bucketLabel"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(got, labels, "{bucket}");
+            let calls: i64 = rows(&data, "usage")
+                .iter()
+                .map(|r| r["values"]["calls"].as_i64().unwrap())
+                .sum();
+            assert_eq!(calls, 5, "{bucket}");
+        }
+        let data = app
+            .query(
+                Some(&admin.token),
+                USAGE_SUMS,
+                json!({ "r": { "from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "bucket": "HOUR" } }),
+            )
+            .await;
+        let got: Vec<String> = rows(&data, "usage")
+            .iter()
+            .map(|r| r["bucketLabel"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            got,
+            vec!["2026-03-01T10:00", "2026-03-01T11:00", "2026-03-01T23:00"]
+        );
+    }
+);
+
+e2e!(buckets_follow_the_time_zone, |app: TestApp| async move {
+    fixture(&app).await;
+    let (admin, _) = readers(&app).await;
+    // New York is UTC-5 in early March: bob's calls at 23:30 and 00:30 UTC fall on 1 March.
+    let data = app
+        .query(
+            Some(&admin.token),
+            USAGE_SUMS,
+            json!({ "r": { "from": "2026-03-01T05:00:00Z", "to": "2026-03-03T05:00:00Z",
+                               "bucket": "DAY", "timeZone": "America/New_York" },
+                        "g": ["PROVIDER"] }),
+        )
+        .await;
+    let got: Vec<Value> = rows(&data, "usage")
+        .iter()
+        .map(|r| {
+            json!([
+                r["bucketLabel"],
+                r["dimensions"]["provider"],
+                r["values"]["calls"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            json!(["2026-03-01", "anthropic", 2]),
+            json!(["2026-03-01", "openai", 2]),
+            json!(["2026-03-02", "openai", 1]),
+        ]
+    );
+    let data = app
+            .query(
+                Some(&admin.token),
+                "query($r: AnalyticsRangeInput!) { analytics { usage(range: $r) { bucket bucketLabel } } }",
+                json!({ "r": { "from": "2026-03-01T05:00:00Z", "to": "2026-03-03T05:00:00Z",
+                               "bucket": "DAY", "timeZone": "America/New_York" } }),
+            )
+            .await;
+    assert_eq!(
+        rows(&data, "usage")[0]["bucket"],
+        "2026-03-01T05:00:00+00:00"
+    );
+});
+
+e2e!(
+    activity_telemetry_funnels_and_top_lists_are_known,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        let (admin, staff) = readers(&app).await;
+        let data = app
+            .query(Some(&admin.token), ACTIVITY, json!({ "r": day_range() }))
+            .await;
+        let got = rows(&data, "activity");
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert_eq!(
+            got[0]["values"],
+            json!({ "activeUsers": 2, "newUsers": 1, "conversationsStarted": 2,
+                    "messagesByRole": [{ "role": "ASSISTANT", "count": 2 }, { "role": "PARTNER", "count": 1 }, { "role": "USER", "count": 3 }],
+                    "sessionsCompleted": 0, "sessionsAbandoned": 0, "medianSessionSeconds": null,
+                    "journalsSaved": 0, "analysesByStatus": [] })
+        );
+        assert_eq!(
+            got[1]["values"],
+            json!({ "activeUsers": 0, "newUsers": 1, "conversationsStarted": 2,
+                    "messagesByRole": [{ "role": "COACH", "count": 1 }],
+                    "sessionsCompleted": 2, "sessionsAbandoned": 1, "medianSessionSeconds": 1800.0,
+                    "journalsSaved": 0, "analysesByStatus": [] })
+        );
+        // Staff: invitation sessions only, and nothing that is not research data.
+        let data = app
+            .query(Some(&staff.token), ACTIVITY, json!({ "r": day_range() }))
+            .await;
+        let got = rows(&data, "activity");
+        assert_eq!(
+            got[0]["values"],
+            json!({ "activeUsers": 1, "newUsers": null, "conversationsStarted": 1,
+                    "messagesByRole": [{ "role": "PARTNER", "count": 1 }, { "role": "USER", "count": 1 }],
+                    "sessionsCompleted": 0, "sessionsAbandoned": 0, "medianSessionSeconds": null,
+                    "journalsSaved": null, "analysesByStatus": [] })
+        );
+
+        let vars = json!({ "r": day_range(), "from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z" });
+        let data = app.query(Some(&staff.token), TELEMETRY, vars).await;
+        let got: Vec<Value> = rows(&data, "telemetry")
+            .iter()
+            .map(|r| json!([r["bucketLabel"], r["name"], r["count"]]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                json!(["2026-03-01", "conversation_started", 2]),
+                json!(["2026-03-01", "message_sent", 2]),
+                json!(["2026-03-01", "session_completed", 1]),
+                json!(["2026-03-02", "conversation_started", 1]),
+                json!(["2026-03-02", "session_completed", 1]),
+            ]
+        );
+        assert_eq!(
+            data["analytics"]["funnel"],
+            json!([
+                { "name": "conversation_started", "users": 2, "conversion": 1.0 },
+                { "name": "message_sent", "users": 2, "conversion": 1.0 },
+                { "name": "session_completed", "users": 1, "conversion": 0.5 },
+            ])
+        );
+
+        let vars = json!({ "from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z" });
+        let data = app.query(Some(&admin.token), TOP, vars.clone()).await;
+        let a = &data["analytics"];
+        assert_eq!(
+            a["heaviestUsers"],
+            json!([
+                { "userId": gid(Kind::User, "fx-ada"), "values": { "totalTokens": 460, "costMicros": 3010 } },
+                { "userId": gid(Kind::User, "fx-bob"), "values": { "totalTokens": 100, "costMicros": 500 } },
+            ])
+        );
+        assert_eq!(
+            a["costliestModels"],
+            json!([
+                { "provider": "openai", "model": "gpt-x", "values": { "calls": 3, "cost": "0.003010", "unknownCostCalls": 0 } },
+                { "provider": "anthropic", "model": "claude-y", "values": { "calls": 2, "cost": "0.000500", "unknownCostCalls": 1 } },
+            ])
+        );
+        assert_eq!(
+            a["longestConversations"],
+            json!([
+                { "conversationId": gid(Kind::Conversation, "fx-c1"), "messages": 4 },
+                { "conversationId": gid(Kind::Conversation, "fx-c2"), "messages": 3 },
+            ])
+        );
+        assert_eq!(
+            a["quotas"],
+            json!([{ "invitationId": gid(Kind::Invitation, "fx-inv"), "label": "Fixture cohort",
+                     "limitTokens": 1000, "usedTokens": 900, "ratio": 0.9, "nearLimit": true }])
+        );
+        // Staff rank research usage only.
+        let data = app.query(Some(&staff.token), TOP, vars).await;
+        assert_eq!(
+            data["analytics"]["heaviestUsers"],
+            json!([{ "userId": gid(Kind::User, "fx-bob"), "values": { "totalTokens": 100, "costMicros": 500 } }])
+        );
+        assert_eq!(
+            data["analytics"]["longestConversations"],
+            json!([{ "conversationId": gid(Kind::Conversation, "fx-c2"), "messages": 3 }])
+        );
+    }
+);
+
+e2e!(
+    users_are_forbidden_staff_see_research_usage_only,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        let (admin, staff) = readers(&app).await;
+        let user = app.register("user@example.com").await;
+        let q = "query($r: AnalyticsRangeInput!) { analytics { usage(range: $r) { values { calls } } } }";
+        assert_eq!(
+            app.error_code(Some(&user.token), q, json!({ "r": day_range() }))
+                .await,
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            app.error_code(None, q, json!({ "r": day_range() })).await,
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            app.error_code(Some(&user.token), "{ serverStatus { version } }", json!({}))
+                .await,
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            app.error_code(
+                Some(&staff.token),
+                "{ serverStatus { version } }",
+                json!({})
+            )
+            .await,
+            "FORBIDDEN"
+        );
+        let calls = |data: &Value| -> Vec<i64> {
+            rows(data, "usage")
+                .iter()
+                .map(|r| r["values"]["calls"].as_i64().unwrap())
+                .collect()
+        };
+        let all = app
+            .query(Some(&admin.token), q, json!({ "r": day_range() }))
+            .await;
+        assert_eq!(calls(&all), vec![3, 2]);
+        let research = app
+            .query(Some(&staff.token), q, json!({ "r": day_range() }))
+            .await;
+        assert_eq!(calls(&research), vec![1, 1]);
+    }
+);
+
+e2e!(ranges_and_inputs_are_checked, |app: TestApp| async move {
+    let (admin, _) = readers(&app).await;
+    let q =
+        "query($r: AnalyticsRangeInput!) { analytics { usage(range: $r) { values { calls } } } }";
+    let field = |body: &Value| {
+        (
+            body["errors"][0]["extensions"]["code"].clone(),
+            body["errors"][0]["extensions"]["field"].clone(),
+        )
+    };
+    // 401 days of hours is far too many buckets.
+    let body = app
+            .post(
+                Some(&admin.token),
+                q,
+                json!({ "r": { "from": "2025-01-01T00:00:00Z", "to": "2026-02-05T00:00:00Z", "bucket": "HOUR" } }),
+            )
+            .await;
+    assert_eq!(field(&body), (json!("BAD_USER_INPUT"), json!("range")));
+    // The same range in days is fine.
+    let body = app
+            .post(
+                Some(&admin.token),
+                q,
+                json!({ "r": { "from": "2025-01-01T00:00:00Z", "to": "2026-02-05T00:00:00Z", "bucket": "DAY" } }),
+            )
+            .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let body = app
+        .post(
+            Some(&admin.token),
+            q,
+            json!({ "r": { "from": "2026-03-02T00:00:00Z", "to": "2026-03-01T00:00:00Z" } }),
+        )
+        .await;
+    assert_eq!(field(&body), (json!("BAD_USER_INPUT"), json!("range")));
+    let body = app
+            .post(
+                Some(&admin.token),
+                q,
+                json!({ "r": { "from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "timeZone": "Mars/Olympus" } }),
+            )
+            .await;
+    assert_eq!(field(&body), (json!("BAD_USER_INPUT"), json!("timeZone")));
+    let body = app
+            .post(
+                Some(&admin.token),
+                "{ analytics { funnel(from: \"2026-03-01T00:00:00Z\", to: \"2026-03-02T00:00:00Z\", steps: []) { users } } }",
+                json!({}),
+            )
+            .await;
+    assert_eq!(field(&body), (json!("BAD_USER_INPUT"), json!("steps")));
+});
+
+e2e!(
+    utc_day_queries_answer_from_the_rollup,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        let (admin, _) = readers(&app).await;
+        let sums = json!({ "r": day_range(), "g": ["PROVIDER"] });
+        let before = app
+            .query(Some(&admin.token), USAGE_SUMS, sums.clone())
+            .await;
+        // With the raw rows gone, sums still come from the rollup; percentiles (raw only) do not.
+        app.db()
+            .conn()
+            .execute_unprepared("DELETE FROM usage_logs")
+            .await
+            .unwrap();
+        let after = app.query(Some(&admin.token), USAGE_SUMS, sums).await;
+        assert_eq!(before, after);
+        assert_eq!(rows(&after, "usage").len(), 4);
+        let raw = app
+            .query(
+                Some(&admin.token),
+                USAGE,
+                json!({ "r": day_range(), "g": ["PROVIDER"] }),
+            )
+            .await;
+        assert_eq!(rows(&raw, "usage").len(), 0);
+    }
+);
+
+e2e!(
+    usage_on_messages_users_and_invitations_is_batched,
+    |app: TestApp| async move {
+        let ada = app.register("ada@example.com").await;
+        let conv = app.create_conversation(&ada, "Costs").await;
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            ids.push(app.add_message(&ada, &conv, &format!("m{i}")).await);
+        }
+        let db = app.db().conn();
+        let raw_conv = colloquy_tests::raw_id(&conv);
+        for (i, id) in ids.iter().enumerate() {
+            call(
+                db,
+                &format!("2026-03-01T10:0{i}:00Z"),
+                &ada.db_id,
+                false,
+                &raw_conv,
+                Some(&colloquy_tests::raw_id(id)),
+                ("openai", "gpt-x", StreamType::Chat),
+                (10, 20),
+                if i == 0 { None } else { Some(100) },
+                Some(50),
+            )
+            .await;
+        }
+        let q = "query($id: ID!, $n: Int) { me { usage { calls inputTokens outputTokens cost unknownCostCalls }
+            march: usage(from: \"2026-03-01T10:03:00Z\", to: \"2026-03-02T00:00:00Z\") { calls } }
+          conversation(id: $id) { messages(first: $n) { nodes { id usage { inputTokens outputTokens costMicros cost model provider latencyMs } } }
+            usage { totals { calls costMicros } } } }";
+        let statements = |n: i64| {
+            let app = &app;
+            let ada = &ada;
+            let conv = conv.clone();
+            async move {
+                let before = app.sql_statements();
+                let data = app
+                    .query(Some(&ada.token), q, json!({ "id": conv, "n": n }))
+                    .await;
+                (app.sql_statements() - before, data)
+            }
+        };
+        statements(2).await;
+        let (two, _) = statements(2).await;
+        let (six, data) = statements(6).await;
+        assert_eq!(two, six, "statements grow with the number of messages");
+        assert_eq!(
+            data["me"]["usage"],
+            json!({ "calls": 6, "inputTokens": 60, "outputTokens": 120, "cost": "0.000500", "unknownCostCalls": 1 })
+        );
+        assert_eq!(data["me"]["march"]["calls"], 3);
+        let nodes = data["conversation"]["messages"]["nodes"]
+            .as_array()
+            .unwrap();
+        assert_eq!(
+            nodes[0]["usage"],
+            json!({ "inputTokens": 10, "outputTokens": 20, "costMicros": null, "cost": null, "model": "gpt-x", "provider": "openai", "latencyMs": 50 })
+        );
+        assert_eq!(nodes[1]["usage"]["cost"], "0.000100");
+        assert_eq!(
+            data["conversation"]["usage"]["totals"],
+            json!({ "calls": 6, "costMicros": 500 })
+        );
+        // Someone else's usage is not theirs to read.
+        let bob = app.register("bob@example.com").await;
+        let other = app
+            .query(
+                Some(&bob.token),
+                "query($id: ID!) { user(id: $id) { usage { calls } } }",
+                json!({ "id": ada.global_id }),
+            )
+            .await;
+        assert!(
+            other["user"].is_null() || other["user"]["usage"].is_null(),
+            "{other}"
+        );
+    }
+);
+
+e2e!(
+    server_status_shows_the_database_and_instances,
+    |app: TestApp| async move {
+        let (admin, _) = readers(&app).await;
+        let data = app
+            .query(
+                Some(&admin.token),
+                "{ serverStatus { version database migrationsApplied migrationsKnown migrationLevel instanceId
+                   instances { instanceId seenAt } queues { streamingReplies jobsQueued } providers { name serverKey } } }",
+                json!({}),
+            )
+            .await;
+        let s = &data["serverStatus"];
+        let expected = match app.backend {
+            Backend::Postgres => "postgresql",
+            _ => "sqlite",
+        };
+        assert_eq!(s["database"], expected);
+        assert_eq!(s["migrationsApplied"], s["migrationsKnown"]);
+        assert_eq!(s["migrationLevel"], "m20261202_000022_analytics");
+        let me = s["instanceId"].clone();
+        assert!(
+            s["instances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["instanceId"] == me),
+            "{s}"
+        );
+        assert!(
+            s["providers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "local")
+        );
+        assert!(!data.to_string().contains("sk-"));
+    }
+);
+
+/// The same fixture and queries on SQLite and PostgreSQL give the same answers.
+#[tokio::test]
+async fn the_same_fixture_gives_the_same_numbers_on_both_databases() {
+    let Some(pg) = TestApp::spawn_with(Backend::Postgres, |_| {}).await else {
+        return;
+    };
+    let lite = TestApp::spawn(Backend::Sqlite).await;
+    let mut answers = Vec::new();
+    for app in [&lite, &pg] {
+        fixture(app).await;
+        let (admin, _) = readers(app).await;
+        let mut out = Vec::new();
+        let dims = json!([
+            "PROVIDER",
+            "MODEL",
+            "STREAM_TYPE",
+            "APP_AREA",
+            "USER",
+            "INVITATION",
+            "SCENARIO"
+        ]);
+        for (bucket, tz) in [
+            ("HOUR", "UTC"),
+            ("DAY", "UTC"),
+            ("DAY", "Asia/Kolkata"),
+            ("WEEK", "America/New_York"),
+            ("MONTH", "Europe/Paris"),
+        ] {
+            let r = json!({ "from": "2026-02-27T00:00:00Z", "to": "2026-03-04T00:00:00Z", "bucket": bucket, "timeZone": tz });
+            for g in [json!([]), dims.clone()] {
+                out.push(
+                    app.query(Some(&admin.token), USAGE, json!({ "r": r, "g": g }))
+                        .await,
+                );
+            }
+            out.push(
+                app.query(Some(&admin.token), ACTIVITY, json!({ "r": r }))
+                    .await,
+            );
+            out.push(
+                app.query(
+                    Some(&admin.token),
+                    TELEMETRY,
+                    json!({ "r": r, "from": "2026-02-27T00:00:00Z", "to": "2026-03-04T00:00:00Z" }),
+                )
+                .await,
+            );
+        }
+        out.push(
+            app.query(
+                Some(&admin.token),
+                TOP,
+                json!({ "from": "2026-02-27T00:00:00Z", "to": "2026-03-04T00:00:00Z" }),
+            )
+            .await,
+        );
+        answers.push(out);
+    }
+    assert!(!answers[0].is_empty());
+    for (i, (a, b)) in answers[0].iter().zip(&answers[1]).enumerate() {
+        assert_eq!(a, b, "answer {i} differs between SQLite and PostgreSQL");
+    }
+}
