@@ -82,7 +82,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init(&config.log);
+    let _traces = telemetry::init_with_traces(&config.log, config.ops.otel_endpoint.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

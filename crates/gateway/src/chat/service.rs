@@ -845,9 +845,19 @@ impl ChatService {
             },
         );
         let service = Arc::clone(self);
-        tokio::spawn(async move {
-            generate::run(service, job, text, cancelled).await;
-        });
+        // A span per provider call (exported as a trace when OpenTelemetry is on).
+        let span = tracing::info_span!(
+            "provider_call",
+            provider = %job.info.provider,
+            model = %job.info.id,
+            message_id = %job.message_id,
+        );
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                generate::run(service, job, text, cancelled).await;
+            },
+            span,
+        ));
     }
 
     /// Stops a reply, keeping what was produced (status CANCELLED). A reply that already ended

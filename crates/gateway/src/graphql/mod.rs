@@ -86,6 +86,10 @@ pub fn build(limits: &LimitsConfig, services: Option<Services>) -> ColloquySchem
     .extension(guard::OperationGuard)
     .override_output_type_description::<DateTime<Utc>>(scalars::DATE_TIME_DESCRIPTION);
     if let Some(services) = services {
+        // Resolver spans only when traces are exported: no cost otherwise.
+        if services.config.ops.otel_endpoint.is_some() {
+            builder = builder.extension(async_graphql::extensions::Tracing);
+        }
         builder = builder.data(services);
     }
     if !limits.introspection {

@@ -12,3 +12,4 @@ pub mod seed;
 pub mod telemetry;
 // operations (analytics helper)
 pub mod heartbeat;
+pub mod otel;
