@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod billing;
 pub mod catalogue;
 pub mod chat;
 pub mod cli;
@@ -15,5 +16,7 @@ pub mod graphql;
 pub mod http;
 pub mod journals;
 pub mod platform;
+pub mod posts;
 pub mod practice;
 pub mod research;
+pub mod uploads;

@@ -42,7 +42,13 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewUsage) -> Result<UsageLog
         latency_ms: Set(new.latency_ms),
         created_at: Set(time::now()),
     };
-    Ok(row.insert(db).await?)
+    let row = row.insert(db).await?;
+    // The plan's token counter moves with the usage row, in its transaction, so the two agree.
+    if let Some(user_id) = &row.user_id {
+        let tokens = i64::from(row.input_tokens) + i64::from(row.output_tokens);
+        crate::subscriptions::add_usage(db, user_id, crate::subscriptions::TOKENS, tokens).await?;
+    }
+    Ok(row)
 }
 
 /// The rows for one conversation, in no particular order.

@@ -44,6 +44,12 @@ pub struct Services {
     pub journals: Arc<JournalService>,
     /// The practice coach: scenarios, presets, invitations, sessions.
     pub practice: Arc<PracticeService>,
+    /// Uploaded files and their signed download links.
+    pub uploads: Arc<crate::uploads::UploadService>,
+    /// Posts: drafts, publishing, featuring.
+    pub posts: Arc<crate::posts::PostService>,
+    /// Plans, subscriptions and their usage.
+    pub billing: Arc<crate::billing::BillingService>,
 }
 
 /// Facts about the request being served.

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
 use crate::{accounts, catalogue, chat, conversations, journals, practice, research};
+use crate::{billing, posts, uploads};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -38,6 +39,9 @@ pub struct Query(
     research::graphql::ResearchQuery,
     journals::graphql::JournalQuery,
     node::NodeQuery,
+    uploads::graphql::UploadQuery,
+    posts::graphql::PostQuery,
+    billing::graphql::BillingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -53,6 +57,9 @@ pub struct Mutation(
     accounts::graphql::DisclaimerMutation,
     catalogue::graphql::CatalogueMutation,
     journals::graphql::JournalMutation,
+    uploads::graphql::UploadMutation,
+    posts::graphql::PostMutation,
+    billing::graphql::BillingMutation,
 );
 
 #[derive(MergedSubscription, Default)]
