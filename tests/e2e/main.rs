@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod billing;
 mod budgets;
 mod chat;
 mod conventions;
@@ -16,6 +17,7 @@ mod limits;
 mod mail;
 mod numira;
 mod playground;
+mod posts;
 mod practice;
 mod queries;
 mod readme;
@@ -27,4 +29,5 @@ mod seeds;
 mod sse;
 mod stale_tokens;
 mod transport;
+mod uploads;
 mod ws_protocol;

@@ -73,8 +73,10 @@ pub fn cursor_at(row: &Post) -> DateTime<Utc> {
     row.created_at
 }
 
-/// Slugs taken that start with `base` (deleted posts' included: a slug is never reused).
-async fn taken_like(db: &impl ConnectionTrait, base: &str) -> Result<Vec<String>, StoreError> {
+/// Slugs taken that start with `base` (deleted posts' included: a slug is never reused). Read
+/// it before the creating transaction (on SQLite a transaction that reads first cannot then
+/// write while another one writes).
+pub async fn taken_like(db: &impl ConnectionTrait, base: &str) -> Result<Vec<String>, StoreError> {
     let pattern = format!("{}%", escape_like(base));
     Ok(Entity::find()
         .select_only()
@@ -85,15 +87,16 @@ async fn taken_like(db: &impl ConnectionTrait, base: &str) -> Result<Vec<String>
         .await?)
 }
 
-/// Creates a draft with the slug `base`, or `base-2`, `base-3`, ... when taken. Race-safe: each
-/// attempt is an insert-or-nothing on the unique slug, so two posts never share one and a lost
-/// race only moves on to the next suffix (no statement fails, so a transaction stays usable).
+/// Creates a draft with the slug `base`, or `base-2`, `base-3`, ... skipping those in `taken`
+/// ([`taken_like`]). Race-safe: each attempt is an insert-or-nothing on the unique slug, so two
+/// posts never share one and a lost race only moves on to the next suffix (no statement fails,
+/// so a transaction stays usable).
 pub async fn create(
     db: &impl ConnectionTrait,
     new: NewPost,
     base: &str,
+    taken: &[String],
 ) -> Result<Post, StoreError> {
-    let taken = taken_like(db, base).await?;
     let id = ids::new_id();
     let mut n: u32 = 1;
     for _ in 0..50 {

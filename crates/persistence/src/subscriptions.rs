@@ -124,16 +124,16 @@ pub struct SubscriptionPatch {
     pub cancel_at_period_end: Option<bool>,
 }
 
-/// Applies `patch` to the user's (current) subscription and returns it.
+/// Applies `patch` to the user's subscription and returns it; `None` when they have none yet
+/// (call [`current`] first, outside the transaction: the UPDATE is then its first statement).
 pub async fn update(
     db: &impl ConnectionTrait,
     user_id: &str,
     patch: SubscriptionPatch,
-) -> Result<Subscription, StoreError> {
-    let sub = current(db, user_id).await?;
+) -> Result<Option<Subscription>, StoreError> {
     let mut update = Entity::update_many()
         .col_expr(Column::UpdatedAt, Expr::value(time::now()))
-        .filter(Column::Id.eq(sub.id.as_str()));
+        .filter(Column::UserId.eq(user_id));
     if let Some(plan) = patch.plan {
         update = update.col_expr(Column::Plan, Expr::value(plan));
     }
@@ -144,10 +144,10 @@ pub async fn update(
         update = update.col_expr(Column::CancelAtPeriodEnd, Expr::value(cancel));
     }
     update.exec(db).await?;
-    Entity::find_by_id(sub.id)
+    Ok(Entity::find()
+        .filter(Column::UserId.eq(user_id))
         .one(db)
-        .await?
-        .ok_or_else(|| StoreError::Db(sea_orm::DbErr::RecordNotFound("subscription".into())))
+        .await?)
 }
 
 /// Ensures the counter row of `metric` for the subscription's period exists; returns its id.

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use core_domain::policy::{self, Action, Resource};
 use persistence::budgets::{self, BudgetKey};
 use persistence::notifications::{self, NewNotification};
-use persistence::sea_orm::{ConnectionTrait, TransactionTrait};
+use persistence::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use persistence::subscriptions::{self, SubscriptionPatch};
-use persistence::{Db, users};
+use persistence::{Db, StoreError, users};
 use serde_json::json;
 
 use super::plans::{Plan, Plans};
@@ -23,6 +23,11 @@ use crate::platform::audit;
 use crate::platform::events::{ChangeEvent, EventBus};
 
 pub use persistence::subscriptions::Subscription;
+
+/// Opens a transaction on `db`.
+pub(crate) async fn begin(db: &Db) -> ApiResult<DatabaseTransaction> {
+    Ok(db.conn().begin().await.map_err(StoreError::from)?)
+}
 
 /// A subscription status.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,18 +141,13 @@ impl BillingService {
     /// next period starts on FREE. The FREE plan cannot be cancelled (CONFLICT).
     pub async fn cancel(&self, caller: &Caller) -> ApiResult<SubscriptionView> {
         let user_id = &caller.actor.user_id;
-        let txn = self
-            .db
-            .conn()
-            .begin()
-            .await
-            .map_err(persistence::StoreError::from)?;
-        let sub = subscriptions::current(&txn, user_id).await?;
+        let sub = subscriptions::current(self.db.conn(), user_id).await?;
         if Plan::parse(&sub.plan) == Plan::Free {
             return Err(ApiError::Conflict(
                 "the FREE plan cannot be cancelled".into(),
             ));
         }
+        let txn = begin(&self.db).await?;
         let sub = subscriptions::update(
             &txn,
             user_id,
@@ -156,7 +156,8 @@ impl BillingService {
                 ..SubscriptionPatch::default()
             },
         )
-        .await?;
+        .await?
+        .ok_or(ApiError::NotFound)?;
         audit::record(
             &txn,
             Some(user_id),
@@ -166,7 +167,7 @@ impl BillingService {
             json!({ "plan": sub.plan, "periodEnd": sub.current_period_end }),
         )
         .await?;
-        txn.commit().await.map_err(persistence::StoreError::from)?;
+        txn.commit().await.map_err(StoreError::from)?;
         self.publish(&sub);
         self.view(sub).await
     }
@@ -187,15 +188,11 @@ impl BillingService {
         ) {
             return Err(ApiError::Forbidden("only administrators set subscriptions"));
         }
-        let txn = self
-            .db
-            .conn()
-            .begin()
-            .await
-            .map_err(persistence::StoreError::from)?;
-        if users::find(&txn, user_id).await?.is_none() {
+        if users::find(self.db.conn(), user_id).await?.is_none() {
             return Err(ApiError::NotFound);
         }
+        subscriptions::current(self.db.conn(), user_id).await?;
+        let txn = begin(&self.db).await?;
         let sub = subscriptions::update(
             &txn,
             user_id,
@@ -205,7 +202,8 @@ impl BillingService {
                 cancel_at_period_end: changes.cancel_at_period_end,
             },
         )
-        .await?;
+        .await?
+        .ok_or(ApiError::NotFound)?;
         if let Some(key) = plan_key(&self.plans, &sub) {
             budgets::set_limit(&txn, &key).await?;
         }
@@ -237,7 +235,7 @@ impl BillingService {
             },
         )
         .await?;
-        txn.commit().await.map_err(persistence::StoreError::from)?;
+        txn.commit().await.map_err(StoreError::from)?;
         self.publish(&sub);
         self.events.publish_change(ChangeEvent {
             kind: "notification".into(),

@@ -9,12 +9,13 @@
 
 use core_domain::pagination::PageArgs;
 use core_domain::policy::{self, Action, Resource};
+use persistence::StoreError;
 use persistence::posts::{self, NewPost, PostPatch, Visibility};
-use persistence::sea_orm::TransactionTrait;
 use persistence::{Db, Page};
 use serde_json::json;
 
 use crate::accounts::Caller;
+use crate::billing::service::begin;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
 use crate::platform::events::{ChangeEvent, EventBus};
@@ -77,12 +78,8 @@ impl PostService {
         let content = check_text(draft.content, "content", MAX_CONTENT)?;
         let excerpt = check_text(draft.excerpt, "excerpt", MAX_EXCERPT)?;
         let base = slugify(&title);
-        let txn = self
-            .db
-            .conn()
-            .begin()
-            .await
-            .map_err(persistence::StoreError::from)?;
+        let taken = posts::taken_like(self.db.conn(), &base).await?;
+        let txn = begin(&self.db).await?;
         let post = posts::create(
             &txn,
             NewPost {
@@ -93,6 +90,7 @@ impl PostService {
                 metadata: None,
             },
             &base,
+            &taken,
         )
         .await?;
         audit::record(
@@ -104,7 +102,7 @@ impl PostService {
             json!({ "title": post.title, "slug": post.slug }),
         )
         .await?;
-        txn.commit().await.map_err(persistence::StoreError::from)?;
+        txn.commit().await.map_err(StoreError::from)?;
         self.publish_change(&post);
         Ok(post)
     }
@@ -140,13 +138,11 @@ impl PostService {
         patch: PostPatch,
         verb: &str,
     ) -> ApiResult<Post> {
-        let txn = self
-            .db
-            .conn()
-            .begin()
-            .await
-            .map_err(persistence::StoreError::from)?;
-        self.for_action(&txn, caller, id, action).await?;
+        // Checked before the transaction, whose first statement then writes (SQLite cannot
+        // turn a reading transaction into a writing one while another writes); a post deleted
+        // in between updates nothing and answers NOT_FOUND.
+        self.for_action(self.db.conn(), caller, id, action).await?;
+        let txn = begin(&self.db).await?;
         let post = posts::update(&txn, id, patch)
             .await?
             .ok_or(ApiError::NotFound)?;
@@ -163,7 +159,7 @@ impl PostService {
             }),
         )
         .await?;
-        txn.commit().await.map_err(persistence::StoreError::from)?;
+        txn.commit().await.map_err(StoreError::from)?;
         self.publish_change(&post);
         Ok(post)
     }
@@ -223,13 +219,10 @@ impl PostService {
 
     /// Deletes a post (its author or a moderator); its slug is not reused.
     pub async fn delete(&self, caller: &Caller, id: &str) -> ApiResult<()> {
-        let txn = self
-            .db
-            .conn()
-            .begin()
-            .await
-            .map_err(persistence::StoreError::from)?;
-        let post = self.for_action(&txn, caller, id, Action::Delete).await?;
+        let post = self
+            .for_action(self.db.conn(), caller, id, Action::Delete)
+            .await?;
+        let txn = begin(&self.db).await?;
         if !posts::delete(&txn, id).await? {
             return Err(ApiError::NotFound);
         }
@@ -242,7 +235,7 @@ impl PostService {
             json!({ "title": post.title, "slug": post.slug }),
         )
         .await?;
-        txn.commit().await.map_err(persistence::StoreError::from)?;
+        txn.commit().await.map_err(StoreError::from)?;
         self.publish_change(&post);
         Ok(())
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use core_domain::pagination::PageArgs;
 use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
-use persistence::sea_orm::TransactionTrait;
+use persistence::StoreError;
 use persistence::uploads::{self, NewUpload};
 use persistence::{Db, Page};
 use serde_json::json;
@@ -22,6 +22,7 @@ use super::files::{self, UrlSigner};
 use crate::accounts::Caller;
 use crate::billing::plans::Plans;
 use crate::billing::service as billing;
+use crate::billing::service::begin;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
 use crate::platform::config::UploadsConfig;
@@ -129,13 +130,9 @@ impl UploadService {
         let id = core_domain::ids::new_id();
         let key = format!("{user_id}/{id}.{}", files::extension(&mime));
 
-        let txn = self
-            .db
-            .conn()
-            .begin()
-            .await
-            .map_err(persistence::StoreError::from)?;
-        billing::charge_upload(&txn, &self.plans, &user_id, size).await?;
+        // The plan's period is settled before the transaction, whose first statement writes.
+        billing::plan_of(self.db.conn(), &user_id).await?;
+        let txn = begin(&self.db).await?;
         let row = uploads::create(
             &txn,
             NewUpload {
@@ -152,6 +149,7 @@ impl UploadService {
             },
         )
         .await?;
+        billing::charge_upload(&txn, &self.plans, &user_id, size).await?;
         audit::record(
             &txn,
             Some(&user_id),
@@ -161,7 +159,7 @@ impl UploadService {
             json!({ "name": row.original_name, "size": size, "mimeType": mime }),
         )
         .await?;
-        txn.commit().await.map_err(persistence::StoreError::from)?;
+        txn.commit().await.map_err(StoreError::from)?;
 
         let path = StorePath::from(key.as_str());
         if let Err(error) = self.store.put(&path, bytes.clone().into()).await {
@@ -199,16 +197,11 @@ impl UploadService {
                 tracing::error!(%error, upload_id = %row.id, "cannot remove a failed upload's object");
             }
         }
-        let txn = self
-            .db
-            .conn()
-            .begin()
-            .await
-            .map_err(persistence::StoreError::from)?;
+        let txn = begin(&self.db).await?;
         uploads::set_status(&txn, &row.id, "FAILED", true, None).await?;
         billing::refund_upload(&txn, &row.user_id, row.size).await?;
         tracing::debug!(upload_id = %row.id, reason, "upload failed");
-        txn.commit().await.map_err(persistence::StoreError::from)?;
+        txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 
@@ -263,12 +256,7 @@ impl UploadService {
     /// or one deleted already).
     pub async fn delete(&self, caller: &Caller, id: &str) -> ApiResult<Upload> {
         let user_id = &caller.actor.user_id;
-        let txn = self
-            .db
-            .conn()
-            .begin()
-            .await
-            .map_err(persistence::StoreError::from)?;
+        let txn = begin(&self.db).await?;
         let row = uploads::mark_deleted(&txn, user_id, id)
             .await?
             .ok_or(ApiError::NotFound)?;
@@ -281,7 +269,7 @@ impl UploadService {
             json!({ "name": row.original_name, "size": row.size }),
         )
         .await?;
-        txn.commit().await.map_err(persistence::StoreError::from)?;
+        txn.commit().await.map_err(StoreError::from)?;
         match self.store.delete(&StorePath::from(row.path.as_str())).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(error) => {
