@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use colloquy_tests::{Kind, TestApp, TestUser, e2e, e2e_backend, gid};
-use persistence::entity::{events, subscription_usage, uploads};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use persistence::entity::{events, projects, subscription_usage, uploads};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
 const UPLOAD: &str = "mutation($i: UploadFileInput!) { uploadFile(input: $i) { upload { id filename size mimeType status sha256 extractedText downloadUrl processedAt } } }";
@@ -455,7 +455,25 @@ e2e!(
             .await
             .unwrap();
         assert_eq!(rows.iter().map(|r| r.value).sum::<i64>(), 0);
-        // A project id of nobody's is NOT_FOUND, like a missing project.
+        // Another user's project is NOT_FOUND, exactly like a missing one; one's own is accepted.
+        let bob = app.register("bob@example.com").await;
+        for (id, owner) in [("bobs-project", &bob), ("adas-project", &ada)] {
+            let now = chrono::Utc::now();
+            projects::ActiveModel {
+                id: Set(id.into()),
+                user_id: Set(owner.db_id.clone()),
+                name: Set("Contracts".into()),
+                description: Set(None),
+                status: Set("ACTIVE".into()),
+                metadata: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                deleted_at: Set(None),
+            }
+            .insert(app.db().conn())
+            .await
+            .unwrap();
+        }
         let missing = upload(
             &app,
             &ada.token,
@@ -469,5 +487,43 @@ e2e!(
             missing["errors"][0]["extensions"]["code"], "NOT_FOUND",
             "{missing:#}"
         );
+        let others = upload(
+            &app,
+            &ada.token,
+            "x.txt",
+            "text/plain",
+            b"x",
+            Some(&gid(Kind::Project, "bobs-project")),
+        )
+        .await;
+        assert_eq!(
+            others["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{others:#}"
+        );
+        assert!(
+            files_in(&store_dir(&app)).is_empty(),
+            "refused before anything is stored"
+        );
+        let own = upload(
+            &app,
+            &ada.token,
+            "x.txt",
+            "text/plain",
+            b"x",
+            Some(&gid(Kind::Project, "adas-project")),
+        )
+        .await;
+        assert_eq!(
+            own["data"]["uploadFile"]["upload"]["status"], "COMPLETED",
+            "{own:#}"
+        );
+        let filed = app
+            .query(
+                Some(&ada.token),
+                "query($p: ID!) { uploads(filter: { projectId: $p }) { totalCount } }",
+                json!({ "p": gid(Kind::Project, "adas-project") }),
+            )
+            .await;
+        assert_eq!(filed["uploads"]["totalCount"], 1);
     }
 );
