@@ -98,16 +98,20 @@ pub async fn create(
     taken: &[String],
 ) -> Result<Post, StoreError> {
     let id = ids::new_id();
-    let mut n: u32 = 1;
-    for _ in 0..50 {
+    let mut attempts = 0;
+    for n in 1_u32.. {
         let slug = if n == 1 {
             base.to_owned()
         } else {
             format!("{base}-{n}")
         };
-        n += 1;
         if taken.contains(&slug) {
             continue;
+        }
+        // Each failed attempt lost a race for that slug; give up after many.
+        attempts += 1;
+        if attempts > 50 {
+            break;
         }
         let now = time::now();
         let row = posts::ActiveModel {
