@@ -24,6 +24,7 @@ mod m20261202_000015_research;
 mod m20261202_000016_limits;
 mod m20261202_000017_audit;
 mod m20261202_000022_analytics;
+mod m20261202_000019_files;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_limits::Migration),
             Box::new(m20261202_000017_audit::Migration),
             Box::new(m20261202_000022_analytics::Migration),
+            Box::new(m20261202_000019_files::Migration),
         ]
     }
 }

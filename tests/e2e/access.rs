@@ -31,6 +31,12 @@ pub struct Fixture {
     /// None for guests, who may hold no credentials (their `addApiKey` is refused).
     pub api_key: Option<String>,
     pub journal: String,
+    /// An uploaded file (its text is the secret content).
+    pub upload: String,
+    /// A draft post; None for guests, who write none.
+    pub draft_post: Option<String>,
+    /// Moderators may read and change anyone's posts by design: post probes skip them.
+    pub moderates: bool,
     /// Research data, for staff only (which staff may read by design, so only the staff
     /// member's is probed, by everyone else).
     pub research: Option<Research>,
@@ -62,6 +68,9 @@ pub enum Probe {
     Hidden(&'static str, fn(&Fixture) -> Vec<Value>),
     /// A subscription over WebSocket.
     Ws(&'static str, fn(&Fixture) -> Option<Value>),
+    /// Like `Http`, for records moderators may change by design (posts): tried by everyone
+    /// but moderators.
+    Unmoderated(&'static str, fn(&Fixture) -> Option<Value>),
     /// Must answer exactly what the same request answers for an id that does not exist (the
     /// field reports the id as invalid input), and never the data.
     LikeMissing(&'static str, fn(&Fixture, &str) -> Option<Value>),
@@ -96,6 +105,7 @@ fn every_id(f: &Fixture) -> Vec<String> {
         ]);
     }
     ids.push(f.journal.clone());
+    ids.push(f.upload.clone());
     ids
 }
 
@@ -527,6 +537,82 @@ pub const PROBES: &[(&str, Probe)] = &[
             |f| id(&f.user.global_id),
         ),
     ),
+    (
+        "Query.upload(id)",
+        Probe::Hidden(
+            "query($id: ID!) { upload(id: $id) { id extractedText } }",
+            |f| vec![json!({ "id": f.upload })],
+        ),
+    ),
+    (
+        "Query.uploads(filter.projectId)",
+        Probe::Public(
+            "filters the caller's own uploads: another user's project matches none of them",
+        ),
+    ),
+    (
+        "Mutation.uploadFile(input.projectId)",
+        // A multipart request, which these JSON probes cannot send (and victims hold no
+        // projects yet): uploads::an_unreadable_pdf_fails_and_leaves_no_object sends another
+        // user's project id over multipart and gets NOT_FOUND.
+        Probe::Http(
+            "mutation($id: ID!) { uploadFile(input: { file: null, projectId: $id }) { upload { id } } }",
+            |_| None,
+        ),
+    ),
+    (
+        "Mutation.deleteUpload(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteUpload(input: { id: $id }) { deletedUploadId } }",
+            |f| id(&f.upload),
+        ),
+    ),
+    (
+        "Query.posts(filter.authorId)",
+        Probe::Public("published posts are public; drafts are filtered by who may read them"),
+    ),
+    (
+        "Mutation.updatePost(input.id)",
+        Probe::Unmoderated(
+            "mutation($id: ID!) { updatePost(input: { id: $id, title: \"pwned\" }) { post { id content } } }",
+            |f| f.draft_post.as_deref().and_then(id),
+        ),
+    ),
+    (
+        "Mutation.publishPost(input.id)",
+        Probe::Unmoderated(
+            "mutation($id: ID!) { publishPost(input: { id: $id }) { post { id content } } }",
+            |f| f.draft_post.as_deref().and_then(id),
+        ),
+    ),
+    (
+        "Mutation.unpublishPost(input.id)",
+        Probe::Unmoderated(
+            "mutation($id: ID!) { unpublishPost(input: { id: $id }) { post { id content } } }",
+            |f| f.draft_post.as_deref().and_then(id),
+        ),
+    ),
+    (
+        "Mutation.featurePost(input.id)",
+        Probe::Unmoderated(
+            "mutation($id: ID!) { featurePost(input: { id: $id }) { post { id content } } }",
+            |f| f.draft_post.as_deref().and_then(id),
+        ),
+    ),
+    (
+        "Mutation.deletePost(input.id)",
+        Probe::Unmoderated(
+            "mutation($id: ID!) { deletePost(input: { id: $id }) { deletedPostId } }",
+            |f| f.draft_post.as_deref().and_then(id),
+        ),
+    ),
+    (
+        "Mutation.setSubscription(input.userId)",
+        Probe::Http(
+            "mutation($id: ID!) { setSubscription(input: { userId: $id, plan: ENTERPRISE }) { subscription { plan } } }",
+            |f| id(&f.user.global_id),
+        ),
+    ),
 ];
 
 const INTROSPECTION: &str = r#"{ __schema {
@@ -719,6 +805,32 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) ->
         .as_str()
         .unwrap()
         .to_owned();
+    let upload = crate::uploads::upload(
+        app,
+        &user.token,
+        "secret.txt",
+        "text/plain",
+        format!("secret-content-{n}").as_bytes(),
+        None,
+    )
+    .await["data"]["uploadFile"]["upload"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = app
+        .post(
+            Some(&user.token),
+            "mutation($t: String!, $c: String!) { createPost(input: { title: $t, content: $c }) { post { id } } }",
+            json!({ "t": format!("secret-title-{n}"), "c": format!("secret-content-{n}") }),
+        )
+        .await;
+    let draft_post = post["data"]["createPost"]["post"]["id"]
+        .as_str()
+        .map(str::to_owned);
+    if draft_post.is_none() {
+        // Only guests are refused: they write no posts.
+        assert_eq!(role, Some(Role::Guest), "{post}");
+    }
     Fixture {
         user,
         conversation,
@@ -729,6 +841,9 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) ->
         identity,
         api_key,
         journal,
+        upload,
+        draft_post,
+        moderates: role == Some(Role::Moderator),
         research,
     }
 }
@@ -920,6 +1035,14 @@ e2e!(
                         Probe::Public(why) => {
                             assert!(!why.is_empty(), "{coordinate}: say why it is public")
                         }
+                        Probe::Unmoderated(query, vars) => {
+                            let Some(vars) = vars(victim) else { continue };
+                            if attacker.moderates {
+                                continue;
+                            }
+                            let body = app.post(Some(&attacker.user.token), query, vars).await;
+                            assert_denied(coordinate, attacker, victim, &body, vn);
+                        }
                         Probe::Http(query, vars) => {
                             let Some(vars) = vars(victim) else { continue };
                             let body = app.post(Some(&attacker.user.token), query, vars).await;
@@ -994,6 +1117,19 @@ e2e!(
             )
             .await;
             assert_eq!(data["journal"]["prompt"], format!("secret-content-{n}"));
+            let upload = app
+                .query(
+                    Some(&f.user.token),
+                    "query($u: ID!) { upload(id: $u) { status extractedText } mySubscription { plan } }",
+                    json!({ "u": f.upload }),
+                )
+                .await;
+            assert_eq!(upload["upload"]["status"], "COMPLETED", "{upload}");
+            assert_eq!(
+                upload["upload"]["extractedText"],
+                format!("secret-content-{n}")
+            );
+            assert_eq!(upload["mySubscription"]["plan"], "FREE", "{upload}");
             assert_eq!(data["conversation"]["title"], format!("secret-title-{n}"));
             assert_eq!(data["conversation"]["totalMessages"], 1);
             assert_eq!(data["me"]["isActive"], true);

@@ -80,6 +80,13 @@ pub enum Resource<'a> {
     Administration,
 }
 
+/// Whether `actor` may moderate content (feature posts, later handle safety incidents):
+/// MODERATORs and ADMINs. DEVELOPERs are users with programmatic access (API tokens, their own
+/// provider keys): they own their data exactly like USERs and moderate nothing.
+pub fn can_moderate(actor: Option<&Actor>) -> bool {
+    actor.is_some_and(|a| matches!(a.role, Role::Moderator | Role::Admin))
+}
+
 /// Whether `actor` (None = anonymous) may do `action` to `resource`.
 pub fn can(actor: Option<&Actor>, action: Action, resource: &Resource<'_>) -> bool {
     use Action::*;
@@ -151,6 +158,39 @@ pub fn can(actor: Option<&Actor>, action: Action, resource: &Resource<'_>) -> bo
 mod tests {
     use super::*;
     use Action::*;
+
+    /// Moderation (featuring posts) is for moderators and admins; developers are plain users.
+    #[test]
+    fn moderators_and_admins_moderate() {
+        assert!(!can_moderate(None));
+        for role in Role::ALL {
+            let expected = matches!(role, Role::Moderator | Role::Admin);
+            assert_eq!(
+                can_moderate(Some(&Actor::new(ME, *role))),
+                expected,
+                "{role:?}"
+            );
+        }
+        let dev = Actor::new(ME, Role::Developer);
+        let others_draft = Resource::Post {
+            author_id: OTHER,
+            published: false,
+        };
+        assert!(!can(Some(&dev), Read, &others_draft));
+        assert!(can(
+            Some(&dev),
+            Create,
+            &Resource::Post {
+                author_id: ME,
+                published: false
+            }
+        ));
+        assert!(can(
+            Some(&dev),
+            Create,
+            &Resource::Credential { owner_id: ME }
+        ));
+    }
 
     const ME: &str = "me";
     const OTHER: &str = "other";

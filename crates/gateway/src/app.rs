@@ -119,6 +119,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         default_model = chat.providers().default_model(),
         "chat ready"
     );
+    let files = files_services(&config, &db, &events)?;
     let accounts = Arc::new(
         AccountService::new(db.clone(), Arc::clone(&config), events)
             .context("cannot set up the mailer")?,
@@ -155,6 +156,9 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         conversations,
         chat,
         practice,
+        uploads: files.0,
+        posts: files.1,
+        billing: files.2,
         config: Arc::clone(&config),
         db,
     };
@@ -164,6 +168,41 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         services,
         metrics: Arc::new(HttpMetrics::default()),
     })
+}
+
+/// The uploads, posts and billing services (OptiMind): the upload store, the download-link
+/// signer (its key derived from the master key ring) and the plans.
+#[allow(clippy::type_complexity)]
+fn files_services(
+    config: &Arc<Config>,
+    db: &Db,
+    events: &events::EventBus,
+) -> anyhow::Result<(
+    Arc<crate::uploads::UploadService>,
+    Arc<crate::posts::PostService>,
+    Arc<crate::billing::BillingService>,
+)> {
+    let store = crate::uploads::files::store(&config.uploads)?;
+    let ring = crate::chat::keys::load_key_ring(&config.chat)?;
+    let signer = crate::uploads::files::UrlSigner::new(&ring.to_text());
+    let plans = Arc::clone(&config.billing.plans);
+    Ok((
+        Arc::new(crate::uploads::UploadService::new(
+            db.clone(),
+            store,
+            config.uploads.clone(),
+            Arc::clone(&plans),
+            signer,
+            config.auth.public_url.clone(),
+            events.clone(),
+        )),
+        Arc::new(crate::posts::PostService::new(db.clone(), events.clone())),
+        Arc::new(crate::billing::BillingService::new(
+            db.clone(),
+            plans,
+            events.clone(),
+        )),
+    ))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests finish.

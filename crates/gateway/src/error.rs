@@ -24,6 +24,12 @@ pub enum ApiError {
     RateLimited {
         retry_after: Duration,
     },
+    /// The caller's plan allows no more of `metric` (`ai_tokens`, `upload_bytes`, `analyses`)
+    /// this period; `plan` names it (`FREE`, ...). QUOTA_EXCEEDED with `budget: PLAN`.
+    PlanLimit {
+        plan: &'static str,
+        metric: &'static str,
+    },
     /// An AI provider failed or is not configured; `reason` is a stable snake_case word
     /// (`no_api_key`, `rate_limited`, `overloaded`, ...) clients can switch on.
     Provider {
@@ -49,7 +55,7 @@ impl ApiError {
             ApiError::NotFound => "NOT_FOUND",
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::QuotaExceeded { .. } => "QUOTA_EXCEEDED",
+            ApiError::QuotaExceeded { .. } | ApiError::PlanLimit { .. } => "QUOTA_EXCEEDED",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Provider { .. } => "PROVIDER_ERROR",
             ApiError::DisclaimerRequired { .. } => "FORBIDDEN",
@@ -71,6 +77,17 @@ impl ApiError {
                 _ => "quota exceeded".into(),
             },
             ApiError::RateLimited { .. } => "too many requests".into(),
+            ApiError::PlanLimit { plan, metric } => {
+                let what = match *metric {
+                    "ai_tokens" => "monthly AI token budget",
+                    "upload_bytes" => "monthly upload allowance",
+                    "analyses" => "monthly analyses",
+                    _ => "monthly allowance",
+                };
+                format!(
+                    "your {plan} plan's {what} is used up: upgrade the plan or wait for the next period"
+                )
+            }
             ApiError::Provider { message, .. } => message.clone(),
             ApiError::DisclaimerRequired { version } => {
                 format!("accept the disclaimer (version {version}) before talking to the AI")
@@ -194,6 +211,15 @@ impl From<ApiError> for async_graphql::Error {
                     ext.set("budget", budget);
                 })
             }
+            ApiError::PlanLimit { plan, metric } => {
+                let (plan, metric) = (*plan, *metric);
+                async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+                    ext.set("code", code);
+                    ext.set("budget", "PLAN");
+                    ext.set("plan", plan);
+                    ext.set("metric", metric);
+                })
+            }
             ApiError::Provider { reason, .. } => {
                 let reason = *reason;
                 async_graphql::Error::new(e.message()).extend_with(|_, ext| {
@@ -238,6 +264,13 @@ mod tests {
             ),
             (
                 ApiError::QuotaExceeded { budget: "DAILY" },
+                "QUOTA_EXCEEDED",
+            ),
+            (
+                ApiError::PlanLimit {
+                    plan: "FREE",
+                    metric: "ai_tokens",
+                },
                 "QUOTA_EXCEEDED",
             ),
             (

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod app;
+pub mod billing;
 pub mod catalogue;
 pub mod chat;
 pub mod cli;
@@ -16,5 +17,7 @@ pub mod graphql;
 pub mod http;
 pub mod journals;
 pub mod platform;
+pub mod posts;
 pub mod practice;
 pub mod research;
+pub mod uploads;

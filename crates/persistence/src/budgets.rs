@@ -33,6 +33,10 @@ pub const USER_DAILY: &str = "user_daily";
 /// An invitation's token quota, for its whole life (period `all`).
 pub const INVITATION: &str = "invitation";
 
+/// A user's plan allowance of tokens for one subscription period (`2026-12`): the plan's
+/// `monthlyAiTokens`.
+pub const PLAN_MONTHLY: &str = "plan_monthly";
+
 /// Which budget, and its limit should the row not exist yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetKey {
@@ -62,6 +66,33 @@ impl BudgetKey {
             limit_tokens,
         }
     }
+}
+
+impl BudgetKey {
+    /// The user's plan budget for the subscription period `period` (see
+    /// `subscriptions::period_key`): every AI call reserves against it with the others.
+    pub fn plan_monthly(user_id: &str, period: &str, limit_tokens: i64) -> Self {
+        Self {
+            scope: PLAN_MONTHLY,
+            subject_id: user_id.to_owned(),
+            period: period.to_owned(),
+            limit_tokens,
+        }
+    }
+}
+
+/// Sets the limit of an existing budget row (a plan changed mid-period); nothing when the row
+/// does not exist yet (it is created with the new limit).
+pub async fn set_limit(db: &impl ConnectionTrait, key: &BudgetKey) -> Result<(), StoreError> {
+    Entity::update_many()
+        .col_expr(Column::LimitTokens, Expr::value(key.limit_tokens))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Scope.eq(key.scope))
+        .filter(Column::SubjectId.eq(key.subject_id.as_str()))
+        .filter(Column::Period.eq(key.period.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Budgets held by one reservation, to settle later.

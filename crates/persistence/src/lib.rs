@@ -18,13 +18,16 @@ pub mod limits;
 pub mod messages;
 pub mod notifications;
 pub mod oauth_states;
+pub mod posts;
 pub mod practice;
 pub mod research;
 pub mod rows;
 pub mod security;
 pub mod sessions;
 pub mod stored;
+pub mod subscriptions;
 pub mod tokens;
+pub mod uploads;
 pub mod usage;
 pub mod users;
 

@@ -54,6 +54,11 @@ pub async fn insert_at(
     };
     let row = row.insert(db).await?;
     roll_up(db, &row).await?;
+    // The plan's token counter moves with the usage row, in its transaction, so the two agree.
+    if let Some(user_id) = &row.user_id {
+        let tokens = i64::from(row.input_tokens) + i64::from(row.output_tokens);
+        crate::subscriptions::add_usage(db, user_id, crate::subscriptions::TOKENS, tokens).await?;
+    }
     Ok(row)
 }
 

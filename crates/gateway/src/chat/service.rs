@@ -60,6 +60,8 @@ pub struct ChatService {
     disclaimer_version: Option<String>,
     send_limiter: RateLimiter,
     live: Mutex<HashMap<String, Live>>,
+    /// The plans' entitlements: each call also reserves against the caller's plan budget.
+    plans: Arc<crate::billing::plans::Plans>,
 }
 
 /// What the user's side of an exchange is.
@@ -123,6 +125,7 @@ impl ChatService {
             config: config.chat.clone(),
             disclaimer_version: config.auth.disclaimer_version.clone(),
             live: Mutex::new(HashMap::new()),
+            plans: Arc::clone(&config.billing.plans),
         }))
     }
 
@@ -440,9 +443,11 @@ impl ChatService {
             stream_type: StreamType::Chat,
         };
         let reservation =
-            budgets::reserve_or_exhausted(self.db.conn(), &budgets, estimate, purpose)
-                .await?
-                .map_err(quota_exceeded)?;
+            match budgets::reserve_or_exhausted(self.db.conn(), &budgets, estimate, purpose).await?
+            {
+                Ok(r) => r,
+                Err(scope) => return Err(self.refusal(user_id, scope).await),
+            };
 
         let stored = self
             .store_turn(&conversation, user_id, &turn, parent_id, &info, reply_id)
@@ -501,7 +506,26 @@ impl ChatService {
             self.config.daily_token_limit,
         )];
         keys.extend(invitation.map(practice::invitation_budget));
+        keys.extend(
+            crate::billing::service::plan_budget(self.db.conn(), &self.plans, user_id).await?,
+        );
         Ok(keys)
+    }
+
+    /// The error for a reservation of `user_id`'s that the budget `scope` refused: the plan's
+    /// budget names the plan (QUOTA_EXCEEDED, `budget: PLAN`, `plan: FREE`), the others their
+    /// scope.
+    pub async fn refusal(&self, user_id: &str, scope: &'static str) -> ApiError {
+        if scope != budgets::PLAN_MONTHLY {
+            return quota_exceeded(scope);
+        }
+        match crate::billing::service::plan_of(self.db.conn(), user_id).await {
+            Ok(plan) => ApiError::PlanLimit {
+                plan: plan.as_str(),
+                metric: persistence::subscriptions::TOKENS,
+            },
+            Err(e) => e,
+        }
     }
 
     /// The invitation a conversation runs under, if any.
@@ -594,10 +618,10 @@ impl ChatService {
             (partner.estimate, partner.purpose.clone()),
             (coach.estimate, coach.purpose.clone()),
         ];
-        let mut reservations = budgets::reserve_all(self.db.conn(), &budgets, calls)
-            .await?
-            .map_err(quota_exceeded)?
-            .into_iter();
+        let mut reservations = match budgets::reserve_all(self.db.conn(), &budgets, calls).await? {
+            Ok(r) => r.into_iter(),
+            Err(scope) => return Err(self.refusal(user_id, scope).await),
+        };
         let missing = || ApiError::internal(anyhow::anyhow!("fewer reservations than calls"));
         let partner_reservation = reservations.next().ok_or_else(missing)?;
         let coach_reservation = reservations.next().ok_or_else(missing)?;

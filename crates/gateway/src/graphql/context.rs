@@ -48,6 +48,12 @@ pub struct Services {
     pub practice: Arc<PracticeService>,
     /// Internal analytics, usage summaries, the server's status.
     pub analytics: Arc<AnalyticsService>,
+    /// Uploaded files and their signed download links.
+    pub uploads: Arc<crate::uploads::UploadService>,
+    /// Posts: drafts, publishing, featuring.
+    pub posts: Arc<crate::posts::PostService>,
+    /// Plans, subscriptions and their usage.
+    pub billing: Arc<crate::billing::BillingService>,
 }
 
 /// Facts about the request being served.

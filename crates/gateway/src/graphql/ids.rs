@@ -36,6 +36,10 @@ pub enum Kind {
     Journal,
     Scenario,
     QuotaPreset,
+    FileUpload,
+    Post,
+    /// A workspace project (its type belongs to the projects area).
+    Project,
 }
 
 impl Kind {
@@ -57,6 +61,9 @@ impl Kind {
         Kind::Journal,
         Kind::Scenario,
         Kind::QuotaPreset,
+        Kind::FileUpload,
+        Kind::Post,
+        Kind::Project,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -79,6 +86,9 @@ impl Kind {
             Kind::Journal => "Journal",
             Kind::Scenario => "Scenario",
             Kind::QuotaPreset => "QuotaPreset",
+            Kind::FileUpload => "FileUpload",
+            Kind::Post => "Post",
+            Kind::Project => "Project",
         }
     }
 

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
 use crate::{accounts, analytics, catalogue, chat, conversations, journals, practice, research};
+use crate::{billing, posts, uploads};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -39,6 +40,9 @@ pub struct Query(
     journals::graphql::JournalQuery,
     node::NodeQuery,
     analytics::graphql::AnalyticsQuery,
+    uploads::graphql::UploadQuery,
+    posts::graphql::PostQuery,
+    billing::graphql::BillingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -54,6 +58,9 @@ pub struct Mutation(
     accounts::graphql::DisclaimerMutation,
     catalogue::graphql::CatalogueMutation,
     journals::graphql::JournalMutation,
+    uploads::graphql::UploadMutation,
+    posts::graphql::PostMutation,
+    billing::graphql::BillingMutation,
 );
 
 #[derive(MergedSubscription, Default)]

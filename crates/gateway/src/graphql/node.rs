@@ -29,12 +29,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
 use crate::journals::graphql::{Journal, journals_by_ids};
+use crate::posts::graphql::{Post, posts_by_ids};
 use crate::practice::graphql::{
     Invitation, QuotaPreset, Scenario, invitations_by_ids, presets_by_ids, scenarios_by_ids,
 };
 use crate::research::graphql::{
     ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
 };
+use crate::uploads::graphql::{FileUpload, uploads_by_ids};
 
 /// A record with a global id, which `node(id:)` finds again.
 #[derive(Interface, Clone)]
@@ -61,6 +63,8 @@ pub enum Node {
     Scenario(Scenario),
     QuotaPreset(QuotaPreset),
     Invitation(Invitation),
+    FileUpload(FileUpload),
+    Post(Post),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -120,6 +124,10 @@ async fn of_kind(
                 Node::Invitation,
             ));
         }
+        Kind::FileUpload => {
+            return Ok(wrap(uploads_by_ids(ctx, raw_ids).await?, Node::FileUpload));
+        }
+        Kind::Post => return Ok(wrap(posts_by_ids(ctx, raw_ids).await?, Node::Post)),
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -170,7 +178,11 @@ async fn of_kind(
         | Kind::Journal
         | Kind::Scenario
         | Kind::QuotaPreset
-        | Kind::Invitation => HashMap::new(),
+        | Kind::Invitation
+        | Kind::FileUpload
+        | Kind::Post
+        // Projects are resolved by the projects area.
+        | Kind::Project => HashMap::new(),
     })
 }
 

@@ -468,11 +468,24 @@ pub(super) async fn post(
         Ok(m) => m,
         Err(refusal) => return refusal.into_response(),
     };
+    // Only a multipart request (a file upload) may use the larger limit of this route.
+    if body.len() > state.services.config.limits.max_body_bytes && !is_multipart(&headers) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response();
+    }
     let request = match read_post(&headers, &body).await {
         Ok(r) => r,
         Err(refusal) => return refusal.into_response(),
     };
     execute(state, headers, addr, request, media).await
+}
+
+/// Whether the request's body is `multipart/form-data`.
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
 /// GET: the playground for a browser, otherwise a query from the URL. Mutations are refused over

@@ -5,6 +5,7 @@
 //! through [`caller`]. CORS is off unless `COLLOQUY_CORS_ORIGINS` names origins.
 
 pub mod caller;
+mod files;
 mod graphql;
 mod oauth;
 pub mod playground;
@@ -54,8 +55,17 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.services.config.limits.max_body_bytes;
     let x_request_id = header::HeaderName::from_static("x-request-id");
     let cors = cors(&state.services.config.server.cors_origins);
-    let router = Router::new()
+    // `/graphql` also takes GraphQL multipart requests carrying a file (`uploadFile`): its body
+    // may be COLLOQUY_MAX_UPLOAD_BYTES larger; JSON bodies are still held to the plain limit.
+    let upload_body = usize::try_from(state.services.config.uploads.max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(max_body);
+    let graphql_routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .layer(DefaultBodyLimit::max(upload_body))
+        .layer(RequestBodyLimitLayer::new(upload_body));
+    let router = Router::new()
+        .route("/files/{id}", get(files::download))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/graphql/stream", get(sse::get).post(sse::post))
         .route("/graphql/assets/{name}", get(playground::asset))
@@ -68,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         // handlers read bodies as `Bytes`, which axum limits too: the same limit, not axum's 2 MB.
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
+        .merge(graphql_routes)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

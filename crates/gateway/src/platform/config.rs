@@ -36,7 +36,7 @@ impl<'a> Env<'a> {
         (self.0)(var).filter(|v| !v.trim().is_empty())
     }
 
-    fn string(&self, var: &'static str, default: &str) -> String {
+    pub(crate) fn string(&self, var: &'static str, default: &str) -> String {
         self.get(var).unwrap_or_else(|| default.to_owned())
     }
 
@@ -502,6 +502,34 @@ pub struct Config {
     pub seed: SeedConfig,
     pub chat: ChatConfig,
     pub ops: OpsConfig,
+    pub uploads: UploadsConfig,
+    pub billing: BillingConfig,
+}
+
+/// Uploaded files (OptiMind): where they are stored and how big they may be.
+#[derive(Debug, Clone)]
+pub struct UploadsConfig {
+    /// `COLLOQUY_UPLOAD_DIR`, default `<COLLOQUY_DATA_DIR>/uploads`: the local directory files are
+    /// stored in (created when missing), unless `COLLOQUY_UPLOAD_STORE` names another store.
+    pub dir: std::path::PathBuf,
+    /// `COLLOQUY_UPLOAD_STORE`, default unset (the local directory): `s3://bucket[/prefix]` stores
+    /// files in any S3-compatible store, configured by the standard `AWS_*` variables
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` for
+    /// S3-compatible servers, `AWS_ALLOW_HTTP`).
+    pub store: Option<String>,
+    /// `COLLOQUY_MAX_UPLOAD_BYTES`, default 10485760 (10 MiB): the largest file `uploadFile`
+    /// accepts. A multipart request may be this much larger than `COLLOQUY_MAX_BODY_BYTES`.
+    pub max_bytes: u64,
+    /// `COLLOQUY_UPLOAD_URL_TTL_SECS`, default 900: how long a signed download URL works.
+    pub url_ttl: Duration,
+}
+
+/// Plans and their entitlements (OptiMind subscriptions).
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// `COLLOQUY_PLANS_FILE`, default unset (the `seeds/plans.json` built into the binary): the
+    /// plans' entitlements (monthly AI tokens, analyses per month, upload bytes per month).
+    pub plans: std::sync::Arc<crate::billing::plans::Plans>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://colloquy.db?mode=rwc";
@@ -584,6 +612,25 @@ impl Config {
             },
             chat: ChatConfig::from_env(env)?,
             ops: OpsConfig::from_env(env)?,
+            uploads: UploadsConfig {
+                dir: env
+                    .get("COLLOQUY_UPLOAD_DIR")
+                    .map(Into::into)
+                    .unwrap_or_else(|| {
+                        std::path::PathBuf::from(env.string("COLLOQUY_DATA_DIR", "./data"))
+                            .join("uploads")
+                    }),
+                store: env.get("COLLOQUY_UPLOAD_STORE"),
+                max_bytes: env.parse("COLLOQUY_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)?,
+                url_ttl: Duration::from_secs(
+                    env.parse("COLLOQUY_UPLOAD_URL_TTL_SECS", 900)?.max(1),
+                ),
+            },
+            billing: BillingConfig {
+                plans: std::sync::Arc::new(crate::billing::plans::Plans::from_env(
+                    env.get("COLLOQUY_PLANS_FILE"),
+                )?),
+            },
         })
     }
 
@@ -606,6 +653,9 @@ impl Config {
             Err(e) => unreachable!("test configuration is invalid: {e}"),
         };
         config.chat.providers.local.word_delay = Duration::ZERO;
+        // Each test server stores uploads in a directory of its own.
+        config.uploads.dir =
+            std::env::temp_dir().join(format!("colloquy-uploads-{}", core_domain::ids::new_id()));
         config.chat.master_key = auth::secrets::KeyRing::generate()
             .ok()
             .map(|ring| ring.to_text());

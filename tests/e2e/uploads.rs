@@ -1,0 +1,529 @@
+//! Uploads end to end, over real HTTP: a PDF contract sent as a GraphQL multipart request is
+//! stored, typed from its content (not the client's claim), hashed and its text extracted; an
+//! oversized file is refused before anything is stored; signed download links work for the
+//! owner's file and fail when expired or tampered with; uploads are their owner's alone; the
+//! plan's monthly upload bytes are enforced. Each test runs on SQLite and PostgreSQL.
+
+use std::path::{Path, PathBuf};
+
+use colloquy_tests::{Kind, TestApp, TestUser, e2e, e2e_backend, gid};
+use persistence::entity::{events, projects, subscription_usage, uploads};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{Value, json};
+
+const UPLOAD: &str = "mutation($i: UploadFileInput!) { uploadFile(input: $i) { upload { id filename size mimeType status sha256 extractedText downloadUrl processedAt } } }";
+const GET: &str = "query($id: ID!) { upload(id: $id) { id status extractedText downloadUrl } }";
+
+/// A one-page PDF whose page reads `text`, made with lopdf.
+pub fn pdf(text: &str) -> Vec<u8> {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font",
+        "Subtype" => "Type1",
+        "BaseFont" => "Courier",
+    });
+    let resources_id = doc.add_object(dictionary! {
+        "Font" => dictionary! { "F1" => font_id },
+    });
+    let content = Content {
+        operations: vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 12.into()]),
+            Operation::new("Td", vec![72.into(), 700.into()]),
+            Operation::new("Tj", vec![Object::string_literal(text)]),
+            Operation::new("ET", vec![]),
+        ],
+    };
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page",
+        "Parent" => pages_id,
+        "Contents" => content_id,
+    });
+    let pages = dictionary! {
+        "Type" => "Pages",
+        "Kids" => vec![page_id.into()],
+        "Count" => 1,
+        "Resources" => resources_id,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    };
+    doc.objects.insert(pages_id, Object::Dictionary(pages));
+    let catalog_id = doc.add_object(dictionary! {
+        "Type" => "Catalog",
+        "Pages" => pages_id,
+    });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+/// Sends `uploadFile` as a GraphQL multipart request (operations, map, one file part) and
+/// returns the response body. `claimed` is the Content-Type the client claims for the file.
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    claimed: &str,
+    bytes: &[u8],
+    project_id: Option<&str>,
+) -> Value {
+    let boundary = "colloquy-test-boundary-7d1f";
+    let operations = json!({
+        "query": UPLOAD,
+        "variables": { "i": { "file": null, "projectId": project_id } },
+    });
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{}\r\n",
+            json!({ "0": ["variables.i.file"] })
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\nContent-Type: {claimed}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    res.json().await.unwrap()
+}
+
+/// Every file under `dir`, recursively.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_in(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `url` (made with the configured public URL, which a test server's ephemeral port is not)
+/// pointed at the test server.
+fn local(app: &TestApp, url: &str) -> String {
+    url.replacen(
+        &app.state.services.config.auth.public_url,
+        &format!("http://{}", app.addr),
+        1,
+    )
+}
+
+fn store_dir(app: &TestApp) -> PathBuf {
+    app.state.services.config.uploads.dir.clone()
+}
+
+e2e!(
+    a_pdf_contract_is_stored_typed_hashed_and_read,
+    |app: TestApp| async move {
+        let ada = app.register("ada@example.com").await;
+        let contract = pdf("MASTER SERVICES AGREEMENT between Acme and Ada");
+        // The client claims plain text: the type comes from the content.
+        let body = upload(
+            &app,
+            &ada.token,
+            "contract.pdf",
+            "text/plain",
+            &contract,
+            None,
+        )
+        .await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+        let up = &body["data"]["uploadFile"]["upload"];
+        assert_eq!(up["status"], "COMPLETED", "{body:#}");
+        assert_eq!(up["mimeType"], "application/pdf");
+        assert_eq!(up["filename"], "contract.pdf");
+        assert_eq!(up["size"], contract.len() as i64);
+        let text = up["extractedText"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("MASTER SERVICES AGREEMENT"),
+            "extracted: {text:?}"
+        );
+        use sha2::Digest as _;
+        assert_eq!(up["sha256"], hex::encode(sha2::Sha256::digest(&contract)));
+        assert!(up["processedAt"].is_string());
+        let id = up["id"].as_str().unwrap().to_owned();
+
+        // Stored in the configured directory, exactly once.
+        assert_eq!(files_in(&store_dir(&app)).len(), 1);
+        // The mutation wrote its audit row.
+        let audit = events::Entity::find()
+            .filter(events::Column::Type.eq("upload.created"))
+            .all(app.db().conn())
+            .await
+            .unwrap();
+        assert_eq!(audit.len(), 1);
+
+        // A Markdown file is read too; the owner finds both, newest first.
+        let md = upload(
+            &app,
+            &ada.token,
+            "notes.md",
+            "application/pdf",
+            b"# Terms\n\nPay in 30 days.",
+            None,
+        )
+        .await;
+        let md_up = &md["data"]["uploadFile"]["upload"];
+        assert_eq!(md_up["mimeType"], "text/markdown", "{md:#}");
+        assert_eq!(md_up["extractedText"], "# Terms\n\nPay in 30 days.");
+        let list = app
+            .query(
+                Some(&ada.token),
+                "{ uploads(first: 10) { totalCount nodes { filename } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(list["uploads"]["totalCount"], 2);
+        assert_eq!(list["uploads"]["nodes"][0]["filename"], "notes.md");
+
+        // Nobody else sees or deletes it.
+        let bob = app.register("bob@example.com").await;
+        let other = app.query(Some(&bob.token), GET, json!({ "id": id })).await;
+        assert!(other["upload"].is_null());
+        let none = app
+            .query(Some(&bob.token), "{ uploads { totalCount } }", json!({}))
+            .await;
+        assert_eq!(none["uploads"]["totalCount"], 0);
+        let code = app
+            .error_code(
+                Some(&bob.token),
+                "mutation($id: ID!) { deleteUpload(input: { id: $id }) { deletedUploadId } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(code, "NOT_FOUND");
+
+        // The owner deletes it: DELETED, the object is gone, the link stops working.
+        let url = local(
+            &app,
+            app.query(Some(&ada.token), GET, json!({ "id": id })).await["upload"]["downloadUrl"]
+                .as_str()
+                .unwrap(),
+        );
+        app.query(
+            Some(&ada.token),
+            "mutation($id: ID!) { deleteUpload(input: { id: $id }) { deletedUploadId } }",
+            json!({ "id": id }),
+        )
+        .await;
+        let after = app.query(Some(&ada.token), GET, json!({ "id": id })).await;
+        assert_eq!(after["upload"]["status"], "DELETED");
+        assert!(after["upload"]["downloadUrl"].is_null());
+        assert_eq!(
+            files_in(&store_dir(&app)).len(),
+            1,
+            "only the Markdown file is left"
+        );
+        let gone = app.http.get(&url).send().await.unwrap();
+        assert_eq!(gone.status(), 404);
+    }
+);
+
+e2e_backend!(
+    an_oversized_upload_is_refused_and_stores_nothing,
+    |backend| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let path = store.clone();
+        let Some(app) = TestApp::spawn_with(backend, move |c| {
+            c.uploads.max_bytes = 1024;
+            c.uploads.dir = path;
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let body = upload(
+            &app,
+            &ada.token,
+            "big.txt",
+            "text/plain",
+            &vec![b'a'; 4096],
+            None,
+        )
+        .await;
+        let err = &body["errors"][0];
+        assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{body:#}");
+        assert_eq!(err["extensions"]["field"], "file");
+        assert!(
+            err["message"].as_str().unwrap_or_default().contains("1024"),
+            "the error names the limit: {body:#}"
+        );
+        assert!(files_in(&store).is_empty(), "nothing was stored");
+        let rows = uploads::Entity::find().all(app.db().conn()).await.unwrap();
+        assert!(rows.is_empty(), "no upload was recorded");
+        // A file at the limit is accepted (the check is the limit, not something stricter).
+        let ok = upload(
+            &app,
+            &ada.token,
+            "fits.txt",
+            "text/plain",
+            &vec![b'a'; 1024],
+            None,
+        )
+        .await;
+        assert_eq!(
+            ok["data"]["uploadFile"]["upload"]["status"], "COMPLETED",
+            "{ok:#}"
+        );
+        assert_eq!(files_in(&store).len(), 1);
+    }
+);
+
+e2e!(
+    signed_download_links_work_for_the_owner_only_while_valid,
+    |app: TestApp| async move {
+        let ada = app.register("ada@example.com").await;
+        let body = upload(
+            &app,
+            &ada.token,
+            "hello.txt",
+            "application/pdf",
+            b"hello, world",
+            None,
+        )
+        .await;
+        let up = &body["data"]["uploadFile"]["upload"];
+        assert_eq!(up["mimeType"], "text/plain", "{body:#}");
+        let url = local(&app, up["downloadUrl"].as_str().unwrap());
+        let id = up["id"].as_str().unwrap().to_owned();
+
+        // The link works without signing in, with the sniffed type.
+        let res = app.http.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "text/plain");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(res.bytes().await.unwrap().as_ref(), b"hello, world");
+
+        // Tampered: another expiry, another signature, another file's id.
+        let tampered_expiry = {
+            let (head, tail) = url.split_once("expires=").unwrap();
+            let (exp, rest) = tail.split_once('&').unwrap();
+            let later: i64 = exp.parse::<i64>().unwrap() + 3600;
+            format!("{head}expires={later}&{rest}")
+        };
+        assert_eq!(
+            app.http
+                .get(&tampered_expiry)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            403
+        );
+        let mut bad_sig = url.clone();
+        let last = bad_sig.pop().unwrap();
+        bad_sig.push(if last == '0' { '1' } else { '0' });
+        assert_eq!(app.http.get(&bad_sig).send().await.unwrap().status(), 403);
+        let unsigned = url.split('?').next().unwrap().to_owned();
+        assert_eq!(app.http.get(&unsigned).send().await.unwrap().status(), 403);
+
+        // Bob's own valid link does not open Ada's file under his file's signature.
+        let bob = app.register("bob@example.com").await;
+        let bobs = upload(&app, &bob.token, "b.txt", "text/plain", b"bob's", None).await;
+        let bob_url = local(
+            &app,
+            bobs["data"]["uploadFile"]["upload"]["downloadUrl"]
+                .as_str()
+                .unwrap(),
+        );
+        let raw_ada = colloquy_tests::raw_id(&id);
+        let (_, bob_query) = bob_url.split_once('?').unwrap();
+        let crossed = format!(
+            "{}/files/{raw_ada}?{bob_query}",
+            url.split("/files/").next().unwrap()
+        );
+        assert_eq!(app.http.get(&crossed).send().await.unwrap().status(), 403);
+
+        // Expired: a genuine signature whose time has passed.
+        let row = uploads::Entity::find_by_id(raw_ada.clone())
+            .one(app.db().conn())
+            .await
+            .unwrap()
+            .unwrap();
+        let past = chrono::Utc::now().timestamp() - 5;
+        let expired = local(&app, &app.state.services.uploads.url_until(&row, past));
+        assert_eq!(app.http.get(&expired).send().await.unwrap().status(), 403);
+        // The same signer, a future time: works (so the 403 above is the expiry).
+        let fresh = local(
+            &app,
+            &app.state.services.uploads.url_until(&row, past + 3600),
+        );
+        assert_eq!(app.http.get(&fresh).send().await.unwrap().status(), 200);
+    }
+);
+
+e2e_backend!(the_plan_limits_monthly_upload_bytes, |backend| async move {
+    use gateway::billing::plans::Plan;
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        std::sync::Arc::make_mut(&mut c.billing.plans)
+            .get_mut(Plan::Free)
+            .upload_bytes_per_month = Some(100);
+    })
+    .await
+    else {
+        return;
+    };
+    let ada = app.register("ada@example.com").await;
+    let first = upload(&app, &ada.token, "a.txt", "text/plain", &[b'a'; 60], None).await;
+    assert_eq!(
+        first["data"]["uploadFile"]["upload"]["status"], "COMPLETED",
+        "{first:#}"
+    );
+    let second = upload(&app, &ada.token, "b.txt", "text/plain", &[b'b'; 60], None).await;
+    let ext = &second["errors"][0]["extensions"];
+    assert_eq!(ext["code"], "QUOTA_EXCEEDED", "{second:#}");
+    assert_eq!(ext["plan"], "FREE");
+    assert_eq!(ext["metric"], "upload_bytes");
+    // Counted once, for the accepted file only; shown in mySubscription.
+    let rows = subscription_usage::Entity::find()
+        .filter(subscription_usage::Column::Metric.eq("upload_bytes"))
+        .all(app.db().conn())
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().map(|r| r.value).sum::<i64>(), 60);
+    let mine = app
+        .query(
+            Some(&ada.token),
+            "{ mySubscription { plan usage { metric value limit } } }",
+            json!({}),
+        )
+        .await;
+    let usage = mine["mySubscription"]["usage"].as_array().unwrap();
+    let bytes = usage
+        .iter()
+        .find(|u| u["metric"] == "UPLOAD_BYTES")
+        .unwrap();
+    assert_eq!(bytes["value"], 60);
+    assert_eq!(bytes["limit"], 100);
+});
+
+e2e!(
+    an_unreadable_pdf_fails_and_leaves_no_object,
+    |app: TestApp| async move {
+        let ada: TestUser = app.register("ada@example.com").await;
+        let body = upload(
+            &app,
+            &ada.token,
+            "broken.pdf",
+            "application/pdf",
+            b"%PDF-1.7\nthis is not a pdf",
+            None,
+        )
+        .await;
+        let up = &body["data"]["uploadFile"]["upload"];
+        assert_eq!(up["status"], "FAILED", "{body:#}");
+        assert!(up["downloadUrl"].is_null());
+        assert!(files_in(&store_dir(&app)).is_empty(), "no orphan object");
+        // Its bytes were given back to the allowance.
+        let rows = subscription_usage::Entity::find()
+            .filter(subscription_usage::Column::Metric.eq("upload_bytes"))
+            .all(app.db().conn())
+            .await
+            .unwrap();
+        assert_eq!(rows.iter().map(|r| r.value).sum::<i64>(), 0);
+        // Another user's project is NOT_FOUND, exactly like a missing one; one's own is accepted.
+        let bob = app.register("bob@example.com").await;
+        for (id, owner) in [("bobs-project", &bob), ("adas-project", &ada)] {
+            let now = chrono::Utc::now();
+            projects::ActiveModel {
+                id: Set(id.into()),
+                user_id: Set(owner.db_id.clone()),
+                name: Set("Contracts".into()),
+                description: Set(None),
+                status: Set("ACTIVE".into()),
+                metadata: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                deleted_at: Set(None),
+            }
+            .insert(app.db().conn())
+            .await
+            .unwrap();
+        }
+        let missing = upload(
+            &app,
+            &ada.token,
+            "x.txt",
+            "text/plain",
+            b"x",
+            Some(&gid(Kind::Project, "nope")),
+        )
+        .await;
+        assert_eq!(
+            missing["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{missing:#}"
+        );
+        let others = upload(
+            &app,
+            &ada.token,
+            "x.txt",
+            "text/plain",
+            b"x",
+            Some(&gid(Kind::Project, "bobs-project")),
+        )
+        .await;
+        assert_eq!(
+            others["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{others:#}"
+        );
+        assert!(
+            files_in(&store_dir(&app)).is_empty(),
+            "refused before anything is stored"
+        );
+        let own = upload(
+            &app,
+            &ada.token,
+            "x.txt",
+            "text/plain",
+            b"x",
+            Some(&gid(Kind::Project, "adas-project")),
+        )
+        .await;
+        assert_eq!(
+            own["data"]["uploadFile"]["upload"]["status"], "COMPLETED",
+            "{own:#}"
+        );
+        let filed = app
+            .query(
+                Some(&ada.token),
+                "query($p: ID!) { uploads(filter: { projectId: $p }) { totalCount } }",
+                json!({ "p": gid(Kind::Project, "adas-project") }),
+            )
+            .await;
+        assert_eq!(filed["uploads"]["totalCount"], 1);
+    }
+);
