@@ -12,6 +12,7 @@ mod db;
 pub mod disclaimers;
 mod error;
 pub mod identities;
+pub mod jobs;
 pub mod journals;
 pub mod limits;
 pub mod messages;
