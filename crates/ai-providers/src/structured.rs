@@ -96,7 +96,7 @@ fn sample_named(schema: &Value, name: &str) -> Value {
             let max = schema["maximum"].as_i64();
             json!(min.unwrap_or(1).min(max.unwrap_or(i64::MAX)))
         }
-        Some("boolean") => json!(false),
+        Some("boolean") => json!(true),
         _ => Value::Null,
     }
 }

@@ -23,6 +23,7 @@ use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
 use crate::practice::PracticeService;
 use crate::research::ResearchService;
+use crate::workspace::WorkspaceService;
 
 /// Connects to the database and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -117,6 +118,12 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         default_model = chat.providers().default_model(),
         "chat ready"
     );
+    let workspace = WorkspaceService::new(
+        db.clone(),
+        Arc::clone(&chat),
+        events.clone(),
+        crate::platform::jobs::JobQueue::new(db.clone(), config.jobs.clone()),
+    );
     let accounts = Arc::new(
         AccountService::new(db.clone(), Arc::clone(&config), events)
             .context("cannot set up the mailer")?,
@@ -146,6 +153,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         conversations,
         chat,
         practice,
+        workspace,
         config: Arc::clone(&config),
         db,
     };
@@ -169,6 +177,8 @@ pub async fn run(
         Arc::clone(&state.services.chat),
     ));
     let idle = tokio::spawn(sweep_idle_sessions(Arc::clone(&state.services.practice)));
+    let (stop_jobs, jobs_stopped) = watch::channel(false);
+    let jobs = crate::workspace::service::job_runner(&state.services.workspace).spawn(jobs_stopped);
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -176,6 +186,9 @@ pub async fn run(
         .context("server failed");
     sweeper.abort();
     idle.abort();
+    // Stop claiming jobs; running ones finish or are left to their leases.
+    let _ = stop_jobs.send(true);
+    drop(jobs);
     served
 }
 

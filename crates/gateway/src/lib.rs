@@ -17,3 +17,4 @@ pub mod journals;
 pub mod platform;
 pub mod practice;
 pub mod research;
+pub mod workspace;

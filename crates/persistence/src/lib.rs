@@ -27,6 +27,7 @@ pub mod stored;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod workspace;
 
 pub use db::{Db, DbConfig, MigrationState, SqlStats};
 pub use error::StoreError;

@@ -25,6 +25,8 @@ use crate::practice::PracticeService;
 use crate::practice::loaders::PracticeLoaders;
 use crate::research::ResearchService;
 use crate::research::loaders::ResearchLoaders;
+use crate::workspace::WorkspaceService;
+use crate::workspace::loaders::WorkspaceLoaders;
 
 /// Shared by every request: the areas' services and what the transport needs.
 #[derive(Clone)]
@@ -44,6 +46,7 @@ pub struct Services {
     pub journals: Arc<JournalService>,
     /// The practice coach: scenarios, presets, invitations, sessions.
     pub practice: Arc<PracticeService>,
+    pub workspace: Arc<WorkspaceService>,
 }
 
 /// Facts about the request being served.
@@ -93,6 +96,7 @@ pub struct Loaders {
     pub catalogue: DataLoader<CatalogueRows>,
     pub research: ResearchLoaders,
     pub practice: PracticeLoaders,
+    pub workspace: WorkspaceLoaders,
 }
 
 impl Loaders {
@@ -103,6 +107,7 @@ impl Loaders {
             catalogue: batching(CatalogueRows(db.clone())),
             research: ResearchLoaders::new(db),
             practice: PracticeLoaders::new(db),
+            workspace: WorkspaceLoaders::new(db),
         }
     }
 }

@@ -36,6 +36,14 @@ pub enum Kind {
     Journal,
     Scenario,
     QuotaPreset,
+    Project,
+    Analysis,
+    ContractAnalysis,
+    LocalizationAnalysis,
+    CustomerBehaviorAnalysis,
+    ComplianceReview,
+    GeneratedLearningPath,
+    Upload,
 }
 
 impl Kind {
@@ -57,6 +65,14 @@ impl Kind {
         Kind::Journal,
         Kind::Scenario,
         Kind::QuotaPreset,
+        Kind::Project,
+        Kind::Analysis,
+        Kind::ContractAnalysis,
+        Kind::LocalizationAnalysis,
+        Kind::CustomerBehaviorAnalysis,
+        Kind::ComplianceReview,
+        Kind::GeneratedLearningPath,
+        Kind::Upload,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -79,6 +95,14 @@ impl Kind {
             Kind::Journal => "Journal",
             Kind::Scenario => "Scenario",
             Kind::QuotaPreset => "QuotaPreset",
+            Kind::Project => "Project",
+            Kind::Analysis => "Analysis",
+            Kind::ContractAnalysis => "ContractAnalysis",
+            Kind::LocalizationAnalysis => "LocalizationAnalysis",
+            Kind::CustomerBehaviorAnalysis => "CustomerBehaviorAnalysis",
+            Kind::ComplianceReview => "ComplianceReview",
+            Kind::GeneratedLearningPath => "GeneratedLearningPath",
+            Kind::Upload => "Upload",
         }
     }
 

@@ -23,7 +23,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations, journals, practice, research};
+use crate::{accounts, catalogue, chat, conversations, journals, practice, research, workspace};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -38,6 +38,7 @@ pub struct Query(
     research::graphql::ResearchQuery,
     journals::graphql::JournalQuery,
     node::NodeQuery,
+    workspace::graphql::WorkspaceQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -53,12 +54,14 @@ pub struct Mutation(
     accounts::graphql::DisclaimerMutation,
     catalogue::graphql::CatalogueMutation,
     journals::graphql::JournalMutation,
+    workspace::graphql::WorkspaceMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     conversations::graphql::MessageSubscription,
     chat::graphql::ChatSubscription,
+    workspace::graphql::WorkspaceSubscription,
 );
 
 pub type ColloquySchema = Schema<Query, Mutation, Subscription>;

@@ -476,6 +476,8 @@ pub struct Config {
     pub log: LogConfig,
     pub seed: SeedConfig,
     pub chat: ChatConfig,
+    /// The durable job runner (workspace analyses): see `platform::jobs`.
+    pub jobs: crate::platform::jobs::JobsConfig,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://colloquy.db?mode=rwc";
@@ -555,6 +557,15 @@ impl Config {
                 dir: env.get("COLLOQUY_SEEDS_DIR").map(Into::into),
             },
             chat: ChatConfig::from_env(env)?,
+            jobs: crate::platform::jobs::JobsConfig {
+                workers: env.parse("COLLOQUY_JOB_WORKERS", 4)?,
+                lease: Duration::from_secs(env.parse::<u64>("COLLOQUY_JOB_LEASE_SECS", 60)?.max(1)),
+                poll_interval: Duration::from_millis(
+                    env.parse::<u64>("COLLOQUY_JOB_POLL_MS", 1000)?.max(10),
+                ),
+                max_attempts: env.parse::<i32>("COLLOQUY_JOB_MAX_ATTEMPTS", 3)?.max(1),
+                backoff: Duration::from_millis(env.parse("COLLOQUY_JOB_BACKOFF_MS", 2000)?),
+            },
         })
     }
 
@@ -577,6 +588,8 @@ impl Config {
             Err(e) => unreachable!("test configuration is invalid: {e}"),
         };
         config.chat.providers.local.word_delay = Duration::ZERO;
+        config.jobs.poll_interval = Duration::from_millis(100);
+        config.jobs.backoff = Duration::from_millis(20);
         config.chat.master_key = auth::secrets::KeyRing::generate()
             .ok()
             .map(|ring| ring.to_text());
