@@ -27,4 +27,5 @@ mod seeds;
 mod sse;
 mod stale_tokens;
 mod transport;
+mod workspace;
 mod ws_protocol;

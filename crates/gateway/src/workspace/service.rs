@@ -178,7 +178,8 @@ macro_rules! run_reads {
             caller: &Caller,
             filter: &RunFilter,
             args: &PageArgs,
-        ) -> ApiResult<Page<$row>> {
+        ) -> ApiResult<persistence::Page<$row>> {
+            self.check_project_filter(caller, filter).await?;
             Ok(
                 workspace::$store::page_own(self.db.conn(), &caller.actor.user_id, filter, args)
                     .await?,
@@ -209,6 +210,19 @@ impl WorkspaceService {
 
     pub fn queue(&self) -> &Arc<JobQueue> {
         &self.queue
+    }
+
+    /// A list filtered by a project must name one of the caller's live projects (NOT_FOUND
+    /// otherwise, as for a missing one).
+    async fn check_project_filter(&self, caller: &Caller, filter: &RunFilter) -> ApiResult<()> {
+        if let Some(project) = &filter.project_id
+            && workspace::find_project_own(self.db.conn(), &caller.actor.user_id, project)
+                .await?
+                .is_none()
+        {
+            return Err(ApiError::NotFound);
+        }
+        Ok(())
     }
 
     /// The cursor name of every run list (they all order newest first by creation).
