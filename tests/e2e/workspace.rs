@@ -837,3 +837,51 @@ e2e_backend!(
         );
     }
 );
+
+e2e!(
+    the_demo_workspace_is_seeded_once_with_completed_runs,
+    |app: TestApp| async move {
+        gateway::platform::seed::load(app.db(), None).await.unwrap();
+        gateway::platform::seed::load(app.db(), None).await.unwrap();
+        let login = app
+        .query(
+            None,
+            "mutation { login(input: { email: \"admin@vibebot.local\", password: \"password123\" }) { token } }",
+            json!({}),
+        )
+        .await;
+        let token = login["login"]["token"].as_str().unwrap();
+        let data = app
+        .query(
+            Some(token),
+            "{ projects { totalCount nodes { name analyses { nodes { status result } } contractAnalyses { nodes { status overallRisk } } localizationAnalyses { nodes { status } } customerBehaviorAnalyses { nodes { status } } complianceReviews { nodes { status nextReviewDate } } generatedLearningPaths { nodes { status } } } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(data["projects"]["totalCount"], 1, "{data}");
+        let project = &data["projects"]["nodes"][0];
+        assert_eq!(
+            project["analyses"]["nodes"].as_array().unwrap().len(),
+            2,
+            "{data}"
+        );
+        for list in [
+            "analyses",
+            "contractAnalyses",
+            "localizationAnalyses",
+            "customerBehaviorAnalyses",
+            "complianceReviews",
+            "generatedLearningPaths",
+        ] {
+            for run in project[list]["nodes"].as_array().unwrap() {
+                assert_eq!(run["status"], "COMPLETED", "{list}: {run}");
+            }
+        }
+        assert!(
+            project["analyses"]["nodes"][0]["result"]
+                .to_string()
+                .contains(SAMPLE_LABEL)
+        );
+        assert!(project["complianceReviews"]["nodes"][0]["nextReviewDate"].is_string());
+    }
+);

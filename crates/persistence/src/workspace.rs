@@ -434,6 +434,22 @@ macro_rules! runs {
                 Ok(res.rows_affected > 0)
             }
 
+            /// Marks a queued run PROCESSING (a run already PROCESSING stays so); false when it
+            /// is neither, e.g. cancelled meanwhile.
+            pub async fn mark_processing(
+                db: &impl ConnectionTrait,
+                id: &str,
+            ) -> Result<bool, StoreError> {
+                let res = Entity::update_many()
+                    .col_expr(Column::Status, Expr::value("PROCESSING"))
+                    .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+                    .filter(Column::Id.eq(id))
+                    .filter(Column::Status.is_in(["PENDING", "PROCESSING"]))
+                    .exec(db)
+                    .await?;
+                Ok(res.rows_affected > 0)
+            }
+
             /// Writes a run's outcome: its status, confidence, processing time, metadata and the
             /// table's own result `columns`.
             pub async fn write_outcome(

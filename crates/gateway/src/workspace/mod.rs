@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod kinds;
 pub mod loaders;
 mod runner;
+pub mod seed;
 pub mod service;
 
 pub use service::WorkspaceService;

@@ -20,7 +20,7 @@ use persistence::workspace::{self, Outcome};
 use serde_json::{Value, json};
 
 use super::kinds::{self, RunKind, float_col, json_col};
-use super::service::{RUN_MAX_TOKENS, RunRow, WorkspaceService, find_own, set_status};
+use super::service::{RUN_MAX_TOKENS, RunRow, WorkspaceService, find_own, mark_processing};
 use crate::error::ApiResult;
 use crate::platform::jobs::{JobContext, JobHandler, JobOutcome};
 
@@ -34,11 +34,11 @@ struct Spec {
 }
 
 /// How a run ended, to write.
-struct Ending {
-    status: String,
-    confidence: Option<f64>,
-    answer: Option<Value>,
-    error: Option<String>,
+pub(super) struct Ending {
+    pub(super) status: String,
+    pub(super) confidence: Option<f64>,
+    pub(super) answer: Option<Value>,
+    pub(super) error: Option<String>,
 }
 
 #[async_trait]
@@ -114,8 +114,12 @@ impl WorkspaceService {
             return Ok(JobOutcome::Finished);
         }
         let spec = self.spec_for(&row);
+        if !mark_processing(&self.db, kind, row.id()).await? {
+            // Cancelled between the claim and now: nothing to do, nothing charged.
+            jobs::finish(self.db.conn(), &context.lease, jobs::CANCELLED, None).await?;
+            return Ok(JobOutcome::Finished);
+        }
         if row.status() != "PROCESSING" {
-            set_status(self.db.conn(), kind, row.id(), "PROCESSING").await?;
             self.publish(kind, row.id(), &user);
         }
 
@@ -282,7 +286,7 @@ impl WorkspaceService {
             if let Some((_, _, calls)) = &charge {
                 metadata["calls"] = json!(calls);
             }
-            self.write(
+            write_result(
                 &txn,
                 kind,
                 &job.subject_id,
@@ -324,136 +328,6 @@ impl WorkspaceService {
         if let Err(error) = budgets::settle(self.db.conn(), reservation, 0).await {
             tracing::error!(%error, "cannot release a token reservation");
         }
-    }
-
-    /// Writes a run's ending into its row.
-    #[allow(clippy::too_many_arguments)]
-    async fn write(
-        &self,
-        txn: &impl persistence::sea_orm::ConnectionTrait,
-        kind: RunKind,
-        id: &str,
-        ending: &Ending,
-        metadata: Value,
-        processing_ms: i32,
-        model: &str,
-    ) -> ApiResult<()> {
-        macro_rules! outcome {
-            ($columns:expr) => {
-                Outcome {
-                    status: ending.status.clone(),
-                    confidence: ending.confidence,
-                    processing_time: Some(processing_ms),
-                    metadata: Some(metadata.clone()),
-                    columns: $columns,
-                }
-            };
-        }
-        let none = Value::Null;
-        let a = ending.answer.as_ref().unwrap_or(&none);
-        let has = ending.answer.is_some();
-        let now = core_domain::time::now();
-        match kind {
-            RunKind::Analysis => {
-                use workspace::analyses::{Column as C, write_outcome};
-                let mut cols = vec![(C::Model, SqlValue::from(model.to_owned()))];
-                if has {
-                    cols.push((C::Result, SqlValue::Json(Some(Box::new(a.clone())))));
-                }
-                write_outcome(txn, id, outcome!(cols)).await?;
-            }
-            RunKind::Contract => {
-                use workspace::contracts::{Column as C, write_outcome};
-                let cols = if has {
-                    vec![
-                        (C::RiskAssessment, json_col(a, "riskAssessment")),
-                        (C::Clauses, json_col(a, "clauses")),
-                        (C::PlainLanguage, json_col(a, "plainLanguage")),
-                        (C::ComplianceCheck, json_col(a, "complianceCheck")),
-                        (C::Recommendations, json_col(a, "recommendations")),
-                    ]
-                } else {
-                    Vec::new()
-                };
-                write_outcome(txn, id, outcome!(cols)).await?;
-            }
-            RunKind::Localization => {
-                use workspace::localizations::{Column as C, write_outcome};
-                let cols = if has {
-                    vec![
-                        (C::CulturalAnalysis, json_col(a, "culturalAnalysis")),
-                        (C::VisualAdaptation, json_col(a, "visualAdaptation")),
-                        (C::MarketStrategy, json_col(a, "marketStrategy")),
-                        (C::ComplianceCheck, json_col(a, "complianceCheck")),
-                        (C::CompetitorAnalysis, json_col(a, "competitorAnalysis")),
-                    ]
-                } else {
-                    Vec::new()
-                };
-                write_outcome(txn, id, outcome!(cols)).await?;
-            }
-            RunKind::Behavior => {
-                use workspace::behaviors::{Column as C, write_outcome};
-                let cols = if has {
-                    vec![
-                        (C::BehaviorPrediction, json_col(a, "behaviorPrediction")),
-                        (C::SentimentAnalysis, json_col(a, "sentimentAnalysis")),
-                        (C::JourneyMapping, json_col(a, "journeyMapping")),
-                        (C::Recommendations, json_col(a, "recommendations")),
-                        (
-                            C::ConversionProbability,
-                            float_col(a, "conversionProbability"),
-                        ),
-                        (C::ChurnRisk, float_col(a, "churnRisk")),
-                    ]
-                } else {
-                    Vec::new()
-                };
-                write_outcome(txn, id, outcome!(cols)).await?;
-            }
-            RunKind::Compliance => {
-                use workspace::compliance::{Column as C, write_outcome};
-                let cols = if has {
-                    let days = a["nextReviewInDays"].as_i64().unwrap_or(90).clamp(1, 365);
-                    vec![
-                        (C::Regulations, json_col(a, "regulations")),
-                        (C::RiskAssessment, json_col(a, "riskAssessment")),
-                        (C::DocumentReviews, json_col(a, "documentReviews")),
-                        (C::ActionPlan, json_col(a, "actionPlan")),
-                        (C::AuditPreparation, json_col(a, "auditPreparation")),
-                        (C::TrainingMaterials, json_col(a, "trainingMaterials")),
-                        (
-                            C::NextReviewDate,
-                            SqlValue::from(now + chrono::Duration::days(days)),
-                        ),
-                    ]
-                } else {
-                    Vec::new()
-                };
-                write_outcome(txn, id, outcome!(cols)).await?;
-            }
-            RunKind::LearningPath => {
-                use workspace::learning_paths::{Column as C, write_outcome};
-                let cols = if has {
-                    let weeks = a["estimatedWeeks"].as_i64().unwrap_or(12).clamp(1, 520);
-                    vec![
-                        (C::SkillAssessment, json_col(a, "skillAssessment")),
-                        (C::LearningStyle, json_col(a, "learningStyle")),
-                        (C::GeneratedPath, json_col(a, "generatedPath")),
-                        (C::Certifications, json_col(a, "certifications")),
-                        (C::Recommendations, json_col(a, "recommendations")),
-                        (
-                            C::EstimatedCompletion,
-                            SqlValue::from(now + chrono::Duration::weeks(weeks)),
-                        ),
-                    ]
-                } else {
-                    Vec::new()
-                };
-                write_outcome(txn, id, outcome!(cols)).await?;
-            }
-        }
-        Ok(())
     }
 
     /// The request for a run.
@@ -649,4 +523,133 @@ fn status_for(kind: RunKind, answer: &Value) -> &'static str {
         }
         _ => "COMPLETED",
     }
+}
+
+/// Writes a run's ending into its row.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn write_result(
+    txn: &impl persistence::sea_orm::ConnectionTrait,
+    kind: RunKind,
+    id: &str,
+    ending: &Ending,
+    metadata: Value,
+    processing_ms: i32,
+    model: &str,
+) -> ApiResult<()> {
+    macro_rules! outcome {
+        ($columns:expr) => {
+            Outcome {
+                status: ending.status.clone(),
+                confidence: ending.confidence,
+                processing_time: Some(processing_ms),
+                metadata: Some(metadata.clone()),
+                columns: $columns,
+            }
+        };
+    }
+    let none = Value::Null;
+    let a = ending.answer.as_ref().unwrap_or(&none);
+    let has = ending.answer.is_some();
+    let now = core_domain::time::now();
+    match kind {
+        RunKind::Analysis => {
+            use workspace::analyses::{Column as C, write_outcome};
+            let mut cols = vec![(C::Model, SqlValue::from(model.to_owned()))];
+            if has {
+                cols.push((C::Result, SqlValue::Json(Some(Box::new(a.clone())))));
+            }
+            write_outcome(txn, id, outcome!(cols)).await?;
+        }
+        RunKind::Contract => {
+            use workspace::contracts::{Column as C, write_outcome};
+            let cols = if has {
+                vec![
+                    (C::RiskAssessment, json_col(a, "riskAssessment")),
+                    (C::Clauses, json_col(a, "clauses")),
+                    (C::PlainLanguage, json_col(a, "plainLanguage")),
+                    (C::ComplianceCheck, json_col(a, "complianceCheck")),
+                    (C::Recommendations, json_col(a, "recommendations")),
+                ]
+            } else {
+                Vec::new()
+            };
+            write_outcome(txn, id, outcome!(cols)).await?;
+        }
+        RunKind::Localization => {
+            use workspace::localizations::{Column as C, write_outcome};
+            let cols = if has {
+                vec![
+                    (C::CulturalAnalysis, json_col(a, "culturalAnalysis")),
+                    (C::VisualAdaptation, json_col(a, "visualAdaptation")),
+                    (C::MarketStrategy, json_col(a, "marketStrategy")),
+                    (C::ComplianceCheck, json_col(a, "complianceCheck")),
+                    (C::CompetitorAnalysis, json_col(a, "competitorAnalysis")),
+                ]
+            } else {
+                Vec::new()
+            };
+            write_outcome(txn, id, outcome!(cols)).await?;
+        }
+        RunKind::Behavior => {
+            use workspace::behaviors::{Column as C, write_outcome};
+            let cols = if has {
+                vec![
+                    (C::BehaviorPrediction, json_col(a, "behaviorPrediction")),
+                    (C::SentimentAnalysis, json_col(a, "sentimentAnalysis")),
+                    (C::JourneyMapping, json_col(a, "journeyMapping")),
+                    (C::Recommendations, json_col(a, "recommendations")),
+                    (
+                        C::ConversionProbability,
+                        float_col(a, "conversionProbability"),
+                    ),
+                    (C::ChurnRisk, float_col(a, "churnRisk")),
+                ]
+            } else {
+                Vec::new()
+            };
+            write_outcome(txn, id, outcome!(cols)).await?;
+        }
+        RunKind::Compliance => {
+            use workspace::compliance::{Column as C, write_outcome};
+            let cols = if has {
+                let days = a["nextReviewInDays"].as_i64().unwrap_or(90).clamp(1, 365);
+                vec![
+                    (C::Regulations, json_col(a, "regulations")),
+                    (C::RiskAssessment, json_col(a, "riskAssessment")),
+                    (C::DocumentReviews, json_col(a, "documentReviews")),
+                    (C::ActionPlan, json_col(a, "actionPlan")),
+                    (C::AuditPreparation, json_col(a, "auditPreparation")),
+                    (C::TrainingMaterials, json_col(a, "trainingMaterials")),
+                    (
+                        C::NextReviewDate,
+                        SqlValue::from(now + chrono::Duration::days(days)),
+                    ),
+                ]
+            } else {
+                Vec::new()
+            };
+            write_outcome(txn, id, outcome!(cols)).await?;
+        }
+        RunKind::LearningPath => {
+            use workspace::learning_paths::{Column as C, write_outcome};
+            let cols = if has {
+                let weeks = a["estimatedWeeks"].as_i64().unwrap_or(12).clamp(1, 520);
+                vec![
+                    (C::SkillAssessment, json_col(a, "skillAssessment")),
+                    (C::LearningStyle, json_col(a, "learningStyle")),
+                    (C::GeneratedPath, json_col(a, "generatedPath")),
+                    (C::Certifications, json_col(a, "certifications")),
+                    (C::Recommendations, json_col(a, "recommendations")),
+                    (
+                        C::EstimatedCompletion,
+                        SqlValue::from(now + chrono::Duration::weeks(weeks)),
+                    ),
+                ]
+            } else {
+                Vec::new()
+            };
+            write_outcome(txn, id, outcome!(cols)).await?;
+        }
+    }
+    Ok(())
 }

@@ -947,3 +947,16 @@ pub fn job_runner(service: &Arc<WorkspaceService>) -> JobRunner {
     }
     runner
 }
+
+/// Marks a run of `kind` PROCESSING unless it left the queue meanwhile (cancelled).
+pub(super) async fn mark_processing(db: &Db, kind: RunKind, id: &str) -> ApiResult<bool> {
+    let db = db.conn();
+    Ok(match kind {
+        RunKind::Analysis => workspace::analyses::mark_processing(db, id).await?,
+        RunKind::Contract => workspace::contracts::mark_processing(db, id).await?,
+        RunKind::Localization => workspace::localizations::mark_processing(db, id).await?,
+        RunKind::Behavior => workspace::behaviors::mark_processing(db, id).await?,
+        RunKind::Compliance => workspace::compliance::mark_processing(db, id).await?,
+        RunKind::LearningPath => workspace::learning_paths::mark_processing(db, id).await?,
+    })
+}
