@@ -885,3 +885,66 @@ e2e!(
         assert!(project["complianceReviews"]["nodes"][0]["nextReviewDate"].is_string());
     }
 );
+
+e2e_backend!(
+    a_run_cancelled_while_running_keeps_its_status_and_is_charged_what_it_used,
+    |backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let schema = kinds::parse_schema(kinds::ANALYSIS_TYPES[0].1);
+        // A slow answer: the body arrives in pieces.
+        fake.push(
+            FakeReply::json(sample(&schema))
+                .with_usage(70, 30)
+                .chunked(40)
+                .chunk_delay(Duration::from_millis(150)),
+        );
+        let id = create_analysis(&app, &ada, "TEXT_ANALYSIS", "slow").await;
+        let mut ws = app.ws(Some(&ada.token)).await;
+        let sub = ws.subscribe(UPDATED, json!({ "id": id })).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let run = app.query(Some(&ada.token), RUN, json!({ "id": id })).await["node"].clone();
+            if run["status"] == "PROCESSING" && fake.request_count() == 1 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never started: {run}"
+            );
+            let _ = ws.next_for(&sub, Duration::from_millis(200)).await;
+        }
+        let cancelled = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { cancelAiRun(input: { id: $id }) { run { ... on Analysis { status } } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(cancelled["cancelAiRun"]["run"]["status"], "CANCELLED");
+        // The call finishes; its answer is dropped but its tokens are charged, once.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while analysis_usage_rows(&app, &ada).await == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the call was never charged"
+            );
+            let _ = ws.next_for(&sub, Duration::from_millis(100)).await;
+        }
+        let run = app.query(Some(&ada.token), RUN, json!({ "id": id })).await["node"].clone();
+        assert_eq!(run["status"], "CANCELLED", "{run}");
+        assert_eq!(run["result"], Value::Null, "{run}");
+        assert_eq!(analysis_usage_rows(&app, &ada).await, 1);
+        let budget = persistence::budgets::find(
+            app.db().conn(),
+            &persistence::budgets::BudgetKey::user_daily(&ada.db_id, 0),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!((budget.used, budget.reserved), (100, 0));
+    }
+);
