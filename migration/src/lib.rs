@@ -23,8 +23,9 @@ mod m20261202_000014_practice;
 mod m20261202_000015_research;
 mod m20261202_000016_limits;
 mod m20261202_000017_audit;
-mod m20261202_000022_analytics;
+mod m20261202_000018_workspace;
 mod m20261202_000019_files;
+mod m20261202_000022_analytics;
 
 pub struct Migrator;
 
@@ -49,8 +50,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_research::Migration),
             Box::new(m20261202_000016_limits::Migration),
             Box::new(m20261202_000017_audit::Migration),
-            Box::new(m20261202_000022_analytics::Migration),
+            Box::new(m20261202_000018_workspace::Migration),
             Box::new(m20261202_000019_files::Migration),
+            Box::new(m20261202_000022_analytics::Migration),
         ]
     }
 }

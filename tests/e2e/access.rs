@@ -37,6 +37,10 @@ pub struct Fixture {
     pub draft_post: Option<String>,
     /// Moderators may read and change anyone's posts by design: post probes skip them.
     pub moderates: bool,
+    /// The workspace: a project, an analysis and a contract review in it.
+    pub project: String,
+    pub analysis: String,
+    pub contract: String,
     /// Research data, for staff only (which staff may read by design, so only the staff
     /// member's is probed, by everyone else).
     pub research: Option<Research>,
@@ -106,11 +110,193 @@ fn every_id(f: &Fixture) -> Vec<String> {
     }
     ids.push(f.journal.clone());
     ids.push(f.upload.clone());
+    ids.extend([f.project.clone(), f.analysis.clone(), f.contract.clone()]);
     ids
 }
 
 /// Every field coordinate (`Type.field(arg)` or `Type.field(arg.inputField)`) that takes an id.
 pub const PROBES: &[(&str, Probe)] = &[
+    (
+        "Query.project(id)",
+        Probe::Hidden("query($id: ID!) { project(id: $id) { id name } }", |f| {
+            vec![json!({ "id": f.project })]
+        }),
+    ),
+    (
+        "Query.analysis(id)",
+        Probe::Hidden("query($id: ID!) { analysis(id: $id) { id input } }", |f| {
+            vec![json!({ "id": f.analysis })]
+        }),
+    ),
+    (
+        "Query.contractAnalysis(id)",
+        Probe::Hidden(
+            "query($id: ID!) { contractAnalysis(id: $id) { id extractedText } }",
+            |f| vec![json!({ "id": f.contract })],
+        ),
+    ),
+    (
+        "Query.localizationAnalysis(id)",
+        Probe::Hidden(
+            "query($id: ID!) { localizationAnalysis(id: $id) { id } }",
+            |f| vec![json!({ "id": f.analysis })],
+        ),
+    ),
+    (
+        "Query.customerBehaviorAnalysis(id)",
+        Probe::Hidden(
+            "query($id: ID!) { customerBehaviorAnalysis(id: $id) { id } }",
+            |f| vec![json!({ "id": f.analysis })],
+        ),
+    ),
+    (
+        "Query.complianceReview(id)",
+        Probe::Hidden(
+            "query($id: ID!) { complianceReview(id: $id) { id } }",
+            |f| vec![json!({ "id": f.analysis })],
+        ),
+    ),
+    (
+        "Query.generatedLearningPath(id)",
+        Probe::Hidden(
+            "query($id: ID!) { generatedLearningPath(id: $id) { id } }",
+            |f| vec![json!({ "id": f.analysis })],
+        ),
+    ),
+    (
+        "Query.analyses(filter.projectId)",
+        Probe::Http(
+            "query($id: ID!) { analyses(filter: { projectId: $id }) { nodes { id input } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Query.contractAnalyses(filter.projectId)",
+        Probe::Http(
+            "query($id: ID!) { contractAnalyses(filter: { projectId: $id }) { nodes { id extractedText } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Query.localizationAnalyses(filter.projectId)",
+        Probe::Http(
+            "query($id: ID!) { localizationAnalyses(filter: { projectId: $id }) { nodes { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Query.customerBehaviorAnalyses(filter.projectId)",
+        Probe::Http(
+            "query($id: ID!) { customerBehaviorAnalyses(filter: { projectId: $id }) { nodes { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Query.complianceReviews(filter.projectId)",
+        Probe::Http(
+            "query($id: ID!) { complianceReviews(filter: { projectId: $id }) { nodes { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Query.generatedLearningPaths(filter.projectId)",
+        Probe::Http(
+            "query($id: ID!) { generatedLearningPaths(filter: { projectId: $id }) { nodes { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.updateProject(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { updateProject(input: { id: $id, name: \"pwned\" }) { project { id name } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.deleteProject(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteProject(input: { id: $id }) { deletedProjectId } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.createAnalysis(input.projectId)",
+        Probe::Http(
+            "mutation($id: ID!) { createAnalysis(input: { type: TEXT_ANALYSIS, input: \"pwned\", projectId: $id }) { analysis { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.analyzeContract(input.projectId)",
+        Probe::Http(
+            "mutation($id: ID!) { analyzeContract(input: { title: \"x\", contractType: NDA, text: \"pwned\", projectId: $id }) { contractAnalysis { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.analyzeContract(input.uploadId)",
+        // No upload in the fixture yet (the uploads area adds them): probe with none.
+        Probe::Http(
+            "mutation($id: ID!) { analyzeContract(input: { title: \"x\", contractType: NDA, uploadId: $id }) { contractAnalysis { id extractedText } } }",
+            |_| None,
+        ),
+    ),
+    (
+        "Mutation.analyzeLocalization(input.projectId)",
+        Probe::Http(
+            "mutation($id: ID!) { analyzeLocalization(input: { productName: \"x\", targetMarket: \"y\", projectId: $id }) { localizationAnalysis { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.predictCustomerBehavior(input.projectId)",
+        Probe::Http(
+            "mutation($id: ID!) { predictCustomerBehavior(input: { dataSource: {}, projectId: $id }) { customerBehaviorAnalysis { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.monitorCompliance(input.projectId)",
+        Probe::Http(
+            "mutation($id: ID!) { monitorCompliance(input: { businessType: \"x\", jurisdiction: \"y\", projectId: $id }) { complianceReview { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.generateLearningPath(input.projectId)",
+        Probe::Http(
+            "mutation($id: ID!) { generateLearningPath(input: { userProfile: {}, projectId: $id }) { learningPath { id } } }",
+            |f| id(&f.project),
+        ),
+    ),
+    (
+        "Mutation.rerunAiRun(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { rerunAiRun(input: { id: $id }) { run { __typename } } }",
+            |f| id(&f.analysis),
+        ),
+    ),
+    (
+        "Mutation.cancelAiRun(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { cancelAiRun(input: { id: $id }) { run { __typename } } }",
+            |f| id(&f.contract),
+        ),
+    ),
+    (
+        "Subscription.analysisUpdated(id)",
+        Probe::Ws(
+            "subscription($id: ID!) { analysisUpdated(id: $id) { id input } }",
+            |f| id(&f.analysis),
+        ),
+    ),
+    (
+        "Subscription.aiRunUpdated(id)",
+        Probe::Ws(
+            "subscription($id: ID!) { aiRunUpdated(id: $id) { __typename } }",
+            |f| id(&f.contract),
+        ),
+    ),
     (
         "Query.user(id)",
         Probe::Hidden("query($id: ID!) { user(id: $id) { id email } }", |f| {
@@ -831,9 +1017,42 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) ->
         // Only guests are refused: they write no posts.
         assert_eq!(role, Some(Role::Guest), "{post}");
     }
+    let project = app
+        .query(
+            Some(&user.token),
+            "mutation($n: String!) { createProject(input: { name: $n }) { project { id } } }",
+            json!({ "n": format!("secret-project-{n}") }),
+        )
+        .await["createProject"]["project"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let analysis = app
+        .query(
+            Some(&user.token),
+            "mutation($p: ID!, $t: String!) { createAnalysis(input: { type: TEXT_ANALYSIS, input: $t, projectId: $p }) { analysis { id } } }",
+            json!({ "p": project, "t": format!("secret-content-{n}") }),
+        )
+        .await["createAnalysis"]["analysis"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let contract = app
+        .query(
+            Some(&user.token),
+            "mutation($p: ID!, $t: String!) { analyzeContract(input: { title: \"NDA\", contractType: NDA, text: $t, projectId: $p }) { contractAnalysis { id } } }",
+            json!({ "p": project, "t": format!("secret-content-{n}") }),
+        )
+        .await["analyzeContract"]["contractAnalysis"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
         user,
         conversation,
+        project,
+        analysis,
+        contract,
         message,
         session,
         api_token,

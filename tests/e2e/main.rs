@@ -32,4 +32,5 @@ mod sse;
 mod stale_tokens;
 mod transport;
 mod uploads;
+mod workspace;
 mod ws_protocol;

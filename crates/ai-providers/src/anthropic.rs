@@ -80,6 +80,17 @@ impl AnthropicProvider {
                 .collect(),
             temperature: req.temperature,
             stream,
+            tools: req.json.as_ref().map(|j| {
+                vec![WireTool {
+                    name: &j.name,
+                    description: &j.description,
+                    input_schema: &j.schema,
+                }]
+            }),
+            tool_choice: req.json.as_ref().map(|j| WireToolChoice {
+                kind: "tool",
+                name: &j.name,
+            }),
         };
         let body = serde_json::to_vec(&body)
             .map_err(|e| ProviderError::BadRequest(format!("unserialisable request: {e}")))?;
@@ -101,14 +112,22 @@ impl Provider for AnthropicProvider {
     async fn complete(&self, req: CompletionRequest) -> Result<Completion, ProviderError> {
         let call = self.call(&req, false)?;
         let reply: WireReply = self.core.post_json(&call).await?;
-        let text = reply
-            .content
-            .into_iter()
-            .filter_map(|block| match block {
-                WireBlock::Text { text } => Some(text),
-                WireBlock::Other => None,
-            })
-            .collect();
+        // Structured output arrives as the forced tool's input; text blocks otherwise.
+        let tool_input = reply.content.iter().find_map(|block| match block {
+            WireBlock::ToolUse { input } if req.json.is_some() => Some(input.to_string()),
+            _ => None,
+        });
+        let text = match tool_input {
+            Some(json) => json,
+            None => reply
+                .content
+                .into_iter()
+                .filter_map(|block| match block {
+                    WireBlock::Text { text } => Some(text),
+                    WireBlock::ToolUse { .. } | WireBlock::Other => None,
+                })
+                .collect(),
+        };
         Ok(Completion {
             text,
             usage: Usage {
@@ -139,6 +158,26 @@ struct WireRequest<'a> {
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<WireTool<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<WireToolChoice<'a>>,
+}
+
+/// The one tool of a structured-output request: its input schema is the answer's schema.
+#[derive(Serialize)]
+struct WireTool<'a> {
+    name: &'a str,
+    description: &'a str,
+    input_schema: &'a serde_json::Value,
+}
+
+/// `{"type": "tool", "name": ...}`: the model must answer by calling that tool.
+#[derive(Serialize)]
+struct WireToolChoice<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -159,6 +198,9 @@ struct WireReply {
 enum WireBlock {
     Text {
         text: String,
+    },
+    ToolUse {
+        input: serde_json::Value,
     },
     #[serde(other)]
     Other,

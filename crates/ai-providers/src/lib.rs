@@ -11,6 +11,7 @@ mod openai;
 mod provider;
 mod registry;
 pub mod sse;
+pub mod structured;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod title;
@@ -29,5 +30,6 @@ pub use openai::{OPENAI_PROVIDER_ID, OpenAiProvider};
 pub use provider::Provider;
 pub use registry::{DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL, Providers};
 pub use types::{
-    ChatMessage, Completion, CompletionRequest, CompletionStream, Role, StreamEvent, Usage,
+    ChatMessage, Completion, CompletionRequest, CompletionStream, JsonOutput, Role, StreamEvent,
+    Usage,
 };

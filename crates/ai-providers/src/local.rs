@@ -7,7 +7,8 @@
 //! [`LocalConfig::word_delay`] before each word. A title request (see [`crate::title`]) is
 //! answered with the first words of the first user message. Token counts are estimates (about
 //! four characters per token, at least 1 each way), and the reply stops at `max_tokens` with
-//! stop reason `max_tokens`, else `end_turn`.
+//! stop reason `max_tokens`, else `end_turn`. A structured-output request (`json`) is answered,
+//! whole, with a labelled sample valid against its schema ([`crate::structured::sample`]).
 
 use async_trait::async_trait;
 
@@ -76,6 +77,18 @@ impl Provider for LocalProvider {
     }
 
     async fn complete(&self, req: CompletionRequest) -> Result<Completion, ProviderError> {
+        if let Some(json) = &req.json {
+            // Structured output: a labelled sample valid against the schema, whole.
+            if req.model != LOCAL_MODEL {
+                return Err(ProviderError::UnknownModel(req.model.clone()));
+            }
+            let text = crate::structured::sample(&json.schema).to_string();
+            return Ok(Completion {
+                usage: Self::usage(&req, &text),
+                text,
+                stop_reason: Some("end_turn".to_owned()),
+            });
+        }
         let (words, stop_reason) = self.reply(&req)?;
         let text = words.concat();
         Ok(Completion {

@@ -135,6 +135,17 @@ impl OpenAiProvider {
             stream_options: stream.then_some(StreamOptions {
                 include_usage: true,
             }),
+            response_format: req.json.as_ref().map(|j| {
+                serde_json::json!({
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": j.name,
+                        "description": j.description,
+                        "schema": j.schema,
+                        "strict": true,
+                    },
+                })
+            }),
         };
         let body = serde_json::to_vec(&body)
             .map_err(|e| ProviderError::BadRequest(format!("unserialisable request: {e}")))?;
@@ -214,6 +225,9 @@ struct WireRequest<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    /// Structured output: `{"type": "json_schema", "json_schema": {name, schema, strict}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]

@@ -60,6 +60,19 @@ pub struct CompletionRequest {
     pub temperature: Option<f32>,
     /// The caller's own key for this provider; when `None` the provider's configured key is used.
     pub api_key: Option<String>,
+    /// Ask for one JSON value matching a schema instead of prose (structured output): Anthropic
+    /// gets a single tool it must use, OpenAI `response_format: json_schema`. The reply's
+    /// [`Completion::text`] is then the JSON text. Non-streaming only.
+    pub json: Option<JsonOutput>,
+}
+
+/// A request for structured output: a JSON value valid against `schema`, named `name` (letters,
+/// digits, `_` and `-`, as both APIs want).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonOutput {
+    pub name: String,
+    pub description: String,
+    pub schema: serde_json::Value,
 }
 
 impl CompletionRequest {
@@ -72,6 +85,7 @@ impl CompletionRequest {
             max_tokens,
             temperature: None,
             api_key: None,
+            json: None,
         }
     }
 }
@@ -86,6 +100,7 @@ impl fmt::Debug for CompletionRequest {
             .field("max_tokens", &self.max_tokens)
             .field("temperature", &self.temperature)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("json", &self.json.as_ref().map(|j| &j.name))
             .finish()
     }
 }

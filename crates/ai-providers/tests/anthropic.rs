@@ -405,3 +405,30 @@ async fn an_unreachable_server_is_a_transport_error() {
     let err = provider.stream(request(MODEL)).await.err().unwrap();
     assert_eq!(err.reason(), "transport_error", "{err:?}");
 }
+
+#[tokio::test]
+async fn structured_output_forces_one_tool_and_reads_its_input() {
+    let fake = FakeProvider::start().await.unwrap();
+    let provider = anthropic(&fake, Some("sk-ant-server"));
+    let answer = serde_json::json!({"summary": "ok", "confidence": 0.8});
+    fake.push(FakeReply::json(answer.clone()));
+    let schema =
+        serde_json::json!({"type": "object", "properties": {"summary": {"type": "string"}}});
+    let mut req = request(MODEL);
+    req.json = Some(ai_providers::JsonOutput {
+        name: "text_analysis".into(),
+        description: "The analysis".into(),
+        schema: schema.clone(),
+    });
+    let completion = provider.complete(req).await.unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&completion.text).unwrap();
+    assert_eq!(parsed, answer);
+    assert_eq!(completion.stop_reason.as_deref(), Some("tool_use"));
+    let body = fake.last_request().unwrap().body;
+    assert_eq!(body["tools"][0]["name"], "text_analysis");
+    assert_eq!(body["tools"][0]["input_schema"], schema);
+    assert_eq!(
+        body["tool_choice"],
+        serde_json::json!({"type": "tool", "name": "text_analysis"})
+    );
+}

@@ -277,3 +277,30 @@ async fn a_non_streamed_reply_cut_halfway_is_interrupted() {
         .unwrap_err();
     assert!(matches!(err, ProviderError::StreamInterrupted), "{err:?}");
 }
+
+#[tokio::test]
+async fn structured_output_asks_for_a_json_schema_response() {
+    let fake = FakeProvider::start().await.unwrap();
+    let provider = openai(&fake, Some("sk-server"));
+    let answer = serde_json::json!({"summary": "ok"});
+    fake.push(FakeReply::json(answer.clone()));
+    let schema =
+        serde_json::json!({"type": "object", "properties": {"summary": {"type": "string"}}});
+    let mut req = request(MODEL);
+    req.json = Some(ai_providers::JsonOutput {
+        name: "text_analysis".into(),
+        description: "The analysis".into(),
+        schema: schema.clone(),
+    });
+    let completion = provider.complete(req).await.unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&completion.text).unwrap();
+    assert_eq!(parsed, answer);
+    let body = fake.last_request().unwrap().body;
+    assert_eq!(body["response_format"]["type"], "json_schema");
+    assert_eq!(
+        body["response_format"]["json_schema"]["name"],
+        "text_analysis"
+    );
+    assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
+    assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+}

@@ -6,6 +6,7 @@ pub mod policy;
 pub mod research;
 pub mod time;
 pub mod validation;
+pub mod workspace;
 
 pub use enums::*;
 pub use policy::{Action, Actor, Resource};

@@ -25,6 +25,7 @@ use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
 use crate::practice::PracticeService;
 use crate::research::ResearchService;
+use crate::workspace::WorkspaceService;
 
 /// Connects to the database and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -120,6 +121,12 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         "chat ready"
     );
     let files = files_services(&config, &db, &events)?;
+    let workspace = WorkspaceService::new(
+        db.clone(),
+        Arc::clone(&chat),
+        events.clone(),
+        crate::platform::jobs::JobQueue::new(db.clone(), config.jobs.clone()),
+    );
     let accounts = Arc::new(
         AccountService::new(db.clone(), Arc::clone(&config), events)
             .context("cannot set up the mailer")?,
@@ -159,6 +166,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         uploads: files.0,
         posts: files.1,
         billing: files.2,
+        workspace,
         config: Arc::clone(&config),
         db,
     };
@@ -222,6 +230,8 @@ pub async fn run(
         state.services.db.clone(),
         state.services.config.ops.heartbeat,
     ));
+    let (stop_jobs, jobs_stopped) = watch::channel(false);
+    let jobs = crate::workspace::service::job_runner(&state.services.workspace).spawn(jobs_stopped);
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -230,6 +240,9 @@ pub async fn run(
     sweeper.abort();
     idle.abort();
     beats.abort();
+    // Stop claiming jobs; running ones finish or are left to their leases.
+    let _ = stop_jobs.send(true);
+    drop(jobs);
     served
 }
 

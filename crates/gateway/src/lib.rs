@@ -21,3 +21,4 @@ pub mod posts;
 pub mod practice;
 pub mod research;
 pub mod uploads;
+pub mod workspace;

@@ -13,6 +13,7 @@ mod db;
 pub mod disclaimers;
 mod error;
 pub mod identities;
+pub mod jobs;
 pub mod journals;
 pub mod limits;
 pub mod messages;
@@ -30,6 +31,7 @@ pub mod tokens;
 pub mod uploads;
 pub mod usage;
 pub mod users;
+pub mod workspace;
 
 pub use db::{Db, DbConfig, MigrationState, SQL_SECONDS_BUCKETS, SqlStats, set_request_id_source};
 pub use error::StoreError;

@@ -60,6 +60,8 @@ pub struct FakeReply {
     crlf: bool,
     comments: bool,
     retry_after: Option<u64>,
+    /// A structured-output answer (see [`FakeReply::json`]).
+    json: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,7 +102,19 @@ impl FakeReply {
             crlf: false,
             comments: false,
             retry_after: None,
+            json: None,
         }
+    }
+
+    /// A structured-output answer: for Anthropic a `tool_use` content block whose `input` is
+    /// `value` (stop reason `tool_use`), for OpenAI the message content holding `value` as JSON
+    /// text. Streamed requests get `value` as the text of the reply.
+    pub fn json(value: Value) -> Self {
+        let mut reply = Self::new(Kind::Success {
+            deltas: Some(vec![value.to_string()]),
+        });
+        reply.json = Some(value);
+        reply
     }
 
     /// The recorded fixture reply: "Hello", " there", "!" with the fixture's usage.
@@ -245,6 +259,11 @@ impl FakeReply {
                 let end = self.cut_point(&events);
                 let body: String = events.into_iter().map(|(text, _)| text).collect();
                 (200, body, Some(end))
+            }
+            (Kind::Success { .. }, false)
+                if format == WireFormat::Anthropic && self.json.is_some() =>
+            {
+                (200, tool_use_body(self.json.as_ref(), self.usage), None)
             }
             (Kind::Success { deltas }, false) => (
                 200,
@@ -534,6 +553,25 @@ fn response_body(
                 object.remove("usage");
             }
         }
+    }
+    value.to_string()
+}
+
+/// The fixture's non-streamed Anthropic body with one `tool_use` block holding `input`.
+fn tool_use_body(input: Option<&Value>, usage: Option<Usage>) -> String {
+    let Ok(mut value) = serde_json::from_str::<Value>(ANTHROPIC_RESPONSE) else {
+        return ANTHROPIC_RESPONSE.to_owned();
+    };
+    value["content"] = json!([{
+        "type": "tool_use",
+        "id": "toolu_01FakeToolUse000000000001",
+        "name": "result",
+        "input": input.cloned().unwrap_or(Value::Null),
+    }]);
+    value["stop_reason"] = json!("tool_use");
+    if let Some(usage) = usage {
+        value["usage"]["input_tokens"] = json!(usage.input_tokens);
+        value["usage"]["output_tokens"] = json!(usage.output_tokens);
     }
     value.to_string()
 }

@@ -27,6 +27,8 @@ use crate::practice::PracticeService;
 use crate::practice::loaders::PracticeLoaders;
 use crate::research::ResearchService;
 use crate::research::loaders::ResearchLoaders;
+use crate::workspace::WorkspaceService;
+use crate::workspace::loaders::WorkspaceLoaders;
 
 /// Shared by every request: the areas' services and what the transport needs.
 #[derive(Clone)]
@@ -54,6 +56,7 @@ pub struct Services {
     pub posts: Arc<crate::posts::PostService>,
     /// Plans, subscriptions and their usage.
     pub billing: Arc<crate::billing::BillingService>,
+    pub workspace: Arc<WorkspaceService>,
 }
 
 /// Facts about the request being served.
@@ -104,6 +107,7 @@ pub struct Loaders {
     pub research: ResearchLoaders,
     pub practice: PracticeLoaders,
     pub usage_totals: DataLoader<UsageTotalsRows>,
+    pub workspace: WorkspaceLoaders,
 }
 
 impl Loaders {
@@ -115,6 +119,7 @@ impl Loaders {
             research: ResearchLoaders::new(db),
             practice: PracticeLoaders::new(db),
             usage_totals: batching(UsageTotalsRows(db.clone())),
+            workspace: WorkspaceLoaders::new(db),
         }
     }
 }

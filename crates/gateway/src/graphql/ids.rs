@@ -38,8 +38,13 @@ pub enum Kind {
     QuotaPreset,
     FileUpload,
     Post,
-    /// A workspace project (its type belongs to the projects area).
     Project,
+    Analysis,
+    ContractAnalysis,
+    LocalizationAnalysis,
+    CustomerBehaviorAnalysis,
+    ComplianceReview,
+    GeneratedLearningPath,
 }
 
 impl Kind {
@@ -64,6 +69,12 @@ impl Kind {
         Kind::FileUpload,
         Kind::Post,
         Kind::Project,
+        Kind::Analysis,
+        Kind::ContractAnalysis,
+        Kind::LocalizationAnalysis,
+        Kind::CustomerBehaviorAnalysis,
+        Kind::ComplianceReview,
+        Kind::GeneratedLearningPath,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -89,6 +100,12 @@ impl Kind {
             Kind::FileUpload => "FileUpload",
             Kind::Post => "Post",
             Kind::Project => "Project",
+            Kind::Analysis => "Analysis",
+            Kind::ContractAnalysis => "ContractAnalysis",
+            Kind::LocalizationAnalysis => "LocalizationAnalysis",
+            Kind::CustomerBehaviorAnalysis => "CustomerBehaviorAnalysis",
+            Kind::ComplianceReview => "ComplianceReview",
+            Kind::GeneratedLearningPath => "GeneratedLearningPath",
         }
     }
 

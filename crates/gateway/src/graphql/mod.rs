@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
 use crate::{accounts, analytics, catalogue, chat, conversations, journals, practice, research};
-use crate::{billing, posts, uploads};
+use crate::{billing, posts, uploads, workspace};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -43,6 +43,7 @@ pub struct Query(
     uploads::graphql::UploadQuery,
     posts::graphql::PostQuery,
     billing::graphql::BillingQuery,
+    workspace::graphql::WorkspaceQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -61,12 +62,14 @@ pub struct Mutation(
     uploads::graphql::UploadMutation,
     posts::graphql::PostMutation,
     billing::graphql::BillingMutation,
+    workspace::graphql::WorkspaceMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     conversations::graphql::MessageSubscription,
     chat::graphql::ChatSubscription,
+    workspace::graphql::WorkspaceSubscription,
 );
 
 pub type ColloquySchema = Schema<Query, Mutation, Subscription>;

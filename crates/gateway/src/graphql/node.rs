@@ -37,6 +37,10 @@ use crate::research::graphql::{
     ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
 };
 use crate::uploads::graphql::{FileUpload, uploads_by_ids};
+use crate::workspace::graphql::{
+    AiRun, Analysis, ComplianceReview, ContractAnalysis, CustomerBehaviorAnalysis,
+    GeneratedLearningPath, LocalizationAnalysis, Project, projects_by_ids, runs_by_ids,
+};
 
 /// A record with a global id, which `node(id:)` finds again.
 #[derive(Interface, Clone)]
@@ -65,6 +69,13 @@ pub enum Node {
     Invitation(Invitation),
     FileUpload(FileUpload),
     Post(Post),
+    Project(Project),
+    Analysis(Analysis),
+    ContractAnalysis(ContractAnalysis),
+    LocalizationAnalysis(LocalizationAnalysis),
+    CustomerBehaviorAnalysis(CustomerBehaviorAnalysis),
+    ComplianceReview(ComplianceReview),
+    GeneratedLearningPath(GeneratedLearningPath),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -128,6 +139,30 @@ async fn of_kind(
             return Ok(wrap(uploads_by_ids(ctx, raw_ids).await?, Node::FileUpload));
         }
         Kind::Post => return Ok(wrap(posts_by_ids(ctx, raw_ids).await?, Node::Post)),
+        // The workspace: only ever the caller's own.
+        Kind::Project => return Ok(wrap(projects_by_ids(ctx, raw_ids).await?, Node::Project)),
+        Kind::Analysis
+        | Kind::ContractAnalysis
+        | Kind::LocalizationAnalysis
+        | Kind::CustomerBehaviorAnalysis
+        | Kind::ComplianceReview
+        | Kind::GeneratedLearningPath => {
+            let rows = runs_by_ids(ctx, kind, raw_ids).await?;
+            return Ok(rows
+                .into_iter()
+                .map(|(id, run)| {
+                    let node = match run {
+                        AiRun::Analysis(r) => Node::Analysis(r),
+                        AiRun::ContractAnalysis(r) => Node::ContractAnalysis(r),
+                        AiRun::LocalizationAnalysis(r) => Node::LocalizationAnalysis(r),
+                        AiRun::CustomerBehaviorAnalysis(r) => Node::CustomerBehaviorAnalysis(r),
+                        AiRun::ComplianceReview(r) => Node::ComplianceReview(r),
+                        AiRun::GeneratedLearningPath(r) => Node::GeneratedLearningPath(r),
+                    };
+                    (id, node)
+                })
+                .collect());
+        }
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -181,8 +216,13 @@ async fn of_kind(
         | Kind::Invitation
         | Kind::FileUpload
         | Kind::Post
-        // Projects are resolved by the projects area.
-        | Kind::Project => HashMap::new(),
+        | Kind::Project
+        | Kind::Analysis
+        | Kind::ContractAnalysis
+        | Kind::LocalizationAnalysis
+        | Kind::CustomerBehaviorAnalysis
+        | Kind::ComplianceReview
+        | Kind::GeneratedLearningPath => HashMap::new(),
     })
 }
 

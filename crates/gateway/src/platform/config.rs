@@ -504,6 +504,8 @@ pub struct Config {
     pub ops: OpsConfig,
     pub uploads: UploadsConfig,
     pub billing: BillingConfig,
+    /// The durable job runner (workspace analyses): see `platform::jobs`.
+    pub jobs: crate::platform::jobs::JobsConfig,
 }
 
 /// Uploaded files (OptiMind): where they are stored and how big they may be.
@@ -631,6 +633,15 @@ impl Config {
                     env.get("COLLOQUY_PLANS_FILE"),
                 )?),
             },
+            jobs: crate::platform::jobs::JobsConfig {
+                workers: env.parse("COLLOQUY_JOB_WORKERS", 4)?,
+                lease: Duration::from_secs(env.parse::<u64>("COLLOQUY_JOB_LEASE_SECS", 60)?.max(1)),
+                poll_interval: Duration::from_millis(
+                    env.parse::<u64>("COLLOQUY_JOB_POLL_MS", 1000)?.max(10),
+                ),
+                max_attempts: env.parse::<i32>("COLLOQUY_JOB_MAX_ATTEMPTS", 3)?.max(1),
+                backoff: Duration::from_millis(env.parse("COLLOQUY_JOB_BACKOFF_MS", 2000)?),
+            },
         })
     }
 
@@ -656,6 +667,8 @@ impl Config {
         // Each test server stores uploads in a directory of its own.
         config.uploads.dir =
             std::env::temp_dir().join(format!("colloquy-uploads-{}", core_domain::ids::new_id()));
+        config.jobs.poll_interval = Duration::from_millis(100);
+        config.jobs.backoff = Duration::from_millis(20);
         config.chat.master_key = auth::secrets::KeyRing::generate()
             .ok()
             .map(|ring| ring.to_text());

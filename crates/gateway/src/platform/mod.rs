@@ -5,6 +5,7 @@ pub mod attempts;
 pub mod audit;
 pub mod config;
 pub mod events;
+pub mod jobs;
 pub mod metrics;
 pub mod outbox;
 pub mod rate_limit;

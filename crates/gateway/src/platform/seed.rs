@@ -255,6 +255,10 @@ pub async fn load_with(
         &mut report,
     )
     .await?;
+    let projects = crate::workspace::seed::load(db, dir).await?;
+    if projects > 0 {
+        tracing::info!(projects, "demo workspace projects loaded");
+    }
     Ok(report)
 }
 

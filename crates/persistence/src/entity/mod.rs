@@ -63,6 +63,7 @@ macro_rules! stamp_timestamps {
 }
 pub(crate) use stamp_timestamps;
 
+pub mod ai_jobs;
 pub mod analyses;
 pub mod api_keys;
 pub mod assessments;

@@ -153,6 +153,7 @@ async fn check_schema(db: &DatabaseConnection) {
     let entity_tables: BTreeSet<String> = check_entities!(
         db,
         problems,
+        ai_jobs,
         analyses,
         api_keys,
         assessments,

@@ -1,0 +1,262 @@
+//! The durable job runner: a pool of workers inside the gateway that runs queued AI work
+//! (`ai_jobs`, see `persistence::jobs`) by kind.
+//!
+//! - **Claiming.** The pool claims due jobs (PENDING whose `run_at` came, or RUNNING whose
+//!   lease expired because their server died) for this instance under a lease, as many as it
+//!   has free workers (`COLLOQUY_JOB_WORKERS`). PostgreSQL instances share the queue through
+//!   `FOR UPDATE SKIP LOCKED`; SQLite has one claimer. It claims when woken ([`JobQueue::wake`],
+//!   called after a job is queued on this instance), when a worker frees up, and every poll
+//!   interval (`COLLOQUY_JOB_POLL_MS`, for jobs queued by other instances, retries coming due
+//!   and expired leases).
+//! - **Leases.** A running job's lease (`COLLOQUY_JOB_LEASE_SECS`) is renewed every third of its
+//!   length. Every write the handler makes to finish the job goes through
+//!   `persistence::jobs::finish` under its [`Lease`] in the transaction of its result, so a job
+//!   whose lease was lost (expired and claimed again) writes nothing: it finishes exactly once.
+//! - **Retries.** A handler answers [`JobOutcome::Retry`] for a provider failure worth trying
+//!   again; the job is put back with exponential backoff (`COLLOQUY_JOB_BACKOFF_MS` doubled per
+//!   attempt, at most five minutes) until its `max_attempts` (`COLLOQUY_JOB_MAX_ATTEMPTS`), and
+//!   the handler is told when an attempt is the last ([`JobContext::final_attempt`]) so it
+//!   records the failure itself.
+//! - **Shutdown.** When the server stops, the pool stops claiming; jobs still running are left
+//!   to their leases, and another instance (or this one after a restart) picks them up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use persistence::Db;
+use persistence::jobs::{self, Job, Lease};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinHandle;
+
+/// How the pool runs.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// `COLLOQUY_JOB_WORKERS`, default 4: jobs run at once on this instance (0: this instance
+    /// runs none).
+    pub workers: usize,
+    /// `COLLOQUY_JOB_LEASE_SECS`, default 60.
+    pub lease: Duration,
+    /// `COLLOQUY_JOB_POLL_MS`, default 1000.
+    pub poll_interval: Duration,
+    /// `COLLOQUY_JOB_MAX_ATTEMPTS`, default 3.
+    pub max_attempts: i32,
+    /// `COLLOQUY_JOB_BACKOFF_MS`, default 2000: the wait before the second attempt, doubled for
+    /// each later one.
+    pub backoff: Duration,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            max_attempts: 3,
+            backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl JobsConfig {
+    /// The wait before attempt `attempt + 1`.
+    pub fn backoff_after(&self, attempt: i32) -> Duration {
+        let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 16)).unwrap_or(0);
+        self.backoff
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(Duration::from_secs(300))
+    }
+}
+
+/// What a handler knows about the claim it runs under.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    pub lease: Lease,
+    /// No attempt follows this one: a failure must be recorded now.
+    pub final_attempt: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The handler finished the job itself (done, failed or cancelled), under its lease.
+    Finished,
+    /// Try again later; the text says why (kept in `last_error`).
+    Retry(String),
+}
+
+/// Runs jobs of one or more kinds.
+#[async_trait]
+pub trait JobHandler: Send + Sync {
+    async fn run(&self, job: Job, context: JobContext) -> JobOutcome;
+}
+
+/// The queue's handle for services: queue a job and wake the pool.
+pub struct JobQueue {
+    db: Db,
+    wake: Notify,
+    config: JobsConfig,
+}
+
+impl JobQueue {
+    pub fn new(db: Db, config: JobsConfig) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            wake: Notify::new(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &JobsConfig {
+        &self.config
+    }
+
+    /// Wakes this instance's pool (call after the transaction that queued a job committed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Queues a job on `db` (the caller's transaction), due now.
+    pub async fn enqueue(
+        &self,
+        db: &impl persistence::sea_orm::ConnectionTrait,
+        kind: &str,
+        subject_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<Job, persistence::StoreError> {
+        jobs::enqueue(db, kind, subject_id, user_id, self.config.max_attempts).await
+    }
+}
+
+/// The worker pool of one instance.
+pub struct JobRunner {
+    queue: Arc<JobQueue>,
+    handlers: HashMap<String, Arc<dyn JobHandler>>,
+    owner: String,
+}
+
+impl JobRunner {
+    pub fn new(queue: Arc<JobQueue>) -> Self {
+        Self {
+            queue,
+            handlers: HashMap::new(),
+            owner: format!("gateway-{}", core_domain::ids::new_id()),
+        }
+    }
+
+    /// Runs jobs of `kind` with `handler`.
+    pub fn handle(mut self, kind: &str, handler: Arc<dyn JobHandler>) -> Self {
+        self.handlers.insert(kind.to_owned(), handler);
+        self
+    }
+
+    /// Starts the pool; it stops claiming once `stop` turns true (or its sender is dropped).
+    pub fn spawn(self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(self.run(stop))
+    }
+
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let workers = self.queue.config.workers;
+        if workers == 0 {
+            return;
+        }
+        let this = Arc::new(self);
+        let free = Arc::new(Semaphore::new(workers));
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let available = free.available_permits();
+            if available > 0 {
+                match this.claim(available).await {
+                    Ok(claimed) => {
+                        for job in claimed {
+                            let Ok(permit) = Arc::clone(&free).acquire_owned().await else {
+                                return;
+                            };
+                            let worker = Arc::clone(&this);
+                            tokio::spawn(async move {
+                                worker.run_one(job).await;
+                                drop(permit);
+                                worker.queue.wake();
+                            });
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot claim jobs"),
+                }
+            }
+            tokio::select! {
+                () = this.queue.wake.notified() => {}
+                () = tokio::time::sleep(this.queue.config.poll_interval) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::debug!(owner = %this.owner, "the job pool stopped claiming");
+    }
+
+    async fn claim(&self, n: usize) -> Result<Vec<Job>, persistence::StoreError> {
+        let until = lease_until(&self.queue.config);
+        jobs::claim(self.queue.db.conn(), &self.owner, until, n as u64).await
+    }
+
+    async fn run_one(&self, job: Job) {
+        let lease = Lease::of(&job);
+        let Some(handler) = self.handlers.get(&job.kind).cloned() else {
+            tracing::error!(kind = %job.kind, id = %job.id, "no handler for this job kind");
+            let _ = jobs::finish(
+                self.queue.db.conn(),
+                &lease,
+                jobs::FAILED,
+                Some("no handler for this kind of job"),
+            )
+            .await;
+            return;
+        };
+        let context = JobContext {
+            final_attempt: job.attempts >= job.max_attempts,
+            lease: lease.clone(),
+        };
+        let renewer = tokio::spawn(renew(
+            self.queue.db.clone(),
+            lease.clone(),
+            self.queue.config.clone(),
+        ));
+        let outcome = handler.run(job.clone(), context).await;
+        renewer.abort();
+        if let JobOutcome::Retry(reason) = outcome {
+            let wait = self.queue.config.backoff_after(job.attempts);
+            let run_at = core_domain::time::now()
+                + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+            match jobs::retry_later(self.queue.db.conn(), &lease, run_at, &reason).await {
+                Ok(true) => {
+                    tracing::info!(id = %job.id, kind = %job.kind, attempt = job.attempts, ?wait, %reason, "job will be retried");
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, id = %job.id, "cannot reschedule a job"),
+            }
+        }
+    }
+}
+
+fn lease_until(config: &JobsConfig) -> chrono::DateTime<chrono::Utc> {
+    core_domain::time::now()
+        + chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60))
+}
+
+/// Keeps `lease` alive until aborted (or lost).
+async fn renew(db: Db, lease: Lease, config: JobsConfig) {
+    let every = (config.lease / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        match jobs::renew(db.conn(), &lease, lease_until(&config)).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => tracing::warn!(%error, id = %lease.job_id, "cannot renew a job lease"),
+        }
+    }
+}
