@@ -213,3 +213,25 @@ pub async fn for_subject(
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Job>, StoreError> {
     Ok(Entity::find_by_id(id.to_owned()).one(db).await?)
 }
+
+/// How many jobs wait (PENDING), run (RUNNING) and have failed (FAILED), in one grouped
+/// statement: the queue depths `/metrics` and `serverStatus` show.
+pub async fn depths(db: &impl ConnectionTrait) -> Result<(i64, i64, i64), StoreError> {
+    use sea_orm::{FromQueryResult, QuerySelect};
+    #[derive(FromQueryResult)]
+    struct Depth {
+        status: String,
+        n: i64,
+    }
+    let rows = Entity::find()
+        .select_only()
+        .column(Column::Status)
+        .column_as(Column::Id.count(), "n")
+        .filter(Column::Status.is_in([PENDING, RUNNING, FAILED]))
+        .group_by(Column::Status)
+        .into_model::<Depth>()
+        .all(db)
+        .await?;
+    let of = |s: &str| rows.iter().find(|r| r.status == s).map_or(0, |r| r.n);
+    Ok((of(PENDING), of(RUNNING), of(FAILED)))
+}

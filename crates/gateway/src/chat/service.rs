@@ -515,6 +515,11 @@ impl ChatService {
     /// The error for a reservation of `user_id`'s that the budget `scope` refused: the plan's
     /// budget names the plan (QUOTA_EXCEEDED, `budget: PLAN`, `plan: FREE`), the others their
     /// scope.
+    /// The plans and their entitlements, for other AI work that counts against them.
+    pub fn plans(&self) -> &crate::billing::plans::Plans {
+        &self.plans
+    }
+
     pub async fn refusal(&self, user_id: &str, scope: &'static str) -> ApiError {
         if scope != budgets::PLAN_MONTHLY {
             return quota_exceeded(scope);

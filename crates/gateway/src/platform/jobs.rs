@@ -163,6 +163,8 @@ impl JobRunner {
         }
         let this = Arc::new(self);
         let free = Arc::new(Semaphore::new(workers));
+        // The queue depths behind `/metrics` and `serverStatus`, refreshed while the pool runs.
+        let gauges = tokio::spawn(refresh_depths(this.queue.db.clone()));
         loop {
             if *stop.borrow() {
                 break;
@@ -196,6 +198,7 @@ impl JobRunner {
                 }
             }
         }
+        gauges.abort();
         tracing::debug!(owner = %this.owner, "the job pool stopped claiming");
     }
 
@@ -258,5 +261,25 @@ async fn renew(db: Db, lease: Lease, config: JobsConfig) {
             Ok(false) => return,
             Err(error) => tracing::warn!(%error, id = %lease.job_id, "cannot renew a job lease"),
         }
+    }
+}
+
+/// How often the queue depths are read for the metrics.
+const DEPTHS_EVERY: Duration = Duration::from_secs(15);
+
+/// Reads the queue depths every [`DEPTHS_EVERY`] into the process's metrics.
+async fn refresh_depths(db: Db) {
+    loop {
+        match jobs::depths(db.conn()).await {
+            Ok((queued, running, failed)) => {
+                crate::platform::metrics::global().set_jobs(crate::platform::metrics::JobGauges {
+                    queued,
+                    running,
+                    failed,
+                });
+            }
+            Err(error) => tracing::warn!(%error, "cannot read the job queue's depths"),
+        }
+        tokio::time::sleep(DEPTHS_EVERY).await;
     }
 }

@@ -151,6 +151,7 @@ impl WorkspaceService {
             match budgets::reserve_or_exhausted(self.db.conn(), &keys, estimate, purpose).await? {
                 Ok(r) => r,
                 Err(scope) => {
+                    crate::platform::metrics::global().budget_refused(scope);
                     let ending = failed(format!(
                         "quota exceeded: the {scope} token budget has no room for this run"
                     ));
@@ -458,6 +459,17 @@ fn usage_row(
     cost_micros: Option<i64>,
     latency_ms: i32,
 ) -> NewUsage {
+    // Every run that used the provider is billed through here, so it is counted here too.
+    crate::platform::metrics::global().provider_call(
+        provider,
+        model,
+        crate::platform::metrics::CallUsage {
+            ok: true,
+            input_tokens: used.input_tokens,
+            output_tokens: used.output_tokens,
+            cost_micros,
+        },
+    );
     NewUsage {
         user_id: Some(user.to_owned()),
         invitation_id: None,

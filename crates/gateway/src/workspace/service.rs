@@ -13,8 +13,9 @@ use std::sync::Arc;
 use core_domain::pagination::PageArgs;
 use core_domain::workspace::ProjectStatus;
 use futures::Stream;
-use persistence::budgets::{self, BudgetKey};
-use persistence::sea_orm::TransactionTrait;
+use persistence::budgets;
+use persistence::sea_orm::{ConnectionTrait, TransactionTrait};
+use persistence::subscriptions;
 use persistence::workspace::{self, NewProject, NewRun, ProjectPatch};
 use persistence::{Db, StoreError, jobs};
 use serde_json::{Value, json};
@@ -557,6 +558,7 @@ impl WorkspaceService {
             ),
         };
         let kind = row.kind();
+        self.count_run(&txn, &user).await?;
         self.queue
             .enqueue(&txn, kind.job_kind(), row.id(), Some(&user))
             .await?;
@@ -590,6 +592,7 @@ impl WorkspaceService {
         self.check_budget(&user).await?;
         let txn = self.db.conn().begin().await.map_err(StoreError::from)?;
         set_status(&txn, kind, id, "PENDING").await?;
+        self.count_run(&txn, &user).await?;
         self.queue
             .enqueue(&txn, kind.job_kind(), id, Some(&user))
             .await?;
@@ -687,6 +690,27 @@ impl WorkspaceService {
         });
     }
 
+    /// Counts a run against the user's plan (its monthly analyses), in the run's transaction:
+    /// QUOTA_EXCEEDED naming the plan when it has no run left this period. Called after the
+    /// transaction's first write (SQLite cannot upgrade a reading transaction under a writer).
+    async fn count_run(&self, txn: &impl ConnectionTrait, user: &str) -> ApiResult<()> {
+        let plan = crate::billing::service::plan_of(txn, user).await?;
+        match self.chat.plans().get(plan).analyses_per_month {
+            Some(limit) => {
+                if !subscriptions::add_usage_within(txn, user, subscriptions::ANALYSES, 1, limit)
+                    .await?
+                {
+                    return Err(ApiError::PlanLimit {
+                        plan: plan.as_str(),
+                        metric: subscriptions::ANALYSES,
+                    });
+                }
+            }
+            None => subscriptions::add_usage(txn, user, subscriptions::ANALYSES, 1).await?,
+        }
+        Ok(())
+    }
+
     /// Refuses a run when a budget of the user has no room for one (QUOTA_EXCEEDED). The job
     /// reserves for real when it runs; this only spares the user a run that would fail.
     async fn check_budget(&self, user: &str) -> ApiResult<()> {
@@ -698,7 +722,7 @@ impl WorkspaceService {
                 None => (0, key.limit_tokens),
             };
             if used + estimate > limit {
-                return Err(quota_exceeded(key));
+                return Err(self.chat.refusal(user, key.scope).await);
             }
         }
         Ok(())
@@ -844,15 +868,6 @@ pub(super) async fn set_status(
         RunKind::Compliance => workspace::compliance::set_status(db, id, status).await?,
         RunKind::LearningPath => workspace::learning_paths::set_status(db, id, status).await?,
     })
-}
-
-pub(super) fn quota_exceeded(key: &BudgetKey) -> ApiError {
-    ApiError::QuotaExceeded {
-        budget: match key.scope {
-            budgets::INVITATION => "INVITATION",
-            _ => "DAILY",
-        },
-    }
 }
 
 fn check_name(value: &str, field: &'static str) -> ApiResult<String> {
