@@ -23,6 +23,7 @@ mod m20261202_000014_practice;
 mod m20261202_000015_research;
 mod m20261202_000016_limits;
 mod m20261202_000017_audit;
+mod m20261202_000020_finance;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_research::Migration),
             Box::new(m20261202_000016_limits::Migration),
             Box::new(m20261202_000017_audit::Migration),
+            Box::new(m20261202_000020_finance::Migration),
         ]
     }
 }

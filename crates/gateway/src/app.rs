@@ -14,6 +14,8 @@ use crate::accounts::AccountService;
 use crate::catalogue::CatalogueService;
 use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
+use crate::finance::FinanceService;
+use crate::finance::processor::OfflineProcessor;
 use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
 use crate::journals::JournalService;
@@ -111,6 +113,11 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     }
     let (events, replies) = events::buses_for(db.conn());
     let conversations = Arc::new(ConversationService::new(db.clone(), events.clone()));
+    let finance = Arc::new(FinanceService::new(
+        db.clone(),
+        events.clone(),
+        Arc::new(OfflineProcessor),
+    ));
     let chat = ChatService::new(db.clone(), &config, replies, Arc::clone(&conversations))
         .context("cannot set up chat")?;
     tracing::info!(
@@ -146,6 +153,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         conversations,
         chat,
         practice,
+        finance,
         config: Arc::clone(&config),
         db,
     };

@@ -34,6 +34,8 @@ pub enum ApiError {
     DisclaimerRequired {
         version: String,
     },
+    /// A wallet holds less than a debit asks for; nothing was moved.
+    InsufficientFunds,
     /// Shared so the error can be cloned (async-graphql requires it); never shown to clients.
     Internal(Arc<anyhow::Error>),
 }
@@ -53,6 +55,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Provider { .. } => "PROVIDER_ERROR",
             ApiError::DisclaimerRequired { .. } => "FORBIDDEN",
+            ApiError::InsufficientFunds => "INSUFFICIENT_FUNDS",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -74,6 +77,9 @@ impl ApiError {
             ApiError::Provider { message, .. } => message.clone(),
             ApiError::DisclaimerRequired { version } => {
                 format!("accept the disclaimer (version {version}) before talking to the AI")
+            }
+            ApiError::InsufficientFunds => {
+                "insufficient funds: the wallet holds less than that".into()
             }
             ApiError::Internal(_) => "internal error".into(),
         }

@@ -11,6 +11,7 @@ pub mod chat;
 pub mod cli;
 pub mod conversations;
 pub mod error;
+pub mod finance;
 pub mod graphql;
 pub mod http;
 pub mod journals;

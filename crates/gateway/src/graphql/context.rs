@@ -18,6 +18,8 @@ use crate::chat::ChatService;
 use crate::conversations::ConversationService;
 use crate::conversations::loaders::ConversationLoaders;
 use crate::error::{ApiError, ApiResult};
+use crate::finance::FinanceService;
+use crate::finance::loaders::FinanceLoaders;
 use crate::journals::JournalService;
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
@@ -44,6 +46,8 @@ pub struct Services {
     pub journals: Arc<JournalService>,
     /// The practice coach: scenarios, presets, invitations, sessions.
     pub practice: Arc<PracticeService>,
+    /// Azora's wallets, ledger, payments and mining rewards.
+    pub finance: Arc<FinanceService>,
 }
 
 /// Facts about the request being served.
@@ -93,6 +97,7 @@ pub struct Loaders {
     pub catalogue: DataLoader<CatalogueRows>,
     pub research: ResearchLoaders,
     pub practice: PracticeLoaders,
+    pub finance: FinanceLoaders,
 }
 
 impl Loaders {
@@ -103,6 +108,7 @@ impl Loaders {
             catalogue: batching(CatalogueRows(db.clone())),
             research: ResearchLoaders::new(db),
             practice: PracticeLoaders::new(db),
+            finance: FinanceLoaders::new(db),
         }
     }
 }

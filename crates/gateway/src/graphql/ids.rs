@@ -36,6 +36,15 @@ pub enum Kind {
     Journal,
     Scenario,
     QuotaPreset,
+    Wallet,
+    WalletTransaction,
+    Payment,
+    MiningActivity,
+    Course,
+    CourseModule,
+    Assessment,
+    AssessmentSubmission,
+    Enrollment,
 }
 
 impl Kind {
@@ -57,6 +66,15 @@ impl Kind {
         Kind::Journal,
         Kind::Scenario,
         Kind::QuotaPreset,
+        Kind::Wallet,
+        Kind::WalletTransaction,
+        Kind::Payment,
+        Kind::MiningActivity,
+        Kind::Course,
+        Kind::CourseModule,
+        Kind::Assessment,
+        Kind::AssessmentSubmission,
+        Kind::Enrollment,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -79,6 +97,15 @@ impl Kind {
             Kind::Journal => "Journal",
             Kind::Scenario => "Scenario",
             Kind::QuotaPreset => "QuotaPreset",
+            Kind::Wallet => "Wallet",
+            Kind::WalletTransaction => "WalletTransaction",
+            Kind::Payment => "Payment",
+            Kind::MiningActivity => "MiningActivity",
+            Kind::Course => "Course",
+            Kind::CourseModule => "CourseModule",
+            Kind::Assessment => "Assessment",
+            Kind::AssessmentSubmission => "AssessmentSubmission",
+            Kind::Enrollment => "Enrollment",
         }
     }
 

@@ -23,7 +23,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations, journals, practice, research};
+use crate::{accounts, catalogue, chat, conversations, finance, journals, practice, research};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -37,6 +37,7 @@ pub struct Query(
     accounts::graphql::AdminQuery,
     research::graphql::ResearchQuery,
     journals::graphql::JournalQuery,
+    finance::graphql::FinanceQuery,
     node::NodeQuery,
 );
 
@@ -53,6 +54,7 @@ pub struct Mutation(
     accounts::graphql::DisclaimerMutation,
     catalogue::graphql::CatalogueMutation,
     journals::graphql::JournalMutation,
+    finance::graphql::FinanceMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -26,6 +26,10 @@ use crate::conversations::graphql::{
     Conversation, Message, visible_conversations, visible_messages,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::finance::graphql::{
+    MiningActivity, Payment, Wallet, WalletTransaction, mining_by_ids, payments_by_ids,
+    transactions_by_ids, wallets_by_ids,
+};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
 use crate::journals::graphql::{Journal, journals_by_ids};
@@ -61,6 +65,10 @@ pub enum Node {
     Scenario(Scenario),
     QuotaPreset(QuotaPreset),
     Invitation(Invitation),
+    Wallet(Wallet),
+    WalletTransaction(WalletTransaction),
+    Payment(Payment),
+    MiningActivity(MiningActivity),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -120,6 +128,18 @@ async fn of_kind(
                 Node::Invitation,
             ));
         }
+        Kind::Wallet => return Ok(wrap(wallets_by_ids(ctx, raw_ids).await?, Node::Wallet)),
+        Kind::WalletTransaction => {
+            let rows = transactions_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::WalletTransaction));
+        }
+        Kind::Payment => return Ok(wrap(payments_by_ids(ctx, raw_ids).await?, Node::Payment)),
+        Kind::MiningActivity => {
+            return Ok(wrap(
+                mining_by_ids(ctx, raw_ids).await?,
+                Node::MiningActivity,
+            ));
+        }
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -170,7 +190,16 @@ async fn of_kind(
         | Kind::Journal
         | Kind::Scenario
         | Kind::QuotaPreset
-        | Kind::Invitation => HashMap::new(),
+        | Kind::Invitation
+        | Kind::Wallet
+        | Kind::WalletTransaction
+        | Kind::Payment
+        | Kind::MiningActivity
+        | Kind::Course
+        | Kind::CourseModule
+        | Kind::Assessment
+        | Kind::AssessmentSubmission
+        | Kind::Enrollment => HashMap::new(),
     })
 }
 
