@@ -31,6 +31,9 @@ pub struct Fixture {
     /// None for guests, who may hold no credentials (their `addApiKey` is refused).
     pub api_key: Option<String>,
     pub journal: String,
+    /// Finance: a succeeded top-up payment and the wallet it credited.
+    pub payment: String,
+    pub wallet: String,
     /// Research data, for staff only (which staff may read by design, so only the staff
     /// member's is probed, by everyone else).
     pub research: Option<Research>,
@@ -96,11 +99,38 @@ fn every_id(f: &Fixture) -> Vec<String> {
         ]);
     }
     ids.push(f.journal.clone());
+    ids.extend([f.payment.clone(), f.wallet.clone()]);
     ids
 }
 
 /// Every field coordinate (`Type.field(arg)` or `Type.field(arg.inputField)`) that takes an id.
 pub const PROBES: &[(&str, Probe)] = &[
+    (
+        "Query.payment(id)",
+        Probe::Hidden(
+            "query($id: ID!) { payment(id: $id) { id amount status } }",
+            |f| vec![json!({ "id": f.payment })],
+        ),
+    ),
+    (
+        "Mutation.refundPayment(input.paymentId)",
+        Probe::Http(
+            "mutation($id: ID!) { refundPayment(input: { paymentId: $id, idempotencyKey: \"probe\" }) { payment { id status } } }",
+            |f| id(&f.payment),
+        ),
+    ),
+    (
+        "Mutation.transfer(input.toUserId)",
+        Probe::Public(
+            "sending money to any user is what a transfer is for; it shows nothing of theirs",
+        ),
+    ),
+    (
+        "Mutation.transfer(input.toWalletId)",
+        Probe::Public(
+            "paying into any wallet is what a transfer is for; it shows nothing of the wallet",
+        ),
+    ),
     (
         "Query.user(id)",
         Probe::Hidden("query($id: ID!) { user(id: $id) { id email } }", |f| {
@@ -719,7 +749,24 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) ->
         .as_str()
         .unwrap()
         .to_owned();
+    let paid = app
+        .query(
+            Some(&user.token),
+            "mutation { createPayment(input: { amount: \"10.00\", currency: ZAR, purpose: TOP_UP, idempotencyKey: \"fixture\" }) { payment { id walletId } } }",
+            json!({}),
+        )
+        .await;
+    let payment = paid["createPayment"]["payment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wallet = paid["createPayment"]["payment"]["walletId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
+        payment,
+        wallet,
         user,
         conversation,
         message,
