@@ -8,6 +8,7 @@ mod chat;
 mod conventions;
 mod conversations;
 mod cors;
+mod education;
 mod finance;
 mod followers;
 mod hostile;

@@ -14,6 +14,7 @@ use crate::accounts::AccountService;
 use crate::catalogue::CatalogueService;
 use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
+use crate::education::EducationService;
 use crate::finance::FinanceService;
 use crate::finance::processor::OfflineProcessor;
 use crate::graphql::{self, context::Services};
@@ -113,6 +114,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     }
     let (events, replies) = events::buses_for(db.conn());
     let conversations = Arc::new(ConversationService::new(db.clone(), events.clone()));
+    let education = Arc::new(EducationService::new(db.clone(), events.clone()));
     let finance = Arc::new(FinanceService::new(
         db.clone(),
         events.clone(),
@@ -154,6 +156,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         chat,
         practice,
         finance,
+        education,
         config: Arc::clone(&config),
         db,
     };

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod chat;
 pub mod cli;
 pub mod conversations;
+pub mod education;
 pub mod error;
 pub mod finance;
 pub mod graphql;

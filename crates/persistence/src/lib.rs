@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod cursor;
 mod db;
 pub mod disclaimers;
+pub mod education;
 mod error;
 pub mod identities;
 pub mod journals;

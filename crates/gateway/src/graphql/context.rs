@@ -17,6 +17,8 @@ use crate::catalogue::loaders::CatalogueRows;
 use crate::chat::ChatService;
 use crate::conversations::ConversationService;
 use crate::conversations::loaders::ConversationLoaders;
+use crate::education::EducationService;
+use crate::education::loaders::EducationLoaders;
 use crate::error::{ApiError, ApiResult};
 use crate::finance::FinanceService;
 use crate::finance::loaders::FinanceLoaders;
@@ -48,6 +50,8 @@ pub struct Services {
     pub practice: Arc<PracticeService>,
     /// Azora's wallets, ledger, payments and mining rewards.
     pub finance: Arc<FinanceService>,
+    /// Azora's courses, enrolments and assessments.
+    pub education: Arc<EducationService>,
 }
 
 /// Facts about the request being served.
@@ -98,6 +102,7 @@ pub struct Loaders {
     pub research: ResearchLoaders,
     pub practice: PracticeLoaders,
     pub finance: FinanceLoaders,
+    pub education: EducationLoaders,
 }
 
 impl Loaders {
@@ -109,6 +114,7 @@ impl Loaders {
             research: ResearchLoaders::new(db),
             practice: PracticeLoaders::new(db),
             finance: FinanceLoaders::new(db),
+            education: EducationLoaders::new(db),
         }
     }
 }

@@ -23,7 +23,9 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations, finance, journals, practice, research};
+use crate::{
+    accounts, catalogue, chat, conversations, education, finance, journals, practice, research,
+};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -38,6 +40,7 @@ pub struct Query(
     research::graphql::ResearchQuery,
     journals::graphql::JournalQuery,
     finance::graphql::FinanceQuery,
+    education::graphql::EducationQuery,
     node::NodeQuery,
 );
 
@@ -55,6 +58,7 @@ pub struct Mutation(
     catalogue::graphql::CatalogueMutation,
     journals::graphql::JournalMutation,
     finance::graphql::FinanceMutation,
+    education::graphql::EducationMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -25,6 +25,10 @@ use crate::chat::graphql::ApiKey;
 use crate::conversations::graphql::{
     Conversation, Message, visible_conversations, visible_messages,
 };
+use crate::education::graphql::{
+    Assessment, AssessmentSubmission, Course, CourseModule, Enrollment, assessments_by_ids,
+    courses_by_ids, enrollments_by_ids, modules_by_ids, submissions_by_ids,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::finance::graphql::{
     MiningActivity, Payment, Wallet, WalletTransaction, mining_by_ids, payments_by_ids,
@@ -69,6 +73,11 @@ pub enum Node {
     WalletTransaction(WalletTransaction),
     Payment(Payment),
     MiningActivity(MiningActivity),
+    Course(Course),
+    CourseModule(CourseModule),
+    Assessment(Assessment),
+    AssessmentSubmission(AssessmentSubmission),
+    Enrollment(Enrollment),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -139,6 +148,23 @@ async fn of_kind(
                 mining_by_ids(ctx, raw_ids).await?,
                 Node::MiningActivity,
             ));
+        }
+        Kind::Course => return Ok(wrap(courses_by_ids(ctx, raw_ids).await?, Node::Course)),
+        Kind::CourseModule => {
+            let rows = modules_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::CourseModule));
+        }
+        Kind::Assessment => {
+            let rows = assessments_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::Assessment));
+        }
+        Kind::AssessmentSubmission => {
+            let rows = submissions_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::AssessmentSubmission));
+        }
+        Kind::Enrollment => {
+            let rows = enrollments_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::Enrollment));
         }
         _ => {}
     }
