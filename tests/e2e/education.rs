@@ -423,3 +423,58 @@ e2e!(
         assert_eq!(own["node"]["submissions"]["nodes"][0]["score"], 8);
     }
 );
+
+e2e!(
+    users_change_their_own_profile_name_and_avatar,
+    |app: TestApp| async move {
+        let ada = app.register("ada@example.com").await;
+        let me = "{ me { name avatarUrl profile { bio headline location timezone locale preferences } } }";
+        let before = app.query(Some(&ada.token), me, json!({})).await;
+        assert!(
+            before["me"]["profile"].is_null(),
+            "no profile until written"
+        );
+        let update = "mutation($i: UpdateMyProfileInput!) { updateMyProfile(input: $i) { user { id name avatarUrl } profile { bio headline timezone locale preferences } } }";
+        let data = app
+            .query(
+                Some(&ada.token),
+                update,
+                json!({ "i": {
+                "name": "Ada L.",
+                "avatarUrl": "https://example.com/ada.png",
+                "bio": "Learner.",
+                "headline": "Student at Azora",
+                "timezone": "Africa/Johannesburg",
+                "locale": "en-ZA",
+                "preferences": { "theme": "dark" },
+            } }),
+            )
+            .await;
+        let p = &data["updateMyProfile"];
+        assert_eq!(p["user"]["id"], ada.global_id.as_str());
+        assert_eq!(p["user"]["name"], "Ada L.");
+        assert_eq!(p["user"]["avatarUrl"], "https://example.com/ada.png");
+        assert_eq!(p["profile"]["preferences"]["theme"], "dark");
+        // Fields left out stay; an empty one clears.
+        app.query(Some(&ada.token), update, json!({ "i": { "bio": "" } }))
+            .await;
+        let after = app.query(Some(&ada.token), me, json!({})).await;
+        assert!(after["me"]["profile"]["bio"].is_null());
+        assert_eq!(after["me"]["profile"]["headline"], "Student at Azora");
+        assert_eq!(after["me"]["name"], "Ada L.");
+        for (field, value) in [
+            ("avatarUrl", json!("javascript:alert(1)")),
+            ("timezone", json!("Mars Standard; DROP")),
+            ("preferences", json!([1, 2])),
+        ] {
+            let body = app
+                .post(Some(&ada.token), update, json!({ "i": { field: value } }))
+                .await;
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{body:#}"
+            );
+            assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body:#}");
+        }
+    }
+);

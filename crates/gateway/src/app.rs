@@ -157,6 +157,7 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         practice,
         finance,
         education,
+        profiles: Arc::new(crate::profiles::ProfileService::new(db.clone())),
         config: Arc::clone(&config),
         db,
     };

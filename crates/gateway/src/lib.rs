@@ -18,4 +18,5 @@ pub mod http;
 pub mod journals;
 pub mod platform;
 pub mod practice;
+pub mod profiles;
 pub mod research;

@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod oauth_states;
 pub mod payments;
 pub mod practice;
+pub mod profiles;
 pub mod research;
 pub mod rows;
 pub mod security;

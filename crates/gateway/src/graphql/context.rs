@@ -27,6 +27,8 @@ use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
 use crate::practice::PracticeService;
 use crate::practice::loaders::PracticeLoaders;
+use crate::profiles::ProfileService;
+use crate::profiles::graphql::ProfileRows;
 use crate::research::ResearchService;
 use crate::research::loaders::ResearchLoaders;
 
@@ -52,6 +54,8 @@ pub struct Services {
     pub finance: Arc<FinanceService>,
     /// Azora's courses, enrolments and assessments.
     pub education: Arc<EducationService>,
+    /// Users' profiles.
+    pub profiles: Arc<ProfileService>,
 }
 
 /// Facts about the request being served.
@@ -103,6 +107,7 @@ pub struct Loaders {
     pub practice: PracticeLoaders,
     pub finance: FinanceLoaders,
     pub education: EducationLoaders,
+    pub profiles: DataLoader<ProfileRows>,
 }
 
 impl Loaders {
@@ -115,6 +120,7 @@ impl Loaders {
             practice: PracticeLoaders::new(db),
             finance: FinanceLoaders::new(db),
             education: EducationLoaders::new(db),
+            profiles: batching(ProfileRows(db.clone())),
         }
     }
 }

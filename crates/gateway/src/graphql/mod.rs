@@ -24,7 +24,8 @@ use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
 use crate::{
-    accounts, catalogue, chat, conversations, education, finance, journals, practice, research,
+    accounts, catalogue, chat, conversations, education, finance, journals, practice, profiles,
+    research,
 };
 use context::Services;
 
@@ -59,6 +60,7 @@ pub struct Mutation(
     journals::graphql::JournalMutation,
     finance::graphql::FinanceMutation,
     education::graphql::EducationMutation,
+    profiles::graphql::ProfileMutation,
 );
 
 #[derive(MergedSubscription, Default)]
