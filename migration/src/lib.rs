@@ -25,6 +25,7 @@ mod m20261202_000016_limits;
 mod m20261202_000017_audit;
 mod m20261202_000018_workspace;
 mod m20261202_000019_files;
+mod m20261202_000020_finance;
 mod m20261202_000022_analytics;
 
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_audit::Migration),
             Box::new(m20261202_000018_workspace::Migration),
             Box::new(m20261202_000019_files::Migration),
+            Box::new(m20261202_000020_finance::Migration),
             Box::new(m20261202_000022_analytics::Migration),
         ]
     }

@@ -31,6 +31,12 @@ pub struct Fixture {
     /// None for guests, who may hold no credentials (their `addApiKey` is refused).
     pub api_key: Option<String>,
     pub journal: String,
+    /// Finance: a succeeded top-up payment and the wallet it credited.
+    pub payment: String,
+    pub wallet: String,
+    /// Education, for educators: a draft course with a module and a quiz (hidden from
+    /// everyone else), and a submission of theirs to another educator-free published course.
+    pub education: Option<Education>,
     /// An uploaded file (its text is the secret content).
     pub upload: String,
     /// A draft post; None for guests, who write none.
@@ -44,6 +50,19 @@ pub struct Fixture {
     /// Research data, for staff only (which staff may read by design, so only the staff
     /// member's is probed, by everyone else).
     pub research: Option<Research>,
+}
+
+/// An educator's education data (global ids).
+#[derive(Debug, Clone)]
+pub struct Education {
+    pub course: String,
+    pub module: String,
+    pub assessment: String,
+    pub submission: String,
+}
+
+fn education<T>(f: &Fixture, pick: impl Fn(&Education) -> T) -> Option<T> {
+    f.education.as_ref().map(pick)
 }
 
 /// A staff member's research data (global ids): an invitation, a session under it that nobody
@@ -109,6 +128,15 @@ fn every_id(f: &Fixture) -> Vec<String> {
         ]);
     }
     ids.push(f.journal.clone());
+    ids.extend([f.payment.clone(), f.wallet.clone()]);
+    if let Some(e) = &f.education {
+        ids.extend([
+            e.course.clone(),
+            e.module.clone(),
+            e.assessment.clone(),
+            e.submission.clone(),
+        ]);
+    }
     ids.push(f.upload.clone());
     ids.extend([f.project.clone(), f.analysis.clone(), f.contract.clone()]);
     ids
@@ -116,6 +144,96 @@ fn every_id(f: &Fixture) -> Vec<String> {
 
 /// Every field coordinate (`Type.field(arg)` or `Type.field(arg.inputField)`) that takes an id.
 pub const PROBES: &[(&str, Probe)] = &[
+    (
+        "Query.course(id)",
+        Probe::Hidden("query($id: ID!) { course(id: $id) { id title } }", |f| {
+            education(f, |e| json!({ "id": e.course }))
+                .into_iter()
+                .collect()
+        }),
+    ),
+    (
+        "Mutation.setCourseStatus(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!) { setCourseStatus(input: { courseId: $id, status: ARCHIVED }) { course { id } } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.addCourseModule(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!) { addCourseModule(input: { courseId: $id, title: \"pwned\" }) { module { id } } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.createAssessment(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!) { createAssessment(input: { courseId: $id, type: ASSIGNMENT, title: \"pwned\", questions: [] }) { assessment { id } } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.createAssessment(input.moduleId)",
+        Probe::Http(
+            "mutation($c: ID!, $id: ID!) { createAssessment(input: { courseId: $c, moduleId: $id, type: ASSIGNMENT, title: \"pwned\", questions: [] }) { assessment { id } } }",
+            |f| education(f, |e| json!({ "c": e.course, "id": e.module })),
+        ),
+    ),
+    (
+        "Mutation.enroll(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!) { enroll(input: { courseId: $id }) { enrollment { id } } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.completeModule(input.moduleId)",
+        Probe::Http(
+            "mutation($id: ID!) { completeModule(input: { moduleId: $id }) { enrollment { id } } }",
+            |f| education(f, |e| json!({ "id": e.module })),
+        ),
+    ),
+    (
+        "Mutation.submitAssessment(input.assessmentId)",
+        Probe::Http(
+            "mutation($id: ID!) { submitAssessment(input: { assessmentId: $id, answers: [0] }) { submission { id } } }",
+            |f| education(f, |e| json!({ "id": e.assessment })),
+        ),
+    ),
+    (
+        "Mutation.gradeSubmission(input.submissionId)",
+        Probe::Http(
+            "mutation($id: ID!) { gradeSubmission(input: { submissionId: $id, score: 0 }) { submission { id score } } }",
+            |f| education(f, |e| json!({ "id": e.submission })),
+        ),
+    ),
+    (
+        "Query.payment(id)",
+        Probe::Hidden(
+            "query($id: ID!) { payment(id: $id) { id amount status } }",
+            |f| vec![json!({ "id": f.payment })],
+        ),
+    ),
+    (
+        "Mutation.refundPayment(input.paymentId)",
+        Probe::Http(
+            "mutation($id: ID!) { refundPayment(input: { paymentId: $id, idempotencyKey: \"probe\" }) { payment { id status } } }",
+            |f| id(&f.payment),
+        ),
+    ),
+    (
+        "Mutation.transfer(input.toUserId)",
+        Probe::Public(
+            "sending money to any user is what a transfer is for; it shows nothing of theirs",
+        ),
+    ),
+    (
+        "Mutation.transfer(input.toWalletId)",
+        Probe::Public(
+            "paying into any wallet is what a transfer is for; it shows nothing of the wallet",
+        ),
+    ),
     (
         "Query.project(id)",
         Probe::Hidden("query($id: ID!) { project(id: $id) { id name } }", |f| {
@@ -1047,7 +1165,30 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) ->
         .as_str()
         .unwrap()
         .to_owned();
+    let paid = app
+        .query(
+            Some(&user.token),
+            "mutation { createPayment(input: { amount: \"10.00\", currency: ZAR, purpose: TOP_UP, idempotencyKey: \"fixture\" }) { payment { id walletId } } }",
+            json!({}),
+        )
+        .await;
+    let payment = paid["createPayment"]["payment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wallet = paid["createPayment"]["payment"]["walletId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let education = if role == Some(Role::Educator) {
+        Some(education_fixture(app, &user, n).await)
+    } else {
+        None
+    };
     Fixture {
+        payment,
+        wallet,
+        education,
         user,
         conversation,
         project,
@@ -1064,6 +1205,72 @@ async fn fixture(app: &TestApp, user: TestUser, n: usize, role: Option<Role>) ->
         draft_post,
         moderates: role == Some(Role::Moderator),
         research,
+    }
+}
+
+/// An educator's draft course (module, quiz), and their own submission to an assignment of a
+/// published course of theirs (which only they, teaching it, may grade).
+async fn education_fixture(app: &TestApp, educator: &TestUser, n: usize) -> Education {
+    let q = |query: &'static str, vars: Value| async move {
+        app.query(Some(&educator.token), query, vars).await
+    };
+    let course = |d: &Value| {
+        d["createCourse"]["course"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let create = "mutation($t: String!) { createCourse(input: { title: $t }) { course { id } } }";
+    let draft = course(&q(create, json!({ "t": format!("secret-title-{n}") })).await);
+    let module = q(
+        "mutation($c: ID!) { addCourseModule(input: { courseId: $c, title: \"m\" }) { module { id } } }",
+        json!({ "c": draft }),
+    )
+    .await["addCourseModule"]["module"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let assess = "mutation($c: ID!, $t: AssessmentType!, $q: JSON!) { createAssessment(input: { courseId: $c, type: $t, title: \"a\", questions: $q }) { assessment { id } } }";
+    let assessment = q(
+        assess,
+        json!({ "c": draft, "t": "QUIZ", "q": [{ "prompt": "p", "options": ["a", "b"], "answer": 0 }] }),
+    )
+    .await["createAssessment"]["assessment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let open = course(&q(create, json!({ "t": format!("open-{n}") })).await);
+    let essay = q(
+        assess,
+        json!({ "c": open, "t": "ASSIGNMENT", "q": [{ "prompt": "essay" }] }),
+    )
+    .await["createAssessment"]["assessment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    q(
+        "mutation($c: ID!) { setCourseStatus(input: { courseId: $c, status: PUBLISHED }) { course { id } } }",
+        json!({ "c": open }),
+    )
+    .await;
+    q(
+        "mutation($c: ID!) { enroll(input: { courseId: $c }) { enrollment { id } } }",
+        json!({ "c": open }),
+    )
+    .await;
+    let submission = q(
+        "mutation($a: ID!, $x: JSON!) { submitAssessment(input: { assessmentId: $a, answers: $x }) { submission { id } } }",
+        json!({ "a": essay, "x": { "text": format!("secret-content-{n}") } }),
+    )
+    .await["submitAssessment"]["submission"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Education {
+        course: draft,
+        module,
+        assessment,
+        submission,
     }
 }
 

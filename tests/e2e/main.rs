@@ -10,6 +10,8 @@ mod chat;
 mod conventions;
 mod conversations;
 mod cors;
+mod education;
+mod finance;
 mod followers;
 mod hostile;
 mod http_spec;

@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
+pub mod education;
 pub mod enums;
+pub mod finance;
 pub mod ids;
+pub mod money;
 pub mod pagination;
 pub mod policy;
 pub mod research;

@@ -15,6 +15,9 @@ use crate::analytics::AnalyticsService;
 use crate::catalogue::CatalogueService;
 use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
+use crate::education::EducationService;
+use crate::finance::FinanceService;
+use crate::finance::processor::OfflineProcessor;
 use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
 use crate::journals::JournalService;
@@ -114,6 +117,12 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
     }
     let (events, replies) = events::buses_for(db.conn());
     let conversations = Arc::new(ConversationService::new(db.clone(), events.clone()));
+    let education = Arc::new(EducationService::new(db.clone(), events.clone()));
+    let finance = Arc::new(FinanceService::new(
+        db.clone(),
+        events.clone(),
+        Arc::new(OfflineProcessor),
+    ));
     let chat = ChatService::new(db.clone(), &config, replies, Arc::clone(&conversations))
         .context("cannot set up chat")?;
     tracing::info!(
@@ -167,6 +176,9 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         posts: files.1,
         billing: files.2,
         workspace,
+        finance,
+        education,
+        profiles: Arc::new(crate::profiles::ProfileService::new(db.clone())),
         config: Arc::clone(&config),
         db,
     };

@@ -40,6 +40,8 @@ pub enum ApiError {
     DisclaimerRequired {
         version: String,
     },
+    /// A wallet holds less than a debit asks for; nothing was moved.
+    InsufficientFunds,
     /// Shared so the error can be cloned (async-graphql requires it); never shown to clients.
     Internal(Arc<anyhow::Error>),
 }
@@ -59,6 +61,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Provider { .. } => "PROVIDER_ERROR",
             ApiError::DisclaimerRequired { .. } => "FORBIDDEN",
+            ApiError::InsufficientFunds => "INSUFFICIENT_FUNDS",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -91,6 +94,9 @@ impl ApiError {
             ApiError::Provider { message, .. } => message.clone(),
             ApiError::DisclaimerRequired { version } => {
                 format!("accept the disclaimer (version {version}) before talking to the AI")
+            }
+            ApiError::InsufficientFunds => {
+                "insufficient funds: the wallet holds less than that".into()
             }
             ApiError::Internal(_) => "internal error".into(),
         }

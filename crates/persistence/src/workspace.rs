@@ -747,6 +747,8 @@ pub async fn create_learning_path(
         metadata: Set(run.metadata),
         created_at: Set(now),
         updated_at: Set(now),
+        // A generated path, not one of the curated course sequences.
+        curated: Set(false),
     }
     .insert(db)
     .await?)

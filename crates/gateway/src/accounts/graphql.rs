@@ -64,6 +64,13 @@ impl User {
     async fn avatar_url(&self) -> Option<&str> {
         self.0.avatar_url.as_deref()
     }
+    /// What the user tells about themselves; null until they write a profile.
+    async fn profile(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::profiles::graphql::UserProfile>> {
+        crate::profiles::graphql::profile_of(ctx, &self.0.id).await
+    }
     async fn role(&self) -> ApiResult<Role> {
         Ok((*self.0.role).into())
     }

@@ -19,12 +19,18 @@ use crate::catalogue::loaders::CatalogueRows;
 use crate::chat::ChatService;
 use crate::conversations::ConversationService;
 use crate::conversations::loaders::ConversationLoaders;
+use crate::education::EducationService;
+use crate::education::loaders::EducationLoaders;
 use crate::error::{ApiError, ApiResult};
+use crate::finance::FinanceService;
+use crate::finance::loaders::FinanceLoaders;
 use crate::journals::JournalService;
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
 use crate::practice::PracticeService;
 use crate::practice::loaders::PracticeLoaders;
+use crate::profiles::ProfileService;
+use crate::profiles::graphql::ProfileRows;
 use crate::research::ResearchService;
 use crate::research::loaders::ResearchLoaders;
 use crate::workspace::WorkspaceService;
@@ -57,6 +63,12 @@ pub struct Services {
     /// Plans, subscriptions and their usage.
     pub billing: Arc<crate::billing::BillingService>,
     pub workspace: Arc<WorkspaceService>,
+    /// Azora's wallets, ledger, payments and mining rewards.
+    pub finance: Arc<FinanceService>,
+    /// Azora's courses, enrolments and assessments.
+    pub education: Arc<EducationService>,
+    /// Users' profiles.
+    pub profiles: Arc<ProfileService>,
 }
 
 /// Facts about the request being served.
@@ -108,6 +120,9 @@ pub struct Loaders {
     pub practice: PracticeLoaders,
     pub usage_totals: DataLoader<UsageTotalsRows>,
     pub workspace: WorkspaceLoaders,
+    pub finance: FinanceLoaders,
+    pub education: EducationLoaders,
+    pub profiles: DataLoader<ProfileRows>,
 }
 
 impl Loaders {
@@ -120,6 +135,9 @@ impl Loaders {
             practice: PracticeLoaders::new(db),
             usage_totals: batching(UsageTotalsRows(db.clone())),
             workspace: WorkspaceLoaders::new(db),
+            finance: FinanceLoaders::new(db),
+            education: EducationLoaders::new(db),
+            profiles: batching(ProfileRows(db.clone())),
         }
     }
 }

@@ -45,6 +45,15 @@ pub enum Kind {
     CustomerBehaviorAnalysis,
     ComplianceReview,
     GeneratedLearningPath,
+    Wallet,
+    WalletTransaction,
+    Payment,
+    MiningActivity,
+    Course,
+    CourseModule,
+    Assessment,
+    AssessmentSubmission,
+    Enrollment,
 }
 
 impl Kind {
@@ -75,6 +84,15 @@ impl Kind {
         Kind::CustomerBehaviorAnalysis,
         Kind::ComplianceReview,
         Kind::GeneratedLearningPath,
+        Kind::Wallet,
+        Kind::WalletTransaction,
+        Kind::Payment,
+        Kind::MiningActivity,
+        Kind::Course,
+        Kind::CourseModule,
+        Kind::Assessment,
+        Kind::AssessmentSubmission,
+        Kind::Enrollment,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -106,6 +124,15 @@ impl Kind {
             Kind::CustomerBehaviorAnalysis => "CustomerBehaviorAnalysis",
             Kind::ComplianceReview => "ComplianceReview",
             Kind::GeneratedLearningPath => "GeneratedLearningPath",
+            Kind::Wallet => "Wallet",
+            Kind::WalletTransaction => "WalletTransaction",
+            Kind::Payment => "Payment",
+            Kind::MiningActivity => "MiningActivity",
+            Kind::Course => "Course",
+            Kind::CourseModule => "CourseModule",
+            Kind::Assessment => "Assessment",
+            Kind::AssessmentSubmission => "AssessmentSubmission",
+            Kind::Enrollment => "Enrollment",
         }
     }
 

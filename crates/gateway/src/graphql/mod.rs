@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
 use crate::{accounts, analytics, catalogue, chat, conversations, journals, practice, research};
-use crate::{billing, posts, uploads, workspace};
+use crate::{billing, education, finance, posts, profiles, uploads, workspace};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -38,6 +38,8 @@ pub struct Query(
     accounts::graphql::AdminQuery,
     research::graphql::ResearchQuery,
     journals::graphql::JournalQuery,
+    finance::graphql::FinanceQuery,
+    education::graphql::EducationQuery,
     node::NodeQuery,
     analytics::graphql::AnalyticsQuery,
     uploads::graphql::UploadQuery,
@@ -63,6 +65,9 @@ pub struct Mutation(
     posts::graphql::PostMutation,
     billing::graphql::BillingMutation,
     workspace::graphql::WorkspaceMutation,
+    finance::graphql::FinanceMutation,
+    education::graphql::EducationMutation,
+    profiles::graphql::ProfileMutation,
 );
 
 #[derive(MergedSubscription, Default)]

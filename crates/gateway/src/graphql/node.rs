@@ -25,7 +25,15 @@ use crate::chat::graphql::ApiKey;
 use crate::conversations::graphql::{
     Conversation, Message, visible_conversations, visible_messages,
 };
+use crate::education::graphql::{
+    Assessment, AssessmentSubmission, Course, CourseModule, Enrollment, assessments_by_ids,
+    courses_by_ids, enrollments_by_ids, modules_by_ids, submissions_by_ids,
+};
 use crate::error::{ApiError, ApiResult};
+use crate::finance::graphql::{
+    MiningActivity, Payment, Wallet, WalletTransaction, mining_by_ids, payments_by_ids,
+    transactions_by_ids, wallets_by_ids,
+};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
 use crate::journals::graphql::{Journal, journals_by_ids};
@@ -76,6 +84,15 @@ pub enum Node {
     CustomerBehaviorAnalysis(CustomerBehaviorAnalysis),
     ComplianceReview(ComplianceReview),
     GeneratedLearningPath(GeneratedLearningPath),
+    Wallet(Wallet),
+    WalletTransaction(WalletTransaction),
+    Payment(Payment),
+    MiningActivity(MiningActivity),
+    Course(Course),
+    CourseModule(CourseModule),
+    Assessment(Assessment),
+    AssessmentSubmission(AssessmentSubmission),
+    Enrollment(Enrollment),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -163,6 +180,35 @@ async fn of_kind(
                 })
                 .collect());
         }
+        Kind::Wallet => return Ok(wrap(wallets_by_ids(ctx, raw_ids).await?, Node::Wallet)),
+        Kind::WalletTransaction => {
+            let rows = transactions_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::WalletTransaction));
+        }
+        Kind::Payment => return Ok(wrap(payments_by_ids(ctx, raw_ids).await?, Node::Payment)),
+        Kind::MiningActivity => {
+            return Ok(wrap(
+                mining_by_ids(ctx, raw_ids).await?,
+                Node::MiningActivity,
+            ));
+        }
+        Kind::Course => return Ok(wrap(courses_by_ids(ctx, raw_ids).await?, Node::Course)),
+        Kind::CourseModule => {
+            let rows = modules_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::CourseModule));
+        }
+        Kind::Assessment => {
+            let rows = assessments_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::Assessment));
+        }
+        Kind::AssessmentSubmission => {
+            let rows = submissions_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::AssessmentSubmission));
+        }
+        Kind::Enrollment => {
+            let rows = enrollments_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::Enrollment));
+        }
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -222,7 +268,16 @@ async fn of_kind(
         | Kind::LocalizationAnalysis
         | Kind::CustomerBehaviorAnalysis
         | Kind::ComplianceReview
-        | Kind::GeneratedLearningPath => HashMap::new(),
+        | Kind::GeneratedLearningPath
+        | Kind::Wallet
+        | Kind::WalletTransaction
+        | Kind::Payment
+        | Kind::MiningActivity
+        | Kind::Course
+        | Kind::CourseModule
+        | Kind::Assessment
+        | Kind::AssessmentSubmission
+        | Kind::Enrollment => HashMap::new(),
     })
 }
 

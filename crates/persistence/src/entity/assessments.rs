@@ -1,4 +1,5 @@
-//! `assessments`: a user's quiz, exam or assignment in a course (Azora `Assessment`).
+//! `assessments`: a quiz, exam or assignment in a course (Azora `Assessment`), as its educator
+//! wrote it (`user_id` is the author); learners' attempts are `assessment_submissions`.
 //!
 //! `type` is QUIZ, EXAM or ASSIGNMENT; `status` is PENDING, SUBMITTED or GRADED. `questions` is a
 //! JSON array, `answers` the user's JSON answers once submitted; `passed` is NULL until graded.
@@ -29,6 +30,10 @@ pub struct Model {
     pub graded_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Percent of the maximum score needed to pass.
+    pub pass_mark: i32,
+    /// BEGINNER, INTERMEDIATE or ADVANCED: with the score, decides the mining reward.
+    pub difficulty: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,8 @@ pub struct Model {
     pub duration_minutes: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Whether completing the course needs this module.
+    pub required: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

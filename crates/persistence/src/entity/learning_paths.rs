@@ -40,6 +40,8 @@ pub struct Model {
     pub metadata: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Azora's curated paths (true), as opposed to SkillPath runs.
+    pub curated: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

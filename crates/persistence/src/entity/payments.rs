@@ -1,6 +1,6 @@
 //! `payments`: money moving in or out through a payment provider (Azora `Payment`).
 //!
-//! `status` is PENDING, PROCESSING, COMPLETED, FAILED, REFUNDED or CANCELLED. `amount` is in the
+//! `status` is PENDING, SUCCEEDED, FAILED or REFUNDED. `amount` is in the
 //! smallest unit of `currency`. `provider_reference` is the provider's id for the payment, unique
 //! per provider; `idempotency_key` is unique per user. `wallet_id` / `transaction_id` name the
 //! wallet credited or debited and its ledger row, once there is one.
@@ -30,6 +30,8 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// TOP_UP (credits the wallet) or WITHDRAWAL (debits it).
+    pub purpose: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

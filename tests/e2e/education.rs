@@ -1,0 +1,480 @@
+//! Education end to end, on SQLite and PostgreSQL: educators write courses (drafts stay theirs),
+//! learners enrol, complete modules and submit assessments; a pass mints the AZR reward exactly
+//! once, a fail mints nothing; an educator grades only their own courses' learners.
+
+use colloquy_tests::{TestApp, TestUser, e2e};
+use core_domain::Role;
+use serde_json::{Value, json};
+
+const CREATE_COURSE: &str = "mutation($i: CreateCourseInput!) { createCourse(input: $i) { course { id slug status title } } }";
+const SET_STATUS: &str = "mutation($i: SetCourseStatusInput!) { setCourseStatus(input: $i) { course { id status publishedAt } } }";
+const ADD_MODULE: &str = "mutation($i: AddCourseModuleInput!) { addCourseModule(input: $i) { module { id position required } } }";
+const CREATE_ASSESSMENT: &str = "mutation($i: CreateAssessmentInput!) { createAssessment(input: $i) { assessment { id type maxScore passMark questions } } }";
+const ENROLL: &str =
+    "mutation($i: EnrollInput!) { enroll(input: $i) { enrollment { id status progress } } }";
+const COMPLETE: &str = "mutation($i: CompleteModuleInput!) { completeModule(input: $i) { enrollment { id status progress completedModuleIds completedAt } } }";
+const SUBMIT: &str = "mutation($i: SubmitAssessmentInput!) { submitAssessment(input: $i) { submission { id status score maxScore passed } reward { id rewardAmount currency status transactionId assessmentId } } }";
+const GRADE: &str = "mutation($i: GradeSubmissionInput!) { gradeSubmission(input: $i) { submission { id status score passed feedback } reward { id rewardAmount } } }";
+const AZR: &str = "{ myWallets { currency balance transactions(first: 50) { totalCount nodes { type amount } } } myMiningActivities(first: 10) { totalCount nodes { id rewardAmount status transactionId } } }";
+
+async fn educator(app: &TestApp, email: &str) -> TestUser {
+    let user = app.register(email).await;
+    app.promote(&user, Role::Educator).await;
+    user
+}
+
+/// A published course by `teacher` with two required modules and a quiz of two questions
+/// (3 points, pass mark 60%). Returns (course, [modules], quiz).
+async fn course_with_quiz(
+    app: &TestApp,
+    teacher: &TestUser,
+    title: &str,
+) -> (String, Vec<String>, String) {
+    let course = app
+        .query(
+            Some(&teacher.token),
+            CREATE_COURSE,
+            json!({ "i": { "title": title, "description": "Learn it.", "level": "INTERMEDIATE", "tags": ["azora"] } }),
+        )
+        .await["createCourse"]["course"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut modules = Vec::new();
+    for t in ["Basics", "Practice"] {
+        let m = app
+            .query(
+                Some(&teacher.token),
+                ADD_MODULE,
+                json!({ "i": { "courseId": course, "title": t, "content": "# Read me" } }),
+            )
+            .await;
+        modules.push(
+            m["addCourseModule"]["module"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let quiz = app
+        .query(
+            Some(&teacher.token),
+            CREATE_ASSESSMENT,
+            json!({ "i": {
+                "courseId": course,
+                "type": "QUIZ",
+                "title": "Check",
+                "difficulty": "INTERMEDIATE",
+                "questions": [
+                    { "prompt": "2+2?", "options": ["3", "4"], "answer": 1 },
+                    { "prompt": "Capital of South Africa (executive)?", "options": ["Pretoria", "Durban"], "answer": 0, "points": 2 },
+                ],
+            } }),
+        )
+        .await;
+    assert_eq!(quiz["createAssessment"]["assessment"]["maxScore"], 3);
+    let quiz = quiz["createAssessment"]["assessment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (course, modules, quiz)
+}
+
+async fn publish(app: &TestApp, teacher: &TestUser, course: &str) {
+    let data = app
+        .query(
+            Some(&teacher.token),
+            SET_STATUS,
+            json!({ "i": { "courseId": course, "status": "PUBLISHED" } }),
+        )
+        .await;
+    assert_eq!(data["setCourseStatus"]["course"]["status"], "PUBLISHED");
+}
+
+fn code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+e2e!(
+    learners_see_published_courses_only_and_complete_them,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let learner = app.register("learner@example.com").await;
+        // Only educators write courses.
+        let body = app
+            .post(
+                Some(&learner.token),
+                CREATE_COURSE,
+                json!({ "i": { "title": "Mine" } }),
+            )
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body:#}");
+
+        let (course, modules, quiz) = course_with_quiz(&app, &teacher, "Draft course").await;
+        // A draft is invisible to a learner: not listed, null by id, NOT_FOUND to enrol.
+        let list = "{ courses(first: 10) { totalCount nodes { id status } } }";
+        let seen = app.query(Some(&learner.token), list, json!({})).await;
+        assert_eq!(seen["courses"]["totalCount"], 0, "{seen}");
+        let one = "query($id: ID!) { course(id: $id) { id title } }";
+        let seen = app
+            .query(Some(&learner.token), one, json!({ "id": course }))
+            .await;
+        assert!(seen["course"].is_null());
+        let node = app
+            .query(
+                Some(&learner.token),
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": quiz }),
+            )
+            .await;
+        assert!(node["node"].is_null(), "a draft's assessment is hidden too");
+        let body = app
+            .post(
+                Some(&learner.token),
+                ENROLL,
+                json!({ "i": { "courseId": course } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "{body:#}");
+        // Its educator sees it.
+        let mine = app.query(Some(&teacher.token), list, json!({})).await;
+        assert_eq!(mine["courses"]["totalCount"], 1);
+        // Archiving a draft is allowed, going back to DRAFT is not.
+        publish(&app, &teacher, &course).await;
+        let body = app
+            .post(
+                Some(&teacher.token),
+                SET_STATUS,
+                json!({ "i": { "courseId": course, "status": "DRAFT" } }),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+
+        // Published: listed, with modules in order and questions without their answers.
+        let full = "query($id: ID!) { course(id: $id) { id status modules { id title position } assessments { id questions } myEnrollment { id } } }";
+        let seen = app
+            .query(Some(&learner.token), full, json!({ "id": course }))
+            .await;
+        assert_eq!(seen["course"]["status"], "PUBLISHED");
+        assert_eq!(seen["course"]["modules"][0]["title"], "Basics");
+        assert_eq!(seen["course"]["modules"][1]["title"], "Practice");
+        assert!(
+            seen["course"]["assessments"][0]["questions"][0]
+                .get("answer")
+                .is_none()
+        );
+        assert!(seen["course"]["myEnrollment"].is_null());
+        let taught = app
+            .query(Some(&teacher.token), full, json!({ "id": course }))
+            .await;
+        assert_eq!(
+            taught["course"]["assessments"][0]["questions"][0]["answer"],
+            1
+        );
+
+        // Enrol (twice is the same enrolment), complete both modules: COMPLETED.
+        let e1 = app
+            .query(
+                Some(&learner.token),
+                ENROLL,
+                json!({ "i": { "courseId": course } }),
+            )
+            .await;
+        let e2 = app
+            .query(
+                Some(&learner.token),
+                ENROLL,
+                json!({ "i": { "courseId": course } }),
+            )
+            .await;
+        assert_eq!(
+            e1["enroll"]["enrollment"]["id"],
+            e2["enroll"]["enrollment"]["id"]
+        );
+        let half = app
+            .query(
+                Some(&learner.token),
+                COMPLETE,
+                json!({ "i": { "moduleId": modules[0] } }),
+            )
+            .await;
+        assert_eq!(half["completeModule"]["enrollment"]["progress"], 50);
+        assert_eq!(half["completeModule"]["enrollment"]["status"], "ACTIVE");
+        let done = app
+            .query(
+                Some(&learner.token),
+                COMPLETE,
+                json!({ "i": { "moduleId": modules[1] } }),
+            )
+            .await;
+        let e = &done["completeModule"]["enrollment"];
+        assert_eq!(e["progress"], 100);
+        assert_eq!(e["status"], "COMPLETED");
+        assert!(e["completedAt"].is_string());
+        assert_eq!(e["completedModuleIds"].as_array().unwrap().len(), 2);
+        let seen = app
+            .query(Some(&learner.token), full, json!({ "id": course }))
+            .await;
+        assert_eq!(
+            seen["course"]["myEnrollment"]["id"],
+            e1["enroll"]["enrollment"]["id"]
+        );
+    }
+);
+
+e2e!(
+    passing_twice_mints_once_and_failing_mints_nothing,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let learner = app.register("learner@example.com").await;
+        let (course, _, quiz) = course_with_quiz(&app, &teacher, "Rewards").await;
+        publish(&app, &teacher, &course).await;
+        // Not enrolled: refused.
+        let body = app
+            .post(
+                Some(&learner.token),
+                SUBMIT,
+                json!({ "i": { "assessmentId": quiz, "answers": [1, 0] } }),
+            )
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body:#}");
+        app.query(
+            Some(&learner.token),
+            ENROLL,
+            json!({ "i": { "courseId": course } }),
+        )
+        .await;
+
+        // A fail (1 of 3): graded, no reward, no wallet.
+        let failed = app
+            .query(
+                Some(&learner.token),
+                SUBMIT,
+                json!({ "i": { "assessmentId": quiz, "answers": [1, 1] } }),
+            )
+            .await;
+        let s = &failed["submitAssessment"];
+        assert_eq!(s["submission"]["status"], "GRADED");
+        assert_eq!(s["submission"]["score"], 1);
+        assert_eq!(s["submission"]["passed"], false);
+        assert!(s["reward"].is_null());
+        let w = app.query(Some(&learner.token), AZR, json!({})).await;
+        assert_eq!(w["myWallets"], json!([]), "failing mints nothing");
+        assert_eq!(w["myMiningActivities"]["totalCount"], 0);
+
+        // A pass (3 of 3, INTERMEDIATE, 100%): 30.00 AZR.
+        let passed = app
+            .query(
+                Some(&learner.token),
+                SUBMIT,
+                json!({ "i": { "assessmentId": quiz, "answers": [1, 0] } }),
+            )
+            .await;
+        let s = &passed["submitAssessment"];
+        assert_eq!(s["submission"]["passed"], true);
+        assert_eq!(s["reward"]["rewardAmount"], "30.00");
+        assert_eq!(s["reward"]["currency"], "AZR");
+        assert_eq!(s["reward"]["status"], "REWARDED");
+        assert_eq!(s["reward"]["assessmentId"], quiz.as_str());
+        // Passing again, also twice at once: no second reward.
+        let again = |_: usize| {
+            let app = &app;
+            let learner = &learner;
+            let quiz = quiz.clone();
+            async move {
+                app.query(
+                    Some(&learner.token),
+                    SUBMIT,
+                    json!({ "i": { "assessmentId": quiz, "answers": [1, 0] } }),
+                )
+                .await
+            }
+        };
+        let answers = futures::future::join_all((0..3).map(again)).await;
+        for a in &answers {
+            assert_eq!(a["submitAssessment"]["submission"]["passed"], true);
+            assert!(a["submitAssessment"]["reward"].is_null(), "{a}");
+        }
+        let w = app.query(Some(&learner.token), AZR, json!({})).await;
+        assert_eq!(w["myWallets"][0]["currency"], "AZR");
+        assert_eq!(w["myWallets"][0]["balance"], "30.00");
+        assert_eq!(w["myWallets"][0]["transactions"]["totalCount"], 1);
+        assert_eq!(
+            w["myWallets"][0]["transactions"]["nodes"][0]["type"],
+            "MINING_REWARD"
+        );
+        assert_eq!(w["myMiningActivities"]["totalCount"], 1);
+        assert_eq!(
+            w["myMiningActivities"]["nodes"][0]["transactionId"],
+            s["reward"]["transactionId"]
+        );
+        let minted = persistence::payments::mining_for(
+            app.db().conn(),
+            &learner.db_id,
+            &colloquy_tests::raw_id(&quiz),
+        )
+        .await
+        .unwrap();
+        assert_eq!(minted.len(), 1);
+    }
+);
+
+e2e!(
+    an_educator_grades_only_their_own_learners,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let other = educator(&app, "other@example.com").await;
+        let learner = app.register("learner@example.com").await;
+        let (course, _, _) = course_with_quiz(&app, &teacher, "Essays").await;
+        let essay = app
+            .query(
+                Some(&teacher.token),
+                CREATE_ASSESSMENT,
+                json!({ "i": { "courseId": course, "type": "ASSIGNMENT", "title": "Essay", "questions": [{ "prompt": "Write about Ubuntu." }], "maxScore": 10, "passMark": 50 } }),
+            )
+            .await["createAssessment"]["assessment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        publish(&app, &teacher, &course).await;
+        // Another educator cannot change the course.
+        let body = app
+            .post(
+                Some(&other.token),
+                ADD_MODULE,
+                json!({ "i": { "courseId": course, "title": "Mine now" } }),
+            )
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body:#}");
+        app.query(
+            Some(&learner.token),
+            ENROLL,
+            json!({ "i": { "courseId": course } }),
+        )
+        .await;
+        let submitted = app
+            .query(Some(&learner.token), SUBMIT, json!({ "i": { "assessmentId": essay, "answers": { "text": "Ubuntu: I am because we are." } } }))
+            .await;
+        let sub = &submitted["submitAssessment"]["submission"];
+        assert_eq!(sub["status"], "SUBMITTED");
+        assert!(sub["passed"].is_null());
+        let sub_id = sub["id"].as_str().unwrap().to_owned();
+
+        // The other educator can neither grade it nor see it.
+        let body = app
+            .post(
+                Some(&other.token),
+                GRADE,
+                json!({ "i": { "submissionId": sub_id, "score": 10 } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "{body:#}");
+        let seen = app
+            .query(
+                Some(&other.token),
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": sub_id }),
+            )
+            .await;
+        assert!(seen["node"].is_null());
+        let list = "query($id: ID!) { node(id: $id) { ... on Assessment { submissions { totalCount nodes { id score } } } } }";
+        let theirs = app
+            .query(Some(&other.token), list, json!({ "id": essay }))
+            .await;
+        assert_eq!(theirs["node"]["submissions"]["totalCount"], 0);
+        // Its own educator sees and grades it; the pass mints the reward.
+        let mine = app
+            .query(Some(&teacher.token), list, json!({ "id": essay }))
+            .await;
+        assert_eq!(mine["node"]["submissions"]["totalCount"], 1);
+        let body = app
+            .post(
+                Some(&teacher.token),
+                GRADE,
+                json!({ "i": { "submissionId": sub_id, "score": 11 } }),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+        let graded = app
+            .query(
+                Some(&teacher.token),
+                GRADE,
+                json!({ "i": { "submissionId": sub_id, "score": 8, "feedback": "Well argued." } }),
+            )
+            .await;
+        let g = &graded["gradeSubmission"];
+        assert_eq!(g["submission"]["status"], "GRADED");
+        assert_eq!(g["submission"]["passed"], true);
+        assert_eq!(g["reward"]["rewardAmount"], "10.00");
+        let body = app
+            .post(
+                Some(&teacher.token),
+                GRADE,
+                json!({ "i": { "submissionId": sub_id, "score": 9 } }),
+            )
+            .await;
+        assert_eq!(code(&body), "CONFLICT", "graded once: {body:#}");
+        let own = app
+            .query(Some(&learner.token), list, json!({ "id": essay }))
+            .await;
+        assert_eq!(own["node"]["submissions"]["nodes"][0]["score"], 8);
+    }
+);
+
+e2e!(
+    users_change_their_own_profile_name_and_avatar,
+    |app: TestApp| async move {
+        let ada = app.register("ada@example.com").await;
+        let me = "{ me { name avatarUrl profile { bio headline location timezone locale preferences } } }";
+        let before = app.query(Some(&ada.token), me, json!({})).await;
+        assert!(
+            before["me"]["profile"].is_null(),
+            "no profile until written"
+        );
+        let update = "mutation($i: UpdateMyProfileInput!) { updateMyProfile(input: $i) { user { id name avatarUrl } profile { bio headline timezone locale preferences } } }";
+        let data = app
+            .query(
+                Some(&ada.token),
+                update,
+                json!({ "i": {
+                "name": "Ada L.",
+                "avatarUrl": "https://example.com/ada.png",
+                "bio": "Learner.",
+                "headline": "Student at Azora",
+                "timezone": "Africa/Johannesburg",
+                "locale": "en-ZA",
+                "preferences": { "theme": "dark" },
+            } }),
+            )
+            .await;
+        let p = &data["updateMyProfile"];
+        assert_eq!(p["user"]["id"], ada.global_id.as_str());
+        assert_eq!(p["user"]["name"], "Ada L.");
+        assert_eq!(p["user"]["avatarUrl"], "https://example.com/ada.png");
+        assert_eq!(p["profile"]["preferences"]["theme"], "dark");
+        // Fields left out stay; an empty one clears.
+        app.query(Some(&ada.token), update, json!({ "i": { "bio": "" } }))
+            .await;
+        let after = app.query(Some(&ada.token), me, json!({})).await;
+        assert!(after["me"]["profile"]["bio"].is_null());
+        assert_eq!(after["me"]["profile"]["headline"], "Student at Azora");
+        assert_eq!(after["me"]["name"], "Ada L.");
+        for (field, value) in [
+            ("avatarUrl", json!("javascript:alert(1)")),
+            ("timezone", json!("Mars Standard; DROP")),
+            ("preferences", json!([1, 2])),
+        ] {
+            let body = app
+                .post(Some(&ada.token), update, json!({ "i": { field: value } }))
+                .await;
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{body:#}"
+            );
+            assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body:#}");
+        }
+    }
+);
