@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+pub mod community;
 pub mod enums;
 pub mod ids;
 pub mod pagination;

@@ -16,7 +16,11 @@ use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
 use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
+use crate::audit::AuditService;
 use crate::journals::JournalService;
+use crate::marketplace::MarketplaceService;
+use crate::notifications::NotificationService;
+use crate::safety::SafetyService;
 use crate::platform::config::Config;
 use crate::platform::events;
 use crate::platform::rate_limit::{self, RateLimiter};
@@ -128,7 +132,22 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         Arc::clone(&accounts),
         config.chat.session_idle,
     ));
+    let notifications = Arc::new(NotificationService::new(
+        db.clone(),
+        conversations.events().clone(),
+    ));
     let services = Services {
+        marketplace: Arc::new(MarketplaceService::new(
+            db.clone(),
+            Arc::clone(&notifications),
+        )),
+        safety: Arc::new(SafetyService::new(
+            db.clone(),
+            Arc::clone(&conversations),
+            Arc::clone(&notifications),
+        )),
+        audit: Arc::new(AuditService::new(db.clone())),
+        notifications,
         limiter: Arc::new(RateLimiter::across_instances(
             "request",
             config.limits.requests_per_minute,

@@ -18,7 +18,12 @@ use crate::chat::ChatService;
 use crate::conversations::ConversationService;
 use crate::conversations::loaders::ConversationLoaders;
 use crate::error::{ApiError, ApiResult};
+use crate::audit::AuditService;
 use crate::journals::JournalService;
+use crate::marketplace::MarketplaceService;
+use crate::marketplace::loaders::MarketplaceLoaders;
+use crate::notifications::NotificationService;
+use crate::safety::SafetyService;
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
 use crate::practice::PracticeService;
@@ -44,6 +49,14 @@ pub struct Services {
     pub journals: Arc<JournalService>,
     /// The practice coach: scenarios, presets, invitations, sessions.
     pub practice: Arc<PracticeService>,
+    /// Azora's notifications (lists, marks, the live subscription, staff notices).
+    pub notifications: Arc<NotificationService>,
+    /// Azora's job marketplace.
+    pub marketplace: Arc<MarketplaceService>,
+    /// Safety incidents and their triage.
+    pub safety: Arc<SafetyService>,
+    /// The audit log and deleted records, for admins.
+    pub audit: Arc<AuditService>,
 }
 
 /// Facts about the request being served.
@@ -93,6 +106,7 @@ pub struct Loaders {
     pub catalogue: DataLoader<CatalogueRows>,
     pub research: ResearchLoaders,
     pub practice: PracticeLoaders,
+    pub marketplace: MarketplaceLoaders,
 }
 
 impl Loaders {
@@ -103,6 +117,7 @@ impl Loaders {
             catalogue: batching(CatalogueRows(db.clone())),
             research: ResearchLoaders::new(db),
             practice: PracticeLoaders::new(db),
+            marketplace: crate::marketplace::loaders::loaders(db),
         }
     }
 }

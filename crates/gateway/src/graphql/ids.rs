@@ -36,6 +36,12 @@ pub enum Kind {
     Journal,
     Scenario,
     QuotaPreset,
+    Notification,
+    Skill,
+    Job,
+    JobApplication,
+    SafetyIncident,
+    AuditEvent,
 }
 
 impl Kind {
@@ -57,6 +63,12 @@ impl Kind {
         Kind::Journal,
         Kind::Scenario,
         Kind::QuotaPreset,
+        Kind::Notification,
+        Kind::Skill,
+        Kind::Job,
+        Kind::JobApplication,
+        Kind::SafetyIncident,
+        Kind::AuditEvent,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -79,6 +91,12 @@ impl Kind {
             Kind::Journal => "Journal",
             Kind::Scenario => "Scenario",
             Kind::QuotaPreset => "QuotaPreset",
+            Kind::Notification => "Notification",
+            Kind::Skill => "Skill",
+            Kind::Job => "Job",
+            Kind::JobApplication => "JobApplication",
+            Kind::SafetyIncident => "SafetyIncident",
+            Kind::AuditEvent => "AuditEvent",
         }
     }
 

@@ -23,7 +23,10 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
-use crate::{accounts, catalogue, chat, conversations, journals, practice, research};
+use crate::{
+    accounts, audit, catalogue, chat, conversations, journals, marketplace, notifications,
+    practice, research, safety,
+};
 use context::Services;
 
 #[derive(MergedObject, Default)]
@@ -37,6 +40,10 @@ pub struct Query(
     accounts::graphql::AdminQuery,
     research::graphql::ResearchQuery,
     journals::graphql::JournalQuery,
+    notifications::graphql::NotificationQuery,
+    marketplace::graphql::MarketplaceQuery,
+    safety::graphql::SafetyQuery,
+    audit::graphql::AuditQuery,
     node::NodeQuery,
 );
 
@@ -53,12 +60,17 @@ pub struct Mutation(
     accounts::graphql::DisclaimerMutation,
     catalogue::graphql::CatalogueMutation,
     journals::graphql::JournalMutation,
+    notifications::graphql::NotificationMutation,
+    marketplace::graphql::MarketplaceMutation,
+    safety::graphql::SafetyMutation,
+    audit::graphql::AuditMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     conversations::graphql::MessageSubscription,
     chat::graphql::ChatSubscription,
+    notifications::graphql::NotificationSubscription,
 );
 
 pub type ColloquySchema = Schema<Query, Mutation, Subscription>;

@@ -28,7 +28,13 @@ use crate::conversations::graphql::{
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
+use crate::audit::graphql::{AuditEvent, events_by_ids as audit_events_by_ids};
 use crate::journals::graphql::{Journal, journals_by_ids};
+use crate::marketplace::graphql::{
+    Job, JobApplication, Skill, applications_by_ids, jobs_by_ids, skills_by_ids,
+};
+use crate::notifications::graphql::{Notification, notifications_by_ids};
+use crate::safety::graphql::{SafetyIncident, incidents_by_ids};
 use crate::practice::graphql::{
     Invitation, QuotaPreset, Scenario, invitations_by_ids, presets_by_ids, scenarios_by_ids,
 };
@@ -61,6 +67,12 @@ pub enum Node {
     Scenario(Scenario),
     QuotaPreset(QuotaPreset),
     Invitation(Invitation),
+    Notification(Notification),
+    Skill(Skill),
+    Job(Job),
+    JobApplication(JobApplication),
+    SafetyIncident(SafetyIncident),
+    AuditEvent(AuditEvent),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -120,6 +132,24 @@ async fn of_kind(
                 Node::Invitation,
             ));
         }
+        Kind::Notification => {
+            let rows = notifications_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::Notification));
+        }
+        Kind::Skill => return Ok(wrap(skills_by_ids(ctx, raw_ids).await?, Node::Skill)),
+        Kind::Job => return Ok(wrap(jobs_by_ids(ctx, raw_ids).await?, Node::Job)),
+        Kind::JobApplication => {
+            let rows = applications_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::JobApplication));
+        }
+        Kind::SafetyIncident => {
+            let rows = incidents_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::SafetyIncident));
+        }
+        Kind::AuditEvent => {
+            let rows = audit_events_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::AuditEvent));
+        }
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -170,7 +200,13 @@ async fn of_kind(
         | Kind::Journal
         | Kind::Scenario
         | Kind::QuotaPreset
-        | Kind::Invitation => HashMap::new(),
+        | Kind::Invitation
+        | Kind::Notification
+        | Kind::Skill
+        | Kind::Job
+        | Kind::JobApplication
+        | Kind::SafetyIncident
+        | Kind::AuditEvent => HashMap::new(),
     })
 }
 
