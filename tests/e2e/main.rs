@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod audit;
 mod budgets;
 mod chat;
 mod conventions;

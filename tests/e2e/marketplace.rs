@@ -58,7 +58,9 @@ async fn wait_for_notification_subscribers(app: &TestApp, n: usize) {
 }
 
 fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
 }
 
 colloquy_tests::e2e!(
@@ -103,7 +105,11 @@ colloquy_tests::e2e!(
         wait_for_notification_subscribers(&app, 1).await;
 
         let applied = app
-            .query(Some(&applicant.token), APPLY, json!({ "i": { "jobId": job, "coverLetter": "Hire me" } }))
+            .query(
+                Some(&applicant.token),
+                APPLY,
+                json!({ "i": { "jobId": job, "coverLetter": "Hire me" } }),
+            )
             .await;
         let application = applied["applyToJob"]["application"]["id"]
             .as_str()
@@ -112,7 +118,11 @@ colloquy_tests::e2e!(
         assert_eq!(applied["applyToJob"]["application"]["status"], "SUBMITTED");
         // Once per job.
         let again = app
-            .post(Some(&applicant.token), APPLY, json!({ "i": { "jobId": job } }))
+            .post(
+                Some(&applicant.token),
+                APPLY,
+                json!({ "i": { "jobId": job } }),
+            )
             .await;
         assert_eq!(code(&again), "CONFLICT", "{again}");
         // The applicant cannot move their own application on.
@@ -172,11 +182,18 @@ colloquy_tests::e2e!(
             .await;
         assert_eq!(mine["myApplications"]["totalCount"], 1);
         assert_eq!(mine["myApplications"]["nodes"][0]["status"], "OFFERED");
-        assert_eq!(mine["myApplications"]["nodes"][0]["job"]["title"], "Full-stack developer");
+        assert_eq!(
+            mine["myApplications"]["nodes"][0]["job"]["title"],
+            "Full-stack developer"
+        );
         assert_eq!(mine["unreadNotificationCount"], 3);
         // The employer heard of the application.
         let told = app
-            .query(Some(&employer.token), "{ unreadNotificationCount notifications { nodes { type data } } }", json!({}))
+            .query(
+                Some(&employer.token),
+                "{ unreadNotificationCount notifications { nodes { type data } } }",
+                json!({}),
+            )
             .await;
         assert_eq!(told["unreadNotificationCount"], 1, "{told}");
     }
@@ -195,7 +212,11 @@ colloquy_tests::e2e!(
         let job = open_job(&app, &employer, "Data engineer").await;
         let _rival_job = open_job(&app, &rival, "Other job").await;
         let applied = app
-            .query(Some(&applicant.token), APPLY, json!({ "i": { "jobId": job } }))
+            .query(
+                Some(&applicant.token),
+                APPLY,
+                json!({ "i": { "jobId": job } }),
+            )
             .await;
         let application = applied["applyToJob"]["application"]["id"]
             .as_str()
@@ -208,12 +229,20 @@ colloquy_tests::e2e!(
             .query(Some(&employer.token), list, json!({ "j": job }))
             .await;
         assert_eq!(seen["jobApplications"]["totalCount"], 1);
-        assert_eq!(seen["jobApplications"]["nodes"][0]["id"], application.as_str());
+        assert_eq!(
+            seen["jobApplications"]["nodes"][0]["id"],
+            application.as_str()
+        );
 
         // The rival does not: the list, the look-up, node and a move all answer as for nothing.
-        let body = app.post(Some(&rival.token), list, json!({ "j": job })).await;
+        let body = app
+            .post(Some(&rival.token), list, json!({ "j": job }))
+            .await;
         assert_eq!(code(&body), "NOT_FOUND", "{body}");
-        assert!(body["data"].is_null() || body["data"]["jobApplications"].is_null(), "{body}");
+        assert!(
+            body["data"].is_null() || body["data"]["jobApplications"].is_null(),
+            "{body}"
+        );
         let look = app
             .query(
                 Some(&rival.token),
@@ -221,7 +250,10 @@ colloquy_tests::e2e!(
                 json!({ "id": application }),
             )
             .await;
-        assert!(look["jobApplication"].is_null() && look["node"].is_null(), "{look}");
+        assert!(
+            look["jobApplication"].is_null() && look["node"].is_null(),
+            "{look}"
+        );
         let moved = app
             .post(
                 Some(&rival.token),
@@ -252,16 +284,27 @@ colloquy_tests::e2e!(
             .unwrap()
             .to_owned();
         let hidden = app
-            .query(Some(&rival.token), "query($id: ID!) { job(id: $id) { id } }", json!({ "id": draft }))
+            .query(
+                Some(&rival.token),
+                "query($id: ID!) { job(id: $id) { id } }",
+                json!({ "id": draft }),
+            )
             .await;
         assert!(hidden["job"].is_null(), "{hidden}");
         let mine = app
-            .query(Some(&employer.token), "{ jobs(filter: { mine: true }) { totalCount } }", json!({}))
+            .query(
+                Some(&employer.token),
+                "{ jobs(filter: { mine: true }) { totalCount } }",
+                json!({}),
+            )
             .await;
         assert_eq!(mine["jobs"]["totalCount"], 2);
         let listed = app
             .query(Some(&rival.token), "{ jobs { totalCount } }", json!({}))
             .await;
-        assert_eq!(listed["jobs"]["totalCount"], 2, "two open jobs, no draft: {listed}");
+        assert_eq!(
+            listed["jobs"]["totalCount"], 2,
+            "two open jobs, no draft: {listed}"
+        );
     }
 );

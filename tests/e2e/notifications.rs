@@ -8,7 +8,8 @@ use core_domain::Role;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
-const NOTIFY: &str = "mutation($i: NotifyUserInput!) { notifyUser(input: $i) { notification { id type title } } }";
+const NOTIFY: &str =
+    "mutation($i: NotifyUserInput!) { notifyUser(input: $i) { notification { id type title } } }";
 const MARK: &str = "mutation($i: MarkNotificationsReadInput!) { markNotificationsRead(input: $i) { marked unreadCount } }";
 
 colloquy_tests::e2e!(
@@ -27,7 +28,10 @@ colloquy_tests::e2e!(
                 json!({ "i": { "userId": ada.global_id, "title": "hi", "body": "x" } }),
             )
             .await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{body}"
+        );
 
         let mut ids = Vec::new();
         for n in 0..3 {
@@ -39,13 +43,22 @@ colloquy_tests::e2e!(
                 )
                 .await;
             assert_eq!(sent["notifyUser"]["notification"]["type"], "SYSTEM");
-            ids.push(sent["notifyUser"]["notification"]["id"].as_str().unwrap().to_owned());
+            ids.push(
+                sent["notifyUser"]["notification"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
         }
         let count = "{ unreadNotificationCount notifications(filter: { unread: true }) { totalCount nodes { id read } } }";
         let before = app.query(Some(&ada.token), count, json!({})).await;
         assert_eq!(before["unreadNotificationCount"], 3);
         assert_eq!(before["notifications"]["totalCount"], 3);
-        assert_eq!(before["notifications"]["nodes"][0]["id"], ids[2].as_str(), "newest first");
+        assert_eq!(
+            before["notifications"]["nodes"][0]["id"],
+            ids[2].as_str(),
+            "newest first"
+        );
 
         // Bob marks Ada's: nothing changes.
         let theirs = app
@@ -53,7 +66,11 @@ colloquy_tests::e2e!(
             .await;
         assert_eq!(theirs["markNotificationsRead"]["marked"], 0);
         let hidden = app
-            .query(Some(&bob.token), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": ids[0] }))
+            .query(
+                Some(&bob.token),
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": ids[0] }),
+            )
             .await;
         assert!(hidden["node"].is_null());
 
@@ -98,9 +115,13 @@ colloquy_tests::e2e!(
         let bob = app.register("bob@example.com").await;
 
         // Ada follows on instance B; Bob too (he must hear nothing of Ada's).
-        let mut ws = WsClient::connect(&format!("ws://{}/graphql/ws", peer.addr), Some(&ada.token)).await;
+        let mut ws =
+            WsClient::connect(&format!("ws://{}/graphql/ws", peer.addr), Some(&ada.token)).await;
         let sub = ws
-            .subscribe("subscription { notificationAdded { title body } }", json!({}))
+            .subscribe(
+                "subscription { notificationAdded { title body } }",
+                json!({}),
+            )
             .await;
         let mut bob_ws =
             WsClient::connect(&format!("ws://{}/graphql/ws", peer.addr), Some(&bob.token)).await;
@@ -109,7 +130,10 @@ colloquy_tests::e2e!(
             .await;
         let deadline = tokio::time::Instant::now() + WAIT;
         while peer.state.services.notifications.subscribers() < 2 {
-            assert!(tokio::time::Instant::now() < deadline, "subscriptions did not start");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "subscriptions did not start"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         peer.state.services.notifications.events().listening().await;
@@ -132,7 +156,13 @@ colloquy_tests::e2e!(
             json!({ "i": { "userId": bob.global_id, "title": "For Bob", "body": "x" } }),
         )
         .await;
-        let bobs = bob_ws.next_for(&bob_sub, WAIT).await.expect("Bob hears his");
-        assert_eq!(bobs["data"]["notificationAdded"]["title"], "For Bob", "{bobs}");
+        let bobs = bob_ws
+            .next_for(&bob_sub, WAIT)
+            .await
+            .expect("Bob hears his");
+        assert_eq!(
+            bobs["data"]["notificationAdded"]["title"], "For Bob",
+            "{bobs}"
+        );
     }
 );

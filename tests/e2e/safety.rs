@@ -11,7 +11,9 @@ const TRIAGE: &str = "mutation($i: TriageIncidentInput!) { triageIncident(input:
 const READ: &str = "query($id: ID!) { safetyIncident(id: $id) { id status severity notes description } node(id: $id) { id } }";
 
 fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
 }
 
 colloquy_tests::e2e!(
@@ -49,18 +51,33 @@ colloquy_tests::e2e!(
 
         // Eve cannot read it, list it, or triage it.
         let read = app.query(Some(&eve.token), READ, json!({ "id": id })).await;
-        assert!(read["safetyIncident"].is_null() && read["node"].is_null(), "{read}");
+        assert!(
+            read["safetyIncident"].is_null() && read["node"].is_null(),
+            "{read}"
+        );
         let listed = app
-            .query(Some(&eve.token), "{ safetyIncidents { totalCount } }", json!({}))
+            .query(
+                Some(&eve.token),
+                "{ safetyIncidents { totalCount } }",
+                json!({}),
+            )
             .await;
         assert_eq!(listed["safetyIncidents"]["totalCount"], 0);
         let body = app
-            .post(Some(&eve.token), TRIAGE, json!({ "i": { "id": id, "status": "DISMISSED" } }))
+            .post(
+                Some(&eve.token),
+                TRIAGE,
+                json!({ "i": { "id": id, "status": "DISMISSED" } }),
+            )
             .await;
         assert_eq!(code(&body), "NOT_FOUND", "{body}");
         // The reporter may not triage their own report.
         let body = app
-            .post(Some(&ada.token), TRIAGE, json!({ "i": { "id": id, "status": "DISMISSED" } }))
+            .post(
+                Some(&ada.token),
+                TRIAGE,
+                json!({ "i": { "id": id, "status": "DISMISSED" } }),
+            )
             .await;
         assert_eq!(code(&body), "FORBIDDEN", "{body}");
 
@@ -80,8 +97,14 @@ colloquy_tests::e2e!(
                 json!({ "i": { "id": id, "status": "INVESTIGATING", "severity": "HIGH" } }),
             )
             .await;
-        assert_eq!(investigating["triageIncident"]["incident"]["status"], "INVESTIGATING");
-        assert_eq!(investigating["triageIncident"]["incident"]["severity"], "HIGH");
+        assert_eq!(
+            investigating["triageIncident"]["incident"]["status"],
+            "INVESTIGATING"
+        );
+        assert_eq!(
+            investigating["triageIncident"]["incident"]["severity"],
+            "HIGH"
+        );
         // A closed step cannot be skipped back.
         let resolved = app
             .query(
@@ -96,7 +119,11 @@ colloquy_tests::e2e!(
         assert!(r["resolvedAt"].is_string());
         assert_eq!(r["assignedToId"], moderator.global_id.as_str());
         let reopen = app
-            .post(Some(&moderator.token), TRIAGE, json!({ "i": { "id": id, "status": "OPEN" } }))
+            .post(
+                Some(&moderator.token),
+                TRIAGE,
+                json!({ "i": { "id": id, "status": "OPEN" } }),
+            )
             .await;
         assert_eq!(code(&reopen), "BAD_USER_INPUT", "{reopen}");
 
@@ -106,7 +133,11 @@ colloquy_tests::e2e!(
         assert!(mine["safetyIncident"]["notes"].is_null(), "{mine}");
         assert!(mine["safetyIncident"]["severity"].is_null(), "{mine}");
         let told = app
-            .query(Some(&ada.token), "{ notifications { totalCount nodes { type title } } }", json!({}))
+            .query(
+                Some(&ada.token),
+                "{ notifications { totalCount nodes { type title } } }",
+                json!({}),
+            )
             .await;
         assert_eq!(told["notifications"]["totalCount"], 2, "{told}");
         assert_eq!(told["notifications"]["nodes"][0]["type"], "SAFETY");

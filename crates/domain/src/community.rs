@@ -101,7 +101,10 @@ impl JobStatus {
     /// Draft → open → closed; a draft may also be closed without opening. Nothing reopens.
     pub fn can_move_to(self, next: JobStatus) -> bool {
         use JobStatus::*;
-        matches!((self, next), (Draft, Open) | (Draft, Closed) | (Open, Closed))
+        matches!(
+            (self, next),
+            (Draft, Open) | (Draft, Closed) | (Open, Closed)
+        )
     }
 }
 
@@ -158,10 +161,7 @@ impl IncidentStatus {
 /// How well `have` (skill → level) covers a job's `wants` (skill → minimum level, `None` for
 /// any level): the share of wanted skills held at or above their level, 0.0 to 1.0. A skill
 /// held below its level counts half. A job that wants nothing is fully covered.
-pub fn coverage(
-    wants: &[(String, Option<SkillLevel>)],
-    have: &HashMap<String, SkillLevel>,
-) -> f64 {
+pub fn coverage(wants: &[(String, Option<SkillLevel>)], have: &HashMap<String, SkillLevel>) -> f64 {
     if wants.is_empty() {
         return 1.0;
     }

@@ -11,22 +11,22 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::accounts::AccountService;
+use crate::audit::AuditService;
 use crate::catalogue::CatalogueService;
 use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
 use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
-use crate::audit::AuditService;
 use crate::journals::JournalService;
 use crate::marketplace::MarketplaceService;
 use crate::notifications::NotificationService;
-use crate::safety::SafetyService;
 use crate::platform::config::Config;
 use crate::platform::events;
 use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
 use crate::practice::PracticeService;
 use crate::research::ResearchService;
+use crate::safety::SafetyService;
 
 /// Connects to the database and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod catalogue;
 pub mod chat;
 pub mod cli;
@@ -16,8 +17,7 @@ pub mod http;
 pub mod journals;
 pub mod marketplace;
 pub mod notifications;
-pub mod safety;
-pub mod audit;
 pub mod platform;
 pub mod practice;
 pub mod research;
+pub mod safety;

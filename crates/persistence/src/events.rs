@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use core_domain::pagination::PageArgs;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select,
+};
 
 use crate::audit::Event;
 use crate::cursor::Keyset;

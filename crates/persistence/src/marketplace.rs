@@ -197,7 +197,10 @@ pub async fn find_job(db: &impl ConnectionTrait, id: &str) -> Result<Option<Job>
     Ok(jobs::Entity::find_by_id(id.to_owned()).one(db).await?)
 }
 
-pub async fn jobs_by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Job>, StoreError> {
+pub async fn jobs_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<Job>, StoreError> {
     crate::rows::by_ids::<jobs::Entity>(db, ids).await
 }
 
@@ -417,10 +420,12 @@ pub enum ApplicationScope {
 
 fn applications_of(scope: &ApplicationScope) -> Select<job_applications::Entity> {
     match scope {
-        ApplicationScope::Job(j) => job_applications::Entity::find()
-            .filter(job_applications::Column::JobId.eq(j.clone())),
-        ApplicationScope::Applicant(u) => job_applications::Entity::find()
-            .filter(job_applications::Column::UserId.eq(u.clone())),
+        ApplicationScope::Job(j) => {
+            job_applications::Entity::find().filter(job_applications::Column::JobId.eq(j.clone()))
+        }
+        ApplicationScope::Applicant(u) => {
+            job_applications::Entity::find().filter(job_applications::Column::UserId.eq(u.clone()))
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 use core_domain::pagination::PageArgs;
 use core_domain::time;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select,
+};
 
 use crate::cursor::Keyset;
 use crate::entity::notifications::{Column, Entity};

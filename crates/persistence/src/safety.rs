@@ -55,7 +55,10 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Incident
     Ok(Entity::find_by_id(id.to_owned()).one(db).await?)
 }
 
-pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Incident>, StoreError> {
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<Incident>, StoreError> {
     crate::rows::by_ids::<Entity>(db, ids).await
 }
 

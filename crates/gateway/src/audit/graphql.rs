@@ -59,7 +59,10 @@ impl AuditEvent {
     /// The record changed: its global id when its type is one of this API's.
     async fn entity_id(&self) -> Option<ID> {
         let raw = self.0.entity_id.as_deref()?;
-        Some(entity_global(self.0.entity_type.as_deref().unwrap_or(""), raw))
+        Some(entity_global(
+            self.0.entity_type.as_deref().unwrap_or(""),
+            raw,
+        ))
     }
     /// A summary of the change, with secrets redacted.
     async fn summary(&self) -> Json {

@@ -26,7 +26,9 @@ fn require_admin(caller: &Caller) -> ApiResult<()> {
     if caller.actor.is_admin() {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("only admins read the audit log and deleted records"))
+        Err(ApiError::Forbidden(
+            "only admins read the audit log and deleted records",
+        ))
     }
 }
 
@@ -56,7 +58,11 @@ impl AuditService {
     }
 
     /// Events among `ids`, for admins (none for anyone else), for `node(id:)`.
-    pub async fn events_by_ids(&self, caller: Option<&Caller>, ids: &[String]) -> ApiResult<Vec<Event>> {
+    pub async fn events_by_ids(
+        &self,
+        caller: Option<&Caller>,
+        ids: &[String],
+    ) -> ApiResult<Vec<Event>> {
         if !caller.is_some_and(|c| c.actor.is_admin()) {
             return Ok(Vec::new());
         }

@@ -12,24 +12,24 @@ pub use persistence::sessions::Origin;
 
 use crate::accounts::loaders::UserRows;
 use crate::accounts::{AccountService, Caller};
+use crate::audit::AuditService;
 use crate::catalogue::CatalogueService;
 use crate::catalogue::loaders::CatalogueRows;
 use crate::chat::ChatService;
 use crate::conversations::ConversationService;
 use crate::conversations::loaders::ConversationLoaders;
 use crate::error::{ApiError, ApiResult};
-use crate::audit::AuditService;
 use crate::journals::JournalService;
 use crate::marketplace::MarketplaceService;
 use crate::marketplace::loaders::MarketplaceLoaders;
 use crate::notifications::NotificationService;
-use crate::safety::SafetyService;
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
 use crate::practice::PracticeService;
 use crate::practice::loaders::PracticeLoaders;
 use crate::research::ResearchService;
 use crate::research::loaders::ResearchLoaders;
+use crate::safety::SafetyService;
 
 /// Shared by every request: the areas' services and what the transport needs.
 #[derive(Clone)]

@@ -20,6 +20,7 @@ use async_graphql::{Context, ID, Interface, Object};
 use crate::accounts::graphql::{
     ApiToken, ContactMethod, ExternalIdentity, Session, User, visible_users,
 };
+use crate::audit::graphql::{AuditEvent, events_by_ids as audit_events_by_ids};
 use crate::catalogue::graphql::{Persona, Room, personas_by_ids, rooms_by_ids};
 use crate::chat::graphql::ApiKey;
 use crate::conversations::graphql::{
@@ -28,19 +29,18 @@ use crate::conversations::graphql::{
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
-use crate::audit::graphql::{AuditEvent, events_by_ids as audit_events_by_ids};
 use crate::journals::graphql::{Journal, journals_by_ids};
 use crate::marketplace::graphql::{
     Job, JobApplication, Skill, applications_by_ids, jobs_by_ids, skills_by_ids,
 };
 use crate::notifications::graphql::{Notification, notifications_by_ids};
-use crate::safety::graphql::{SafetyIncident, incidents_by_ids};
 use crate::practice::graphql::{
     Invitation, QuotaPreset, Scenario, invitations_by_ids, presets_by_ids, scenarios_by_ids,
 };
 use crate::research::graphql::{
     ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
 };
+use crate::safety::graphql::{SafetyIncident, incidents_by_ids};
 
 /// A record with a global id, which `node(id:)` finds again.
 #[derive(Interface, Clone)]

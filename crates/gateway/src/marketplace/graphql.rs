@@ -10,9 +10,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::loaders::{SkillId, SkillsOfJob, SkillsOfUser};
-use super::service::{
-    self, JobDraft, JobFilter, JobPage, MarketplaceService,
-};
+use super::service::{self, JobDraft, JobFilter, JobPage, MarketplaceService};
 use crate::accounts::graphql::{User, user_link};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{
@@ -272,7 +270,10 @@ impl Job {
 pub async fn jobs_by_ids(ctx: &Context<'_>, ids: &[String]) -> ApiResult<HashMap<String, Job>> {
     let caller = ctx.request()?.caller.as_ref();
     let rows = market(ctx)?.jobs_by_ids(caller, ids).await?;
-    Ok(rows.into_iter().map(|j| (j.id.clone(), Job::from(j))).collect())
+    Ok(rows
+        .into_iter()
+        .map(|j| (j.id.clone(), Job::from(j)))
+        .collect())
 }
 
 /// An application to a job, seen by its applicant and the job's employer.
@@ -394,9 +395,14 @@ impl MarketplaceQuery {
     ) -> ApiResult<Connection<String, Skill, KnownTotal, EmptyFields>> {
         let args = page_args(first, after, last, before)?;
         let rows = market(ctx)?.skills().await?;
-        list_connection(rows, &args, "skills", |s| &s.id, KnownTotal, |s| {
-            Skill(Arc::new(s))
-        })
+        list_connection(
+            rows,
+            &args,
+            "skills",
+            |s| &s.id,
+            KnownTotal,
+            |s| Skill(Arc::new(s)),
+        )
     }
 
     /// The skills you hold.
@@ -485,7 +491,9 @@ impl MarketplaceQuery {
         let args = page_args(first, after, last, before)?;
         let job_id = ids::decode(&job_id, Kind::Job, "jobId")?;
         let caller = ctx.request()?.require()?;
-        let (page, scope) = market(ctx)?.job_applications(caller, &job_id, &args).await?;
+        let (page, scope) = market(ctx)?
+            .job_applications(caller, &job_id, &args)
+            .await?;
         let name = MarketplaceService::application_ordering();
         Ok(connection(
             page,
@@ -518,7 +526,11 @@ impl MarketplaceQuery {
     }
 
     /// An application: yours, or one to a job you posted; null otherwise.
-    async fn job_application(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<JobApplication>> {
+    async fn job_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<JobApplication>> {
         let Some(id) = ids::decode_lookup(&id, Kind::JobApplication, "id")? else {
             return Ok(None);
         };
@@ -635,9 +647,9 @@ pub struct WithdrawApplicationPayload {
 
 fn amount(v: Option<String>, field: &'static str) -> ApiResult<Option<i64>> {
     v.map(|s| {
-        s.trim()
-            .parse::<i64>()
-            .map_err(|_| ApiError::bad_input(field, "must be an integer amount in the smallest unit"))
+        s.trim().parse::<i64>().map_err(|_| {
+            ApiError::bad_input(field, "must be an integer amount in the smallest unit")
+        })
     })
     .transpose()
 }
@@ -656,7 +668,12 @@ impl MarketplaceMutation {
         let skill_id = ids::decode(&input.skill_id, Kind::Skill, "skillId")?;
         let caller = ctx.request()?.require()?;
         let row = market(ctx)?
-            .set_my_skill(caller, &skill_id, input.level.into(), input.years_experience)
+            .set_my_skill(
+                caller,
+                &skill_id,
+                input.level.into(),
+                input.years_experience,
+            )
             .await?;
         Ok(SetMySkillPayload {
             user_skill: UserSkill(row),

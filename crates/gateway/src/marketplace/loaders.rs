@@ -51,7 +51,9 @@ impl Loader<SkillsOfJob> for MarketRows {
         let mut by: HashMap<SkillsOfJob, Vec<JobSkill>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for row in marketplace::job_skills(self.0.conn(), &ids).await? {
-            by.entry(SkillsOfJob(row.job_id.clone())).or_default().push(row);
+            by.entry(SkillsOfJob(row.job_id.clone()))
+                .or_default()
+                .push(row);
         }
         Ok(by.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
@@ -68,7 +70,9 @@ impl Loader<SkillsOfUser> for MarketRows {
         let mut by: HashMap<SkillsOfUser, Vec<UserSkill>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for row in marketplace::user_skills(self.0.conn(), &ids).await? {
-            by.entry(SkillsOfUser(row.user_id.clone())).or_default().push(row);
+            by.entry(SkillsOfUser(row.user_id.clone()))
+                .or_default()
+                .push(row);
         }
         Ok(by.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }

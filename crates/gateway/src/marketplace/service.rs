@@ -145,7 +145,15 @@ impl MarketplaceService {
         if !store::remove_user_skill(&txn, me, skill_id).await? {
             return Err(ApiError::NotFound);
         }
-        audit::record(&txn, Some(me), "skill.removed", "Skill", skill_id, json!({})).await?;
+        audit::record(
+            &txn,
+            Some(me),
+            "skill.removed",
+            "Skill",
+            skill_id,
+            json!({}),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -171,7 +179,11 @@ impl MarketplaceService {
             .filter(|j| Self::can_see_job(caller, j)))
     }
 
-    pub async fn jobs_by_ids(&self, caller: Option<&Caller>, ids: &[String]) -> ApiResult<Vec<Job>> {
+    pub async fn jobs_by_ids(
+        &self,
+        caller: Option<&Caller>,
+        ids: &[String],
+    ) -> ApiResult<Vec<Job>> {
         Ok(store::jobs_by_ids(self.db.conn(), ids)
             .await?
             .into_iter()
@@ -188,14 +200,14 @@ impl MarketplaceService {
         let title = text(d.title, "title", 200)?;
         let description = text(d.description, "description", 20_000)?;
         let company = text(d.company, "company", 200)?;
-        let location = d
-            .location
-            .map(|l| text(l, "location", 200))
-            .transpose()?;
+        let location = d.location.map(|l| text(l, "location", 200)).transpose()?;
         if let (Some(a), Some(b)) = (d.salary_min, d.salary_max)
             && a > b
         {
-            return Err(ApiError::bad_input("salaryMax", "must not be below salaryMin"));
+            return Err(ApiError::bad_input(
+                "salaryMax",
+                "must not be below salaryMin",
+            ));
         }
         if d.salary_min.is_some_and(|v| v < 0) {
             return Err(ApiError::bad_input("salaryMin", "must not be negative"));
@@ -208,13 +220,24 @@ impl MarketplaceService {
             if wanted.iter().any(|w| &w.0 == skill) {
                 return Err(ApiError::bad_input("skills", "lists a skill twice"));
             }
-            wanted.push((skill.clone(), level.map(|l| l.as_str().to_owned()), *required));
+            wanted.push((
+                skill.clone(),
+                level.map(|l| l.as_str().to_owned()),
+                *required,
+            ));
         }
         let ids: Vec<String> = wanted.iter().map(|w| w.0.clone()).collect();
         if store::skills_by_ids(self.db.conn(), &ids).await?.len() != ids.len() {
-            return Err(ApiError::bad_input("skills", "names a skill that does not exist"));
+            return Err(ApiError::bad_input(
+                "skills",
+                "names a skill that does not exist",
+            ));
         }
-        let status = if d.open { JobStatus::Open } else { JobStatus::Draft };
+        let status = if d.open {
+            JobStatus::Open
+        } else {
+            JobStatus::Draft
+        };
         let txn = self.db.conn().begin().await?;
         let job = store::create_job(
             &txn,
@@ -362,7 +385,12 @@ impl MarketplaceService {
     pub fn coverage(wants: &[JobSkill], have: &HashMap<String, SkillLevel>) -> ApiResult<f64> {
         let wants = wants
             .iter()
-            .map(|w| Ok((w.skill_id.clone(), w.min_level.as_deref().map(level).transpose()?)))
+            .map(|w| {
+                Ok((
+                    w.skill_id.clone(),
+                    w.min_level.as_deref().map(level).transpose()?,
+                ))
+            })
             .collect::<ApiResult<Vec<_>>>()?;
         Ok(community::coverage(&wants, have))
     }
@@ -440,7 +468,10 @@ impl MarketplaceService {
             .await?
             .ok_or(ApiError::NotFound)?;
         if job.status != JobStatus::Open.as_str() {
-            return Err(ApiError::bad_input("jobId", "the job is not open for applications"));
+            return Err(ApiError::bad_input(
+                "jobId",
+                "the job is not open for applications",
+            ));
         }
         if Self::is_poster(caller, &job) {
             return Err(ApiError::bad_input("jobId", "you posted this job"));
@@ -448,7 +479,9 @@ impl MarketplaceService {
         let cover_letter = cover_letter
             .map(|c| text(c, "coverLetter", 10_000))
             .transpose()?;
-        let resume_url = resume_url.map(|r| text(r, "resumeUrl", 2_000)).transpose()?;
+        let resume_url = resume_url
+            .map(|r| text(r, "resumeUrl", 2_000))
+            .transpose()?;
         let me = &caller.actor.user_id;
         let txn = self.db.conn().begin().await?;
         let app = store::apply(&txn, job_id, me, cover_letter, resume_url)
@@ -517,7 +550,9 @@ impl MarketplaceService {
         if !store::move_application(&txn, id, from.as_str(), to.as_str(), by == Mover::Employer)
             .await?
         {
-            return Err(ApiError::Conflict("the application changed meanwhile".into()));
+            return Err(ApiError::Conflict(
+                "the application changed meanwhile".into(),
+            ));
         }
         let (recipient, title) = match by {
             Mover::Employer => (
@@ -586,7 +621,10 @@ impl MarketplaceService {
             return Err(ApiError::NotFound);
         }
         let scope = ApplicationScope::Job(job_id.to_owned());
-        Ok((store::page_applications(self.db.conn(), &scope, args).await?, scope))
+        Ok((
+            store::page_applications(self.db.conn(), &scope, args).await?,
+            scope,
+        ))
     }
 
     /// A page of the caller's own applications.
@@ -596,7 +634,10 @@ impl MarketplaceService {
         args: &PageArgs,
     ) -> ApiResult<(Page<Application>, ApplicationScope)> {
         let scope = ApplicationScope::Applicant(caller.actor.user_id.clone());
-        Ok((store::page_applications(self.db.conn(), &scope, args).await?, scope))
+        Ok((
+            store::page_applications(self.db.conn(), &scope, args).await?,
+            scope,
+        ))
     }
 
     pub async fn count_applications(&self, scope: &ApplicationScope) -> ApiResult<u64> {

@@ -93,8 +93,7 @@ impl NotificationTotal {
     }
 }
 
-pub type NotificationConnection =
-    Connection<String, Notification, NotificationTotal, EmptyFields>;
+pub type NotificationConnection = Connection<String, Notification, NotificationTotal, EmptyFields>;
 
 #[derive(Default)]
 pub struct NotificationQuery;
@@ -175,15 +174,16 @@ impl NotificationMutation {
     ) -> ApiResult<MarkNotificationsReadPayload> {
         let ids = match (input.ids, input.all.unwrap_or(false)) {
             (Some(_), true) => {
-                return Err(ApiError::bad_input("all", "give either ids or all, not both"));
+                return Err(ApiError::bad_input(
+                    "all",
+                    "give either ids or all, not both",
+                ));
             }
             (None, false) => return Err(ApiError::bad_input("ids", "give ids, or all: true")),
             (None, true) => None,
             (Some(list), false) => Some(
                 list.iter()
-                    .filter_map(|id| {
-                        ids::decode_lookup(id, Kind::Notification, "ids").transpose()
-                    })
+                    .filter_map(|id| ids::decode_lookup(id, Kind::Notification, "ids").transpose())
                     .collect::<ApiResult<Vec<_>>>()?,
             ),
         };

@@ -685,16 +685,16 @@ impl PracticeService {
     async fn claim(&self, invitation: &Invitation, user_id: &str) -> ApiResult<()> {
         let txn = self.db.conn().begin().await?;
         if store::claim_invitation(&txn, &invitation.id, user_id, time::now()).await? {
-        audit::record(
-            &txn,
-            Some(user_id),
-            "invitation.claimed",
-            "Invitation",
-            &invitation.id,
-            json!({}),
-        )
-        .await?;
-        txn.commit().await?;
+            audit::record(
+                &txn,
+                Some(user_id),
+                "invitation.claimed",
+                "Invitation",
+                &invitation.id,
+                json!({}),
+            )
+            .await?;
+            txn.commit().await?;
             Ok(())
         } else {
             // Someone else won the race, or it expired just now.

@@ -20,7 +20,10 @@ fn safety<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a SafetyService> {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(name = "IncidentStatus", remote = "core_domain::community::IncidentStatus")]
+#[graphql(
+    name = "IncidentStatus",
+    remote = "core_domain::community::IncidentStatus"
+)]
 pub enum IncidentStatus {
     Open,
     Investigating,
@@ -64,8 +67,7 @@ pub enum IncidentSubject {
 }
 
 fn stored<T: std::str::FromStr<Err = core_domain::enums::UnknownVariant>>(s: &str) -> ApiResult<T> {
-    s.parse()
-        .map_err(persistence_error)
+    s.parse().map_err(persistence_error)
 }
 
 fn persistence_error(e: core_domain::enums::UnknownVariant) -> ApiError {
@@ -203,8 +205,7 @@ impl IncidentTotal {
     }
 }
 
-pub type SafetyIncidentConnection =
-    Connection<String, SafetyIncident, IncidentTotal, EmptyFields>;
+pub type SafetyIncidentConnection = Connection<String, SafetyIncident, IncidentTotal, EmptyFields>;
 
 #[derive(InputObject, Default)]
 pub struct IncidentFilter {
@@ -241,7 +242,11 @@ impl SafetyQuery {
     }
 
     /// A safety incident: one you reported, or any for moderators; null otherwise.
-    async fn safety_incident(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<SafetyIncident>> {
+    async fn safety_incident(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<SafetyIncident>> {
         let Some(id) = ids::decode_lookup(&id, Kind::SafetyIncident, "id")? else {
             return Ok(None);
         };

@@ -212,9 +212,15 @@ impl SafetyService {
         if let Some(n) = &t.notes
             && n.chars().count() > 10_000
         {
-            return Err(ApiError::bad_input("notes", "must be at most 10000 characters"));
+            return Err(ApiError::bad_input(
+                "notes",
+                "must be at most 10000 characters",
+            ));
         }
-        let closes = matches!(t.status, IncidentStatus::Resolved | IncidentStatus::Dismissed);
+        let closes = matches!(
+            t.status,
+            IncidentStatus::Resolved | IncidentStatus::Dismissed
+        );
         let txn = self.db.conn().begin().await?;
         let moved = store::triage(
             &txn,
