@@ -60,11 +60,14 @@ colloquy_tests::e2e!(
             "newest first"
         );
 
-        // Bob marks Ada's: nothing changes.
+        // Bob marks Ada's: NOT_FOUND, and nothing changes.
         let theirs = app
-            .query(Some(&bob.token), MARK, json!({ "i": { "ids": [ids[0]] } }))
+            .post(Some(&bob.token), MARK, json!({ "i": { "ids": [ids[0]] } }))
             .await;
-        assert_eq!(theirs["markNotificationsRead"]["marked"], 0);
+        assert_eq!(
+            theirs["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{theirs}"
+        );
         let hidden = app
             .query(
                 Some(&bob.token),

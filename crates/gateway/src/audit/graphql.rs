@@ -198,13 +198,13 @@ impl AuditQuery {
     ) -> ApiResult<AuditEventConnection> {
         let args = page_args(first, after, last, before)?;
         let f = filter.unwrap_or_default();
-        let entity_id = match &f.entity_id {
-            None => None,
-            Some(id) => Some(match ids::parse(id, "entityId") {
+        let entity_id = f
+            .entity_id
+            .as_ref()
+            .map(|id| match ids::parse(id, "entityId") {
                 Ok((_, raw)) => raw,
                 Err(_) => id.to_string(),
-            }),
-        };
+            });
         let filter = EventFilter {
             actor_id: ids::decode_opt(f.actor_id.as_ref(), Kind::User, "actorId")?,
             entity_type: f.entity_type,

@@ -133,7 +133,7 @@ impl NotificationQuery {
 
 #[derive(InputObject, Default)]
 pub struct MarkNotificationsReadInput {
-    /// The notifications to mark read (up to 100); ids that are not yours are ignored.
+    /// The notifications to mark read (up to 100), all yours (NOT_FOUND otherwise).
     pub ids: Option<Vec<ID>>,
     /// Marks every notification of yours read instead.
     pub all: Option<bool>,
@@ -183,7 +183,7 @@ impl NotificationMutation {
             (None, true) => None,
             (Some(list), false) => Some(
                 list.iter()
-                    .filter_map(|id| ids::decode_lookup(id, Kind::Notification, "ids").transpose())
+                    .map(|id| ids::decode(id, Kind::Notification, "ids"))
                     .collect::<ApiResult<Vec<_>>>()?,
             ),
         };

@@ -110,8 +110,8 @@ impl NotificationService {
         Ok(reads::own_by_ids(self.db.conn(), &caller.actor.user_id, ids).await?)
     }
 
-    /// Marks the caller's notifications read: `ids` (others' are ignored, as if missing), or
-    /// all of them. Returns how many were unread.
+    /// Marks the caller's notifications read: `ids` (NOT_FOUND when one is not the caller's,
+    /// exactly as for one that does not exist), or all of them. Returns how many were unread.
     pub async fn mark_read(&self, caller: &Caller, ids: Option<Vec<String>>) -> ApiResult<u64> {
         if let Some(ids) = &ids
             && ids.len() > 100
@@ -119,6 +119,15 @@ impl NotificationService {
             return Err(ApiError::bad_input("ids", "at most 100 at a time"));
         }
         let me = &caller.actor.user_id;
+        if let Some(ids) = &ids {
+            let mut wanted = ids.clone();
+            wanted.sort();
+            wanted.dedup();
+            // Someone else's notification answers as one that does not exist.
+            if reads::own_by_ids(self.db.conn(), me, &wanted).await?.len() != wanted.len() {
+                return Err(ApiError::NotFound);
+            }
+        }
         let txn = self.db.conn().begin().await?;
         let n = reads::mark_read(&txn, me, ids.as_deref()).await?;
         audit::record(
