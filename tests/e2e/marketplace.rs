@@ -308,3 +308,74 @@ colloquy_tests::e2e!(
         );
     }
 );
+
+colloquy_tests::e2e!(
+    the_azora_seed_gives_the_student_skills_jobs_an_application_notifications_and_chats,
+    |app: TestApp| async move {
+        gateway::platform::seed::load(app.db(), None).await.unwrap();
+        // Idempotent: a second run adds nothing.
+        gateway::platform::seed::load(app.db(), None).await.unwrap();
+        let login = app
+            .query(
+                None,
+                "mutation { login(input: { email: \"student@azora.local\", password: \"password123\" }) { token } }",
+                json!({}),
+            )
+            .await;
+        let token = login["login"]["token"].as_str().unwrap().to_owned();
+        let data = app
+            .query(
+                Some(&token),
+                "{ skills { totalCount } mySkills { totalCount } jobs { totalCount nodes { title skills { skill { name } } } }
+                   myApplications { totalCount nodes { status job { title } } } unreadNotificationCount
+                   me { conversations { totalCount nodes { title persona { name } totalMessages } } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(data["skills"]["totalCount"], 5, "{data}");
+        assert_eq!(data["mySkills"]["totalCount"], 2);
+        assert_eq!(data["jobs"]["totalCount"], 2);
+        assert_eq!(data["myApplications"]["totalCount"], 1);
+        assert_eq!(data["myApplications"]["nodes"][0]["status"], "REVIEWING");
+        assert_eq!(data["unreadNotificationCount"], 2);
+        let chats = &data["me"]["conversations"];
+        assert_eq!(chats["totalCount"], 2, "{data}");
+        let personas: Vec<&str> = chats["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["persona"]["name"].as_str().unwrap_or(""))
+            .collect();
+        assert!(
+            personas.contains(&"Elara") && personas.contains(&"Themba"),
+            "{data}"
+        );
+        // Elara, Sankofa and Themba are personas of the shared catalogue.
+        let catalogue = app
+            .query(
+                None,
+                "{ personas(first: 100) { nodes { id name } } }",
+                json!({}),
+            )
+            .await;
+        let names: Vec<&str> = catalogue["personas"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for name in ["Elara", "Sankofa", "Themba"] {
+            assert!(names.contains(&name), "{name} missing: {names:?}");
+        }
+        for email in ["educator@azora.local", "admin@azora.local"] {
+            let body = app
+                .post(
+                    None,
+                    "mutation($e: String!) { login(input: { email: $e, password: \"password123\" }) { user { role } } }",
+                    json!({ "e": email }),
+                )
+                .await;
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+    }
+);
