@@ -99,7 +99,7 @@ fn parse_stored<T: std::str::FromStr<Err = core_domain::enums::UnknownVariant>>(
     s: &str,
 ) -> ApiResult<T> {
     s.parse()
-        .map_err(|e| ApiError::from(persistence::StoreError::from(e)))
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("corrupt row: {e}")))
 }
 
 /// A skill of the catalogue.

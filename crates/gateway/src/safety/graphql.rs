@@ -67,10 +67,10 @@ pub enum IncidentSubject {
 }
 
 fn stored<T: std::str::FromStr<Err = core_domain::enums::UnknownVariant>>(s: &str) -> ApiResult<T> {
-    s.parse().map_err(persistence_error)
+    s.parse().map_err(corrupt)
 }
 
-fn persistence_error(e: core_domain::enums::UnknownVariant) -> ApiError {
+fn corrupt(e: core_domain::enums::UnknownVariant) -> ApiError {
     ApiError::internal(anyhow::anyhow!("corrupt row: {e}"))
 }
 
