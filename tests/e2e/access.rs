@@ -917,6 +917,125 @@ pub const PROBES: &[(&str, Probe)] = &[
             |f| id(&f.user.global_id),
         ),
     ),
+    // Azora (community). The fixture holds no jobs, applications or incidents: their access
+    // rules are proven in marketplace.rs (an employer cannot see another employer's applicants,
+    // drafts) and safety.rs (only the reporter and moderators read a report).
+    (
+        "Query.job(id)",
+        Probe::Hidden("query($id: ID!) { job(id: $id) { id title } }", |f| {
+            vec![json!({ "id": f.conversation })]
+        }),
+    ),
+    (
+        "Query.jobApplication(id)",
+        Probe::Hidden(
+            "query($id: ID!) { jobApplication(id: $id) { id coverLetter } }",
+            |f| vec![json!({ "id": f.message })],
+        ),
+    ),
+    (
+        "Query.jobApplications(jobId)",
+        Probe::Http(
+            "query($j: ID!) { jobApplications(jobId: $j) { nodes { id coverLetter } } }",
+            |_| None,
+        ),
+    ),
+    (
+        "Query.safetyIncident(id)",
+        Probe::Hidden(
+            "query($id: ID!) { safetyIncident(id: $id) { id description } }",
+            |f| vec![json!({ "id": f.conversation })],
+        ),
+    ),
+    (
+        "Query.auditEvents(filter.actorId)",
+        Probe::Http(
+            "query($a: ID!) { auditEvents(filter: { actorId: $a }) { nodes { id summary } } }",
+            |f| Some(json!({ "a": f.user.global_id })),
+        ),
+    ),
+    (
+        "Query.auditEvents(filter.entityId)",
+        Probe::Http(
+            "query($e: ID!) { auditEvents(filter: { entityId: $e }) { nodes { id summary } } }",
+            |f| Some(json!({ "e": f.conversation })),
+        ),
+    ),
+    (
+        "Mutation.markNotificationsRead(input.ids)",
+        Probe::Http(
+            "mutation($ids: [ID!]) { markNotificationsRead(input: { ids: $ids }) { marked } }",
+            |f| Some(json!({ "ids": [f.conversation] })),
+        ),
+    ),
+    (
+        "Mutation.notifyUser(input.userId)",
+        Probe::Public(
+            "staff and admins notify any user by design; everyone else is FORBIDDEN (notifications.rs)",
+        ),
+    ),
+    (
+        "Mutation.setMySkill(input.skillId)",
+        Probe::Public("skills are the shared marketplace catalogue"),
+    ),
+    (
+        "Mutation.removeMySkill(input.skillId)",
+        Probe::Public("skills are the shared marketplace catalogue"),
+    ),
+    (
+        "Mutation.createJob(input.skills.skillId)",
+        Probe::Public("skills are the shared marketplace catalogue"),
+    ),
+    (
+        "Mutation.setJobStatus(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { setJobStatus(input: { id: $id, status: CLOSED }) { job { id } } }",
+            |_| None,
+        ),
+    ),
+    (
+        "Mutation.applyToJob(input.jobId)",
+        Probe::Http(
+            "mutation($id: ID!) { applyToJob(input: { jobId: $id }) { application { id } } }",
+            |_| None,
+        ),
+    ),
+    (
+        "Mutation.moveApplication(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { moveApplication(input: { id: $id, status: REJECTED }) { application { id } } }",
+            |_| None,
+        ),
+    ),
+    (
+        "Mutation.withdrawApplication(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { withdrawApplication(input: { id: $id }) { application { id } } }",
+            |_| None,
+        ),
+    ),
+    (
+        // Only what the reporter can see may be reported: another user's message is NOT_FOUND.
+        "Mutation.reportIncident(input.subjectId)",
+        Probe::Http(
+            "mutation($s: ID!) { reportIncident(input: { subjectId: $s, category: OTHER, description: \"probe\" }) { incident { id } } }",
+            |f| Some(json!({ "s": f.message })),
+        ),
+    ),
+    (
+        "Mutation.triageIncident(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { triageIncident(input: { id: $id, status: DISMISSED }) { incident { id } } }",
+            |_| None,
+        ),
+    ),
+    (
+        "Mutation.restoreRecord(input.id)",
+        Probe::Http(
+            "mutation($id: ID!) { restoreRecord(input: { id: $id }) { recordId } }",
+            |f| id(&f.conversation),
+        ),
+    ),
 ];
 
 const INTROSPECTION: &str = r#"{ __schema {

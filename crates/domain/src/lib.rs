@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+pub mod community;
 pub mod education;
 pub mod enums;
 pub mod finance;

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::accounts::AccountService;
 use crate::analytics::AnalyticsService;
+use crate::audit::AuditService;
 use crate::catalogue::CatalogueService;
 use crate::chat::{ChatService, recover};
 use crate::conversations::ConversationService;
@@ -21,6 +22,8 @@ use crate::finance::processor::OfflineProcessor;
 use crate::graphql::{self, context::Services};
 use crate::http::{self, AppState, HttpMetrics};
 use crate::journals::JournalService;
+use crate::marketplace::MarketplaceService;
+use crate::notifications::NotificationService;
 use crate::platform::config::Config;
 use crate::platform::events;
 use crate::platform::heartbeat;
@@ -28,6 +31,7 @@ use crate::platform::rate_limit::{self, RateLimiter};
 use crate::platform::seed;
 use crate::practice::PracticeService;
 use crate::research::ResearchService;
+use crate::safety::SafetyService;
 use crate::workspace::WorkspaceService;
 
 /// Connects to the database and applies pending migrations.
@@ -153,8 +157,23 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         Arc::clone(&config),
         Arc::clone(&chat),
     ));
+    let notifications = Arc::new(NotificationService::new(
+        db.clone(),
+        conversations.events().clone(),
+    ));
     let services = Services {
         analytics,
+        marketplace: Arc::new(MarketplaceService::new(
+            db.clone(),
+            Arc::clone(&notifications),
+        )),
+        safety: Arc::new(SafetyService::new(
+            db.clone(),
+            Arc::clone(&conversations),
+            Arc::clone(&notifications),
+        )),
+        audit: Arc::new(AuditService::new(db.clone())),
+        notifications,
         limiter: Arc::new(RateLimiter::across_instances(
             "request",
             config.limits.requests_per_minute,

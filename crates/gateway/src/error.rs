@@ -125,6 +125,13 @@ impl From<StoreError> for ApiError {
 
 /// The one mapping of store errors. Dataloaders share one error between every key of a batch,
 /// hence the `Arc`; a plain `StoreError` is wrapped and mapped here too.
+/// A transaction's begin or commit failing is a database failure like any other.
+impl From<persistence::sea_orm::DbErr> for ApiError {
+    fn from(e: persistence::sea_orm::DbErr) -> Self {
+        ApiError::from(StoreError::from(e))
+    }
+}
+
 impl From<Arc<StoreError>> for ApiError {
     fn from(e: Arc<StoreError>) -> Self {
         match &*e {

@@ -3,6 +3,10 @@
 //! (changing a role, deleting an account) also need the admin PIN, so a hijacked admin session
 //! alone cannot do lasting damage. PIN attempts are limited per admin and per address.
 
+use persistence::sea_orm::TransactionTrait as _;
+use serde_json::json;
+
+use crate::platform::audit;
 use core_domain::enums::Role;
 use core_domain::policy::Action;
 use persistence::users::{self, User};
@@ -40,7 +44,18 @@ impl AccountService {
         }
         let new = new.to_owned();
         let hash = blocking(move || auth::password::hash_pin(&new)).await??;
-        security::set_pin_hash(db.conn(), hash).await?;
+        let txn = db.conn().begin().await?;
+        security::set_pin_hash(&txn, hash).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "admin.pin_set",
+            "User",
+            &caller.actor.user_id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -92,7 +107,19 @@ impl AccountService {
         self.check_pin(caller, pin, address).await?;
         let user = self.target(caller, user_id).await?;
         let db = &self.db;
-        users::set_role(db.conn(), &user.id, role).await?;
+        let txn = db.conn().begin().await?;
+        users::set_role(&txn, &user.id, role).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "admin.role_set",
+            "User",
+            &user.id,
+            json!({ "from": user.role.as_str(), "to": role.as_str() }),
+        )
+        .await?;
+        txn.commit().await?;
+
         // Open sockets hold the old role: they are closed, to reconnect with the new one.
         self.events.publish_auth(AuthEvent::UserChanged {
             user_id: user.id.clone(),
@@ -113,9 +140,22 @@ impl AccountService {
         Self::require_admin(caller, Action::Update)?;
         let user = self.target(caller, user_id).await?;
         let db = &self.db;
-        users::set_active(db.conn(), &user.id, active).await?;
+        let txn = db.conn().begin().await?;
+        users::set_active(&txn, &user.id, active).await?;
         if !active {
-            sessions::revoke_all(db.conn(), &user.id, None).await?;
+            sessions::revoke_all(&txn, &user.id, None).await?;
+        }
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "admin.active_set",
+            "User",
+            &user.id,
+            json!({ "active": active }),
+        )
+        .await?;
+        txn.commit().await?;
+        if !active {
             self.events.publish_auth(AuthEvent::UserChanged {
                 user_id: user.id.clone(),
             });
@@ -137,8 +177,20 @@ impl AccountService {
         self.check_pin(caller, pin, address).await?;
         let user = self.target(caller, user_id).await?;
         let db = &self.db;
-        users::soft_delete(db.conn(), &user.id).await?;
-        sessions::revoke_all(db.conn(), &user.id, None).await?;
+        let txn = db.conn().begin().await?;
+        users::soft_delete(&txn, &user.id).await?;
+        sessions::revoke_all(&txn, &user.id, None).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "admin.user_deleted",
+            "User",
+            &user.id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+
         self.events.publish_auth(AuthEvent::UserChanged {
             user_id: user.id.clone(),
         });

@@ -12,6 +12,10 @@
 //! - A provider's email is copied to a new or upgraded account only when the provider says it is
 //!   verified and no other account uses it; an existing account is never taken over by email.
 
+use persistence::sea_orm::TransactionTrait as _;
+use serde_json::json;
+
+use crate::platform::audit;
 use std::collections::HashMap;
 
 use auth::tokens::{TokenKind, hash_token};
@@ -220,7 +224,18 @@ impl AccountService {
     /// Starts an OAuth sign-in with `provider` for `starter` (the caller, if signed in): the
     /// identity is then linked to them.
     pub async fn start_oauth(&self, provider: &str, starter: Option<&Actor>) -> ApiResult<Started> {
-        self.oauth.start(&self.db, provider, starter).await
+        let started = self.oauth.start(&self.db, provider, starter).await?;
+        // The state row is written by the OAuth flow itself; the audit row follows it.
+        audit::record(
+            self.db.conn(),
+            starter.map(|a| a.user_id.as_str()),
+            "account.oauth_started",
+            "OAuthProvider",
+            provider,
+            json!({ "provider": provider }),
+        )
+        .await?;
+        Ok(started)
     }
 
     /// Finishes an OAuth sign-in from the provider's redirect (attempts limited per address).
@@ -247,7 +262,19 @@ impl AccountService {
 
     /// Removes a linked OAuth identity of the caller's.
     pub async fn unlink_identity(&self, caller: &Caller, id: &str) -> ApiResult<()> {
-        found(identities::unlink(self.db.conn(), &caller.actor.user_id, id).await?)
+        let txn = self.db.conn().begin().await?;
+        found(identities::unlink(&txn, &caller.actor.user_id, id).await?)?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "identity.unlinked",
+            "ExternalIdentity",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     async fn sign_in_with(
@@ -278,7 +305,9 @@ impl AccountService {
                 None => None,
             };
             let owner = record_login(db, owner).await?;
-            let signed_in = self.start_session(owner, origin).await?;
+            let signed_in = self
+                .start_session(owner, origin, "account.signed_in")
+                .await?;
             return Ok(OAuthOutcome {
                 signed_in,
                 linked: false,
@@ -333,7 +362,9 @@ impl AccountService {
             other => other.into(),
         })?;
         let user = record_login(db, user).await?;
-        let signed_in = self.start_session(user, origin).await?;
+        let signed_in = self
+            .start_session(user, origin, "account.registered")
+            .await?;
         Ok(OAuthOutcome {
             signed_in,
             linked: true,
@@ -405,7 +436,8 @@ impl AccountService {
     ) -> ApiResult<ContactMethod> {
         let (db, actor) = (&self.db, &caller.actor);
         let value = normalize_contact(kind, value)?;
-        let method = contacts::add(db.conn(), &actor.user_id, kind.as_str(), &value)
+        let txn = db.conn().begin().await?;
+        let method = contacts::add(&txn, &actor.user_id, kind.as_str(), &value)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => {
@@ -413,7 +445,19 @@ impl AccountService {
                 }
                 other => other.into(),
             })?;
-        self.send_verification(&method).await?;
+        let token = Self::issue_verification(&txn, &method).await?;
+        audit::record(
+            &txn,
+            Some(&actor.user_id),
+            "contact.added",
+            "ContactMethod",
+            &method.id,
+            json!({ "type": kind.as_str() }),
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox
+            .send(&method.value, Purpose::VerifyContact, &token);
         Ok(method)
     }
 
@@ -424,7 +468,19 @@ impl AccountService {
         id: &str,
     ) -> ApiResult<ContactMethod> {
         let row = self.own_contact(caller, id, Action::Update).await?;
-        self.send_verification(&row).await?;
+        let txn = self.db.conn().begin().await?;
+        let token = Self::issue_verification(&txn, &row).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "contact.verification_sent",
+            "ContactMethod",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.send(&row.value, Purpose::VerifyContact, &token);
         Ok(row)
     }
 
@@ -437,7 +493,18 @@ impl AccountService {
                 "verify this contact method first",
             ));
         }
-        contacts::set_primary(self.db.conn(), &row).await?;
+        let txn = self.db.conn().begin().await?;
+        contacts::set_primary(&txn, &row).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "contact.made_primary",
+            "ContactMethod",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         contacts::find(self.db.conn(), id)
             .await?
             .ok_or(ApiError::NotFound)
@@ -446,17 +513,31 @@ impl AccountService {
     /// Removes one of the caller's contact methods.
     pub async fn remove_contact(&self, caller: &Caller, id: &str) -> ApiResult<()> {
         let row = self.own_contact(caller, id, Action::Delete).await?;
-        contacts::remove(self.db.conn(), &row.id).await?;
+        let txn = self.db.conn().begin().await?;
+        contacts::remove(&txn, &row.id).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "contact.removed",
+            "ContactMethod",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 
-    /// Issues a fresh verification token for `method` (the previous one stops working).
-    async fn send_verification(&self, method: &ContactMethod) -> ApiResult<()> {
-        let (db, outbox) = (&self.db, &self.outbox);
-        tokens::revoke_purpose(db.conn(), &method.user_id, TokenPurpose::EmailVerification).await?;
+    /// Issues a fresh verification token for `method` on `conn` (the previous one stops
+    /// working); returns its plaintext, for the caller to send once the change is committed.
+    async fn issue_verification(
+        conn: &impl persistence::sea_orm::ConnectionTrait,
+        method: &ContactMethod,
+    ) -> ApiResult<String> {
+        tokens::revoke_purpose(conn, &method.user_id, TokenPurpose::EmailVerification).await?;
         let issued = TokenKind::EmailVerification.issue()?;
         tokens::create(
-            db.conn(),
+            conn,
             NewToken {
                 user_id: method.user_id.clone(),
                 purpose: TokenPurpose::EmailVerification,
@@ -469,8 +550,7 @@ impl AccountService {
             },
         )
         .await?;
-        outbox.send(&method.value, Purpose::VerifyContact, &issued.plaintext);
-        Ok(())
+        Ok(issued.plaintext)
     }
 
     /// Marks the contact method a verification token was sent to as verified (the token works once).
@@ -485,15 +565,22 @@ impl AccountService {
         if TokenKind::of(token) != Some(TokenKind::EmailVerification) {
             return Err(invalid());
         }
-        let row = tokens::consume(
-            db.conn(),
-            &hash_token(token),
-            TokenPurpose::EmailVerification,
-        )
-        .await?
-        .ok_or_else(invalid)?;
+        let txn = db.conn().begin().await?;
+        let row = tokens::consume(&txn, &hash_token(token), TokenPurpose::EmailVerification)
+            .await?
+            .ok_or_else(invalid)?;
         let id = row.contact_method_id.ok_or_else(invalid)?;
-        contacts::mark_verified(db.conn(), &id).await?;
+        contacts::mark_verified(&txn, &id).await?;
+        audit::record(
+            &txn,
+            Some(&row.user_id),
+            "contact.verified",
+            "ContactMethod",
+            &id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         contacts::find(db.conn(), &id).await?.ok_or_else(invalid)
     }
 }

@@ -10,6 +10,10 @@
 //! one-time tokens are consumed by one conditional UPDATE (single use even under races); sign-in
 //! and token-verification attempts go through [`AttemptLimits`].
 
+use persistence::sea_orm::TransactionTrait as _;
+use serde_json::json;
+
+use crate::platform::audit;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,7 +159,8 @@ impl AccountService {
             },
         )
         .await?;
-        self.start_session(user, origin).await
+        self.start_session(user, origin, "account.guest_started")
+            .await
     }
 
     /// Creates a USER account with a password and signs it in. A guest caller is upgraded in place:
@@ -213,7 +218,7 @@ impl AccountService {
             .await
             .map_err(conflict)?,
         };
-        self.start_session(user, origin).await
+        self.start_session(user, origin, "account.registered").await
     }
 
     /// Checks an email and password. A wrong email and a wrong password answer the same
@@ -245,18 +250,35 @@ impl AccountService {
         match user {
             Some(mut user) if ok => {
                 user.last_login_at = Some(users::record_login(db.conn(), &user.id).await?);
-                self.start_session(user, origin).await
+                self.start_session(user, origin, "account.signed_in").await
             }
             _ => Err(ApiError::Unauthenticated),
         }
     }
 
     /// Opens a new session for `user`.
-    pub(crate) async fn start_session(&self, user: User, origin: Origin) -> ApiResult<SignedIn> {
+    /// The session and the audit row `action` (no secret in it) are written together.
+    pub(crate) async fn start_session(
+        &self,
+        user: User,
+        origin: Origin,
+        action: &str,
+    ) -> ApiResult<SignedIn> {
         let issued = TokenKind::Session.issue()?;
         let ttl = chrono::Duration::from_std(self.session_ttl()).map_err(ApiError::internal)?;
         let expires_at = time::now() + ttl;
-        sessions::create(self.db.conn(), &user.id, issued.hash, expires_at, origin).await?;
+        let txn = self.db.conn().begin().await?;
+        sessions::create(&txn, &user.id, issued.hash, expires_at, origin).await?;
+        audit::record(
+            &txn,
+            Some(&user.id),
+            action,
+            "User",
+            &user.id,
+            json!({ "role": user.role.as_str() }),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(SignedIn {
             user,
             token: issued.plaintext,
@@ -312,7 +334,18 @@ impl AccountService {
     pub async fn logout(&self, caller: &Caller) -> ApiResult<()> {
         match &caller.session_id {
             Some(id) => {
-                sessions::revoke(self.db.conn(), id).await?;
+                let txn = self.db.conn().begin().await?;
+                sessions::revoke(&txn, id).await?;
+                audit::record(
+                    &txn,
+                    Some(&caller.actor.user_id),
+                    "account.signed_out",
+                    "Session",
+                    id,
+                    json!({}),
+                )
+                .await?;
+                txn.commit().await?;
                 self.events.publish_auth(AuthEvent::SessionEnded {
                     session_id: id.clone(),
                 });
@@ -364,8 +397,9 @@ impl AccountService {
         scopes.sort();
         scopes.dedup();
         let issued = TokenKind::PersonalAccess.issue()?;
+        let txn = self.db.conn().begin().await?;
         let row = tokens::create(
-            self.db.conn(),
+            &txn,
             NewToken {
                 user_id: caller.actor.user_id.clone(),
                 purpose: TokenPurpose::PersonalAccess,
@@ -378,6 +412,16 @@ impl AccountService {
             },
         )
         .await?;
+        audit::record(
+            &txn,
+            Some(me),
+            "api_token.created",
+            "ApiToken",
+            &row.id,
+            json!({ "name": name, "scopes": scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>() }),
+        )
+        .await?;
+        txn.commit().await?;
         Ok((row, issued.plaintext))
     }
 
@@ -408,8 +452,19 @@ impl AccountService {
         if !ok {
             return Err(ApiError::bad_input("currentPassword", "is not correct"));
         }
-        self.set_password(&user, new).await?;
-        sessions::revoke_all(db.conn(), &user.id, caller.session_id.as_deref()).await?;
+        let txn = db.conn().begin().await?;
+        self.set_password(&txn, &user, new).await?;
+        sessions::revoke_all(&txn, &user.id, caller.session_id.as_deref()).await?;
+        audit::record(
+            &txn,
+            Some(&user.id),
+            "account.password_changed",
+            "User",
+            &user.id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         self.events.publish_auth(AuthEvent::SessionsEnded {
             user_id: user.id.clone(),
             except: caller.session_id.clone(),
@@ -417,14 +472,18 @@ impl AccountService {
         Ok(())
     }
 
-    async fn set_password(&self, user: &User, new: &str) -> ApiResult<()> {
-        let db = &self.db;
+    async fn set_password(
+        &self,
+        conn: &impl persistence::sea_orm::ConnectionTrait,
+        user: &User,
+        new: &str,
+    ) -> ApiResult<()> {
         validation::check_password(new, user.email.as_deref())
             .map_err(|e| ApiError::bad_input("newPassword", e.message))?;
         let new = new.to_owned();
         let hash = blocking(move || auth::password::hash_password(&new)).await??;
-        users::set_password_hash(db.conn(), &user.id, hash).await?;
-        tokens::revoke_purpose(db.conn(), &user.id, TokenPurpose::PasswordReset).await?;
+        users::set_password_hash(conn, &user.id, hash).await?;
+        tokens::revoke_purpose(conn, &user.id, TokenPurpose::PasswordReset).await?;
         Ok(())
     }
 
@@ -446,10 +505,11 @@ impl AccountService {
         else {
             return Ok(());
         };
-        tokens::revoke_purpose(db.conn(), &user.id, TokenPurpose::PasswordReset).await?;
+        let txn = db.conn().begin().await?;
+        tokens::revoke_purpose(&txn, &user.id, TokenPurpose::PasswordReset).await?;
         let issued = TokenKind::PasswordReset.issue()?;
         tokens::create(
-            db.conn(),
+            &txn,
             NewToken {
                 user_id: user.id.clone(),
                 purpose: TokenPurpose::PasswordReset,
@@ -462,6 +522,16 @@ impl AccountService {
             },
         )
         .await?;
+        audit::record(
+            &txn,
+            Some(&user.id),
+            "account.password_reset_requested",
+            "User",
+            &user.id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         outbox.send(&email, Purpose::ResetPassword, &issued.plaintext);
         Ok(())
     }
@@ -481,15 +551,26 @@ impl AccountService {
         // Check the new password before spending the token, so a weak choice can be corrected.
         validation::check_password(new, None)
             .map_err(|e| ApiError::bad_input("newPassword", e.message))?;
-        let row = tokens::consume(db.conn(), &hash_token(token), TokenPurpose::PasswordReset)
+        let txn = db.conn().begin().await?;
+        let row = tokens::consume(&txn, &hash_token(token), TokenPurpose::PasswordReset)
             .await?
             .ok_or_else(invalid_token)?;
-        let user = users::find(db.conn(), &row.user_id)
+        let user = users::find(&txn, &row.user_id)
             .await?
             .filter(|u| u.is_active)
             .ok_or_else(invalid_token)?;
-        self.set_password(&user, new).await?;
-        sessions::revoke_all(db.conn(), &user.id, None).await?;
+        self.set_password(&txn, &user, new).await?;
+        sessions::revoke_all(&txn, &user.id, None).await?;
+        audit::record(
+            &txn,
+            Some(&user.id),
+            "account.password_reset",
+            "User",
+            &user.id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         self.events.publish_auth(AuthEvent::SessionsEnded {
             user_id: user.id.clone(),
             except: None,
@@ -520,14 +601,28 @@ impl AccountService {
                 format!("must be 1 to {MAX_DISCLAIMER_LEN} characters"),
             ));
         }
-        match disclaimers::publish(self.db.conn(), version, text, Some(&caller.actor.user_id)).await
+        let txn = self.db.conn().begin().await?;
+        let row = match disclaimers::publish(&txn, version, text, Some(&caller.actor.user_id)).await
         {
-            Err(StoreError::Conflict(_)) => Err(ApiError::bad_input(
-                "version",
-                "was published before: choose a new version",
-            )),
-            other => Ok(other?),
-        }
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::bad_input(
+                    "version",
+                    "was published before: choose a new version",
+                ));
+            }
+            other => other?,
+        };
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "disclaimer.published",
+            "DisclaimerVersion",
+            version,
+            json!({ "version": version }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Records that the caller accepted disclaimer `version`, which must be the current one
@@ -548,7 +643,18 @@ impl AccountService {
             }
             Some(_) => {}
         }
-        users::accept_disclaimer(db.conn(), &caller.actor.user_id, version).await?;
+        let txn = db.conn().begin().await?;
+        users::accept_disclaimer(&txn, &caller.actor.user_id, version).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "disclaimer.accepted",
+            "User",
+            &caller.actor.user_id,
+            json!({ "version": version }),
+        )
+        .await?;
+        txn.commit().await?;
         users::find(db.conn(), &caller.actor.user_id)
             .await?
             .ok_or(ApiError::Unauthenticated)
@@ -620,7 +726,18 @@ impl AccountService {
 
     /// Ends one of the caller's sessions (NOT_FOUND for anyone else's).
     pub async fn revoke_session(&self, caller: &Caller, id: &str) -> ApiResult<()> {
-        found(sessions::revoke_own(self.db.conn(), &caller.actor.user_id, id).await?)?;
+        let txn = self.db.conn().begin().await?;
+        found(sessions::revoke_own(&txn, &caller.actor.user_id, id).await?)?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "session.revoked",
+            "Session",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         self.events.publish_auth(AuthEvent::SessionEnded {
             session_id: id.to_owned(),
         });
@@ -629,12 +746,19 @@ impl AccountService {
 
     /// Ends every session of the caller's except the current one; returns how many ended.
     pub async fn revoke_other_sessions(&self, caller: &Caller) -> ApiResult<u64> {
-        let ended = sessions::revoke_all(
-            self.db.conn(),
+        let txn = self.db.conn().begin().await?;
+        let ended =
+            sessions::revoke_all(&txn, &caller.actor.user_id, caller.session_id.as_deref()).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "session.others_revoked",
+            "User",
             &caller.actor.user_id,
-            caller.session_id.as_deref(),
+            json!({ "ended": ended }),
         )
         .await?;
+        txn.commit().await?;
         self.events.publish_auth(AuthEvent::SessionsEnded {
             user_id: caller.actor.user_id.clone(),
             except: caller.session_id.clone(),
@@ -649,7 +773,18 @@ impl AccountService {
 
     /// Revokes one of the caller's API tokens; it stops working at once.
     pub async fn revoke_api_token(&self, caller: &Caller, id: &str) -> ApiResult<()> {
-        found(tokens::revoke(self.db.conn(), &caller.actor.user_id, id).await?)?;
+        let txn = self.db.conn().begin().await?;
+        found(tokens::revoke(&txn, &caller.actor.user_id, id).await?)?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "api_token.revoked",
+            "ApiToken",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         self.events.publish_auth(AuthEvent::TokenRevoked {
             token_id: id.to_owned(),
         });

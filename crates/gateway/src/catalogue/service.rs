@@ -5,6 +5,10 @@
 //! the public lists and cannot start new conversations, but is still found by id, since
 //! conversations and journals keep pointing at it.
 
+use persistence::sea_orm::TransactionTrait as _;
+use serde_json::json;
+
+use crate::platform::audit;
 use std::sync::Arc;
 
 use core_domain::Actor;
@@ -166,13 +170,27 @@ impl CatalogueService {
             default_model: self.check_default_model(draft.default_model)?,
             avatar_url: check_url(draft.avatar_url)?,
         };
-        match catalogue::create_persona(self.db.conn(), new).await {
-            Err(StoreError::Conflict(_)) => Err(ApiError::bad_input(
-                "slug",
-                format!("a persona {slug} already exists"),
-            )),
-            other => Ok(other?),
-        }
+        let txn = self.db.conn().begin().await?;
+        let row = match catalogue::create_persona(&txn, new).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::bad_input(
+                    "slug",
+                    format!("a persona {slug} already exists"),
+                ));
+            }
+            other => other?,
+        };
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "persona.created",
+            "Persona",
+            &row.id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Changes a persona (admins only); NOT_FOUND when there is none.
@@ -206,18 +224,42 @@ impl CatalogueService {
                 .transpose()?,
             avatar_url: changes.avatar_url.map(|u| check_url(Some(u))).transpose()?,
         };
-        catalogue::update_persona(self.db.conn(), id, patch)
+        let txn = self.db.conn().begin().await?;
+        let row = catalogue::update_persona(&txn, id, patch)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "persona.updated",
+            "Persona",
+            id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Retires a persona (admins only): it leaves the public lists and cannot start new
     /// conversations. NOT_FOUND when there is none.
     pub async fn retire_persona(&self, actor: Option<&Actor>, id: &str) -> ApiResult<Persona> {
         Self::require_admin(actor, Action::Delete)?;
-        catalogue::retire_persona(self.db.conn(), id)
+        let txn = self.db.conn().begin().await?;
+        let row = catalogue::retire_persona(&txn, id)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "persona.retired",
+            "Persona",
+            id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Creates a room (admins only). Its slug becomes its id.
@@ -234,13 +276,27 @@ impl CatalogueService {
             prompt_type: draft.prompt_type,
             features: check_features(draft.features)?,
         };
-        match catalogue::create_room(self.db.conn(), new).await {
-            Err(StoreError::Conflict(_)) => Err(ApiError::bad_input(
-                "slug",
-                format!("a room {slug} already exists"),
-            )),
-            other => Ok(other?),
-        }
+        let txn = self.db.conn().begin().await?;
+        let row = match catalogue::create_room(&txn, new).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::bad_input(
+                    "slug",
+                    format!("a room {slug} already exists"),
+                ));
+            }
+            other => other?,
+        };
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "room.created",
+            "Room",
+            &row.id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Changes a room (admins only); NOT_FOUND when there is none.
@@ -272,18 +328,42 @@ impl CatalogueService {
             prompt_type: changes.prompt_type,
             features: changes.features.map(check_features).transpose()?,
         };
-        catalogue::update_room(self.db.conn(), id, patch)
+        let txn = self.db.conn().begin().await?;
+        let row = catalogue::update_room(&txn, id, patch)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "room.updated",
+            "Room",
+            id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Retires a room (admins only): it leaves the public lists and cannot start new
     /// conversations. NOT_FOUND when there is none.
     pub async fn retire_room(&self, actor: Option<&Actor>, id: &str) -> ApiResult<Room> {
         Self::require_admin(actor, Action::Delete)?;
-        catalogue::retire_room(self.db.conn(), id)
+        let txn = self.db.conn().begin().await?;
+        let row = catalogue::retire_room(&txn, id)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "room.retired",
+            "Room",
+            id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Sets the rooms a persona works in (admins only), replacing the previous set; those also
@@ -331,7 +411,18 @@ impl CatalogueService {
                 (id, is_default)
             })
             .collect();
-        catalogue::set_persona_rooms(db, &persona.id, &links).await?;
+        let txn = db.begin().await?;
+        catalogue::set_persona_rooms(&txn, &persona.id, &links).await?;
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "persona.rooms_set",
+            "Persona",
+            &persona.id,
+            json!({ "rooms": links.len() }),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(persona)
     }
 

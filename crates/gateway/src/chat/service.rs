@@ -12,6 +12,7 @@
 //! memory (`Live`) for followers, so a follower on any instance, or after the task ended or its
 //! server crashed, can replay from the row ([`follow`]) and never holds text the row lacks.
 
+use persistence::sea_orm::TransactionTrait as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -281,7 +282,17 @@ impl ChatService {
             .conversations
             .message_for(Some(&caller.actor), message_id, Action::Update)
             .await?;
-        self.cancel(message).await
+        let cancelled = self.cancel(message).await?;
+        crate::platform::audit::record(
+            self.db.conn(),
+            Some(&caller.actor.user_id),
+            "message.cancelled",
+            "Message",
+            &cancelled.id,
+            serde_json::json!({ "status": (*cancelled.status).as_str() }),
+        )
+        .await?;
+        Ok(cancelled)
     }
 
     /// Follows a reply the caller may read: what exists after `after_seq` first, then live.
@@ -342,16 +353,38 @@ impl ChatService {
         ) {
             return Err(ApiError::Forbidden("guests cannot store provider keys"));
         }
-        keys::add(self.db.conn(), &self.keys, me, provider, name, key).await
+        let txn = self.db.conn().begin().await?;
+        let added = keys::add(&txn, &self.keys, me, provider, name, key).await?;
+        crate::platform::audit::record(
+            &txn,
+            Some(me),
+            "api_key.added",
+            "ApiKey",
+            &added.id,
+            serde_json::json!({ "provider": provider.as_str(), "name": added.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(added)
     }
 
     /// Deletes one of the caller's keys (NOT_FOUND for anyone else's).
     pub async fn delete_api_key(&self, caller: &Caller, id: &str) -> ApiResult<()> {
-        if api_keys::delete(self.db.conn(), &caller.actor.user_id, id).await? {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound)
+        let txn = self.db.conn().begin().await?;
+        if !api_keys::delete(&txn, &caller.actor.user_id, id).await? {
+            return Err(ApiError::NotFound);
         }
+        crate::platform::audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "api_key.deleted",
+            "ApiKey",
+            id,
+            serde_json::json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Checks, reserves, stores and starts a reply in `conversation` (whose access the caller
@@ -664,12 +697,28 @@ impl ChatService {
             reply(&partner.reply_id, MessageRole::Partner, &partner.info),
             reply(&coach.reply_id, MessageRole::Coach, &coach.info),
         ];
-        let mut stored = match store::append_with_ids(self.db.conn(), rows).await {
+        let stored = async {
+            let txn = self.db.conn().begin().await?;
+            let stored = store::append_with_ids(&txn, rows).await?;
+            crate::platform::audit::record(
+                &txn,
+                Some(user_id),
+                "message.sent",
+                "Message",
+                &user_message_id,
+                serde_json::json!({ "conversationId": conversation.id, "practice": true }),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok::<_, ApiError>(stored)
+        }
+        .await;
+        let mut stored = match stored {
             Ok(s) => s.into_iter(),
             Err(e) => {
                 self.release(&partner_reservation).await;
                 self.release(&coach_reservation).await;
-                return Err(e.into());
+                return Err(e);
             }
         };
         let missing = || ApiError::internal(anyhow::anyhow!("append returned fewer rows"));
@@ -805,10 +854,26 @@ impl ChatService {
                 provider: Some(info.provider.clone()),
             },
         ));
-        let mut stored = store::append_with_ids(self.db.conn(), rows).await?;
+        let action = match turn {
+            UserTurn::New { .. } => "message.sent",
+            UserTurn::Edit { .. } => "message.edited",
+            UserTurn::Existing(_) => "message.regenerated",
+        };
+        let txn = self.db.conn().begin().await?;
+        let mut stored = store::append_with_ids(&txn, rows).await?;
         let reply = stored
             .pop()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("append returned no row")))?;
+        crate::platform::audit::record(
+            &txn,
+            Some(user_id),
+            action,
+            "Message",
+            &reply.id,
+            serde_json::json!({ "conversationId": conversation.id, "model": info.id }),
+        )
+        .await?;
+        txn.commit().await?;
         Ok((stored.pop(), reply))
     }
 

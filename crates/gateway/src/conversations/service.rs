@@ -3,6 +3,10 @@
 //! NOT_FOUND exactly like a missing one. New messages are announced on the [`EventBus`], which
 //! reaches `messageAdded` subscribers on every instance.
 
+use persistence::sea_orm::TransactionTrait as _;
+use serde_json::json;
+
+use crate::platform::audit;
 use core_domain::enums::{MessageRole, MessageStatus};
 use core_domain::policy::{Action, Resource, can};
 use core_domain::{Actor, validation};
@@ -152,8 +156,9 @@ impl ConversationService {
                 "the persona does not work in this room",
             ));
         }
-        Ok(conversations::create(
-            db,
+        let txn = db.begin().await?;
+        let conversation = conversations::create(
+            &txn,
             NewConversation {
                 user_id: Some(caller.actor.user_id.clone()),
                 title,
@@ -163,7 +168,18 @@ impl ConversationService {
                 room_id: draft.room_id,
             },
         )
-        .await?)
+        .await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "conversation.created",
+            "Conversation",
+            &conversation.id,
+            json!({ "title": conversation.title, "personaId": conversation.persona_id }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(conversation)
     }
 
     /// Sets a conversation's title; generated titles never replace one set here.
@@ -175,9 +191,21 @@ impl ConversationService {
     ) -> ApiResult<Conversation> {
         self.authorized(actor, id, Action::Update).await?;
         let title = validation::normalize_title(title)?;
-        conversations::rename(self.db.conn(), id, &title)
+        let txn = self.db.conn().begin().await?;
+        let renamed = conversations::rename(&txn, id, &title)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "conversation.renamed",
+            "Conversation",
+            id,
+            json!({ "title": title }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(renamed)
     }
 
     /// Changes the model or system prompt later replies use. The model was checked by the caller
@@ -193,19 +221,42 @@ impl ConversationService {
         if let Some(prompt) = &system_prompt {
             validation::check_system_prompt(prompt)?;
         }
-        conversations::update_settings(self.db.conn(), id, model, system_prompt)
+        let summary = json!({ "model": model, "systemPromptChanged": system_prompt.is_some() });
+        let txn = self.db.conn().begin().await?;
+        let updated = conversations::update_settings(&txn, id, model, system_prompt)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "conversation.updated",
+            "Conversation",
+            id,
+            summary,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(updated)
     }
 
     /// Deletes a conversation and hides its messages.
     pub async fn delete(&self, actor: Option<&Actor>, id: &str) -> ApiResult<()> {
         self.authorized(actor, id, Action::Delete).await?;
-        if conversations::soft_delete(self.db.conn(), id).await? {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound)
+        let txn = self.db.conn().begin().await?;
+        if !conversations::soft_delete(&txn, id).await? {
+            return Err(ApiError::NotFound);
         }
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "conversation.deleted",
+            "Conversation",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// The parent a new message in `conversation` goes under: `requested` when it is a message of
@@ -244,8 +295,9 @@ impl ConversationService {
             .authorized(Some(&caller.actor), conversation_id, Action::Update)
             .await?;
         let parent_id = self.parent_for(&conversation, parent_id).await?;
+        let txn = self.db.conn().begin().await?;
         let mut stored = messages::append(
-            self.db.conn(),
+            &txn,
             vec![NewMessage {
                 conversation_id: conversation.id.clone(),
                 user_id: Some(caller.actor.user_id.clone()),
@@ -261,6 +313,16 @@ impl ConversationService {
         let message = stored
             .pop()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("append returned no row")))?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "message.added",
+            "Message",
+            &message.id,
+            json!({ "conversationId": conversation.id }),
+        )
+        .await?;
+        txn.commit().await?;
         self.announce(&conversation, &[&message.id]);
         Ok(message)
     }

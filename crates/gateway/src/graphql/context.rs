@@ -14,6 +14,7 @@ use crate::accounts::loaders::UserRows;
 use crate::accounts::{AccountService, Caller};
 use crate::analytics::AnalyticsService;
 use crate::analytics::loaders::UsageTotalsRows;
+use crate::audit::AuditService;
 use crate::catalogue::CatalogueService;
 use crate::catalogue::loaders::CatalogueRows;
 use crate::chat::ChatService;
@@ -25,6 +26,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::finance::FinanceService;
 use crate::finance::loaders::FinanceLoaders;
 use crate::journals::JournalService;
+use crate::marketplace::MarketplaceService;
+use crate::marketplace::loaders::MarketplaceLoaders;
+use crate::notifications::NotificationService;
 use crate::platform::config::Config;
 use crate::platform::rate_limit::RateLimiter;
 use crate::practice::PracticeService;
@@ -33,6 +37,7 @@ use crate::profiles::ProfileService;
 use crate::profiles::graphql::ProfileRows;
 use crate::research::ResearchService;
 use crate::research::loaders::ResearchLoaders;
+use crate::safety::SafetyService;
 use crate::workspace::WorkspaceService;
 use crate::workspace::loaders::WorkspaceLoaders;
 
@@ -69,6 +74,14 @@ pub struct Services {
     pub education: Arc<EducationService>,
     /// Users' profiles.
     pub profiles: Arc<ProfileService>,
+    /// Azora's notifications (lists, marks, the live subscription, staff notices).
+    pub notifications: Arc<NotificationService>,
+    /// Azora's job marketplace.
+    pub marketplace: Arc<MarketplaceService>,
+    /// Safety incidents and their triage.
+    pub safety: Arc<SafetyService>,
+    /// The audit log and deleted records, for admins.
+    pub audit: Arc<AuditService>,
 }
 
 /// Facts about the request being served.
@@ -123,6 +136,7 @@ pub struct Loaders {
     pub finance: FinanceLoaders,
     pub education: EducationLoaders,
     pub profiles: DataLoader<ProfileRows>,
+    pub marketplace: MarketplaceLoaders,
 }
 
 impl Loaders {
@@ -138,6 +152,7 @@ impl Loaders {
             finance: FinanceLoaders::new(db),
             education: EducationLoaders::new(db),
             profiles: batching(ProfileRows(db.clone())),
+            marketplace: crate::marketplace::loaders::loaders(db),
         }
     }
 }

@@ -54,6 +54,12 @@ pub enum Kind {
     Assessment,
     AssessmentSubmission,
     Enrollment,
+    Notification,
+    Skill,
+    Job,
+    JobApplication,
+    SafetyIncident,
+    AuditEvent,
 }
 
 impl Kind {
@@ -93,6 +99,12 @@ impl Kind {
         Kind::Assessment,
         Kind::AssessmentSubmission,
         Kind::Enrollment,
+        Kind::Notification,
+        Kind::Skill,
+        Kind::Job,
+        Kind::JobApplication,
+        Kind::SafetyIncident,
+        Kind::AuditEvent,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -133,6 +145,12 @@ impl Kind {
             Kind::Assessment => "Assessment",
             Kind::AssessmentSubmission => "AssessmentSubmission",
             Kind::Enrollment => "Enrollment",
+            Kind::Notification => "Notification",
+            Kind::Skill => "Skill",
+            Kind::Job => "Job",
+            Kind::JobApplication => "JobApplication",
+            Kind::SafetyIncident => "SafetyIncident",
+            Kind::AuditEvent => "AuditEvent",
         }
     }
 

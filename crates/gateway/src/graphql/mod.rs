@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::platform::config::LimitsConfig;
 use crate::{accounts, analytics, catalogue, chat, conversations, journals, practice, research};
+use crate::{audit, marketplace, notifications, safety};
 use crate::{billing, education, finance, posts, profiles, uploads, workspace};
 use context::Services;
 
@@ -40,6 +41,10 @@ pub struct Query(
     journals::graphql::JournalQuery,
     finance::graphql::FinanceQuery,
     education::graphql::EducationQuery,
+    notifications::graphql::NotificationQuery,
+    marketplace::graphql::MarketplaceQuery,
+    safety::graphql::SafetyQuery,
+    audit::graphql::AuditQuery,
     node::NodeQuery,
     analytics::graphql::AnalyticsQuery,
     uploads::graphql::UploadQuery,
@@ -68,6 +73,10 @@ pub struct Mutation(
     finance::graphql::FinanceMutation,
     education::graphql::EducationMutation,
     profiles::graphql::ProfileMutation,
+    notifications::graphql::NotificationMutation,
+    marketplace::graphql::MarketplaceMutation,
+    safety::graphql::SafetyMutation,
+    audit::graphql::AuditMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -75,6 +84,7 @@ pub struct Subscription(
     conversations::graphql::MessageSubscription,
     chat::graphql::ChatSubscription,
     workspace::graphql::WorkspaceSubscription,
+    notifications::graphql::NotificationSubscription,
 );
 
 pub type ColloquySchema = Schema<Query, Mutation, Subscription>;

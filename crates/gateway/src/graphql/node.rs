@@ -20,6 +20,7 @@ use async_graphql::{Context, ID, Interface, Object};
 use crate::accounts::graphql::{
     ApiToken, ContactMethod, ExternalIdentity, Session, User, visible_users,
 };
+use crate::audit::graphql::{AuditEvent, events_by_ids as audit_events_by_ids};
 use crate::catalogue::graphql::{Persona, Room, personas_by_ids, rooms_by_ids};
 use crate::chat::graphql::ApiKey;
 use crate::conversations::graphql::{
@@ -37,6 +38,10 @@ use crate::finance::graphql::{
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
 use crate::journals::graphql::{Journal, journals_by_ids};
+use crate::marketplace::graphql::{
+    Job, JobApplication, Skill, applications_by_ids, jobs_by_ids, skills_by_ids,
+};
+use crate::notifications::graphql::{Notification, notifications_by_ids};
 use crate::posts::graphql::{Post, posts_by_ids};
 use crate::practice::graphql::{
     Invitation, QuotaPreset, Scenario, invitations_by_ids, presets_by_ids, scenarios_by_ids,
@@ -44,6 +49,7 @@ use crate::practice::graphql::{
 use crate::research::graphql::{
     ObservationNote, TelemetryEvent, UsageRecord, visible_events, visible_notes, visible_usage,
 };
+use crate::safety::graphql::{SafetyIncident, incidents_by_ids};
 use crate::uploads::graphql::{FileUpload, uploads_by_ids};
 use crate::workspace::graphql::{
     AiRun, Analysis, ComplianceReview, ContractAnalysis, CustomerBehaviorAnalysis,
@@ -93,6 +99,12 @@ pub enum Node {
     Assessment(Assessment),
     AssessmentSubmission(AssessmentSubmission),
     Enrollment(Enrollment),
+    Notification(Notification),
+    Skill(Skill),
+    Job(Job),
+    JobApplication(JobApplication),
+    SafetyIncident(SafetyIncident),
+    AuditEvent(AuditEvent),
 }
 
 /// The records of one `kind` among `raw_ids` that the caller may see, by database id.
@@ -209,6 +221,24 @@ async fn of_kind(
             let rows = enrollments_by_ids(ctx, raw_ids).await?;
             return Ok(wrap(rows, Node::Enrollment));
         }
+        Kind::Notification => {
+            let rows = notifications_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::Notification));
+        }
+        Kind::Skill => return Ok(wrap(skills_by_ids(ctx, raw_ids).await?, Node::Skill)),
+        Kind::Job => return Ok(wrap(jobs_by_ids(ctx, raw_ids).await?, Node::Job)),
+        Kind::JobApplication => {
+            let rows = applications_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::JobApplication));
+        }
+        Kind::SafetyIncident => {
+            let rows = incidents_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::SafetyIncident));
+        }
+        Kind::AuditEvent => {
+            let rows = audit_events_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::AuditEvent));
+        }
         _ => {}
     }
     // The rest is only ever the caller's own: nothing for anonymous callers.
@@ -277,7 +307,13 @@ async fn of_kind(
         | Kind::CourseModule
         | Kind::Assessment
         | Kind::AssessmentSubmission
-        | Kind::Enrollment => HashMap::new(),
+        | Kind::Enrollment
+        | Kind::Notification
+        | Kind::Skill
+        | Kind::Job
+        | Kind::JobApplication
+        | Kind::SafetyIncident
+        | Kind::AuditEvent => HashMap::new(),
     })
 }
 

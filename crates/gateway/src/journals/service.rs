@@ -7,6 +7,10 @@
 //! ASSISTANT message and the USER message it answers, with the conversation's persona and room),
 //! or from text the caller gives with a persona and room.
 
+use persistence::sea_orm::TransactionTrait as _;
+use serde_json::json;
+
+use crate::platform::audit;
 use std::sync::Arc;
 
 use core_domain::enums::{MessageRole, MessageStatus};
@@ -141,7 +145,19 @@ impl JournalService {
                 }
             }
         };
-        Ok(journals::create(self.db.conn(), NewJournal { title, tags, ..new }).await?)
+        let txn = self.db.conn().begin().await?;
+        let journal = journals::create(&txn, NewJournal { title, tags, ..new }).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "journal.saved",
+            "Journal",
+            &journal.id,
+            json!({ "title": journal.title, "fromMessage": journal.response_message_id }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(journal)
     }
 
     /// The entry for the exchange that ends at reply `message_id`, which must be an ASSISTANT
@@ -249,18 +265,40 @@ impl JournalService {
             prompt: changes.prompt,
             response: changes.response,
         };
-        journals::update_own(self.db.conn(), &caller.actor.user_id, id, patch)
+        let txn = self.db.conn().begin().await?;
+        let journal = journals::update_own(&txn, &caller.actor.user_id, id, patch)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "journal.updated",
+            "Journal",
+            id,
+            json!({ "title": journal.title }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(journal)
     }
 
     /// Deletes one of the caller's entries (NOT_FOUND for anyone else's).
     pub async fn delete(&self, caller: &Caller, id: &str) -> ApiResult<()> {
-        if journals::delete_own(self.db.conn(), &caller.actor.user_id, id).await? {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound)
+        let txn = self.db.conn().begin().await?;
+        if !journals::delete_own(&txn, &caller.actor.user_id, id).await? {
+            return Err(ApiError::NotFound);
         }
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "journal.deleted",
+            "Journal",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 }
 

@@ -29,6 +29,7 @@ const PERSONAS: &str = include_str!("../../../../seeds/personas.json");
 const ROOMS: &str = include_str!("../../../../seeds/rooms.json");
 const USERS: &str = include_str!("../../../../seeds/users.json");
 const DISCLAIMERS: &str = include_str!("../../../../seeds/disclaimers.json");
+const AZORA_USERS: &str = include_str!("../../../../seeds/azora_users.json");
 
 #[derive(Deserialize)]
 struct DisclaimerSeed {
@@ -236,6 +237,13 @@ pub async fn load_with(
     for user in &users {
         load_user(db, user, current.as_ref(), &mut report).await?;
     }
+    // Azora's demo users (the built-in file; they are not counted in the report) and its
+    // marketplace: skills, jobs, the student's skills, application and notifications.
+    let azora: Vec<UserSeed> = parse("azora_users.json", AZORA_USERS)?;
+    for user in &azora {
+        load_user(db, user, current.as_ref(), &mut SeedReport::default()).await?;
+    }
+    crate::marketplace::seed::load(db).await?;
     let scenarios: Vec<ScenarioSeed> =
         parse("scenarios.json", &read(dir, "scenarios.json", SCENARIOS)?)?;
     let presets: Vec<PresetSeed> = parse(

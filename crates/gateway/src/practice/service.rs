@@ -8,6 +8,10 @@
 //! conditional update each (`persistence::practice::transition`). Invitation tokens are shown
 //! once and stored as their SHA-256, like every other token.
 
+use persistence::sea_orm::TransactionTrait as _;
+use serde_json::json;
+
+use crate::platform::audit;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -265,14 +269,26 @@ impl PracticeService {
                 &input.coach_model.unwrap_or_else(default_model),
             )?,
         };
-        store::create_scenario(self.db.conn(), fields)
+        let txn = self.db.conn().begin().await?;
+        let row = store::create_scenario(&txn, fields)
             .await
             .map_err(|e| match e {
                 persistence::StoreError::Conflict(_) => {
                     ApiError::bad_input("slug", "is taken by another scenario")
                 }
                 other => other.into(),
-            })
+            })?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "scenario.created",
+            "Scenario",
+            &row.id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     pub async fn update_scenario(
@@ -314,7 +330,9 @@ impl PracticeService {
                 .transpose()?,
             is_active: changes.is_active,
         };
-        store::update_scenario(self.db.conn(), id, checked)
+        let deactivates = checked.is_active == Some(false);
+        let txn = self.db.conn().begin().await?;
+        let row = store::update_scenario(&txn, id, checked)
             .await
             .map_err(|e| match e {
                 persistence::StoreError::Conflict(_) => {
@@ -322,7 +340,18 @@ impl PracticeService {
                 }
                 other => other.into(),
             })?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "scenario.updated",
+            "Scenario",
+            id,
+            json!({ "name": row.name, "deactivated": deactivates }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Takes a scenario out of the list for participants; its sessions stay.
@@ -385,9 +414,21 @@ impl PracticeService {
             is_default: input.is_default,
             sort_order: input.sort_order,
         };
-        store::create_preset(self.db.conn(), fields)
+        let txn = self.db.conn().begin().await?;
+        let row = store::create_preset(&txn, fields)
             .await
-            .map_err(Self::preset_conflict)
+            .map_err(Self::preset_conflict)?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "quota_preset.created",
+            "QuotaPreset",
+            &row.id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     pub async fn update_preset(
@@ -420,19 +461,41 @@ impl PracticeService {
             is_default: changes.is_default,
             sort_order: changes.sort_order,
         };
-        store::update_preset(self.db.conn(), id, checked)
+        let txn = self.db.conn().begin().await?;
+        let row = store::update_preset(&txn, id, checked)
             .await
             .map_err(Self::preset_conflict)?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "quota_preset.updated",
+            "QuotaPreset",
+            id,
+            json!({ "name": row.name }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     pub async fn delete_preset(&self, caller: &Caller, id: &str) -> ApiResult<()> {
         require_admin(&caller.actor)?;
-        if store::delete_preset(self.db.conn(), id).await? {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound)
+        let txn = self.db.conn().begin().await?;
+        if !store::delete_preset(&txn, id).await? {
+            return Err(ApiError::NotFound);
         }
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "quota_preset.deleted",
+            "QuotaPreset",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     // -- invitations -----------------------------------------------------------------------
@@ -485,8 +548,9 @@ impl PracticeService {
             .map(|l| check_len("label", &l, 1, 200))
             .transpose()?;
         let issued = TokenKind::Invitation.issue()?;
+        let txn = db.begin().await?;
         let invitation = store::create_invitation(
-            db,
+            &txn,
             NewInvitation {
                 token_hash: issued.hash,
                 label,
@@ -497,6 +561,16 @@ impl PracticeService {
             },
         )
         .await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "invitation.created",
+            "Invitation",
+            &invitation.id,
+            json!({ "label": invitation.label, "scenarioId": invitation.scenario_id }),
+        )
+        .await?;
+        txn.commit().await?;
         Ok((invitation, issued.plaintext))
     }
 
@@ -609,7 +683,18 @@ impl PracticeService {
     }
 
     async fn claim(&self, invitation: &Invitation, user_id: &str) -> ApiResult<()> {
-        if store::claim_invitation(self.db.conn(), &invitation.id, user_id, time::now()).await? {
+        let txn = self.db.conn().begin().await?;
+        if store::claim_invitation(&txn, &invitation.id, user_id, time::now()).await? {
+            audit::record(
+                &txn,
+                Some(user_id),
+                "invitation.claimed",
+                "Invitation",
+                &invitation.id,
+                json!({}),
+            )
+            .await?;
+            txn.commit().await?;
             Ok(())
         } else {
             // Someone else won the race, or it expired just now.
@@ -658,8 +743,9 @@ impl PracticeService {
                 Some(invitation)
             }
         };
-        Ok(store::create_session(
-            db,
+        let txn = db.begin().await?;
+        let session = store::create_session(
+            &txn,
             NewSession {
                 user_id: me.to_owned(),
                 scenario_id: scenario.id,
@@ -667,7 +753,18 @@ impl PracticeService {
                 title: scenario.name,
             },
         )
-        .await?)
+        .await?;
+        audit::record(
+            &txn,
+            Some(me),
+            "session.started",
+            "Conversation",
+            &session.id,
+            json!({ "scenarioId": session.scenario_id }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(session)
     }
 
     /// Moves one of the caller's sessions to `next` (CONFLICT when the status does not allow it).
@@ -689,11 +786,23 @@ impl PracticeService {
                 next.as_str()
             )));
         }
-        store::transition(self.db.conn(), &session, next, time::now(), None)
+        let txn = self.db.conn().begin().await?;
+        let moved = store::transition(&txn, &session, next, time::now(), None)
             .await?
             .ok_or_else(|| {
                 ApiError::Conflict("the session changed meanwhile; read it again".into())
-            })
+            })?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "session.status_changed",
+            "Conversation",
+            id,
+            json!({ "from": current.as_str(), "to": next.as_str() }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(moved)
     }
 
     /// Abandons open sessions idle for longer than the configured time. Safe with several

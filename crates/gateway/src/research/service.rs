@@ -12,6 +12,10 @@
 //! - **Telemetry** may be recorded by anyone, anonymous callers included, under a per-address
 //!   rate limit; only staff read it.
 
+use persistence::sea_orm::TransactionTrait as _;
+use serde_json::json;
+
+use crate::platform::audit;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -215,8 +219,9 @@ impl ResearchService {
                 }
             }
         }
-        Ok(store::insert_note(
-            db,
+        let txn = db.begin().await?;
+        let note = store::insert_note(
+            &txn,
             NewNote {
                 invitation_id: draft.invitation_id,
                 conversation_id: session_id,
@@ -225,7 +230,18 @@ impl ResearchService {
                 content: draft.content,
             },
         )
-        .await?)
+        .await?;
+        audit::record(
+            &txn,
+            Some(&actor.user_id),
+            "observation_note.added",
+            "ObservationNote",
+            &note.id,
+            json!({ "invitationId": note.invitation_id }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(note)
     }
 
     /// A note the caller may change: NOT_FOUND for a missing note or a caller who may not see
@@ -254,18 +270,40 @@ impl ResearchService {
     ) -> ApiResult<ObservationNote> {
         let note = self.own_note(caller, id).await?;
         research::check_note(content)?;
-        store::update_note(self.db.conn(), id, &note.researcher_id, content)
+        let txn = self.db.conn().begin().await?;
+        let updated = store::update_note(&txn, id, &note.researcher_id, content)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            caller.map(|c| c.actor.user_id.as_str()),
+            "observation_note.updated",
+            "ObservationNote",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(updated)
     }
 
     pub async fn delete_note(&self, caller: Option<&Caller>, id: &str) -> ApiResult<()> {
         let note = self.own_note(caller, id).await?;
-        if store::delete_note(self.db.conn(), id, &note.researcher_id).await? {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound)
+        let txn = self.db.conn().begin().await?;
+        if !store::delete_note(&txn, id, &note.researcher_id).await? {
+            return Err(ApiError::NotFound);
         }
+        audit::record(
+            &txn,
+            caller.map(|c| c.actor.user_id.as_str()),
+            "observation_note.deleted",
+            "ObservationNote",
+            id,
+            json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// A page of notes (staff), oldest first.
@@ -372,7 +410,20 @@ impl ResearchService {
                 return Err(ApiError::NotFound);
             }
         }
-        Ok(store::insert_events(db, rows).await?)
+        let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+        let txn = db.begin().await?;
+        let ids = store::insert_events(&txn, rows).await?;
+        audit::record(
+            &txn,
+            actor.map(|a| a.user_id.as_str()),
+            "telemetry.recorded",
+            "TelemetryEvent",
+            ids.first().map_or("", String::as_str),
+            json!({ "count": ids.len(), "names": names }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(ids)
     }
 
     /// A page of events (staff), newest first.

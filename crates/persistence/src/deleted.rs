@@ -1,0 +1,169 @@
+//! Soft-deleted records, for administrators: users and conversations whose `deleted_at` is set
+//! are invisible to every other query; here they are listed (most recently deleted first) and
+//! restored.
+
+use chrono::{DateTime, Utc};
+use core_domain::pagination::PageArgs;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::cursor::Keyset;
+use crate::entity::{conversations, users};
+use crate::{Page, StoreError};
+
+/// The tables with soft deletes that the API exposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeletedType {
+    User,
+    Conversation,
+}
+
+/// One soft-deleted record.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    pub kind: DeletedType,
+    pub id: String,
+    /// What an administrator recognises it by: an email, a title.
+    pub label: Option<String>,
+    /// Its owner, for a conversation.
+    pub owner_id: Option<String>,
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// Most recently deleted first.
+pub fn user_keyset() -> Keyset<users::Column> {
+    Keyset {
+        name: "users.deleted_at.desc",
+        at: users::Column::DeletedAt,
+        id: users::Column::Id,
+        descending: true,
+    }
+}
+
+pub fn conversation_keyset() -> Keyset<conversations::Column> {
+    Keyset {
+        name: "conversations.deleted_at.desc",
+        at: conversations::Column::DeletedAt,
+        id: conversations::Column::Id,
+        descending: true,
+    }
+}
+
+/// The name of `kind`'s ordering, for cursors.
+pub fn ordering(kind: DeletedType) -> &'static str {
+    match kind {
+        DeletedType::User => user_keyset().name,
+        DeletedType::Conversation => conversation_keyset().name,
+    }
+}
+
+pub async fn page(
+    db: &impl ConnectionTrait,
+    kind: DeletedType,
+    args: &PageArgs,
+) -> Result<Page<Deleted>, StoreError> {
+    Ok(match kind {
+        DeletedType::User => {
+            let rows = user_keyset()
+                .apply(
+                    users::Entity::find().filter(users::Column::DeletedAt.is_not_null()),
+                    args,
+                )?
+                .all(db)
+                .await?;
+            let page = Keyset::<users::Column>::page(args, rows);
+            Page {
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
+                items: page
+                    .items
+                    .into_iter()
+                    .filter_map(|u| {
+                        Some(Deleted {
+                            kind,
+                            deleted_at: u.deleted_at?,
+                            label: u.email,
+                            owner_id: None,
+                            id: u.id,
+                        })
+                    })
+                    .collect(),
+            }
+        }
+        DeletedType::Conversation => {
+            let rows = conversation_keyset()
+                .apply(
+                    conversations::Entity::find()
+                        .filter(conversations::Column::DeletedAt.is_not_null()),
+                    args,
+                )?
+                .all(db)
+                .await?;
+            let page = Keyset::<conversations::Column>::page(args, rows);
+            Page {
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
+                items: page
+                    .items
+                    .into_iter()
+                    .filter_map(|c| {
+                        Some(Deleted {
+                            kind,
+                            deleted_at: c.deleted_at?,
+                            label: Some(c.title),
+                            owner_id: c.user_id,
+                            id: c.id,
+                        })
+                    })
+                    .collect(),
+            }
+        }
+    })
+}
+
+pub async fn count(db: &impl ConnectionTrait, kind: DeletedType) -> Result<u64, StoreError> {
+    Ok(match kind {
+        DeletedType::User => {
+            users::Entity::find()
+                .filter(users::Column::DeletedAt.is_not_null())
+                .count(db)
+                .await?
+        }
+        DeletedType::Conversation => {
+            conversations::Entity::find()
+                .filter(conversations::Column::DeletedAt.is_not_null())
+                .count(db)
+                .await?
+        }
+    })
+}
+
+/// Clears `deleted_at` of the record; false when it is missing or not deleted.
+pub async fn restore(
+    db: &impl ConnectionTrait,
+    kind: DeletedType,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let none: Option<DateTime<Utc>> = None;
+    let n = match kind {
+        DeletedType::User => {
+            users::Entity::update_many()
+                .col_expr(users::Column::DeletedAt, Expr::value(none))
+                .filter(users::Column::Id.eq(id))
+                .filter(users::Column::DeletedAt.is_not_null())
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+        DeletedType::Conversation => {
+            conversations::Entity::update_many()
+                .col_expr(conversations::Column::DeletedAt, Expr::value(none))
+                .filter(conversations::Column::Id.eq(id))
+                .filter(conversations::Column::DeletedAt.is_not_null())
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+    };
+    Ok(n > 0)
+}
