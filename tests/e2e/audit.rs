@@ -103,6 +103,8 @@ colloquy_tests::e2e_backend!(
                 max_delay: Duration::from_secs(1),
             };
             c.auth.oauth_providers = vec![provider];
+            // Runs stay queued, so they can be cancelled and rerun.
+            c.jobs.workers = 0;
         })
         .await
         else {
@@ -743,6 +745,274 @@ colloquy_tests::e2e_backend!(
             ad,
             "mutation($i: RetireRoomInput!) { retireRoom(input: $i) { __typename } }",
             json!({ "i": { "id": room } }),
+        )
+        .await;
+
+        // --- workspace ------------------------------------------------------------------------
+        let project = walk
+            .step(
+                "createProject",
+                a,
+                "mutation($i: CreateProjectInput!) { createProject(input: $i) { project { id } } }",
+                json!({ "i": { "name": "Walk" } }),
+            )
+            .await["project"]["id"]
+            .clone();
+        walk.step(
+            "updateProject",
+            a,
+            "mutation($i: UpdateProjectInput!) { updateProject(input: $i) { __typename } }",
+            json!({ "i": { "id": project, "description": "walked" } }),
+        )
+        .await;
+        let analysis = walk
+            .step(
+                "createAnalysis",
+                a,
+                "mutation($i: CreateAnalysisInput!) { createAnalysis(input: $i) { analysis { id } } }",
+                json!({ "i": { "type": "TEXT_ANALYSIS", "input": "some text", "projectId": project } }),
+            )
+            .await["analysis"]["id"]
+            .clone();
+        walk.step(
+            "cancelAiRun",
+            a,
+            "mutation($i: CancelAiRunInput!) { cancelAiRun(input: $i) { __typename } }",
+            json!({ "i": { "id": analysis } }),
+        )
+        .await;
+        walk.step(
+            "rerunAiRun",
+            a,
+            "mutation($i: RerunAiRunInput!) { rerunAiRun(input: $i) { __typename } }",
+            json!({ "i": { "id": analysis } }),
+        )
+        .await;
+        walk.step(
+            "analyzeContract",
+            a,
+            "mutation($i: AnalyzeContractInput!) { analyzeContract(input: $i) { __typename } }",
+            json!({ "i": { "title": "NDA", "contractType": "NDA", "text": "The parties agree." } }),
+        )
+        .await;
+        walk.step(
+            "analyzeLocalization",
+            a,
+            "mutation($i: AnalyzeLocalizationInput!) { analyzeLocalization(input: $i) { __typename } }",
+            json!({ "i": { "productName": "Kettle", "targetMarket": "Japan" } }),
+        )
+        .await;
+        walk.step(
+            "predictCustomerBehavior",
+            a,
+            "mutation($i: PredictCustomerBehaviorInput!) { predictCustomerBehavior(input: $i) { __typename } }",
+            json!({ "i": { "customerSegment": "students", "dataSource": { "crm": [1, 2] } } }),
+        )
+        .await;
+        walk.step(
+            "monitorCompliance",
+            a,
+            "mutation($i: MonitorComplianceInput!) { monitorCompliance(input: $i) { __typename } }",
+            json!({ "i": { "businessType": "shop", "jurisdiction": "ZA" } }),
+        )
+        .await;
+        walk.step(
+            "generateLearningPath",
+            a,
+            "mutation($i: GenerateLearningPathInput!) { generateLearningPath(input: $i) { __typename } }",
+            json!({ "i": { "userProfile": { "goal": "SQL" } } }),
+        )
+        .await;
+        walk.step(
+            "deleteProject",
+            a,
+            "mutation($i: DeleteProjectInput!) { deleteProject(input: $i) { __typename } }",
+            json!({ "i": { "id": project } }),
+        )
+        .await;
+
+        // --- uploads (a multipart request), posts, plans --------------------------------------
+        let before = events(&app).await;
+        let uploaded = crate::uploads::upload(
+            &app,
+            &ada.token,
+            "notes.txt",
+            "text/plain",
+            b"walk notes",
+            None,
+        )
+        .await;
+        let upload = uploaded["data"]["uploadFile"]["upload"]["id"].clone();
+        assert!(upload.is_string(), "{uploaded}");
+        assert!(events(&app).await > before, "uploadFile left no event");
+        walk.called.insert("uploadFile".to_owned());
+        walk.step(
+            "deleteUpload",
+            a,
+            "mutation($i: DeleteUploadInput!) { deleteUpload(input: $i) { __typename } }",
+            json!({ "i": { "id": upload } }),
+        )
+        .await;
+        let post = walk
+            .step(
+                "createPost",
+                a,
+                "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
+                json!({ "i": { "title": "Walking", "content": "On foot." } }),
+            )
+            .await["post"]["id"]
+            .clone();
+        for (mutation, who, extra) in [
+            ("updatePost", a, json!({ "excerpt": "Short" })),
+            ("publishPost", a, json!({})),
+            ("featurePost", md, json!({})),
+            ("unpublishPost", a, json!({})),
+            ("deletePost", a, json!({})),
+        ] {
+            let mut input = extra;
+            input["id"] = post.clone();
+            let input_type = format!("{}{}Input", mutation[..1].to_uppercase(), &mutation[1..]);
+            walk.step(
+                mutation,
+                who,
+                &format!(
+                    "mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ __typename }} }}"
+                ),
+                json!({ "i": input }),
+            )
+            .await;
+        }
+        walk.step(
+            "setSubscription",
+            ad,
+            "mutation($i: SetSubscriptionInput!) { setSubscription(input: $i) { __typename } }",
+            json!({ "i": { "userId": ada.global_id, "plan": "PRO" } }),
+        )
+        .await;
+        walk.step(
+            "cancelSubscription",
+            a,
+            "mutation { cancelSubscription { __typename } }",
+            json!({}),
+        )
+        .await;
+
+        // --- finance and education ------------------------------------------------------------
+        walk.step(
+            "updateMyProfile",
+            a,
+            "mutation($i: UpdateMyProfileInput!) { updateMyProfile(input: $i) { __typename } }",
+            json!({ "i": { "bio": "Walker", "locale": "en-ZA" } }),
+        )
+        .await;
+        walk.step(
+            "createPayment",
+            a,
+            "mutation($i: CreatePaymentInput!) { createPayment(input: $i) { __typename } }",
+            json!({ "i": { "amount": "50.00", "currency": "ZAR", "purpose": "TOP_UP", "idempotencyKey": "walk-pay-1" } }),
+        )
+        .await;
+        let second = app
+            .query(
+                a,
+                "mutation($i: CreatePaymentInput!) { createPayment(input: $i) { payment { id } } }",
+                json!({ "i": { "amount": "10.00", "currency": "ZAR", "purpose": "TOP_UP", "idempotencyKey": "walk-pay-2" } }),
+            )
+            .await["createPayment"]["payment"]["id"]
+            .clone();
+        walk.step(
+            "refundPayment",
+            a,
+            "mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { __typename } }",
+            json!({ "i": { "paymentId": second, "idempotencyKey": "walk-refund-1" } }),
+        )
+        .await;
+        walk.step(
+            "transfer",
+            a,
+            "mutation($i: TransferInput!) { transfer(input: $i) { __typename } }",
+            json!({ "i": { "fromCurrency": "ZAR", "toUserId": bob.global_id, "amount": "1.00", "idempotencyKey": "walk-transfer-1" } }),
+        )
+        .await;
+        let educator = user(&app, "educator@example.com", Some(Role::Educator)).await;
+        let ed = Some(educator.token.as_str());
+        let course = walk
+            .step(
+                "createCourse",
+                ed,
+                "mutation($i: CreateCourseInput!) { createCourse(input: $i) { course { id } } }",
+                json!({ "i": { "title": "Walking 101" } }),
+            )
+            .await["course"]["id"]
+            .clone();
+        let module = walk
+            .step(
+                "addCourseModule",
+                ed,
+                "mutation($i: AddCourseModuleInput!) { addCourseModule(input: $i) { module { id } } }",
+                json!({ "i": { "courseId": course, "title": "Steps" } }),
+            )
+            .await["module"]["id"]
+            .clone();
+        let quiz = walk
+            .step(
+                "createAssessment",
+                ed,
+                "mutation($i: CreateAssessmentInput!) { createAssessment(input: $i) { assessment { id } } }",
+                json!({ "i": { "courseId": course, "type": "QUIZ", "title": "Quiz",
+                    "questions": [{ "prompt": "Left or right?", "options": ["left", "right"], "answer": 0 }] } }),
+            )
+            .await["assessment"]["id"]
+            .clone();
+        let assignment = app
+            .query(
+                ed,
+                "mutation($i: CreateAssessmentInput!) { createAssessment(input: $i) { assessment { id } } }",
+                json!({ "i": { "courseId": course, "type": "ASSIGNMENT", "title": "Essay", "questions": [] } }),
+            )
+            .await["createAssessment"]["assessment"]["id"]
+            .clone();
+        walk.step(
+            "setCourseStatus",
+            ed,
+            "mutation($i: SetCourseStatusInput!) { setCourseStatus(input: $i) { __typename } }",
+            json!({ "i": { "courseId": course, "status": "PUBLISHED" } }),
+        )
+        .await;
+        walk.step(
+            "enroll",
+            a,
+            "mutation($i: EnrollInput!) { enroll(input: $i) { __typename } }",
+            json!({ "i": { "courseId": course } }),
+        )
+        .await;
+        walk.step(
+            "completeModule",
+            a,
+            "mutation($i: CompleteModuleInput!) { completeModule(input: $i) { __typename } }",
+            json!({ "i": { "moduleId": module } }),
+        )
+        .await;
+        walk.step(
+            "submitAssessment",
+            a,
+            "mutation($i: SubmitAssessmentInput!) { submitAssessment(input: $i) { __typename } }",
+            json!({ "i": { "assessmentId": quiz, "answers": [0] } }),
+        )
+        .await;
+        let essay = app
+            .query(
+                a,
+                "mutation($i: SubmitAssessmentInput!) { submitAssessment(input: $i) { submission { id } } }",
+                json!({ "i": { "assessmentId": assignment, "answers": { "text": "Walking is good." } } }),
+            )
+            .await["submitAssessment"]["submission"]["id"]
+            .clone();
+        walk.step(
+            "gradeSubmission",
+            ed,
+            "mutation($i: GradeSubmissionInput!) { gradeSubmission(input: $i) { __typename } }",
+            json!({ "i": { "submissionId": essay, "score": 80 } }),
         )
         .await;
 

@@ -249,6 +249,19 @@ pub async fn modules_of(
     Ok(out)
 }
 
+/// Marks a course changed now. Run first in a transaction that reads the course's modules
+/// before it writes: on SQLite, a transaction that has only read cannot take the write lock
+/// while another connection writes (SQLITE_BUSY at once, whatever the busy timeout); one that
+/// writes first waits its turn instead.
+pub async fn touch_course(db: &impl ConnectionTrait, course_id: &str) -> Result<(), StoreError> {
+    courses::Entity::update_many()
+        .col_expr(courses::Column::UpdatedAt, Expr::value(time::now()))
+        .filter(courses::Column::Id.eq(course_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// The next position at the end of a course.
 pub async fn next_position(db: &impl ConnectionTrait, course_id: &str) -> Result<i32, StoreError> {
     let n = course_modules::Entity::find()

@@ -108,7 +108,11 @@ pub const USER_REFERENCES: &[(&str, &str, Option<&[&str]>)] = &[
     ("enrollments", "user_id", Some(&["course_id"])),
     ("assessments", "user_id", None),
     ("wallets", "user_id", Some(&["currency"])),
-    ("mining_activities", "user_id", None),
+    ("mining_activities", "user_id", Some(&["assessment_id"])),
+    ("assessment_submissions", "user_id", None),
+    ("assessment_submissions", "graded_by", None),
+    // A money mutation's key stays the guest's first result when the target used it too.
+    ("idempotency_keys", "user_id", Some(&["key"])),
     ("payments", "user_id", Some(&["idempotency_key"])),
     ("jobs", "posted_by_id", None),
     ("job_applications", "user_id", Some(&["job_id"])),

@@ -360,6 +360,7 @@ impl EducationService {
             return Err(ApiError::bad_input("durationMinutes", "must be 0 to 10000"));
         }
         let txn = self.db.conn().begin().await.map_err(store_err)?;
+        store::touch_course(&txn, &course.id).await?;
         let position = match draft.position {
             Some(p) if p >= 0 => p,
             Some(_) => return Err(ApiError::bad_input("position", "must not be negative")),

@@ -667,7 +667,10 @@ impl Config {
         // Each test server stores uploads in a directory of its own.
         config.uploads.dir =
             std::env::temp_dir().join(format!("colloquy-uploads-{}", core_domain::ids::new_id()));
-        config.jobs.poll_interval = Duration::from_millis(100);
+        // Jobs queued on a test server wake its pool at once; polling (for other instances' jobs,
+        // expired leases and retries) is rare so tests that count a request's statements see
+        // only the request's. Tests of the job runner poll fast (`tests/e2e/workspace.rs`).
+        config.jobs.poll_interval = Duration::from_secs(30);
         config.jobs.backoff = Duration::from_millis(20);
         config.chat.master_key = auth::secrets::KeyRing::generate()
             .ok()
