@@ -250,7 +250,8 @@ async fn killed_mid_reply_settles_once(backend: Backend) {
         .await;
         let used = scalar(
             &db,
-            "SELECT CAST(COALESCE(SUM(used), 0) AS BIGINT) FROM budgets",
+            // Each budget the call reserved against (the day's, the plan's month) is charged it.
+            "SELECT CAST(COALESCE(SUM(used), 0) AS BIGINT) FROM budgets WHERE scope = 'user_daily'",
         )
         .await;
         assert!(billed > 0, "the prompt and the saved text are billed");
