@@ -156,7 +156,7 @@ pub struct WalletTransactionFilter {
 }
 
 /// `totalCount` of a wallet's transactions under the list's filter.
-pub struct WalletTransactionTotal(CountKey<persistence::ledger::TransactionFilter>);
+pub struct WalletTransactionTotal(CountKey<service::TransactionFilter>);
 
 #[Object]
 impl WalletTransactionTotal {

@@ -17,7 +17,7 @@ use core_domain::finance::{
 use core_domain::ids;
 use core_domain::money::{self, AmountError, Currency};
 use core_domain::pagination::PageArgs;
-use persistence::ledger::{self, Claim, Entry, TransactionFilter};
+use persistence::ledger::{self, Claim, Entry};
 use persistence::notifications::{self, NewNotification};
 use persistence::payments::{self as pay, NewMining, NewPayment, PaymentMove};
 use persistence::sea_orm::{ConnectionTrait, TransactionTrait};
@@ -30,7 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
 use crate::platform::events::{ChangeEvent, EventBus};
 
-pub use persistence::ledger::{Transaction, Wallet};
+pub use persistence::ledger::{Transaction, TransactionFilter, Wallet};
 pub use persistence::payments::{MiningActivity, Payment};
 
 /// Longest idempotency key.

@@ -34,7 +34,7 @@ use crate::platform::rate_limit::RateLimiter;
 use crate::practice::PracticeService;
 use crate::practice::loaders::PracticeLoaders;
 use crate::profiles::ProfileService;
-use crate::profiles::graphql::ProfileRows;
+use crate::profiles::loaders::ProfileRows;
 use crate::research::ResearchService;
 use crate::research::loaders::ResearchLoaders;
 use crate::safety::SafetyService;

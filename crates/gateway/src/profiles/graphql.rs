@@ -1,13 +1,11 @@
 //! Profiles over GraphQL: `updateMyProfile` and the `UserProfile` behind `User.profile`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use persistence::{Db, StoreError};
 
+use super::loaders::ProfileOf;
 use super::service::{self, ProfileChanges, ProfileService};
 use crate::accounts::graphql::{User, user_link};
 use crate::error::{ApiError, ApiResult};
@@ -47,29 +45,6 @@ impl UserProfile {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
-    }
-}
-
-/// A user's profile, by user id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProfileOf(pub String);
-
-/// Profiles by user id, one statement per level.
-pub struct ProfileRows(pub Db);
-
-impl Loader<ProfileOf> for ProfileRows {
-    type Value = Arc<service::Profile>;
-    type Error = Arc<StoreError>;
-    async fn load(
-        &self,
-        keys: &[ProfileOf],
-    ) -> Result<HashMap<ProfileOf, Self::Value>, Self::Error> {
-        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-        let rows = persistence::profiles::of_users(self.0.conn(), &ids).await?;
-        Ok(rows
-            .into_iter()
-            .map(|p| (ProfileOf(p.user_id.clone()), Arc::new(p)))
-            .collect())
     }
 }
 

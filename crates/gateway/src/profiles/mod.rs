@@ -3,6 +3,7 @@
 //! loader (one statement per level).
 
 pub mod graphql;
+pub mod loaders;
 pub mod service;
 
 pub use service::ProfileService;
