@@ -218,6 +218,13 @@ pub async fn add_module(
     Ok(row)
 }
 
+pub async fn modules_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<CourseModule>, StoreError> {
+    crate::rows::by_ids::<course_modules::Entity>(db, ids).await
+}
+
 pub async fn module(
     db: &impl ConnectionTrait,
     id: &str,
@@ -335,6 +342,13 @@ pub async fn create_assessment(
     .exec_without_returning(db)
     .await?;
     Ok(row)
+}
+
+pub async fn assessments_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<Assessment>, StoreError> {
+    crate::rows::by_ids::<assessments::Entity>(db, ids).await
 }
 
 pub async fn assessment(

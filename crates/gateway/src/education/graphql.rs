@@ -467,19 +467,18 @@ pub async fn assessments_by_ids(
     ids: &[String],
 ) -> ApiResult<HashMap<String, Assessment>> {
     let caller = ctx.request()?.caller.as_ref();
-    let mut out = HashMap::new();
-    for id in ids {
-        if let Some((a, c)) = education(ctx)?.assessment(caller, id).await? {
-            out.insert(
-                a.id.clone(),
-                Assessment {
-                    row: Arc::new(a),
-                    course: Arc::new(c),
-                },
-            );
-        }
-    }
-    Ok(out)
+    let rows = education(ctx)?.assessments_by_ids(caller, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, c)| {
+            let id = a.id.clone();
+            let assessment = Assessment {
+                row: Arc::new(a),
+                course: Arc::new(c),
+            };
+            (id, assessment)
+        })
+        .collect())
 }
 
 /// Modules of visible courses among `ids`, for `node(id:)`.
@@ -488,13 +487,11 @@ pub async fn modules_by_ids(
     ids: &[String],
 ) -> ApiResult<HashMap<String, CourseModule>> {
     let caller = ctx.request()?.caller.as_ref();
-    let mut out = HashMap::new();
-    for id in ids {
-        if let Some(m) = education(ctx)?.module(caller, id).await? {
-            out.insert(m.id.clone(), CourseModule(Arc::new(m)));
-        }
-    }
-    Ok(out)
+    let rows = education(ctx)?.modules_by_ids(caller, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| (m.id.clone(), CourseModule(Arc::new(m))))
+        .collect())
 }
 
 /// Submissions among `ids` the caller may see, for `node(id:)`.

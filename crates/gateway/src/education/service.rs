@@ -8,6 +8,8 @@
 //!   they are enrolled in. Passing mints the AZR reward once per (learner, assessment), in the
 //!   grading's transaction.
 
+use std::collections::HashMap;
+
 use core_domain::Role;
 use core_domain::education::{
     self as rules, AssessmentType, CourseStatus, EnrollmentStatus, Grade,
@@ -474,16 +476,54 @@ impl EducationService {
         Ok(self.course(caller, &a.course_id).await?.map(|c| (a, c)))
     }
 
-    /// The module `id` if the caller may see its course.
-    pub async fn module(
+    /// Assessments among `ids` whose course the caller may see, with the course: two
+    /// statements whatever the number of ids.
+    pub async fn assessments_by_ids(
         &self,
         caller: Option<&Caller>,
-        id: &str,
-    ) -> ApiResult<Option<CourseModule>> {
-        let Some(m) = store::module(self.db.conn(), id).await? else {
-            return Ok(None);
-        };
-        Ok(self.course(caller, &m.course_id).await?.map(|_| m))
+        ids: &[String],
+    ) -> ApiResult<Vec<(Assessment, Course)>> {
+        let rows = store::assessments_by_ids(self.db.conn(), ids).await?;
+        let courses = self
+            .courses_by_id(caller, rows.iter().map(|a| a.course_id.clone()))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|a| courses.get(&a.course_id).cloned().map(|c| (a, c)))
+            .collect())
+    }
+
+    /// Modules among `ids` whose course the caller may see: two statements.
+    pub async fn modules_by_ids(
+        &self,
+        caller: Option<&Caller>,
+        ids: &[String],
+    ) -> ApiResult<Vec<CourseModule>> {
+        let rows = store::modules_by_ids(self.db.conn(), ids).await?;
+        let courses = self
+            .courses_by_id(caller, rows.iter().map(|m| m.course_id.clone()))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|m| courses.contains_key(&m.course_id))
+            .collect())
+    }
+
+    /// The courses among `ids` the caller may see, by id, in one statement.
+    async fn courses_by_id(
+        &self,
+        caller: Option<&Caller>,
+        ids: impl Iterator<Item = String>,
+    ) -> ApiResult<HashMap<String, Course>> {
+        let mut ids: Vec<String> = ids.collect();
+        ids.sort();
+        ids.dedup();
+        Ok(self
+            .courses_by_ids(caller, &ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect())
     }
 
     /// Enrols the caller in a published course (again: their enrolment as it is).
@@ -805,20 +845,27 @@ impl EducationService {
             return Ok(Vec::new());
         };
         let rows = store::submissions_by_ids(self.db.conn(), ids).await?;
-        let mut out = Vec::new();
-        for s in rows {
-            if s.user_id == caller.actor.user_id {
-                out.push(s);
-                continue;
-            }
-            if let Some(a) = store::assessment(self.db.conn(), &s.assessment_id).await?
-                && let Some(c) = store::course(self.db.conn(), &a.course_id).await?
-                && teaches(caller, &c)
-            {
-                out.push(s);
-            }
-        }
-        Ok(out)
+        let me = &caller.actor.user_id;
+        // Others' submissions: visible to the educator of their course, read in two statements.
+        let theirs: Vec<String> = rows
+            .iter()
+            .filter(|s| &s.user_id != me)
+            .map(|s| s.assessment_id.clone())
+            .collect();
+        let taught: HashMap<String, Course> = if theirs.is_empty() {
+            HashMap::new()
+        } else {
+            self.assessments_by_ids(Some(caller), &theirs)
+                .await?
+                .into_iter()
+                .filter(|(_, c)| teaches(caller, c))
+                .map(|(a, c)| (a.id, c))
+                .collect()
+        };
+        Ok(rows
+            .into_iter()
+            .filter(|s| &s.user_id == me || taught.contains_key(&s.assessment_id))
+            .collect())
     }
 
     /// Enrolments among `ids` the caller may see: their own, or their courses' learners'.
@@ -831,17 +878,25 @@ impl EducationService {
             return Ok(Vec::new());
         };
         let rows = store::enrollments_by_ids(self.db.conn(), ids).await?;
-        let mut out = Vec::new();
-        for e in rows {
-            if e.user_id == caller.actor.user_id {
-                out.push(e);
-            } else if let Some(c) = store::course(self.db.conn(), &e.course_id).await?
-                && teaches(caller, &c)
-            {
-                out.push(e);
-            }
-        }
-        Ok(out)
+        let me = &caller.actor.user_id;
+        // Others' enrolments: visible to their course's educator, whose courses are read at once.
+        let courses = self
+            .courses_by_id(
+                Some(caller),
+                rows.iter()
+                    .filter(|e| &e.user_id != me)
+                    .map(|e| e.course_id.clone()),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|e| {
+                &e.user_id == me
+                    || courses
+                        .get(&e.course_id)
+                        .is_some_and(|c| teaches(caller, c))
+            })
+            .collect())
     }
 
     /// Whether an enrolment is ACTIVE or COMPLETED (for the API's enum).
