@@ -77,7 +77,13 @@ e2e_backend!(
         settled(&app).await;
 
         let db = app.db().conn();
-        let budget = budgets::Entity::find().one(db).await.unwrap().unwrap();
+        // The daily budget (the call also reserves against the plan's month).
+        let budget = budgets::Entity::find()
+            .filter(budgets::Column::Scope.eq(persistence::budgets::USER_DAILY))
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(budget.reserved, 0);
         assert!(
             budget.used <= LIMIT,
