@@ -14,7 +14,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use colloquy_tests::{Kind, TestApp, TestUser, e2e, gid};
+use colloquy_tests::{Kind, TestApp, TestUser, gid};
 use core_domain::Role;
 use serde_json::{Value, json};
 
