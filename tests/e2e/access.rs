@@ -849,6 +849,13 @@ pub const PROBES: &[(&str, Probe)] = &[
         ),
     ),
     (
+        "Subscription.uploadUpdated(id)",
+        Probe::Ws(
+            "subscription($id: ID!) { uploadUpdated(id: $id) { id extractedText } }",
+            |f| id(&f.upload),
+        ),
+    ),
+    (
         "Query.uploads(filter.projectId)",
         Probe::Public(
             "filters the caller's own uploads: another user's project matches none of them",

@@ -833,7 +833,8 @@ colloquy_tests::e2e_backend!(
 
         // --- uploads (a multipart request), posts, plans --------------------------------------
         let before = events(&app).await;
-        let uploaded = crate::uploads::upload(
+        // Workers are off here: the upload stays PENDING, which is all the walk needs.
+        let uploaded = crate::uploads::send_upload(
             &app,
             &ada.token,
             "notes.txt",

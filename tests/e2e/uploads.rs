@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 const UPLOAD: &str = "mutation($i: UploadFileInput!) { uploadFile(input: $i) { upload { id filename size mimeType status sha256 extractedText downloadUrl processedAt } } }";
 const GET: &str = "query($id: ID!) { upload(id: $id) { id status extractedText downloadUrl } }";
+const GET_FULL: &str = "query($id: ID!) { upload(id: $id) { id filename size mimeType status sha256 extractedText downloadUrl processedAt } }";
+const UPDATED: &str = "subscription($id: ID!) { uploadUpdated(id: $id) { id status mimeType } }";
 
 /// A one-page PDF whose page reads `text`, made with lopdf.
 pub fn pdf(text: &str) -> Vec<u8> {
@@ -61,9 +63,54 @@ pub fn pdf(text: &str) -> Vec<u8> {
     out
 }
 
+/// [`send_upload`], then (when it was accepted, PENDING) waits until the upload is processed:
+/// the body with `data.uploadFile.upload` as the processed upload reads.
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    claimed: &str,
+    bytes: &[u8],
+    project_id: Option<&str>,
+) -> Value {
+    let mut body = send_upload(app, token, name, claimed, bytes, project_id).await;
+    if body.get("errors").is_some() {
+        return body;
+    }
+    let up = &body["data"]["uploadFile"]["upload"];
+    assert_eq!(
+        up["status"], "PENDING",
+        "processed out of the request: {body:#}"
+    );
+    assert!(up["downloadUrl"].is_null(), "nothing to download yet");
+    let id = up["id"].as_str().unwrap().to_owned();
+    body["data"]["uploadFile"]["upload"] = processed(app, token, &id).await;
+    body
+}
+
+/// Waits (up to a minute) until upload `id` leaves PENDING/PROCESSING and returns it (the
+/// fields of `uploadFile`'s selection), re-reading it at each `uploadUpdated` event (or second of
+/// silence), so no change is missed.
+pub async fn processed(app: &TestApp, token: &str, id: &str) -> Value {
+    let mut ws = app.ws(Some(token)).await;
+    let sub = ws.subscribe(UPDATED, json!({ "id": id })).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let up = app.query(Some(token), GET_FULL, json!({ "id": id })).await["upload"].clone();
+        if !matches!(up["status"].as_str(), Some("PENDING" | "PROCESSING")) {
+            return up;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "upload {id} was not processed: {up}"
+        );
+        let _ = ws.next_for(&sub, std::time::Duration::from_secs(1)).await;
+    }
+}
+
 /// Sends `uploadFile` as a GraphQL multipart request (operations, map, one file part) and
 /// returns the response body. `claimed` is the Content-Type the client claims for the file.
-pub async fn upload(
+pub async fn send_upload(
     app: &TestApp,
     token: &str,
     name: &str,
@@ -525,5 +572,260 @@ e2e!(
             )
             .await;
         assert_eq!(filed["uploads"]["totalCount"], 1);
+    }
+);
+
+e2e_backend!(
+    a_stranded_upload_completes_once_after_a_restart_seen_live,
+    |backend| async move {
+        use persistence::entity::ai_jobs;
+        use sea_orm::TransactionTrait;
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let path = store.clone();
+        let Some(app) = TestApp::spawn_with(backend, move |c| {
+            c.uploads.dir = path;
+            // Expired leases are found by polling: poll fast.
+            c.jobs.poll_interval = std::time::Duration::from_millis(100);
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        // What a server that died while processing leaves behind: the bytes stored, the upload
+        // PROCESSING, its job RUNNING under that server's lease.
+        let text = b"# Left behind\n\nStill here.";
+        let id = core_domain::ids::new_id();
+        let key = format!("{}/{id}", ada.db_id);
+        std::fs::create_dir_all(store.join(&ada.db_id)).unwrap();
+        std::fs::write(store.join(&key), text).unwrap();
+        let job = {
+            let txn = app.db().conn().begin().await.unwrap();
+            persistence::uploads::create(
+                &txn,
+                persistence::uploads::NewUpload {
+                    id: id.clone(),
+                    user_id: ada.db_id.clone(),
+                    project_id: None,
+                    filename: id.clone(),
+                    original_name: "notes.md".into(),
+                    path: key.clone(),
+                    size: text.len() as i64,
+                    mime_type: "application/octet-stream".into(),
+                    sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text)),
+                    metadata: None,
+                },
+            )
+            .await
+            .unwrap();
+            assert!(
+                persistence::uploads::start_processing(&txn, &id)
+                    .await
+                    .unwrap()
+            );
+            let job = persistence::jobs::enqueue_held(
+                &txn,
+                "upload",
+                &id,
+                Some(&ada.db_id),
+                3,
+                "dead-instance",
+                chrono::Utc::now() + chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+            txn.commit().await.unwrap();
+            job
+        };
+        let up_id = gid(Kind::FileUpload, &id);
+
+        // Followed live from before the lease runs out.
+        let events = app.state.services.conversations.events();
+        let before = events.change_subscribers();
+        let mut ws = app.ws(Some(&ada.token)).await;
+        let sub = ws.subscribe(UPDATED, json!({ "id": up_id })).await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while events.change_subscribers() <= before {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the subscription did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // While the dead server's lease holds, nobody takes the job.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let held = app
+            .query(Some(&ada.token), GET, json!({ "id": up_id }))
+            .await;
+        assert_eq!(held["upload"]["status"], "PROCESSING", "{held}");
+
+        // The lease runs out: a worker of this (restarted) server takes the job over.
+        ai_jobs::ActiveModel {
+            id: Set(job.id.clone()),
+            lease_until: Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1))),
+            ..Default::default()
+        }
+        .update(app.db().conn())
+        .await
+        .unwrap();
+        let completed = loop {
+            let event = ws
+                .next_for(&sub, std::time::Duration::from_secs(60))
+                .await
+                .expect("uploadUpdated reports the upload's end");
+            let up = &event["data"]["uploadUpdated"];
+            assert!(up.is_object(), "{event}");
+            if up["status"] == "COMPLETED" {
+                break up.clone();
+            }
+            assert_eq!(up["status"], "PROCESSING", "{event}");
+        };
+        assert_eq!(completed["mimeType"], "text/markdown");
+
+        // Processed exactly once: one claim, one completion; the dead server can write nothing.
+        let row = persistence::jobs::find(app.db().conn(), &job.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((row.status.as_str(), row.attempts), ("DONE", 1));
+        let done = events::Entity::find()
+            .filter(events::Column::Type.eq("upload.completed"))
+            .all(app.db().conn())
+            .await
+            .unwrap();
+        assert_eq!(done.len(), 1);
+        let stale = persistence::jobs::Lease {
+            job_id: job.id.clone(),
+            owner: "dead-instance".into(),
+            attempt: 0,
+        };
+        assert!(
+            !persistence::jobs::finish(app.db().conn(), &stale, "FAILED", Some("late"))
+                .await
+                .unwrap()
+        );
+        // Polling reads the same.
+        let polled = app
+            .query(Some(&ada.token), GET, json!({ "id": up_id }))
+            .await;
+        assert_eq!(polled["upload"]["status"], "COMPLETED");
+        assert_eq!(
+            polled["upload"]["extractedText"],
+            std::str::from_utf8(text).unwrap()
+        );
+        assert!(polled["upload"]["downloadUrl"].is_string());
+        // Nobody else can follow it.
+        let bob = app.register("bob@example.com").await;
+        let mut bobs = app.ws(Some(&bob.token)).await;
+        let denied = bobs.subscribe(UPDATED, json!({ "id": up_id })).await;
+        let answer = bobs
+            .next_for(&denied, std::time::Duration::from_secs(10))
+            .await
+            .expect("an answer");
+        // Refused as an `error` message, or as a result holding only the error.
+        let code = if answer["type"] == "error" {
+            &answer["payload"][0]["extensions"]["code"]
+        } else {
+            assert!(answer["data"].is_null(), "{answer}");
+            &answer["errors"][0]["extensions"]["code"]
+        };
+        assert_eq!(code, "NOT_FOUND", "{answer}");
+    }
+);
+
+e2e_backend!(
+    a_project_lists_its_uploads_in_one_statement_per_level,
+    |backend| async move {
+        // No workers: the only statements counted are the query's.
+        let Some(app) = TestApp::spawn_with(backend, |c| c.jobs.workers = 0).await else {
+            return;
+        };
+        const CREATE: &str =
+            "mutation($i: CreateProjectInput!) { createProject(input: $i) { project { id } } }";
+        let small = app.register("small@example.com").await;
+        let large = app.register("large@example.com").await;
+        let mut first_project = None;
+        for (user, projects, files) in [(&small, 1, 1), (&large, 5, 3)] {
+            for p in 0..projects {
+                let project = app
+                    .query(
+                        Some(&user.token),
+                        CREATE,
+                        json!({ "i": { "name": format!("p{p}") } }),
+                    )
+                    .await["createProject"]["project"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                for f in 0..files {
+                    let body = send_upload(
+                        &app,
+                        &user.token,
+                        &format!("f{f}.txt"),
+                        "text/plain",
+                        b"hello",
+                        Some(&project),
+                    )
+                    .await;
+                    assert!(body.get("errors").is_none(), "{body:#}");
+                }
+                first_project.get_or_insert(project);
+            }
+        }
+        let project = first_project.unwrap();
+        // An unfiled upload and a deleted one are not the project's list.
+        send_upload(&app, &small.token, "loose.txt", "text/plain", b"x", None).await;
+        let gone = send_upload(
+            &app,
+            &small.token,
+            "gone.txt",
+            "text/plain",
+            b"x",
+            Some(&project),
+        )
+        .await["data"]["uploadFile"]["upload"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.query(
+            Some(&small.token),
+            "mutation($id: ID!) { deleteUpload(input: { id: $id }) { deletedUploadId } }",
+            json!({ "id": gone }),
+        )
+        .await;
+        let one = app
+            .query(
+                Some(&small.token),
+                "query($id: ID!) { project(id: $id) { uploads(first: 10) { totalCount nodes { filename status project: projectId } } } }",
+                json!({ "id": project }),
+            )
+            .await;
+        let list = &one["project"]["uploads"];
+        assert_eq!(list["totalCount"], 1, "{one}");
+        assert_eq!(list["nodes"][0]["filename"], "f0.txt");
+        assert_eq!(list["nodes"][0]["project"], project.as_str());
+
+        const NESTED: &str = "{ projects(first: 50) { nodes { id uploads(first: 10) { totalCount nodes { id filename } } } } }";
+        async fn cost(app: &TestApp, token: &str) -> u64 {
+            let mut best = u64::MAX;
+            for _ in 0..2 {
+                let before = app.sql_statements();
+                let data = app.query(Some(token), NESTED, json!({})).await;
+                assert!(data["projects"]["nodes"].is_array(), "{data}");
+                best = best.min(app.sql_statements() - before);
+            }
+            best
+        }
+        let few = cost(&app, &small.token).await;
+        let many = cost(&app, &large.token).await;
+        assert_eq!(
+            few, many,
+            "statements must not grow with rows: {few} for 1 project, {many} for 5"
+        );
+        let large_lists = app.query(Some(&large.token), NESTED, json!({})).await;
+        for p in large_lists["projects"]["nodes"].as_array().unwrap() {
+            assert_eq!(p["uploads"]["totalCount"], 3, "{p}");
+        }
     }
 );

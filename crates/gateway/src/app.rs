@@ -133,13 +133,10 @@ pub fn state(config: Config, db: Db) -> anyhow::Result<AppState> {
         default_model = chat.providers().default_model(),
         "chat ready"
     );
-    let files = files_services(&config, &db, &events)?;
-    let workspace = WorkspaceService::new(
-        db.clone(),
-        Arc::clone(&chat),
-        events.clone(),
-        crate::platform::jobs::JobQueue::new(db.clone(), config.jobs.clone()),
-    );
+    // One queue for every kind of job (workspace runs, upload processing).
+    let queue = crate::platform::jobs::JobQueue::new(db.clone(), config.jobs.clone());
+    let files = files_services(&config, &db, &events, &queue)?;
+    let workspace = WorkspaceService::new(db.clone(), Arc::clone(&chat), events.clone(), queue);
     let accounts = Arc::new(
         AccountService::new(db.clone(), Arc::clone(&config), events)
             .context("cannot set up the mailer")?,
@@ -216,6 +213,7 @@ fn files_services(
     config: &Arc<Config>,
     db: &Db,
     events: &events::EventBus,
+    queue: &Arc<crate::platform::jobs::JobQueue>,
 ) -> anyhow::Result<(
     Arc<crate::uploads::UploadService>,
     Arc<crate::posts::PostService>,
@@ -234,6 +232,7 @@ fn files_services(
             signer,
             config.auth.public_url.clone(),
             events.clone(),
+            Arc::clone(queue),
         )),
         Arc::new(crate::posts::PostService::new(db.clone(), events.clone())),
         Arc::new(crate::billing::BillingService::new(
@@ -262,7 +261,17 @@ pub async fn run(
         state.services.config.ops.heartbeat,
     ));
     let (stop_jobs, jobs_stopped) = watch::channel(false);
-    let jobs = crate::workspace::service::job_runner(&state.services.workspace).spawn(jobs_stopped);
+    let jobs = crate::workspace::service::job_runner(&state.services.workspace)
+        .handle(
+            crate::uploads::service::UPLOAD_JOB,
+            Arc::clone(&state.services.uploads) as Arc<dyn crate::platform::jobs::JobHandler>,
+        )
+        .spawn(jobs_stopped, state.services.config.server.shutdown_grace);
+    // The pool stops claiming as soon as the server starts stopping, while requests drain.
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_jobs.send(true);
+    };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -271,9 +280,10 @@ pub async fn run(
     sweeper.abort();
     idle.abort();
     beats.abort();
-    // Stop claiming jobs; running ones finish or are left to their leases.
-    let _ = stop_jobs.send(true);
-    drop(jobs);
+    // Running jobs finish within the grace period, or are handed back to the queue.
+    if let Err(error) = jobs.await {
+        tracing::error!(%error, "the job pool failed");
+    }
     served
 }
 
@@ -323,6 +333,10 @@ async fn sweep_idle_sessions(practice: Arc<PracticeService>) {
     }
 }
 
+/// How long past the shutdown grace period `serve` waits for `run` before it exits anyway: room
+/// for handing unfinished jobs back after the grace period ran out.
+const HANG_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `colloquy serve`: the whole start-up, until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Listen for signals before anything else: a SIGTERM that arrives while the server starts
@@ -340,7 +354,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::pin!(serving);
     tokio::select! {
         result = &mut serving => result,
-        () = async { stopped(stop).await; tokio::time::sleep(grace).await } => {
+        // `run` bounds its own waits by the grace period; this only guards against a hang.
+        () = async { stopped(stop).await; tokio::time::sleep(grace + HANG_MARGIN).await } => {
             tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
             Ok(())
         }

@@ -77,6 +77,55 @@ pub async fn enqueue(
     .await?)
 }
 
+/// Queues a job for `subject_id` already claimed by `owner` until `lease_until` (attempt 0): the
+/// request that queues it still has work to do before the job may run (storing an upload's
+/// bytes), and hands it over with [`release`]. Should that request's server die first, the lease
+/// expires and a worker claims the job like any other whose server died.
+pub async fn enqueue_held(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    subject_id: &str,
+    user_id: Option<&str>,
+    max_attempts: i32,
+    owner: &str,
+    lease_until: DateTime<Utc>,
+) -> Result<Job, StoreError> {
+    let now = time::now();
+    Ok(ai_jobs::ActiveModel {
+        id: Set(ids::new_id()),
+        kind: Set(kind.to_owned()),
+        subject_id: Set(subject_id.to_owned()),
+        user_id: Set(user_id.map(str::to_owned)),
+        status: Set(RUNNING.to_owned()),
+        attempts: Set(0),
+        max_attempts: Set(max_attempts.max(1)),
+        run_at: Set(now),
+        lease_owner: Set(Some(owner.to_owned())),
+        lease_until: Set(Some(lease_until)),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Hands a held job to the workers: PENDING, due now, its lease cleared; false when the lease was
+/// lost meanwhile.
+pub async fn release(db: &impl ConnectionTrait, lease: &Lease) -> Result<bool, StoreError> {
+    let res = held(lease)
+        .col_expr(Column::Status, Expr::value(PENDING))
+        .col_expr(Column::RunAt, Expr::value(time::now()))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
 /// Claims up to `limit` due jobs for `owner` until `lease_until` (see the module docs).
 pub async fn claim(
     db: &impl ConnectionTrait,

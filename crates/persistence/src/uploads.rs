@@ -2,6 +2,8 @@
 //! extracted from documents. Only ever read for their owner: every query here is scoped by
 //! `user_id`. The bytes live in the object store under `path`; a DELETED upload keeps its row.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use core_domain::pagination::PageArgs;
 use core_domain::time;
@@ -96,6 +98,47 @@ pub async fn set_status(
     }
     update.exec(db).await?;
     Ok(())
+}
+
+/// Moves a PENDING upload to PROCESSING; false when it is not PENDING (processing already, or
+/// deleted meanwhile).
+pub async fn start_processing(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    let res = Entity::update_many()
+        .col_expr(Column::Status, Expr::value("PROCESSING"))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq("PENDING"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Ends the processing of an upload still PENDING or PROCESSING: `status` (COMPLETED or FAILED),
+/// stamped, with the type read from its content, the name it is stored as and its extracted text.
+/// False when it left processing meanwhile (deleted).
+pub async fn finish_processing(
+    db: &impl ConnectionTrait,
+    id: &str,
+    status: &str,
+    mime_type: Option<&str>,
+    filename: Option<String>,
+    text: Option<String>,
+) -> Result<bool, StoreError> {
+    let now = time::now();
+    let mut update = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(status))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::ProcessedAt, Expr::value(now))
+        .col_expr(Column::ExtractedText, Expr::value(text))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.is_in(["PENDING", "PROCESSING"]));
+    if let Some(mime) = mime_type {
+        update = update.col_expr(Column::MimeType, Expr::value(mime));
+    }
+    if let Some(name) = filename {
+        update = update.col_expr(Column::Filename, Expr::value(name));
+    }
+    Ok(update.exec(db).await?.rows_affected > 0)
 }
 
 /// Marks the owner's upload DELETED; `None` when it is not theirs, missing or deleted already.
@@ -201,6 +244,41 @@ pub async fn count_own(
     filter: &UploadFilter,
 ) -> Result<u64, StoreError> {
     Ok(filtered(user_id, filter).count(db).await?)
+}
+
+/// The owner's live (not DELETED) uploads: what a project's list shows.
+fn live(user_id: &str) -> Select<Entity> {
+    Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Status.ne("DELETED"))
+}
+
+/// One page of `user_id`'s live uploads per project, newest first, in one statement.
+pub async fn pages_for_projects(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    project_ids: &[String],
+    args: &PageArgs,
+) -> Result<HashMap<String, Page<Upload>>, StoreError> {
+    crate::cursor::batch::pages_by_parent(
+        db,
+        live(user_id),
+        Column::ProjectId,
+        project_ids,
+        &keyset(),
+        args,
+        |r: &Upload| r.project_id.as_deref().unwrap_or_default(),
+    )
+    .await
+}
+
+/// How many live uploads of `user_id` each project holds, in one statement.
+pub async fn counts_for_projects(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    project_ids: &[String],
+) -> Result<HashMap<String, u64>, StoreError> {
+    crate::rows::counts_by_parent(db, live(user_id), Column::ProjectId, project_ids).await
 }
 
 /// The timestamp a cursor for `row` carries.

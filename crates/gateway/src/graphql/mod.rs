@@ -84,6 +84,7 @@ pub struct Subscription(
     conversations::graphql::MessageSubscription,
     chat::graphql::ChatSubscription,
     workspace::graphql::WorkspaceSubscription,
+    uploads::graphql::UploadSubscription,
     notifications::graphql::NotificationSubscription,
 );
 

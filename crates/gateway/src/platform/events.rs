@@ -300,6 +300,12 @@ impl EventBus {
         self.changes.subscribe()
     }
 
+    /// How many receivers of change events (subscriptions such as `uploadUpdated`) are live on
+    /// this instance.
+    pub fn change_subscribers(&self) -> usize {
+        self.changes.receiver_count()
+    }
+
     /// How many `messageAdded` subscriptions are live on this instance.
     pub fn message_subscribers(&self) -> usize {
         self.messages.receiver_count()

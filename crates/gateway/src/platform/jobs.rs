@@ -17,11 +17,14 @@
 //!   attempt, at most five minutes) until its `max_attempts` (`COLLOQUY_JOB_MAX_ATTEMPTS`), and
 //!   the handler is told when an attempt is the last ([`JobContext::final_attempt`]) so it
 //!   records the failure itself.
-//! - **Shutdown.** When the server stops, the pool stops claiming; jobs still running are left
-//!   to their leases, and another instance (or this one after a restart) picks them up.
+//! - **Shutdown.** When the server stops, the pool stops claiming at once and waits for the jobs
+//!   it is running, up to the shutdown grace period (`COLLOQUY_SHUTDOWN_GRACE_SECS`). Jobs still
+//!   running then are handed back (PENDING, due now, lease cleared), so another instance (or
+//!   this one after a restart) takes them at once instead of waiting for their leases to expire;
+//!   whatever their abandoned run still tries to write is refused, its lease being gone.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -117,6 +120,37 @@ impl JobQueue {
         self.wake.notify_one();
     }
 
+    /// Queues a job on `db` (the caller's transaction) held by the caller until it calls
+    /// [`JobQueue::release`] (see `persistence::jobs::enqueue_held`).
+    pub async fn enqueue_held(
+        &self,
+        db: &impl persistence::sea_orm::ConnectionTrait,
+        kind: &str,
+        subject_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<Lease, persistence::StoreError> {
+        let owner = format!("request-{}", core_domain::ids::new_id());
+        let job = jobs::enqueue_held(
+            db,
+            kind,
+            subject_id,
+            user_id,
+            self.config.max_attempts,
+            &owner,
+            lease_until(&self.config),
+        )
+        .await?;
+        Ok(Lease::of(&job))
+    }
+
+    /// Hands a job held since [`JobQueue::enqueue_held`] to the workers and wakes this instance's
+    /// pool; false when its lease expired meanwhile (a worker has it already).
+    pub async fn release(&self, lease: &Lease) -> Result<bool, persistence::StoreError> {
+        let released = jobs::release(self.db.conn(), lease).await?;
+        self.wake();
+        Ok(released)
+    }
+
     /// Queues a job on `db` (the caller's transaction), due now.
     pub async fn enqueue(
         &self,
@@ -134,6 +168,8 @@ pub struct JobRunner {
     queue: Arc<JobQueue>,
     handlers: HashMap<String, Arc<dyn JobHandler>>,
     owner: String,
+    /// The leases of the jobs running now, to hand back when shutdown runs out of time.
+    running: Mutex<HashMap<String, Lease>>,
 }
 
 impl JobRunner {
@@ -142,6 +178,7 @@ impl JobRunner {
             queue,
             handlers: HashMap::new(),
             owner: format!("gateway-{}", core_domain::ids::new_id()),
+            running: Mutex::new(HashMap::new()),
         }
     }
 
@@ -151,12 +188,14 @@ impl JobRunner {
         self
     }
 
-    /// Starts the pool; it stops claiming once `stop` turns true (or its sender is dropped).
-    pub fn spawn(self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-        tokio::spawn(self.run(stop))
+    /// Starts the pool; it stops claiming once `stop` turns true (or its sender is dropped),
+    /// then ends when its running jobs have finished, or after `grace` with the unfinished ones
+    /// handed back to the queue.
+    pub fn spawn(self, stop: watch::Receiver<bool>, grace: Duration) -> JoinHandle<()> {
+        tokio::spawn(self.run(stop, grace))
     }
 
-    async fn run(self, mut stop: watch::Receiver<bool>) {
+    async fn run(self, mut stop: watch::Receiver<bool>, grace: Duration) {
         let workers = self.queue.config.workers;
         if workers == 0 {
             return;
@@ -178,8 +217,10 @@ impl JobRunner {
                                 return;
                             };
                             let worker = Arc::clone(&this);
+                            worker.track(&job, true);
                             tokio::spawn(async move {
-                                worker.run_one(job).await;
+                                worker.run_one(job.clone()).await;
+                                worker.track(&job, false);
                                 drop(permit);
                                 worker.queue.wake();
                             });
@@ -200,6 +241,46 @@ impl JobRunner {
         }
         gauges.abort();
         tracing::debug!(owner = %this.owner, "the job pool stopped claiming");
+        // Every permit back means every running job has finished.
+        let all = u32::try_from(workers).unwrap_or(u32::MAX);
+        if tokio::time::timeout(grace, free.acquire_many(all))
+            .await
+            .is_err()
+        {
+            this.hand_back().await;
+        }
+    }
+
+    /// Records (or forgets) a job this pool runs.
+    fn track(&self, job: &Job, running: bool) {
+        let mut map = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if running {
+            map.insert(job.id.clone(), Lease::of(job));
+        } else {
+            map.remove(&job.id);
+        }
+    }
+
+    /// Hands the jobs still running back to the queue (due now), for another instance.
+    async fn hand_back(&self) {
+        let leases: Vec<Lease> = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for lease in leases {
+            match jobs::release(self.queue.db.conn(), &lease).await {
+                Ok(true) => {
+                    tracing::warn!(id = %lease.job_id, "a job still running at shutdown was handed back to the queue");
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, id = %lease.job_id, "cannot hand a job back; its lease will expire");
+                }
+            }
+        }
     }
 
     async fn claim(&self, n: usize) -> Result<Vec<Job>, persistence::StoreError> {

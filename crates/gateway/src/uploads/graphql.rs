@@ -6,14 +6,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Upload};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription, Upload};
 use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
 
 use super::service::{self, IncomingFile, UploadFilter, UploadService};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
+use crate::graphql::pages::{CountKey, count};
 
 fn uploads<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a UploadService> {
     Ok(&ctx.services()?.uploads)
@@ -22,9 +24,9 @@ fn uploads<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a UploadService> {
 /// Where an upload is in its life.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadStatus {
-    /// Recorded; its bytes are being stored.
+    /// Stored; waiting for its turn to be processed.
     Pending,
-    /// Stored; its text is being extracted.
+    /// Its type and text are being read.
     Processing,
     /// Stored and processed: it can be downloaded.
     Completed,
@@ -79,7 +81,8 @@ impl FileUpload {
     async fn size(&self) -> i64 {
         self.0.size
     }
-    /// The media type read from the content (never the one the client claimed).
+    /// The media type read from the content (never the one the client claimed);
+    /// `application/octet-stream` until the upload is processed.
     async fn mime_type(&self) -> &str {
         &self.0.mime_type
     }
@@ -138,14 +141,30 @@ pub struct UploadFilterInput {
     pub project_id: Option<ID>,
 }
 
-/// `totalCount` of the caller's uploads under the list's filter.
-pub struct UploadTotal(UploadFilter);
+/// `totalCount` of a list of uploads: the caller's under the list's filter, or one project's
+/// (`Project.uploads`, counted for every project of a level at once).
+pub enum UploadTotal {
+    Filter(UploadFilter),
+    /// A project's live uploads: its id and its owner's.
+    Project(String, String),
+}
 
 #[Object]
 impl UploadTotal {
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        let caller = ctx.request()?.require()?;
-        uploads(ctx)?.count(caller, &self.0).await
+        match self {
+            UploadTotal::Filter(filter) => {
+                let caller = ctx.request()?.require()?;
+                uploads(ctx)?.count(caller, filter).await
+            }
+            UploadTotal::Project(project, owner) => {
+                let key = CountKey {
+                    parent: project.clone(),
+                    filter: Arc::new(owner.clone()),
+                };
+                count(&ctx.loaders()?.workspace.uploads, key).await
+            }
+        }
     }
 }
 
@@ -179,7 +198,7 @@ impl UploadQuery {
         let name = UploadService::ordering();
         Ok(connection(
             page,
-            UploadTotal(filter),
+            UploadTotal::Filter(filter),
             |u| cursor(name, u.created_at, &u.id),
             FileUpload::from,
         ))
@@ -224,8 +243,10 @@ pub struct UploadMutation;
 #[Object]
 impl UploadMutation {
     /// Uploads a file (at most COLLOQUY_MAX_UPLOAD_BYTES, and within your plan's monthly upload
-    /// allowance). Its type is read from its content; the text of plain text, Markdown and PDF
-    /// files is extracted for analyses to read.
+    /// allowance) and returns it PENDING. It is then processed in the background: its type is
+    /// read from its content and the text of plain text, Markdown and PDF files is extracted for
+    /// analyses to read; follow it with `uploadUpdated(id)` or poll `upload(id)` until it is
+    /// COMPLETED (or FAILED).
     async fn upload_file(
         &self,
         ctx: &Context<'_>,
@@ -258,5 +279,24 @@ impl UploadMutation {
         Ok(DeleteUploadPayload {
             deleted_upload_id: ids::encode(Kind::FileUpload, &id),
         })
+    }
+}
+
+#[derive(Default)]
+pub struct UploadSubscription;
+
+#[Subscription]
+impl UploadSubscription {
+    /// One of your uploads each time its status changes (PENDING, PROCESSING, then COMPLETED or
+    /// FAILED; DELETED), on any server instance. `upload(id)` answers the same when polled.
+    async fn upload_updated(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<impl Stream<Item = ApiResult<FileUpload>> + use<>, ApiError> {
+        let id = ids::decode(&id, Kind::FileUpload, "id")?;
+        let caller = ctx.request()?.require()?;
+        let stream = uploads(ctx)?.upload_updated(caller, &id).await?;
+        Ok(stream.map(|r| r.map(FileUpload::from)))
     }
 }

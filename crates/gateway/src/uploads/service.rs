@@ -3,20 +3,28 @@
 //!
 //! `upload` checks the size against `COLLOQUY_MAX_UPLOAD_BYTES` before anything is read or
 //! written, then the plan's monthly upload bytes (counted in the transaction that records the
-//! upload as PENDING); the bytes go to the object store, the upload becomes PROCESSING, its text
-//! is extracted (plain text, Markdown, PDF) and it ends COMPLETED, or FAILED with its object
-//! removed and its bytes given back to the allowance, so a failed upload leaves no orphan
-//! object. `delete` marks the upload DELETED and removes its object.
+//! upload as PENDING and queues its processing job, held by the request); the bytes go to the
+//! object store, the job is handed to the workers and the request returns the PENDING upload.
+//! The job (`platform::jobs`, kind [`UPLOAD_JOB`], on any instance) makes it PROCESSING, sniffs
+//! its type, extracts its text (plain text, Markdown, PDF) and ends it COMPLETED, or FAILED with
+//! its object removed and its bytes given back to the allowance, so a failed upload leaves no
+//! orphan object. Every status change is published (`uploadUpdated`); the job's writes are made
+//! under its lease, so an upload stranded by a dead server is processed again, once. `delete`
+//! marks the upload DELETED, cancels its job and removes its object.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use core_domain::pagination::PageArgs;
+use futures::Stream;
 use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
 use persistence::StoreError;
+use persistence::jobs::{self, Job, Lease};
 use persistence::uploads::{self, NewUpload};
 use persistence::{Db, Page};
 use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::files::{self, UrlSigner};
 use crate::accounts::Caller;
@@ -27,6 +35,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
 use crate::platform::config::UploadsConfig;
 use crate::platform::events::{ChangeEvent, EventBus};
+use crate::platform::jobs::{JobContext, JobHandler, JobOutcome, JobQueue};
 
 pub use persistence::uploads::{Upload, UploadFilter};
 
@@ -59,6 +68,12 @@ pub enum DownloadRefusal {
 /// Longest file name kept.
 const MAX_NAME: usize = 255;
 
+/// The job kind that processes an upload.
+pub const UPLOAD_JOB: &str = "upload";
+
+/// An upload's type until its job has read it.
+const UNKNOWN_TYPE: &str = "application/octet-stream";
+
 pub struct UploadService {
     db: Db,
     store: Arc<dyn ObjectStore>,
@@ -67,9 +82,14 @@ pub struct UploadService {
     signer: UrlSigner,
     public_url: String,
     events: EventBus,
+    queue: Arc<JobQueue>,
 }
 
 impl UploadService {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "built once, in app::state, from the pieces it owns"
+    )]
     pub fn new(
         db: Db,
         store: Arc<dyn ObjectStore>,
@@ -78,6 +98,7 @@ impl UploadService {
         signer: UrlSigner,
         public_url: String,
         events: EventBus,
+        queue: Arc<JobQueue>,
     ) -> Self {
         Self {
             db,
@@ -87,10 +108,12 @@ impl UploadService {
             signer,
             public_url,
             events,
+            queue,
         }
     }
 
-    /// Stores a file for the caller (see the module's description for the steps).
+    /// Stores a file for the caller (see the module's description for the steps) and returns it
+    /// PENDING: its processing is a job.
     pub async fn upload(
         &self,
         caller: &Caller,
@@ -125,10 +148,10 @@ impl UploadService {
             ));
         }
         let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-        let mime = files::sniff(&bytes, &name);
         let sha256 = files::sha256_hex(&bytes);
         let id = core_domain::ids::new_id();
-        let key = format!("{user_id}/{id}.{}", files::extension(&mime));
+        // The key carries no extension: the type is only known once the job has read the file.
+        let key = format!("{user_id}/{id}");
 
         // The plan's period is settled before the transaction, whose first statement writes.
         billing::plan_of(self.db.conn(), &user_id).await?;
@@ -139,11 +162,11 @@ impl UploadService {
                 id: id.clone(),
                 user_id: user_id.clone(),
                 project_id,
-                filename: format!("{id}.{}", files::extension(&mime)),
+                filename: id.clone(),
                 original_name: name,
                 path: key.clone(),
                 size,
-                mime_type: mime.clone(),
+                mime_type: UNKNOWN_TYPE.to_owned(),
                 sha256,
                 metadata: None,
             },
@@ -156,53 +179,181 @@ impl UploadService {
             "upload.created",
             "FileUpload",
             &row.id,
-            json!({ "name": row.original_name, "size": size, "mimeType": mime }),
+            json!({ "name": row.original_name, "size": size }),
         )
         .await?;
+        // The job is queued with the row but held by this request until the bytes are stored:
+        // should this server die before, the hold expires and a worker finds no bytes and fails
+        // the upload, so no row is left PENDING for ever and no object without a row.
+        let lease = self
+            .queue
+            .enqueue_held(&txn, UPLOAD_JOB, &id, Some(&user_id))
+            .await?;
         txn.commit().await.map_err(StoreError::from)?;
 
         let path = StorePath::from(key.as_str());
-        if let Err(error) = self.store.put(&path, bytes.clone().into()).await {
+        if let Err(error) = self.store.put(&path, bytes.into()).await {
             tracing::error!(%error, upload_id = %id, "cannot store an upload");
-            self.fail(&row, &path, "the file could not be stored")
+            self.fail(&row, &lease, "the file could not be stored")
                 .await?;
             return Err(ApiError::internal(error));
         }
-        uploads::set_status(self.db.conn(), &id, "PROCESSING", false, None).await?;
+        if !self.queue.release(&lease).await? {
+            tracing::warn!(upload_id = %id, "an upload's job was taken over before its bytes were stored");
+        }
+        self.publish(&row);
+        Ok(row)
+    }
+
+    /// Processes the upload `job` names (see [`JobHandler`] below): reads its bytes back from
+    /// the store, sniffs their type, extracts their text, and ends it COMPLETED or FAILED under
+    /// the job's lease.
+    async fn process(&self, job: &Job, context: &JobContext) -> ApiResult<JobOutcome> {
+        let lease = &context.lease;
+        let Some(row) = uploads::find(self.db.conn(), &job.subject_id).await? else {
+            jobs::finish(
+                self.db.conn(),
+                lease,
+                jobs::FAILED,
+                Some("the upload no longer exists"),
+            )
+            .await?;
+            return Ok(JobOutcome::Finished);
+        };
+        if !matches!(row.status.as_str(), "PENDING" | "PROCESSING") {
+            // Deleted (or finished) meanwhile: nothing left to do.
+            jobs::finish(self.db.conn(), lease, jobs::DONE, None).await?;
+            return Ok(JobOutcome::Finished);
+        }
+        if uploads::start_processing(self.db.conn(), &row.id).await? {
+            self.publish(&row);
+        }
+        let path = StorePath::from(row.path.as_str());
+        let bytes = match self.store.get(&path).await {
+            Ok(got) => got.bytes().await.map_err(ApiError::internal)?,
+            Err(object_store::Error::NotFound { .. }) => {
+                self.fail(&row, lease, "the file's bytes were never stored")
+                    .await?;
+                return Ok(JobOutcome::Finished);
+            }
+            Err(error) => return Err(ApiError::internal(error)),
+        };
+        let mime = files::sniff(&bytes, &row.original_name);
         let extract_mime = mime.clone();
         let extracted =
             tokio::task::spawn_blocking(move || files::extract_text(&bytes, &extract_mime))
                 .await
                 .map_err(ApiError::internal)?;
-        match extracted {
-            Ok(text) => {
-                uploads::set_status(self.db.conn(), &id, "COMPLETED", true, text).await?;
-            }
+        let text = match extracted {
+            Ok(text) => text,
             Err(reason) => {
-                tracing::info!(upload_id = %id, %reason, "an upload could not be processed");
-                self.fail(&row, &path, &reason).await?;
+                tracing::info!(upload_id = %row.id, %reason, "an upload could not be processed");
+                self.fail(&row, lease, &reason).await?;
+                return Ok(JobOutcome::Finished);
             }
+        };
+        let txn = begin(&self.db).await?;
+        if !jobs::finish(&txn, lease, jobs::DONE, None).await? {
+            // Taken over (this worker was too slow): the new holder finishes it.
+            txn.rollback().await.map_err(StoreError::from)?;
+            return Ok(JobOutcome::Finished);
         }
+        let filename = format!("{}.{}", row.id, files::extension(&mime));
+        if uploads::finish_processing(
+            &txn,
+            &row.id,
+            "COMPLETED",
+            Some(&mime),
+            Some(filename),
+            text,
+        )
+        .await?
+        {
+            audit::record(
+                &txn,
+                Some(&row.user_id),
+                "upload.completed",
+                "FileUpload",
+                &row.id,
+                json!({ "mimeType": mime, "jobId": job.id }),
+            )
+            .await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
         self.publish(&row);
-        uploads::find_own(self.db.conn(), &user_id, &id)
-            .await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an upload vanished")))
+        Ok(JobOutcome::Finished)
     }
 
-    /// Marks `row` FAILED, removes its object and gives its bytes back to the allowance.
-    async fn fail(&self, row: &Upload, path: &StorePath, reason: &str) -> ApiResult<()> {
-        match self.store.delete(path).await {
+    /// Ends `row`'s processing FAILED under `lease`: its object removed, its bytes given back to
+    /// the allowance, the failure audited. Nothing is done when the lease was lost (the job's new
+    /// holder decides).
+    async fn fail(&self, row: &Upload, lease: &Lease, reason: &str) -> ApiResult<()> {
+        let txn = begin(&self.db).await?;
+        if !jobs::finish(&txn, lease, jobs::FAILED, Some(reason)).await? {
+            txn.rollback().await.map_err(StoreError::from)?;
+            return Ok(());
+        }
+        // Removed before the failure is committed: a crash in between retries the job, which
+        // then finds no bytes and fails the upload again, leaving no orphan object.
+        match self.store.delete(&StorePath::from(row.path.as_str())).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(error) => {
                 tracing::error!(%error, upload_id = %row.id, "cannot remove a failed upload's object");
             }
         }
-        let txn = begin(&self.db).await?;
-        uploads::set_status(&txn, &row.id, "FAILED", true, None).await?;
-        billing::refund_upload(&txn, &row.user_id, row.size).await?;
+        if uploads::finish_processing(&txn, &row.id, "FAILED", None, None, None).await? {
+            billing::refund_upload(&txn, &row.user_id, row.size).await?;
+            audit::record(
+                &txn,
+                Some(&row.user_id),
+                "upload.failed",
+                "FileUpload",
+                &row.id,
+                json!({ "reason": reason, "jobId": lease.job_id }),
+            )
+            .await?;
+        }
         tracing::debug!(upload_id = %row.id, reason, "upload failed");
         txn.commit().await.map_err(StoreError::from)?;
+        self.publish(row);
         Ok(())
+    }
+
+    /// Updates of the caller's upload `id` as its status changes, on any instance (NOT_FOUND
+    /// for anyone else's).
+    pub async fn upload_updated(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> ApiResult<impl Stream<Item = ApiResult<Upload>> + use<>> {
+        // Subscribed before the first read, so no change between the two is missed.
+        let mut events = self.events.subscribe_changes();
+        if self.find(Some(caller), id).await?.is_none() {
+            return Err(ApiError::NotFound);
+        }
+        let user = caller.actor.user_id.clone();
+        let id = id.to_owned();
+        let db = self.db.clone();
+        Ok(async_stream::stream! {
+            loop {
+                let event = match events.recv().await {
+                    Ok(e) => e,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "uploadUpdated subscriber lagged");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if event.kind != "upload" || event.id != id {
+                    continue;
+                }
+                match uploads::find_own(db.conn(), &user, &id).await {
+                    Ok(Some(row)) => yield Ok(row),
+                    Ok(None) => break,
+                    Err(e) => yield Err(ApiError::from(e)),
+                }
+            }
+        })
     }
 
     fn publish(&self, row: &Upload) {
@@ -260,6 +411,8 @@ impl UploadService {
         let row = uploads::mark_deleted(&txn, user_id, id)
             .await?
             .ok_or(ApiError::NotFound)?;
+        // A file still being processed is processed no further.
+        jobs::cancel_active(&txn, id).await?;
         audit::record(
             &txn,
             Some(user_id),
@@ -350,5 +503,32 @@ fn clean_name(name: &str) -> String {
         "file".into()
     } else {
         cleaned
+    }
+}
+
+/// The upload jobs: a failure worth retrying (the store unreachable) is retried with backoff;
+/// on the last attempt the upload is failed instead.
+#[async_trait]
+impl JobHandler for UploadService {
+    async fn run(&self, job: Job, context: JobContext) -> JobOutcome {
+        match self.process(&job, &context).await {
+            Ok(outcome) => outcome,
+            Err(error) if context.final_attempt => {
+                tracing::warn!(id = %job.id, error = %error.message(), "an upload job failed");
+                let failed = match uploads::find(self.db.conn(), &job.subject_id).await {
+                    Ok(Some(row)) => {
+                        self.fail(&row, &context.lease, "the file could not be processed")
+                            .await
+                    }
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(ApiError::from(e)),
+                };
+                if let Err(e) = failed {
+                    tracing::error!(id = %job.id, error = %e.message(), "cannot record an upload's failure");
+                }
+                JobOutcome::Finished
+            }
+            Err(error) => JobOutcome::Retry(error.message()),
+        }
     }
 }

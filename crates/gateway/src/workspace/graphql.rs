@@ -31,6 +31,8 @@ use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::pages::{ChildList, CountKey, PageKey, PageQuery, Pages, count, page};
 use crate::graphql::scalars::Json;
+use crate::uploads::UploadService;
+use crate::uploads::graphql::{FileUpload, FileUploadConnection, UploadTotal};
 
 fn workspace<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Arc<WorkspaceService>> {
     Ok(&ctx.services()?.workspace)
@@ -650,6 +652,7 @@ async fn prefetch_runs(
         projects,
     )
     .await?;
+    one(node, "uploads", &l.uploads, owner, projects).await?;
     Ok(())
 }
 
@@ -791,6 +794,35 @@ impl Project {
             |r| (r.created_at, r.id.clone()),
         )
         .await
+    }
+    /// The files filed under the project (deleted ones left out), newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn uploads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<FileUploadConnection> {
+        let args = page_args(first, after, last, before)?;
+        let key = PageKey {
+            parent: self.0.id.clone(),
+            query: Arc::new(PageQuery {
+                filter: self.0.user_id.clone(),
+                order: (),
+                args,
+            }),
+        };
+        let rows = page(&ctx.loaders()?.workspace.uploads, key).await?;
+        let name = UploadService::ordering();
+        let total = UploadTotal::Project(self.0.id.clone(), self.0.user_id.clone());
+        Ok(connection(
+            rows,
+            total,
+            |u| cursor(name, u.created_at, &u.id),
+            FileUpload,
+        ))
     }
     /// The project's generated learning paths, newest first.
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]

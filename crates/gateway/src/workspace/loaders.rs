@@ -1,6 +1,7 @@
 //! The workspace's loaders: projects by id (for a run's `project`), and each project's runs of
-//! every kind through the generic per-parent [`Pages`] loader (one statement per level). The
-//! filter of a project's list is its owner's id, so a page never holds anyone else's run.
+//! every kind and its uploads through the generic per-parent [`Pages`] loader (one statement per
+//! level). The filter of a project's list is its owner's id, so a page never holds anyone else's
+//! run or file.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,6 +52,33 @@ project_runs!(ProjectBehaviors, behaviors);
 project_runs!(ProjectCompliance, compliance);
 project_runs!(ProjectLearningPaths, learning_paths);
 
+/// A project's live uploads, newest first.
+pub struct ProjectUploads;
+
+impl ChildList for ProjectUploads {
+    type Filter = String;
+    type Order = ();
+    type Row = persistence::uploads::Upload;
+
+    async fn pages(
+        db: &Db,
+        parents: &[String],
+        owner: &String,
+        _order: (),
+        args: &PageArgs,
+    ) -> Result<HashMap<String, Page<Self::Row>>, StoreError> {
+        persistence::uploads::pages_for_projects(db.conn(), owner, parents, args).await
+    }
+
+    async fn counts(
+        db: &Db,
+        parents: &[String],
+        owner: &String,
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        persistence::uploads::counts_for_projects(db.conn(), owner, parents).await
+    }
+}
+
 /// A project by id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProjectId(pub String);
@@ -85,6 +113,7 @@ pub struct WorkspaceLoaders {
     pub behaviors: DataLoader<Pages<ProjectBehaviors>>,
     pub compliance: DataLoader<Pages<ProjectCompliance>>,
     pub learning_paths: DataLoader<Pages<ProjectLearningPaths>>,
+    pub uploads: DataLoader<Pages<ProjectUploads>>,
 }
 
 impl WorkspaceLoaders {
@@ -97,6 +126,7 @@ impl WorkspaceLoaders {
             behaviors: batching(Pages::new(db.clone())),
             compliance: batching(Pages::new(db.clone())),
             learning_paths: batching(Pages::new(db.clone())),
+            uploads: batching(Pages::new(db.clone())),
         }
     }
 }
