@@ -958,3 +958,202 @@ e2e_backend!(
         assert_eq!((budget.used, budget.reserved), (100, 0));
     }
 );
+
+const AUDIT: &str = "query($f: AuditEventFilter) { auditEvents(first: 50, filter: $f) { nodes { action actorId entityType entityId summary } } }";
+
+e2e_backend!(
+    a_run_ending_is_audited_with_its_status,
+    |backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let root = app.register("root@example.com").await;
+        app.promote(&root, core_domain::Role::Admin).await;
+        let schema = kinds::parse_schema(kinds::ANALYSIS_TYPES[0].1);
+        fake.push(FakeReply::json(sample(&schema)).with_usage(100, 50));
+        let ok = create_analysis(&app, &ada, "TEXT_ANALYSIS", "fine").await;
+        assert_eq!(wait_done(&app, &ada, &ok).await["status"], "COMPLETED");
+        // A refusal no retry can mend.
+        fake.push(FakeReply::error(400));
+        let bad = create_analysis(&app, &ada, "TEXT_ANALYSIS", "refused").await;
+        assert_eq!(wait_done(&app, &ada, &bad).await["status"], "FAILED");
+
+        for (id, action, status) in [
+            (&ok, "analysis.completed", "COMPLETED"),
+            (&bad, "analysis.failed", "FAILED"),
+        ] {
+            let data = app
+                .query(Some(&root.token), AUDIT, json!({ "f": { "entityId": id } }))
+                .await;
+            let nodes = data["auditEvents"]["nodes"].as_array().unwrap();
+            let ends: Vec<&Value> = nodes.iter().filter(|n| n["action"] == action).collect();
+            assert_eq!(ends.len(), 1, "one {action} event: {data:#}");
+            let end = ends[0];
+            assert_eq!(end["actorId"], ada.global_id.as_str(), "{end}");
+            assert_eq!(end["entityType"], "Analysis");
+            assert_eq!(end["summary"]["status"], status, "{end}");
+            // Created, then ended: nothing else.
+            assert_eq!(nodes.len(), 2, "{data:#}");
+        }
+    }
+);
+
+e2e_backend!(
+    a_contract_uploaded_as_a_pdf_is_read_and_analysed,
+    |backend| async move {
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, |_| {}).await else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let contract =
+            crate::uploads::pdf("MASTER SERVICES AGREEMENT: Acme pays Ada within 30 days");
+        let body = crate::uploads::upload(
+            &app,
+            &ada.token,
+            "msa.pdf",
+            "application/octet-stream",
+            &contract,
+            None,
+        )
+        .await;
+        let up = &body["data"]["uploadFile"]["upload"];
+        assert_eq!(up["status"], "COMPLETED", "{body:#}");
+        assert_eq!(up["mimeType"], "application/pdf");
+
+        let schema = solution_schema(kinds::CONTRACT_SCHEMA);
+        answer_for(&fake, &schema, sample(&schema));
+        let id = start_solution(
+            &app,
+            &ada,
+            0,
+            json!({ "title": "MSA", "contractType": "NDA", "uploadId": up["id"] }),
+        )
+        .await;
+        let run = wait_done(&app, &ada, &id).await;
+        assert_eq!(run["status"], "COMPLETED", "{run}");
+        assert!(run["riskAssessment"].is_object(), "{run}");
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 1);
+        let prompt = requests[0].body["messages"].to_string();
+        assert!(
+            prompt.contains("MASTER SERVICES AGREEMENT: Acme pays Ada within 30 days"),
+            "the model reads the PDF's text: {prompt}"
+        );
+    }
+);
+
+e2e_backend!(
+    a_run_is_refused_exactly_when_its_job_would_be,
+    |backend| async move {
+        use gateway::billing::plans::Plan;
+        use persistence::entity::budgets;
+        use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+        const LIMIT: i64 = 1_000_000;
+        let fake = FakeProvider::start().await.unwrap();
+        let Some(app) = spawn_with_fake(backend, &fake, |c| {
+            c.chat.daily_token_limit = 10 * LIMIT;
+            let free = std::sync::Arc::make_mut(&mut c.billing.plans).get_mut(Plan::Free);
+            free.monthly_ai_tokens = Some(LIMIT);
+            free.analyses_per_month = None;
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let schema = kinds::parse_schema(kinds::ANALYSIS_TYPES[0].1);
+        fake.set_default(FakeReply::json(sample(&schema)).with_usage(100, 50));
+        let input = "an input at the boundary";
+        // What the job of such a run reserves.
+        let reservation = {
+            let txn = app.db().conn().begin().await.unwrap();
+            let row = persistence::workspace::create_analysis(
+                &txn,
+                persistence::workspace::NewRun {
+                    user_id: ada.db_id.clone(),
+                    ..Default::default()
+                },
+                "TEXT_ANALYSIS",
+                input.into(),
+                None,
+            )
+            .await
+            .unwrap();
+            txn.rollback().await.unwrap();
+            app.state
+                .services
+                .workspace
+                .reservation_for(&gateway::workspace::service::RunRow::Analysis(row))
+        };
+        assert!(reservation > 2 * 2048, "{reservation}");
+        let key = gateway::billing::service::plan_budget(
+            app.db().conn(),
+            &app.state.services.config.billing.plans,
+            &ada.db_id,
+        )
+        .await
+        .unwrap()
+        .expect("a plan budget");
+        // Leaves `room` tokens in the plan's budget.
+        let leave = |room: i64| {
+            let app = &app;
+            let key = key.clone();
+            async move {
+                let conn = app.db().conn();
+                match persistence::budgets::find(conn, &key).await.unwrap() {
+                    Some(b) => {
+                        let mut row: budgets::ActiveModel = b.into();
+                        row.used = Set(LIMIT - room);
+                        row.reserved = Set(0);
+                        row.update(conn).await.unwrap();
+                    }
+                    None => {
+                        let now = chrono::Utc::now();
+                        budgets::ActiveModel {
+                            id: Set(core_domain::ids::new_id()),
+                            scope: Set(key.scope.to_owned()),
+                            subject_id: Set(key.subject_id.clone()),
+                            period: Set(key.period.clone()),
+                            limit_tokens: Set(LIMIT),
+                            used: Set(LIMIT - room),
+                            reserved: Set(0),
+                            created_at: Set(now),
+                            updated_at: Set(now),
+                        }
+                        .insert(conn)
+                        .await
+                        .unwrap();
+                    }
+                }
+            }
+        };
+
+        // Room for exactly the reservation: accepted, and the job reserves it and completes.
+        leave(reservation).await;
+        let id = create_analysis(&app, &ada, "TEXT_ANALYSIS", input).await;
+        let run = wait_done(&app, &ada, &id).await;
+        assert_eq!(run["status"], "COMPLETED", "{run}");
+        assert_eq!(fake.request_count(), 1);
+
+        // One token less: refused at once, naming the plan; no run is created.
+        leave(reservation - 1).await;
+        let body = app
+            .post(
+                Some(&ada.token),
+                CREATE_ANALYSIS,
+                json!({ "i": { "type": "TEXT_ANALYSIS", "input": input } }),
+            )
+            .await;
+        let err = &body["errors"][0];
+        assert_eq!(err["extensions"]["code"], "QUOTA_EXCEEDED", "{body:#}");
+        assert_eq!(err["extensions"]["plan"], "FREE", "{body:#}");
+        let count = app
+            .query(Some(&ada.token), "{ analyses { totalCount } }", json!({}))
+            .await;
+        assert_eq!(count["analyses"]["totalCount"], 1, "{count}");
+        assert_eq!(fake.request_count(), 1);
+    }
+);

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::kinds::{self, RunKind, float_col, json_col};
 use super::service::{RUN_MAX_TOKENS, RunRow, WorkspaceService, find_own, mark_processing};
 use crate::error::ApiResult;
+use crate::platform::audit;
 use crate::platform::jobs::{JobContext, JobHandler, JobOutcome};
 
 /// What to ask for one run.
@@ -135,8 +136,7 @@ impl WorkspaceService {
         let provider_id = info.provider.clone();
         let mut messages = vec![ChatMessage::user(spec.prompt.clone())];
         let prompt_tokens = estimate_prompt_tokens(Some(&spec.system), &messages);
-        // Room for the answer and its one corrective retry.
-        let estimate = 2 * (i64::from(prompt_tokens) + i64::from(RUN_MAX_TOKENS));
+        let estimate = reservation(&spec);
         let keys = self.chat.budgets_for(&user, None).await?;
         let purpose = Purpose {
             message_id: None,
@@ -253,8 +253,8 @@ impl WorkspaceService {
         Ok(JobOutcome::Finished)
     }
 
-    /// Writes how the run ended, with its job's end, the settlement and the usage row, in one
-    /// transaction under the job's lease. When the lease was lost (the run was cancelled, or its
+    /// Writes how the run ended, with its job's end, its audit event, the settlement and the usage
+    /// row, in one transaction under the job's lease. When the lease was lost (the run was cancelled, or its
     /// lease expired and another worker took it) nothing of the run is written, but what the
     /// provider used is still charged.
     #[allow(clippy::too_many_arguments)]
@@ -295,6 +295,23 @@ impl WorkspaceService {
                 metadata,
                 processing_ms,
                 model,
+            )
+            .await?;
+            // The run's end is audited with its status change, in the same transaction, on the
+            // owner's behalf (the job acts for them; no request is being served).
+            audit::record(
+                &txn,
+                Some(&user),
+                &format!("{}.{}", kind.job_kind(), ending.status.to_ascii_lowercase()),
+                kind.type_name(),
+                &job.subject_id,
+                json!({
+                    "status": ending.status,
+                    "jobId": job.id,
+                    "attempt": job.attempts,
+                    "model": model,
+                    "error": ending.error,
+                }),
             )
             .await?;
             if let Some((reservation, used, calls)) = &charge {
@@ -440,6 +457,23 @@ impl WorkspaceService {
             },
         }
     }
+}
+
+impl WorkspaceService {
+    /// The tokens the job of `row` reserves against every budget before it calls the provider:
+    /// what creating (or rerunning) the run checks, so the request refuses exactly the runs
+    /// their job would be refused.
+    pub fn reservation_for(&self, row: &RunRow) -> i64 {
+        reservation(&self.spec_for(row))
+    }
+}
+
+/// A run's reservation: room for its prompt and answer, twice (the answer and its one
+/// corrective retry).
+fn reservation(spec: &Spec) -> i64 {
+    let messages = [ChatMessage::user(spec.prompt.clone())];
+    let prompt_tokens = estimate_prompt_tokens(Some(&spec.system), &messages);
+    2 * (i64::from(prompt_tokens) + i64::from(RUN_MAX_TOKENS))
 }
 
 fn failed(reason: String) -> Ending {

@@ -493,7 +493,7 @@ impl WorkspaceService {
             _ => self.chat.providers().default_model().to_owned(),
         };
         self.chat.check_model(&model)?;
-        self.check_budget(&user).await?;
+        let keys = self.chat.budgets_for(&user, None).await?;
         let run = NewRun {
             user_id: user.clone(),
             project_id: project_id.clone(),
@@ -558,6 +558,11 @@ impl WorkspaceService {
             ),
         };
         let kind = row.kind();
+        // The reservation depends on the run's prompt, known once its row is.
+        if let Some(scope) = no_room(&txn, &keys, self.reservation_for(&row)).await? {
+            txn.rollback().await.map_err(StoreError::from)?;
+            return Err(self.chat.refusal(&user, scope).await);
+        }
         self.count_run(&txn, &user).await?;
         self.queue
             .enqueue(&txn, kind.job_kind(), row.id(), Some(&user))
@@ -589,7 +594,10 @@ impl WorkspaceService {
                 "the run is still queued or running: cancel it first".into(),
             ));
         }
-        self.check_budget(&user).await?;
+        let keys = self.chat.budgets_for(&user, None).await?;
+        if let Some(scope) = no_room(self.db.conn(), &keys, self.reservation_for(&row)).await? {
+            return Err(self.chat.refusal(&user, scope).await);
+        }
         let txn = self.db.conn().begin().await.map_err(StoreError::from)?;
         set_status(&txn, kind, id, "PENDING").await?;
         self.count_run(&txn, &user).await?;
@@ -711,23 +719,6 @@ impl WorkspaceService {
         Ok(())
     }
 
-    /// Refuses a run when a budget of the user has no room for one (QUOTA_EXCEEDED). The job
-    /// reserves for real when it runs; this only spares the user a run that would fail.
-    async fn check_budget(&self, user: &str) -> ApiResult<()> {
-        let keys = self.chat.budgets_for(user, None).await?;
-        let estimate = i64::from(RUN_MAX_TOKENS);
-        for key in &keys {
-            let (used, limit) = match budgets::find(self.db.conn(), key).await? {
-                Some(b) => (b.used + b.reserved, b.limit_tokens),
-                None => (0, key.limit_tokens),
-            };
-            if used + estimate > limit {
-                return Err(self.chat.refusal(user, key.scope).await);
-            }
-        }
-        Ok(())
-    }
-
     /// Checks a draft's fields; reads a contract's text from the caller's upload.
     async fn check_draft(&self, user: &str, draft: RunDraft) -> ApiResult<RunDraft> {
         Ok(match draft {
@@ -821,6 +812,26 @@ impl WorkspaceService {
             },
         })
     }
+}
+
+/// The first budget among `keys` with no room for `tokens` (the job's reservation of a run),
+/// by the rule the reservation itself applies (`used + reserved + tokens <= limit`). The job
+/// reserves for real when it runs; this spares the user a run that would fail at once.
+async fn no_room(
+    db: &impl ConnectionTrait,
+    keys: &[budgets::BudgetKey],
+    tokens: i64,
+) -> ApiResult<Option<&'static str>> {
+    for key in keys {
+        let (taken, limit) = match budgets::find(db, key).await? {
+            Some(b) => (b.used + b.reserved, b.limit_tokens),
+            None => (0, key.limit_tokens),
+        };
+        if taken + tokens > limit {
+            return Ok(Some(key.scope));
+        }
+    }
+    Ok(None)
 }
 
 /// The owner's run of `kind`.
