@@ -199,7 +199,14 @@ impl UploadService {
             return Err(ApiError::internal(error));
         }
         if !self.queue.release(&lease).await? {
-            tracing::warn!(upload_id = %id, "an upload's job was taken over before its bytes were stored");
+            match uploads::find(self.db.conn(), &id).await? {
+                // Deleted while its bytes were being stored (the delete cancelled the job and
+                // found no object yet): what was stored goes too.
+                Some(now) if now.status == "DELETED" => self.remove_object(&now).await,
+                _ => {
+                    tracing::warn!(upload_id = %id, "an upload's job was taken over before its bytes were stored");
+                }
+            }
         }
         self.publish(&row);
         Ok(row)
@@ -295,12 +302,7 @@ impl UploadService {
         }
         // Removed before the failure is committed: a crash in between retries the job, which
         // then finds no bytes and fails the upload again, leaving no orphan object.
-        match self.store.delete(&StorePath::from(row.path.as_str())).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(error) => {
-                tracing::error!(%error, upload_id = %row.id, "cannot remove a failed upload's object");
-            }
-        }
+        self.remove_object(row).await;
         if uploads::finish_processing(&txn, &row.id, "FAILED", None, None, None).await? {
             billing::refund_upload(&txn, &row.user_id, row.size).await?;
             audit::record(
@@ -317,6 +319,16 @@ impl UploadService {
         txn.commit().await.map_err(StoreError::from)?;
         self.publish(row);
         Ok(())
+    }
+
+    /// Removes `row`'s object, if any (a failure is logged: the row's status says it is gone).
+    async fn remove_object(&self, row: &Upload) {
+        match self.store.delete(&StorePath::from(row.path.as_str())).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(error) => {
+                tracing::error!(%error, upload_id = %row.id, "cannot remove an upload's object");
+            }
+        }
     }
 
     /// Updates of the caller's upload `id` as its status changes, on any instance (NOT_FOUND
@@ -423,12 +435,7 @@ impl UploadService {
         )
         .await?;
         txn.commit().await.map_err(StoreError::from)?;
-        match self.store.delete(&StorePath::from(row.path.as_str())).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(error) => {
-                tracing::error!(%error, upload_id = %row.id, "cannot remove a deleted upload's object");
-            }
-        }
+        self.remove_object(&row).await;
         self.publish(&row);
         Ok(row)
     }
