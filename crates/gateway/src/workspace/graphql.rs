@@ -29,7 +29,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::pages::{ChildList, CountKey, PageKey, PageQuery, Pages, count, page};
+use crate::graphql::pages::{ChildList, Columns, CountKey, PageKey, PageQuery, Pages, count, page};
 use crate::graphql::scalars::Json;
 
 fn workspace<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Arc<WorkspaceService>> {
@@ -569,6 +569,7 @@ where
             filter: project.user_id.clone(),
             order: (),
             args,
+            columns: Columns::ALL,
         }),
     };
     let rows = page(loader, key).await?;
@@ -611,6 +612,7 @@ async fn prefetch_runs(
                 filter: owner.to_owned(),
                 order: (),
                 args,
+                columns: Columns::ALL,
             });
             loader.loader().prefetch(projects, &query).await?;
             if counted {
