@@ -289,3 +289,147 @@ e2e!(
         assert_eq!((fast().await, retried().await), (f0 + 3, r0 + 2));
     }
 );
+
+/// Every field of `Message` (the nested reads decode only the columns a selection needs).
+const MESSAGE_FIELDS: &str = "id conversationId conversation { id } parentId userId author { id } role content status error model provider inputTokens outputTokens usage { inputTokens } createdAt updatedAt children { totalCount edges { node { id content } } } siblings { totalCount }";
+
+e2e!(
+    transcripts_read_sparsely_answer_every_field_as_the_whole_row_does,
+    |app: TestApp| async move {
+        let ada = app.register("ada@example.com").await;
+        let conversation = conversations::create(
+            app.db().conn(),
+            NewConversation {
+                user_id: Some(ada.db_id.clone()),
+                title: Some("sparse".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let rows = messages::append(
+            app.db().conn(),
+            (0..4)
+                .map(|m| NewMessage {
+                    conversation_id: conversation.id.clone(),
+                    user_id: (m % 2 == 0).then(|| ada.db_id.clone()),
+                    parent_id: None,
+                    role: if m % 2 == 0 {
+                        MessageRole::User
+                    } else {
+                        MessageRole::Assistant
+                    },
+                    content: format!("message {m}"),
+                    status: MessageStatus::Complete,
+                    model: None,
+                    provider: None,
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+        // Give the messages what a plain append leaves empty: a parent, a failure, a model and
+        // tokens.
+        let (first, second) = (&rows[0].id, &rows[1].id);
+        for sql in [
+            format!(
+                "UPDATE messages SET parent_id = '{first}', status = 'FAILED', error = 'provider down', \
+                 model = 'gpt-test', provider = 'openai', input_tokens = 12, output_tokens = 34 \
+                 WHERE id = '{second}'"
+            ),
+            format!(
+                "UPDATE messages SET parent_id = '{first}' WHERE id = '{}'",
+                rows[2].id
+            ),
+        ] {
+            use sea_orm::ConnectionTrait;
+            app.db().conn().execute_unprepared(&sql).await.unwrap();
+        }
+        let id = gid(Kind::Conversation, &conversation.id);
+
+        // The whole row, through `node(id:)`, for each message.
+        let mut whole = Vec::new();
+        for m in &rows {
+            let data = app
+                .query(
+                    Some(&ada.token),
+                    &format!("query($id: ID!) {{ node(id: $id) {{ ... on Message {{ {MESSAGE_FIELDS} }} }} }}"),
+                    json!({ "id": gid(Kind::Message, &m.id) }),
+                )
+                .await;
+            whole.push(data["node"].clone());
+        }
+        assert_eq!(whole[1]["error"], "provider down");
+        assert_eq!(whole[1]["inputTokens"], 12);
+        assert_eq!(whole[0]["children"]["totalCount"], 2);
+
+        // Nested, every field at once, then each field alone (each a different column set).
+        let nested = |selection: String| {
+            format!(
+                "query($id: ID!) {{ conversation(id: $id) {{ messages(first: 10) {{ edges {{ node {{ {selection} }} }} }} }} }}"
+            )
+        };
+        let data = app
+            .query(
+                Some(&ada.token),
+                &nested(MESSAGE_FIELDS.to_owned()),
+                json!({ "id": id }),
+            )
+            .await;
+        let listed: Vec<_> = data["conversation"]["messages"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect();
+        assert_eq!(listed, whole);
+        for field in [
+            "parentId",
+            "userId",
+            "role",
+            "content",
+            "status",
+            "error",
+            "model",
+            "provider",
+            "inputTokens",
+            "outputTokens",
+            "updatedAt",
+            "author { id }",
+            "siblings { totalCount }",
+        ] {
+            let data = app
+                .query(
+                    Some(&ada.token),
+                    &nested(format!("id {field}")),
+                    json!({ "id": id }),
+                )
+                .await;
+            let key = field.split(' ').next().unwrap();
+            for (edge, row) in data["conversation"]["messages"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(&whole)
+            {
+                assert_eq!(edge["node"][key], row[key], "{key} of {}", row["id"]);
+            }
+        }
+
+        // Two selections of the same page in one query read different columns: neither may be
+        // answered from the other's rows.
+        let data = app
+            .query(
+                Some(&ada.token),
+                "query($id: ID!) { conversation(id: $id) { a: messages(first: 10) { edges { node { id } } } b: messages(first: 10) { edges { node { id content role } } } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let b = data["conversation"]["b"]["edges"].as_array().unwrap();
+        assert_eq!(b.len(), 4);
+        for (edge, row) in b.iter().zip(&whole) {
+            assert_eq!(edge["node"]["content"], row["content"]);
+            assert_eq!(edge["node"]["role"], row["role"]);
+        }
+    }
+);

@@ -207,8 +207,8 @@ pub mod batch {
 
     use sea_orm::sea_query::{Alias, Expr, ExprTrait};
     use sea_orm::{
-        ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryTrait,
-        Select, Statement, Value,
+        ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryResult,
+        QueryTrait, Select, Statement, Value,
     };
 
     use super::Keyset;
@@ -232,7 +232,18 @@ pub mod batch {
         C: ColumnTrait,
         E::Model: FromQueryResult,
     {
-        read(db, select, None, parent, parents, keyset, args, parent_of).await
+        read(
+            db,
+            select,
+            None,
+            parent,
+            parents,
+            keyset,
+            args,
+            |row| E::Model::from_query_result(row, ""),
+            parent_of,
+        )
+        .await
     }
 
     /// [`pages_by_parent`] reading only `columns` (the parent, ordering and id columns are
@@ -264,6 +275,40 @@ pub mod batch {
             parents,
             keyset,
             args,
+            |row| T::from_query_result(row, ""),
+            parent_of,
+        )
+        .await
+    }
+
+    /// [`pages_by_parent_columns`] decoding each row with `decode`, which is told nothing but the
+    /// row: for a model read sparsely (the asked columns decoded, the rest left at placeholders
+    /// the caller never reads), where the full model type is what the rest of the code handles.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn pages_by_parent_decoded<E, C, T>(
+        db: &impl ConnectionTrait,
+        select: Select<E>,
+        columns: &[C],
+        parent: C,
+        parents: &[String],
+        keyset: &Keyset<C>,
+        args: &PageArgs,
+        decode: impl Fn(&QueryResult) -> Result<T, DbErr>,
+        parent_of: impl Fn(&T) -> &str,
+    ) -> Result<HashMap<String, Page<T>>, StoreError>
+    where
+        E: EntityTrait<Column = C>,
+        C: ColumnTrait,
+    {
+        read(
+            db,
+            select,
+            Some(columns),
+            parent,
+            parents,
+            keyset,
+            args,
+            decode,
             parent_of,
         )
         .await
@@ -278,12 +323,12 @@ pub mod batch {
         parents: &[String],
         keyset: &Keyset<C>,
         args: &PageArgs,
+        decode: impl Fn(&QueryResult) -> Result<T, DbErr>,
         parent_of: impl Fn(&T) -> &str,
     ) -> Result<HashMap<String, Page<T>>, StoreError>
     where
         E: EntityTrait<Column = C>,
         C: ColumnTrait,
-        T: FromQueryResult,
     {
         let mut pages: HashMap<String, Page<T>> = HashMap::with_capacity(parents.len());
         if parents.is_empty() {
@@ -299,7 +344,7 @@ pub mod batch {
             keyset,
             args,
         )?;
-        let rows = T::find_by_statement(statement).all(db).await?;
+        let rows = db.query_all_raw(statement).await?;
 
         // Each parent's rows arrive together and in reading order; deal them into one slot per
         // parent (the index borrows the ids, so no key is allocated per row).
@@ -311,6 +356,7 @@ pub mod batch {
         let mut slots: Vec<Vec<T>> = Vec::new();
         slots.resize_with(parents.len(), Vec::new);
         for row in rows {
+            let row = decode(&row)?;
             if let Some(&i) = slot_of.get(parent_of(&row)) {
                 slots[i].push(row);
             }

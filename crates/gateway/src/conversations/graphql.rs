@@ -34,7 +34,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, cursor, list_connection, page_args};
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::pages::{PageQuery, argument, count, page};
+use crate::graphql::pages::{Columns, PageQuery, argument, count, page};
 use crate::graphql::scalars::{ConversationStatus, MessageRole, MessageStatus, SortDirection};
 use crate::research::graphql::{
     ObservationNoteConnection, UsageRecordConnection, notes_of, usage_of,
@@ -189,6 +189,7 @@ fn conversation_query(
         filter: filter.unwrap_or_default().try_into()?,
         order: order_by.unwrap_or_default().into(),
         args,
+        columns: Columns::ALL,
     };
     Ok((query, counted))
 }
@@ -204,8 +205,41 @@ fn message_query(
         filter: filter.unwrap_or_default().into(),
         order: message_order(order_by),
         args,
+        columns: message_columns(field),
     };
     Ok((query, counted))
+}
+
+/// The message columns a `messages(...)` selection needs: those behind the fields it selects on
+/// its nodes (see [`MessageColumns`]; a field not listed here reads them all).
+fn message_columns(field: &SelectionField<'_>) -> Columns {
+    use service::{MessageColumn as Column, MessageColumns};
+    let mut columns = MessageColumns::KEYS;
+    for edges in field.selection_set().filter(|f| f.name() == "edges") {
+        for node in edges.selection_set().filter(|f| f.name() == "node") {
+            for f in node.selection_set() {
+                columns = match f.name() {
+                    "__typename" | "id" | "conversationId" | "conversation" | "usage"
+                    | "createdAt" => columns,
+                    "parentId" => columns.with(Column::ParentId),
+                    "userId" | "author" => columns.with(Column::UserId),
+                    "role" => columns.with(Column::Role),
+                    "content" => columns.with(Column::Content),
+                    "status" => columns.with(Column::Status),
+                    "error" => columns.with(Column::Error),
+                    "model" => columns.with(Column::Model),
+                    "provider" => columns.with(Column::Provider),
+                    "inputTokens" => columns.with(Column::InputTokens),
+                    "outputTokens" => columns.with(Column::OutputTokens),
+                    "updatedAt" => columns.with(Column::UpdatedAt),
+                    "children" => columns,
+                    "siblings" => columns.with(Column::ParentId),
+                    _ => return Columns::ALL,
+                };
+            }
+        }
+    }
+    Columns(columns.bits())
 }
 
 fn message_order(order_by: Option<MessageOrderBy>) -> MessageOrder {
@@ -301,6 +335,7 @@ pub async fn conversations_of(
             filter: filter.clone(),
             order,
             args,
+            columns: Columns::ALL,
         }),
     };
     let loaders = &ctx.loaders()?.conversations;
@@ -459,6 +494,7 @@ impl Conversation {
                 filter: filter.clone(),
                 order,
                 args,
+                columns: message_columns(&ctx.field()),
             }),
         };
         let page = page(&ctx.loaders()?.conversations.message_pages, key).await?;

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use core_domain::pagination::PageArgs;
 use persistence::conversations::{self, Conversation, ConversationFilter, ConversationOrder};
-use persistence::messages::{self, Message, MessageFilter, MessageOrder, ParentKey};
+use persistence::messages::{
+    self, Message, MessageColumns, MessageFilter, MessageOrder, ParentKey,
+};
 use persistence::{Db, Page, StoreError};
 
 use crate::graphql::context::batching;
-use crate::graphql::pages::{ChildList, CountKey, PageKey, Pages};
+use crate::graphql::pages::{ChildList, Columns, CountKey, PageKey, Pages};
 
 /// A user's conversations.
 pub struct UserConversations;
@@ -58,6 +60,20 @@ impl ChildList for ConversationMessages {
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<Message>>, StoreError> {
         messages::pages_for_conversations(db.conn(), parents, filter, order, args).await
+    }
+
+    /// Transcripts are the hot nested read: only the columns the selection needs are decoded.
+    async fn pages_with(
+        db: &Db,
+        parents: &[String],
+        filter: &MessageFilter,
+        order: MessageOrder,
+        args: &PageArgs,
+        columns: Columns,
+    ) -> Result<HashMap<String, Page<Message>>, StoreError> {
+        let columns = MessageColumns::from_bits(columns.0);
+        messages::sparse_pages_for_conversations(db.conn(), parents, filter, order, args, columns)
+            .await
     }
 
     async fn counts(

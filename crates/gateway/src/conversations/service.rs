@@ -21,7 +21,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::platform::events::{EventBus, MessageEvent};
 
 pub use persistence::conversations::{Conversation, ConversationFilter, ConversationOrder};
-pub use persistence::messages::{Message, MessageFilter, MessageOrder, ParentKey};
+pub use persistence::entity::messages::Column as MessageColumn;
+pub use persistence::messages::{Message, MessageColumns, MessageFilter, MessageOrder, ParentKey};
 
 /// What a new conversation starts with.
 #[derive(Debug, Clone, Default)]

@@ -18,7 +18,7 @@ use crate::finance::graphql::MiningActivity;
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::pages::{CountKey, PageKey, PageQuery, count, page};
+use crate::graphql::pages::{Columns, CountKey, PageKey, PageQuery, count, page};
 use crate::graphql::scalars::Json;
 
 fn education<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a EducationService> {
@@ -304,6 +304,7 @@ impl Assessment {
                     filter: filter.clone(),
                     order: (),
                     args,
+                    columns: Columns::ALL,
                 }),
             },
         )

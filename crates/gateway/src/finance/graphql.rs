@@ -15,7 +15,7 @@ use crate::error::ApiResult;
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::pages::{CountKey, PageKey, PageQuery, count, page};
+use crate::graphql::pages::{Columns, CountKey, PageKey, PageQuery, count, page};
 
 fn finance<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a FinanceService> {
     Ok(&ctx.services()?.finance)
@@ -126,6 +126,7 @@ impl Wallet {
                     filter: (*filter).clone(),
                     order: (),
                     args,
+                    columns: Columns::ALL,
                 }),
             },
         )

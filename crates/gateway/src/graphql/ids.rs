@@ -161,7 +161,34 @@ impl Kind {
 
 /// The global id of the `kind` record whose database id is `raw`.
 pub fn encode(kind: Kind, raw: &str) -> ID {
-    ID(URL_SAFE_NO_PAD.encode(format!("{}:{raw}", kind.name())))
+    ID(encode_parts(&[
+        kind.name().as_bytes(),
+        b":",
+        raw.as_bytes(),
+    ]))
+}
+
+/// base64url (no padding) of `parts` joined, in one allocation: the text is joined on the stack
+/// when it fits (every id and cursor does), so a list of 10,000 rows does not allocate the joined
+/// text 10,000 times only to encode it.
+pub(crate) fn encode_parts(parts: &[&[u8]]) -> String {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut stack = [0u8; 256];
+    let mut heap;
+    let joined: &mut [u8] = if len <= stack.len() {
+        &mut stack[..len]
+    } else {
+        heap = vec![0u8; len];
+        &mut heap
+    };
+    let mut at = 0;
+    for part in parts {
+        joined[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    let mut out = String::with_capacity(len.div_ceil(3) * 4);
+    URL_SAFE_NO_PAD.encode_string(&*joined, &mut out);
+    out
 }
 
 /// The type and database id inside `id`; BAD_USER_INPUT on `field` when `id` is not an id of

@@ -38,6 +38,20 @@ pub trait ChildList: Send + Sync + 'static {
         args: &PageArgs,
     ) -> impl Future<Output = Result<HashMap<String, Page<Self::Row>>, StoreError>> + Send;
 
+    /// [`Self::pages`] reading only `columns` of each row (bits the list defines); lists that
+    /// always read whole rows keep this default.
+    fn pages_with(
+        db: &Db,
+        parents: &[String],
+        filter: &Self::Filter,
+        order: Self::Order,
+        args: &PageArgs,
+        columns: Columns,
+    ) -> impl Future<Output = Result<HashMap<String, Page<Self::Row>>, StoreError>> + Send {
+        let _ = columns;
+        Self::pages(db, parents, filter, order, args)
+    }
+
     /// How many children each parent has under `filter`, in one statement.
     fn counts(
         db: &Db,
@@ -52,6 +66,17 @@ pub struct PageQuery<F, O> {
     pub filter: F,
     pub order: O,
     pub args: PageArgs,
+    /// The columns the query's selection needs ([`Columns::ALL`] for lists that read whole
+    /// rows). Part of the key: a page read sparsely serves only the selection it was read for.
+    pub columns: Columns,
+}
+
+/// Which columns of a row a page is read with, as bits the list defines ([`ChildList::pages_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Columns(pub u32);
+
+impl Columns {
+    pub const ALL: Self = Self(u32::MAX);
 }
 
 /// One parent's page.
@@ -118,7 +143,15 @@ impl<L: ChildList> Pages<L> {
         if missing.is_empty() {
             return Ok(Vec::new());
         }
-        let pages = L::pages(&self.db, &missing, &query.filter, query.order, &query.args).await?;
+        let pages = L::pages_with(
+            &self.db,
+            &missing,
+            &query.filter,
+            query.order,
+            &query.args,
+            query.columns,
+        )
+        .await?;
         let mut rows = Vec::new();
         let mut known = self.pages.lock().unwrap_or_else(PoisonError::into_inner);
         for (parent, page) in pages {
@@ -266,8 +299,15 @@ impl<L: ChildList> Loader<PageKey<L::Filter, L::Order>> for Pages<L> {
     ) -> Result<HashMap<PageKey<L::Filter, L::Order>, Self::Value>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
         for (query, parents) in group(keys, |k| (&k.parent, &k.query)) {
-            let pages =
-                L::pages(&self.db, &parents, &query.filter, query.order, &query.args).await?;
+            let pages = L::pages_with(
+                &self.db,
+                &parents,
+                &query.filter,
+                query.order,
+                &query.args,
+                query.columns,
+            )
+            .await?;
             for (parent, page) in pages {
                 let page = share(page);
                 let key = PageKey {

@@ -22,7 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{KnownTotal, connection, cursor, list_connection, page_args};
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::pages::{PageQuery, count, page};
+use crate::graphql::pages::{Columns, PageQuery, count, page};
 use crate::graphql::scalars::{ConversationStatus, Json};
 
 fn practice<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Arc<PracticeService>> {
@@ -183,6 +183,7 @@ async fn prefetch_sessions(
             filter: (),
             order: (),
             args,
+            columns: Columns::ALL,
         });
         let rows = loader.prefetch(invitation_ids, &query).await?;
         if counted {
@@ -341,6 +342,7 @@ impl Invitation {
                 filter: (),
                 order: (),
                 args,
+                columns: Columns::ALL,
             }),
         };
         let mut rows = page(&ctx.loaders()?.practice.session_pages, key).await?;

@@ -26,7 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::pages::{PageQuery, argument, count, page};
+use crate::graphql::pages::{Columns, PageQuery, argument, count, page};
 use crate::graphql::scalars::{ConversationStatus, Json, StreamType};
 
 fn research<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a ResearchService> {
@@ -341,6 +341,7 @@ fn session_key(conversation_id: &str, args: PageArgs) -> SessionPageKey {
             filter: (),
             order: (),
             args,
+            columns: Columns::ALL,
         }),
     }
 }
@@ -424,6 +425,7 @@ async fn prefetch_session_lists(
             filter: (),
             order: (),
             args,
+            columns: Columns::ALL,
         });
         loaders.usage_pages.loader().prefetch(ids, &query).await?;
         if counted {
@@ -443,6 +445,7 @@ async fn prefetch_session_lists(
                 filter: (),
                 order: (),
                 args,
+                columns: Columns::ALL,
             });
             loaders.note_pages.loader().prefetch(ids, &query).await?;
             if counted {

@@ -29,7 +29,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::pages::{ChildList, CountKey, PageKey, PageQuery, Pages, count, page};
+use crate::graphql::pages::{ChildList, Columns, CountKey, PageKey, PageQuery, Pages, count, page};
 use crate::graphql::scalars::Json;
 use crate::uploads::UploadService;
 use crate::uploads::graphql::{FileUpload, FileUploadConnection, UploadTotal};
@@ -571,6 +571,7 @@ where
             filter: project.user_id.clone(),
             order: (),
             args,
+            columns: Columns::ALL,
         }),
     };
     let rows = page(loader, key).await?;
@@ -613,6 +614,7 @@ async fn prefetch_runs(
                 filter: owner.to_owned(),
                 order: (),
                 args,
+                columns: Columns::ALL,
             });
             loader.loader().prefetch(projects, &query).await?;
             if counted {
