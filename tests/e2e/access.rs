@@ -167,6 +167,48 @@ pub const PROBES: &[(&str, Probe)] = &[
         ),
     ),
     (
+        "Mutation.updateCourse(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!) { updateCourse(input: { courseId: $id, title: \"pwned\" }) { course { id title } } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.deleteCourse(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteCourse(input: { courseId: $id }) { outcome } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.updateCourseModule(input.moduleId)",
+        Probe::Http(
+            "mutation($id: ID!) { updateCourseModule(input: { moduleId: $id, title: \"pwned\" }) { module { id title } } }",
+            |f| education(f, |e| json!({ "id": e.module })),
+        ),
+    ),
+    (
+        "Mutation.deleteCourseModule(input.moduleId)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteCourseModule(input: { moduleId: $id }) { deletedModuleId } }",
+            |f| education(f, |e| json!({ "id": e.module })),
+        ),
+    ),
+    (
+        "Mutation.reorderCourseModules(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!, $m: ID!) { reorderCourseModules(input: { courseId: $id, moduleIds: [$m] }) { modules { id } } }",
+            |f| education(f, |e| json!({ "id": e.course, "m": e.module })),
+        ),
+    ),
+    (
+        "Mutation.reorderCourseModules(input.moduleIds)",
+        Probe::Http(
+            "mutation($id: ID!, $m: ID!) { reorderCourseModules(input: { courseId: $id, moduleIds: [$m] }) { modules { id } } }",
+            |f| education(f, |e| json!({ "id": e.course, "m": e.module })),
+        ),
+    ),
+    (
         "Mutation.createAssessment(input.courseId)",
         Probe::Http(
             "mutation($id: ID!) { createAssessment(input: { courseId: $id, type: ASSIGNMENT, title: \"pwned\", questions: [] }) { assessment { id } } }",

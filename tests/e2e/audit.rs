@@ -1015,6 +1015,41 @@ colloquy_tests::e2e_backend!(
             json!({ "i": { "submissionId": essay, "score": 80 } }),
         )
         .await;
+        walk.step(
+            "updateCourse",
+            ed,
+            "mutation($i: UpdateCourseInput!) { updateCourse(input: $i) { __typename } }",
+            json!({ "i": { "courseId": course, "title": "Walking 102" } }),
+        )
+        .await;
+        walk.step(
+            "updateCourseModule",
+            ed,
+            "mutation($i: UpdateCourseModuleInput!) { updateCourseModule(input: $i) { __typename } }",
+            json!({ "i": { "moduleId": module, "title": "Strides" } }),
+        )
+        .await;
+        walk.step(
+            "reorderCourseModules",
+            ed,
+            "mutation($i: ReorderCourseModulesInput!) { reorderCourseModules(input: $i) { __typename } }",
+            json!({ "i": { "courseId": course, "moduleIds": [module] } }),
+        )
+        .await;
+        walk.step(
+            "deleteCourseModule",
+            ed,
+            "mutation($i: DeleteCourseModuleInput!) { deleteCourseModule(input: $i) { __typename } }",
+            json!({ "i": { "moduleId": module } }),
+        )
+        .await;
+        walk.step(
+            "deleteCourse",
+            ed,
+            "mutation($i: DeleteCourseInput!) { deleteCourse(input: $i) { __typename } }",
+            json!({ "i": { "courseId": course } }),
+        )
+        .await;
 
         // Every mutation the schema serves was called.
         let missing: Vec<_> = mutations.difference(&walk.called).collect();

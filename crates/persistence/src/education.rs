@@ -676,3 +676,175 @@ pub async fn submission_counts(
 pub fn submission_cursor_at(s: &Submission) -> DateTime<Utc> {
     s.created_at
 }
+
+/// Which of a user's enrolments a list holds: all of them, or those in one status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct EnrollmentFilter {
+    pub status: Option<String>,
+}
+
+/// Newest first.
+pub const ENROLLMENTS_NEWEST: Keyset<enrollments::Column> = Keyset {
+    name: "enrollments.created_at.desc",
+    at: enrollments::Column::CreatedAt,
+    id: enrollments::Column::Id,
+    descending: true,
+};
+
+fn own_enrollments(user_id: &str, filter: &EnrollmentFilter) -> Select<enrollments::Entity> {
+    let select = enrollments::Entity::find().filter(enrollments::Column::UserId.eq(user_id));
+    match &filter.status {
+        Some(status) => select.filter(enrollments::Column::Status.eq(status.clone())),
+        None => select,
+    }
+}
+
+/// One page of the user's enrolments, newest first.
+pub async fn page_enrollments(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    filter: &EnrollmentFilter,
+    args: &PageArgs,
+) -> Result<Page<Enrollment>, StoreError> {
+    let rows = ENROLLMENTS_NEWEST
+        .apply(own_enrollments(user_id, filter), args)?
+        .all(db)
+        .await?;
+    Ok(Keyset::<enrollments::Column>::page(args, rows))
+}
+
+pub async fn count_enrollments(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    filter: &EnrollmentFilter,
+) -> Result<u64, StoreError> {
+    Ok(own_enrollments(user_id, filter).count(db).await?)
+}
+
+/// Every enrolment in a course (to recompute their progress when its modules change).
+pub async fn enrollments_in(
+    db: &impl ConnectionTrait,
+    course_id: &str,
+) -> Result<Vec<Enrollment>, StoreError> {
+    Ok(enrollments::Entity::find()
+        .filter(enrollments::Column::CourseId.eq(course_id))
+        .all(db)
+        .await?)
+}
+
+/// What `updateCourse` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CourseChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub level: Option<String>,
+    /// `Some(None)` clears the category.
+    pub category: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+pub async fn update_course(
+    db: &impl ConnectionTrait,
+    id: &str,
+    changes: CourseChanges,
+) -> Result<(), StoreError> {
+    let mut update = courses::Entity::update_many()
+        .col_expr(courses::Column::UpdatedAt, Expr::value(time::now()))
+        .filter(courses::Column::Id.eq(id));
+    if let Some(v) = changes.title {
+        update = update.col_expr(courses::Column::Title, Expr::value(v));
+    }
+    if let Some(v) = changes.description {
+        update = update.col_expr(courses::Column::Description, Expr::value(v));
+    }
+    if let Some(v) = changes.level {
+        update = update.col_expr(courses::Column::Level, Expr::value(v));
+    }
+    if let Some(v) = changes.category {
+        update = update.col_expr(courses::Column::Category, Expr::value(v));
+    }
+    if let Some(v) = changes.tags {
+        update = update.col_expr(courses::Column::Tags, Expr::value(serde_json::json!(v)));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Deletes a course with its modules and assessments (the foreign keys cascade); whether it
+/// existed.
+pub async fn delete_course(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    Ok(courses::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// What `updateCourseModule` changes; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleChanges {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub content: Option<Option<String>>,
+    pub required: Option<bool>,
+    pub duration_minutes: Option<Option<i32>>,
+}
+
+pub async fn update_module(
+    db: &impl ConnectionTrait,
+    id: &str,
+    changes: ModuleChanges,
+) -> Result<(), StoreError> {
+    let mut update = course_modules::Entity::update_many()
+        .col_expr(course_modules::Column::UpdatedAt, Expr::value(time::now()))
+        .filter(course_modules::Column::Id.eq(id));
+    if let Some(v) = changes.title {
+        update = update.col_expr(course_modules::Column::Title, Expr::value(v));
+    }
+    if let Some(v) = changes.description {
+        update = update.col_expr(course_modules::Column::Description, Expr::value(v));
+    }
+    if let Some(v) = changes.content {
+        update = update.col_expr(course_modules::Column::Content, Expr::value(v));
+    }
+    if let Some(v) = changes.required {
+        update = update.col_expr(course_modules::Column::Required, Expr::value(v));
+    }
+    if let Some(v) = changes.duration_minutes {
+        update = update.col_expr(course_modules::Column::DurationMinutes, Expr::value(v));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Deletes a module: learners' completions of it go with it (cascade), its assessments stay with
+/// the course (their module is cleared). Whether it existed.
+pub async fn delete_module(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    Ok(course_modules::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// Gives the modules `ids` (of `course_id`) the positions 0, 1, 2, ... in that order.
+pub async fn set_module_positions(
+    db: &impl ConnectionTrait,
+    course_id: &str,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    let now = time::now();
+    for (position, id) in ids.iter().enumerate() {
+        course_modules::Entity::update_many()
+            .col_expr(
+                course_modules::Column::Position,
+                Expr::value(i32::try_from(position).unwrap_or(i32::MAX)),
+            )
+            .col_expr(course_modules::Column::UpdatedAt, Expr::value(now))
+            .filter(course_modules::Column::Id.eq(id.clone()))
+            .filter(course_modules::Column::CourseId.eq(course_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}

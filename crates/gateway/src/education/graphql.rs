@@ -10,8 +10,11 @@ use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::loaders::{AssessmentsOf, CompletedOf, EnrollmentOf, ModulesOf};
-use super::service::{self, AssessmentDraft, CourseDraft, EducationService, ModuleDraft, teaches};
+use super::loaders::{AssessmentsOf, CompletedOf, CourseRow, EnrollmentOf, ModulesOf};
+use super::service::{
+    self, AssessmentDraft, CourseDraft, CourseUpdate, EducationService, ModuleDraft, ModuleUpdate,
+    can_see, teaches,
+};
 use crate::accounts::graphql::{User, user_link};
 use crate::error::{ApiError, ApiResult};
 use crate::finance::graphql::MiningActivity;
@@ -408,6 +411,18 @@ impl Enrollment {
     async fn user_id(&self) -> ID {
         ids::encode(Kind::User, &self.0.user_id)
     }
+    /// The course enrolled in (an archived course stays readable to its learners).
+    async fn course(&self, ctx: &Context<'_>) -> ApiResult<Option<Course>> {
+        let caller = ctx.request()?.caller.as_ref();
+        let row = load_one(
+            &ctx.loaders()?.education.rows,
+            CourseRow(self.0.course_id.clone()),
+        )
+        .await?;
+        Ok(row
+            .filter(|c| can_see(caller, c))
+            .map(|c| Course((*c).clone().into())))
+    }
     async fn status(&self) -> EnrollmentStatus {
         EducationService::enrollment_status(&self.0).into()
     }
@@ -450,6 +465,28 @@ impl CourseTotal {
 }
 
 pub type CourseConnection = Connection<String, Course, CourseTotal, EmptyFields>;
+
+/// Narrows `myEnrollments`.
+#[derive(InputObject, Default)]
+pub struct EnrollmentFilter {
+    /// Only enrolments in this status.
+    pub status: Option<EnrollmentStatus>,
+}
+
+/// `totalCount` of the caller's enrolments under the list's filter.
+pub struct EnrollmentTotal(Option<EnrollmentStatus>);
+
+#[Object]
+impl EnrollmentTotal {
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let caller = ctx.request()?.require()?;
+        education(ctx)?
+            .count_my_enrollments(caller, self.0.map(Into::into))
+            .await
+    }
+}
+
+pub type EnrollmentConnection = Connection<String, Enrollment, EnrollmentTotal, EmptyFields>;
 
 /// Visible courses among `ids`, for `node(id:)`.
 pub async fn courses_by_ids(
@@ -539,6 +576,33 @@ impl EducationQuery {
             CourseTotal,
             |c| cursor(name, c.created_at, &c.id),
             Course::from,
+        ))
+    }
+
+    /// The courses you are enrolled in, newest enrolment first, each with its course and your
+    /// progress; `filter.status` keeps those ACTIVE, COMPLETED or DROPPED.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn my_enrollments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<EnrollmentFilter>,
+    ) -> ApiResult<EnrollmentConnection> {
+        let args = page_args(first, after, last, before)?;
+        let caller = ctx.request()?.require()?;
+        let status = filter.and_then(|f| f.status);
+        let page = education(ctx)?
+            .my_enrollments(caller, status.map(Into::into), &args)
+            .await?;
+        let name = EducationService::enrollment_ordering();
+        Ok(connection(
+            page,
+            EnrollmentTotal(status),
+            |e| cursor(name, e.created_at, &e.id),
+            Enrollment::from,
         ))
     }
 
@@ -676,6 +740,94 @@ pub struct GradeSubmissionPayload {
     pub reward: Option<MiningActivity>,
 }
 
+#[derive(InputObject)]
+pub struct UpdateCourseInput {
+    pub course_id: ID,
+    /// Up to 200 characters.
+    pub title: Option<String>,
+    /// Up to 10000 characters.
+    pub description: Option<String>,
+    pub level: Option<Difficulty>,
+    /// An empty category clears it.
+    pub category: Option<String>,
+    /// Replaces the tags: up to 20 of 1 to 50 characters.
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateCoursePayload {
+    pub course: Course,
+}
+
+#[derive(InputObject)]
+pub struct DeleteCourseInput {
+    pub course_id: ID,
+}
+
+/// What removing a course did.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "service::CourseRemoval")]
+pub enum CourseRemovalOutcome {
+    /// Nobody had enrolled: the course, its modules and assessments are gone.
+    Deleted,
+    /// Learners had enrolled: the course is archived (closed to new enrolments) and they keep
+    /// their enrolments, results and rewards.
+    Archived,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteCoursePayload {
+    pub deleted_course_id: ID,
+    pub outcome: CourseRemovalOutcome,
+    /// The archived course; null when it was deleted.
+    pub course: Option<Course>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateCourseModuleInput {
+    pub module_id: ID,
+    /// Up to 200 characters.
+    pub title: Option<String>,
+    /// An empty text clears it.
+    pub description: Option<String>,
+    /// Markdown, up to 100000 characters; an empty text clears it.
+    pub content: Option<String>,
+    /// Whether completing the course needs this module (its learners' progress follows).
+    pub required: Option<bool>,
+    /// 0 to 10000.
+    pub duration_minutes: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateCourseModulePayload {
+    pub module: CourseModule,
+}
+
+#[derive(InputObject)]
+pub struct DeleteCourseModuleInput {
+    pub module_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteCourseModulePayload {
+    pub deleted_module_id: ID,
+    /// The course, with its remaining modules renumbered.
+    pub course: Course,
+}
+
+#[derive(InputObject)]
+pub struct ReorderCourseModulesInput {
+    pub course_id: ID,
+    /// Every module of the course, once each, in the new order.
+    pub module_ids: Vec<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReorderCourseModulesPayload {
+    /// The course's modules in their new order.
+    pub modules: Vec<CourseModule>,
+}
+
 #[derive(Default)]
 pub struct EducationMutation;
 
@@ -712,6 +864,102 @@ impl EducationMutation {
             .set_course_status(caller, &id, input.status.into())
             .await?;
         Ok(SetCourseStatusPayload { course: row.into() })
+    }
+
+    /// Changes a course you author (its educator, or an admin).
+    async fn update_course(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCourseInput,
+    ) -> ApiResult<UpdateCoursePayload> {
+        let id = ids::decode(&input.course_id, Kind::Course, "courseId")?;
+        let update = CourseUpdate {
+            title: input.title,
+            description: input.description,
+            level: input.level.map(Into::into),
+            category: input.category,
+            tags: input.tags,
+        };
+        let caller = ctx.request()?.require()?;
+        let row = education(ctx)?.update_course(caller, &id, update).await?;
+        Ok(UpdateCoursePayload { course: row.into() })
+    }
+
+    /// Removes a course you author: deleted when nobody enrolled, archived otherwise so its
+    /// learners keep their records.
+    async fn delete_course(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteCourseInput,
+    ) -> ApiResult<DeleteCoursePayload> {
+        let id = ids::decode(&input.course_id, Kind::Course, "courseId")?;
+        let caller = ctx.request()?.require()?;
+        let (outcome, course) = education(ctx)?.delete_course(caller, &id).await?;
+        Ok(DeleteCoursePayload {
+            deleted_course_id: input.course_id,
+            outcome: outcome.into(),
+            course: course.map(Course::from),
+        })
+    }
+
+    /// Changes a module of a course you author.
+    async fn update_course_module(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCourseModuleInput,
+    ) -> ApiResult<UpdateCourseModulePayload> {
+        let id = ids::decode(&input.module_id, Kind::CourseModule, "moduleId")?;
+        let update = ModuleUpdate {
+            title: input.title,
+            description: input.description,
+            content: input.content,
+            required: input.required,
+            duration_minutes: input.duration_minutes,
+        };
+        let caller = ctx.request()?.require()?;
+        let row = education(ctx)?.update_module(caller, &id, update).await?;
+        Ok(UpdateCourseModulePayload {
+            module: CourseModule(Arc::new(row)),
+        })
+    }
+
+    /// Deletes a module of a course you author; its assessments stay with the course.
+    async fn delete_course_module(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteCourseModuleInput,
+    ) -> ApiResult<DeleteCourseModulePayload> {
+        let id = ids::decode(&input.module_id, Kind::CourseModule, "moduleId")?;
+        let caller = ctx.request()?.require()?;
+        let course = education(ctx)?.delete_module(caller, &id).await?;
+        Ok(DeleteCourseModulePayload {
+            deleted_module_id: input.module_id,
+            course: course.into(),
+        })
+    }
+
+    /// Puts the modules of a course you author in a new order, all at once.
+    async fn reorder_course_modules(
+        &self,
+        ctx: &Context<'_>,
+        input: ReorderCourseModulesInput,
+    ) -> ApiResult<ReorderCourseModulesPayload> {
+        let id = ids::decode(&input.course_id, Kind::Course, "courseId")?;
+        let module_ids = input
+            .module_ids
+            .iter()
+            .map(|m| ids::decode(m, Kind::CourseModule, "moduleIds"))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let caller = ctx.request()?.require()?;
+        let rows = education(ctx)?
+            .reorder_modules(caller, &id, module_ids)
+            .await?;
+        Ok(ReorderCourseModulesPayload {
+            modules: rows
+                .into_iter()
+                .map(|m| CourseModule(Arc::new(m)))
+                .collect(),
+        })
     }
 
     /// Adds a module to a course you teach.

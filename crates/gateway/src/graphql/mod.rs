@@ -85,6 +85,7 @@ pub struct Subscription(
     chat::graphql::ChatSubscription,
     workspace::graphql::WorkspaceSubscription,
     notifications::graphql::NotificationSubscription,
+    finance::graphql::FinanceSubscription,
 );
 
 pub type ColloquySchema = Schema<Query, Mutation, Subscription>;
