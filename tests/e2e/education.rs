@@ -820,3 +820,167 @@ e2e!(
         assert_eq!(code(&body), "UNAUTHENTICATED", "{body:#}");
     }
 );
+
+const CREATE_PATH: &str = "mutation($i: CreateLearningPathInput!) { createLearningPath(input: $i) { learningPath { id title published courses { id } } } }";
+const UPDATE_PATH: &str = "mutation($i: UpdateLearningPathInput!) { updateLearningPath(input: $i) { learningPath { id published courses { id } } } }";
+const PATH: &str = "query($id: ID!) { learningPath(id: $id) { id title authorId courses { id title } myProgress { completedCourses totalCourses percent } } }";
+const PATHS: &str = "{ learningPaths(first: 10) { totalCount nodes { id title published } } }";
+
+e2e!(
+    curated_learning_paths_order_courses_and_track_progress,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let other = educator(&app, "other@example.com").await;
+        let learner = app.register("learner@example.com").await;
+        let (c1, c1_modules, _) = course_with_quiz(&app, &teacher, "Foundations").await;
+        let (c2, _, _) = course_with_quiz(&app, &teacher, "Deeper").await;
+        let (draft, _, _) = course_with_quiz(&app, &teacher, "Unfinished").await;
+        publish(&app, &teacher, &c1).await;
+        publish(&app, &teacher, &c2).await;
+
+        // Only educators curate; only courses they can see, each once.
+        let body = app
+            .post(
+                Some(&learner.token),
+                CREATE_PATH,
+                json!({ "i": { "title": "Mine", "courseIds": [c1] } }),
+            )
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body:#}");
+        let body = app
+            .post(
+                Some(&other.token),
+                CREATE_PATH,
+                json!({ "i": { "title": "Borrowed", "courseIds": [c1, draft] } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "another's draft: {body:#}");
+        let body = app
+            .post(
+                Some(&teacher.token),
+                CREATE_PATH,
+                json!({ "i": { "title": "Twice", "courseIds": [c1, c1] } }),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+
+        let created = app
+            .query(
+                Some(&teacher.token),
+                CREATE_PATH,
+                json!({ "i": { "title": "Become a developer", "description": "Start here.", "courseIds": [c2, c1] } }),
+            )
+            .await;
+        let path = created["createLearningPath"]["learningPath"].clone();
+        assert_eq!(path["published"], false);
+        assert_eq!(path["courses"], json!([{ "id": c2 }, { "id": c1 }]));
+        let path_id = path["id"].as_str().unwrap().to_owned();
+
+        // A draft: the learner sees nothing of it, its author does.
+        let seen = app.query(Some(&learner.token), PATHS, json!({})).await;
+        assert_eq!(seen["learningPaths"]["totalCount"], 0, "{seen}");
+        let one = app
+            .query(Some(&learner.token), PATH, json!({ "id": path_id }))
+            .await;
+        assert!(one["learningPath"].is_null(), "{one}");
+        let mine = app.query(Some(&teacher.token), PATHS, json!({})).await;
+        assert_eq!(mine["learningPaths"]["totalCount"], 1);
+
+        // Someone else cannot change it.
+        let body = app
+            .post(
+                Some(&other.token),
+                UPDATE_PATH,
+                json!({ "i": { "learningPathId": path_id, "published": true } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "{body:#}");
+
+        // Published: listed, courses in order, progress from the learner's enrolments.
+        let published = app
+            .query(
+                Some(&teacher.token),
+                UPDATE_PATH,
+                json!({ "i": { "learningPathId": path_id, "published": true } }),
+            )
+            .await;
+        assert_eq!(
+            published["updateLearningPath"]["learningPath"]["published"],
+            true
+        );
+        let seen = app.query(Some(&learner.token), PATHS, json!({})).await;
+        assert_eq!(seen["learningPaths"]["totalCount"], 1);
+        let one = app
+            .query(Some(&learner.token), PATH, json!({ "id": path_id }))
+            .await;
+        let p = &one["learningPath"];
+        assert_eq!(p["title"], "Become a developer");
+        assert_eq!(p["authorId"], teacher.global_id.as_str());
+        assert_eq!(p["courses"][0]["title"], "Deeper");
+        assert_eq!(p["courses"][1]["title"], "Foundations");
+        assert_eq!(
+            p["myProgress"],
+            json!({ "completedCourses": 0, "totalCourses": 2, "percent": 0 })
+        );
+        app.query(
+            Some(&learner.token),
+            ENROLL,
+            json!({ "i": { "courseId": c1 } }),
+        )
+        .await;
+        app.query(
+            Some(&learner.token),
+            ENROLL,
+            json!({ "i": { "courseId": c2 } }),
+        )
+        .await;
+        for m in &c1_modules {
+            app.query(
+                Some(&learner.token),
+                COMPLETE,
+                json!({ "i": { "moduleId": m } }),
+            )
+            .await;
+        }
+        let one = app
+            .query(Some(&learner.token), PATH, json!({ "id": path_id }))
+            .await;
+        assert_eq!(
+            one["learningPath"]["myProgress"],
+            json!({ "completedCourses": 1, "totalCourses": 2, "percent": 50 })
+        );
+
+        // Reordered by its author; node(id) finds it.
+        let reordered = app
+            .query(
+                Some(&teacher.token),
+                UPDATE_PATH,
+                json!({ "i": { "learningPathId": path_id, "courseIds": [c1, c2] } }),
+            )
+            .await;
+        assert_eq!(
+            reordered["updateLearningPath"]["learningPath"]["courses"],
+            json!([{ "id": c1 }, { "id": c2 }])
+        );
+        let node = app
+            .query(
+                Some(&learner.token),
+                "query($id: ID!) { node(id: $id) { ... on LearningPath { courses { title } } } }",
+                json!({ "id": path_id }),
+            )
+            .await;
+        assert_eq!(node["node"]["courses"][0]["title"], "Foundations");
+
+        // Taken back to a draft: gone for the learner again.
+        app.query(
+            Some(&teacher.token),
+            UPDATE_PATH,
+            json!({ "i": { "learningPathId": path_id, "published": false } }),
+        )
+        .await;
+        let one = app
+            .query(Some(&learner.token), PATH, json!({ "id": path_id }))
+            .await;
+        assert!(one["learningPath"].is_null(), "{one}");
+    }
+);

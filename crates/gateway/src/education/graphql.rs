@@ -10,10 +10,12 @@ use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::loaders::{AssessmentsOf, CompletedOf, CourseRow, EnrollmentOf, ModulesOf};
+use super::loaders::{
+    AssessmentsOf, CompletedOf, CourseRow, EnrollmentOf, ModulesOf, PathCoursesOf,
+};
 use super::service::{
     self, AssessmentDraft, CourseDraft, CourseUpdate, EducationService, ModuleDraft, ModuleUpdate,
-    can_see, teaches,
+    PathDraft, PathUpdate, can_see, teaches,
 };
 use crate::accounts::graphql::{User, user_link};
 use crate::error::{ApiError, ApiResult};
@@ -453,6 +455,148 @@ impl Enrollment {
     }
 }
 
+/// A curated learning path: courses in the order to take them, written by an educator.
+#[derive(Clone)]
+pub struct LearningPath(pub Arc<service::LearningPath>);
+
+impl From<service::LearningPath> for LearningPath {
+    fn from(p: service::LearningPath) -> Self {
+        LearningPath(Arc::new(p))
+    }
+}
+
+/// Your progress along a learning path.
+#[derive(SimpleObject)]
+pub struct LearningPathProgress {
+    /// Courses of the path you have completed.
+    pub completed_courses: i32,
+    /// Courses in the path (those you can see).
+    pub total_courses: i32,
+    /// completedCourses / totalCourses, as a whole percentage (0 for an empty path).
+    pub percent: i32,
+}
+
+impl LearningPath {
+    /// The path's courses the caller can see, in order.
+    async fn visible_courses(&self, ctx: &Context<'_>) -> ApiResult<Vec<Arc<service::Course>>> {
+        let caller = ctx.request()?.caller.as_ref();
+        let loader = &ctx.loaders()?.education.rows;
+        let ids = load_one(loader, PathCoursesOf(self.0.id.clone()))
+            .await?
+            .unwrap_or_default();
+        let rows = loader
+            .load_many(ids.iter().map(|id| CourseRow(id.clone())))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| rows.get(&CourseRow(id.clone())).cloned())
+            .filter(|c| can_see(caller, c))
+            .collect())
+    }
+}
+
+#[Object]
+impl LearningPath {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::LearningPath, &self.0.id)
+    }
+    async fn title(&self) -> &str {
+        self.0.title.as_deref().unwrap_or_default()
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn author_id(&self) -> Option<ID> {
+        self.0
+            .author_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::User, id))
+    }
+    /// The educator who curated it, while their account exists.
+    async fn author(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user_link(ctx, self.0.author_id.as_deref()).await
+    }
+    /// Whether learners see it (a draft is seen by its author and admins only).
+    async fn published(&self) -> bool {
+        self.0.published_at.is_some()
+    }
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.published_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The courses in the order to take them (those you can see).
+    async fn courses(&self, ctx: &Context<'_>) -> ApiResult<Vec<Course>> {
+        Ok(self
+            .visible_courses(ctx)
+            .await?
+            .into_iter()
+            .map(Course)
+            .collect())
+    }
+    /// Your progress: the path's courses you have completed, from your enrolments; null when
+    /// signed out.
+    async fn my_progress(&self, ctx: &Context<'_>) -> ApiResult<Option<LearningPathProgress>> {
+        let Some(caller) = ctx.request()?.caller.as_ref() else {
+            return Ok(None);
+        };
+        let courses = self.visible_courses(ctx).await?;
+        let me = caller.actor.user_id.clone();
+        let enrollments = ctx
+            .loaders()?
+            .education
+            .rows
+            .load_many(courses.iter().map(|c| EnrollmentOf {
+                user_id: me.clone(),
+                course_id: c.id.clone(),
+            }))
+            .await
+            .map_err(ApiError::from)?;
+        let courses: Vec<service::Course> = courses.iter().map(|c| (**c).clone()).collect();
+        let enrollments: Vec<service::Enrollment> =
+            enrollments.values().map(|e| (**e).clone()).collect();
+        let p = EducationService::path_progress(&courses, &enrollments);
+        let percent = if p.total == 0 {
+            0
+        } else {
+            (p.completed * 100 / p.total) as i32
+        };
+        Ok(Some(LearningPathProgress {
+            completed_courses: p.completed as i32,
+            total_courses: p.total as i32,
+            percent,
+        }))
+    }
+}
+
+/// `totalCount` of the curated paths the caller sees.
+pub struct LearningPathTotal;
+
+#[Object]
+impl LearningPathTotal {
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let caller = ctx.request()?.caller.as_ref();
+        education(ctx)?.count_learning_paths(caller).await
+    }
+}
+
+pub type LearningPathConnection = Connection<String, LearningPath, LearningPathTotal, EmptyFields>;
+
+/// Visible curated paths among `ids`, for `node(id:)`.
+pub async fn learning_paths_by_ids(
+    ctx: &Context<'_>,
+    ids: &[String],
+) -> ApiResult<HashMap<String, LearningPath>> {
+    let caller = ctx.request()?.caller.as_ref();
+    let rows = education(ctx)?.learning_paths_by_ids(caller, ids).await?;
+    Ok(rows.into_iter().map(|p| (p.id.clone(), p.into())).collect())
+}
+
 /// `totalCount` of the courses the caller sees.
 pub struct CourseTotal;
 
@@ -604,6 +748,40 @@ impl EducationQuery {
             |e| cursor(name, e.created_at, &e.id),
             Enrollment::from,
         ))
+    }
+
+    /// Curated learning paths, newest first: published ones, and your own drafts (admins: all).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn learning_paths(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<LearningPathConnection> {
+        let args = page_args(first, after, last, before)?;
+        let caller = ctx.request()?.caller.as_ref();
+        let page = education(ctx)?.learning_paths(caller, &args).await?;
+        let name = EducationService::path_ordering();
+        Ok(connection(
+            page,
+            LearningPathTotal,
+            |p| cursor(name, p.created_at, &p.id),
+            LearningPath::from,
+        ))
+    }
+
+    /// A curated learning path; null when it does not exist or is someone else's draft.
+    async fn learning_path(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<LearningPath>> {
+        let Some(id) = ids::decode_lookup(&id, Kind::LearningPath, "id")? else {
+            return Ok(None);
+        };
+        let caller = ctx.request()?.caller.as_ref();
+        Ok(education(ctx)?
+            .learning_path(caller, &id)
+            .await?
+            .map(LearningPath::from))
     }
 
     /// A course; null when it does not exist or is someone else's draft.
@@ -828,6 +1006,41 @@ pub struct ReorderCourseModulesPayload {
     pub modules: Vec<CourseModule>,
 }
 
+#[derive(InputObject)]
+pub struct CreateLearningPathInput {
+    /// Up to 200 characters.
+    pub title: String,
+    pub description: Option<String>,
+    /// The courses in the order to take them (each once; up to 50), courses you can see.
+    pub course_ids: Vec<ID>,
+    /// Publish at once (learners see it); a draft otherwise.
+    #[graphql(default)]
+    pub published: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateLearningPathPayload {
+    pub learning_path: LearningPath,
+}
+
+#[derive(InputObject)]
+pub struct UpdateLearningPathInput {
+    pub learning_path_id: ID,
+    /// Up to 200 characters.
+    pub title: Option<String>,
+    /// An empty text clears it.
+    pub description: Option<String>,
+    /// Replaces the courses, in this order.
+    pub course_ids: Option<Vec<ID>>,
+    /// Publish (true) or take back to a draft (false).
+    pub published: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateLearningPathPayload {
+    pub learning_path: LearningPath,
+}
+
 #[derive(Default)]
 pub struct EducationMutation;
 
@@ -959,6 +1172,64 @@ impl EducationMutation {
                 .into_iter()
                 .map(|m| CourseModule(Arc::new(m)))
                 .collect(),
+        })
+    }
+
+    /// Curates a learning path: courses in order (educators and admins).
+    async fn create_learning_path(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateLearningPathInput,
+    ) -> ApiResult<CreateLearningPathPayload> {
+        let course_ids = input
+            .course_ids
+            .iter()
+            .map(|c| ids::decode(c, Kind::Course, "courseIds"))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let draft = PathDraft {
+            title: input.title,
+            description: input.description,
+            course_ids,
+            published: input.published,
+        };
+        let caller = ctx.request()?.require()?;
+        let row = education(ctx)?.create_learning_path(caller, draft).await?;
+        Ok(CreateLearningPathPayload {
+            learning_path: row.into(),
+        })
+    }
+
+    /// Changes a learning path you curated (admins: any): its text, courses, or publication.
+    async fn update_learning_path(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateLearningPathInput,
+    ) -> ApiResult<UpdateLearningPathPayload> {
+        let id = ids::decode(
+            &input.learning_path_id,
+            Kind::LearningPath,
+            "learningPathId",
+        )?;
+        let course_ids = input
+            .course_ids
+            .map(|list| {
+                list.iter()
+                    .map(|c| ids::decode(c, Kind::Course, "courseIds"))
+                    .collect::<ApiResult<Vec<_>>>()
+            })
+            .transpose()?;
+        let update = PathUpdate {
+            title: input.title,
+            description: input.description,
+            course_ids,
+            published: input.published,
+        };
+        let caller = ctx.request()?.require()?;
+        let row = education(ctx)?
+            .update_learning_path(caller, &id, update)
+            .await?;
+        Ok(UpdateLearningPathPayload {
+            learning_path: row.into(),
         })
     }
 

@@ -34,6 +34,10 @@ pub struct EnrollmentOf {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CourseRow(pub String);
 
+/// A curated learning path's course ids, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PathCoursesOf(pub String);
+
 /// The modules an enrolment has completed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CompletedOf(pub String);
@@ -118,6 +122,25 @@ impl Loader<CourseRow> for EducationRows {
             .await?
             .into_iter()
             .map(|c| (CourseRow(c.id.clone()), Arc::new(c)))
+            .collect())
+    }
+}
+
+impl Loader<PathCoursesOf> for EducationRows {
+    type Value = Arc<Vec<String>>;
+    type Error = Arc<StoreError>;
+    async fn load(
+        &self,
+        keys: &[PathCoursesOf],
+    ) -> Result<HashMap<PathCoursesOf, Self::Value>, Self::Error> {
+        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let mut rows = store::path_courses_of(self.0.conn(), &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let list = rows.remove(&id).unwrap_or_default();
+                (PathCoursesOf(id), Arc::new(list))
+            })
             .collect())
     }
 }

@@ -30,7 +30,9 @@ use crate::finance::service::{MiningActivity, mint_reward, publish_wallet_change
 use crate::platform::audit;
 use crate::platform::events::{ChangeEvent, EventBus};
 
-pub use persistence::education::{Assessment, Course, CourseModule, Enrollment, Submission};
+pub use persistence::education::{
+    Assessment, Course, CourseModule, Enrollment, LearningPath, Submission,
+};
 
 /// What `createCourse` was given.
 #[derive(Debug, Clone)]
@@ -84,6 +86,37 @@ pub enum CourseRemoval {
     Archived,
 }
 
+/// What `createLearningPath` was given.
+#[derive(Debug, Clone)]
+pub struct PathDraft {
+    pub title: String,
+    pub description: Option<String>,
+    pub course_ids: Vec<String>,
+    pub published: bool,
+}
+
+/// What `updateLearningPath` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PathUpdate {
+    pub title: Option<String>,
+    /// An empty text clears it.
+    pub description: Option<String>,
+    /// Replaces the courses, in this order.
+    pub course_ids: Option<Vec<String>>,
+    pub published: Option<bool>,
+}
+
+/// Most courses in one learning path.
+const MAX_PATH_COURSES: usize = 50;
+
+/// A reader's progress along a path: how many of its courses (those they can see) they have
+/// completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathProgress {
+    pub completed: usize,
+    pub total: usize,
+}
+
 /// What `createAssessment` was given.
 #[derive(Debug, Clone)]
 pub struct AssessmentDraft {
@@ -123,6 +156,14 @@ pub fn can_see(caller: Option<&Caller>, course: &Course) -> bool {
         return true;
     }
     caller.is_some_and(|c| is_admin(c) || course.instructor_id.as_deref() == Some(&c.actor.user_id))
+}
+
+/// Whether the caller may see the curated `path`: published ones, or their own, or (admins)
+/// every one.
+pub fn can_see_path(caller: Option<&Caller>, path: &LearningPath) -> bool {
+    path.published_at.is_some()
+        || caller
+            .is_some_and(|c| is_admin(c) || path.author_id.as_deref() == Some(&c.actor.user_id))
 }
 
 /// Whether the caller teaches `course` (its educator, or an admin).
@@ -867,6 +908,190 @@ impl EducationService {
 
     pub fn enrollment_ordering() -> &'static str {
         store::ENROLLMENTS_NEWEST.name
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Curated learning paths
+    // -----------------------------------------------------------------------------------------
+
+    fn path_scope(caller: Option<&Caller>) -> store::PathScope {
+        match caller {
+            Some(c) if is_admin(c) => store::PathScope {
+                all: true,
+                author: None,
+            },
+            Some(c) => store::PathScope {
+                all: false,
+                author: Some(c.actor.user_id.clone()),
+            },
+            None => store::PathScope::default(),
+        }
+    }
+
+    /// A page of the curated paths the caller sees, newest first.
+    pub async fn learning_paths(
+        &self,
+        caller: Option<&Caller>,
+        args: &PageArgs,
+    ) -> ApiResult<Page<LearningPath>> {
+        Ok(store::page_paths(self.db.conn(), &Self::path_scope(caller), args).await?)
+    }
+
+    pub async fn count_learning_paths(&self, caller: Option<&Caller>) -> ApiResult<u64> {
+        Ok(store::count_paths(self.db.conn(), &Self::path_scope(caller)).await?)
+    }
+
+    pub fn path_ordering() -> &'static str {
+        store::PATHS_NEWEST.name
+    }
+
+    /// The curated path `id` if the caller may see it.
+    pub async fn learning_path(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+    ) -> ApiResult<Option<LearningPath>> {
+        Ok(store::path(self.db.conn(), id)
+            .await?
+            .filter(|p| can_see_path(caller, p)))
+    }
+
+    /// Visible curated paths among `ids`.
+    pub async fn learning_paths_by_ids(
+        &self,
+        caller: Option<&Caller>,
+        ids: &[String],
+    ) -> ApiResult<Vec<LearningPath>> {
+        Ok(store::paths_by_ids(self.db.conn(), ids)
+            .await?
+            .into_iter()
+            .filter(|p| can_see_path(caller, p))
+            .collect())
+    }
+
+    /// Checks a path's course list: each course once, every one visible to the caller
+    /// (NOT_FOUND otherwise, as for a course that does not exist).
+    async fn path_courses(
+        &self,
+        caller: &Caller,
+        course_ids: Vec<String>,
+    ) -> ApiResult<Vec<String>> {
+        if course_ids.len() > MAX_PATH_COURSES {
+            return Err(ApiError::bad_input(
+                "courseIds",
+                format!("at most {MAX_PATH_COURSES} courses"),
+            ));
+        }
+        let mut unique = course_ids.clone();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != course_ids.len() {
+            return Err(ApiError::bad_input("courseIds", "lists a course twice"));
+        }
+        let found = self.courses_by_ids(Some(caller), &unique).await?;
+        if found.len() != unique.len() {
+            return Err(ApiError::NotFound);
+        }
+        Ok(course_ids)
+    }
+
+    /// Curates a learning path of courses, in order (EDUCATOR or ADMIN); a draft until
+    /// published.
+    pub async fn create_learning_path(
+        &self,
+        caller: &Caller,
+        draft: PathDraft,
+    ) -> ApiResult<LearningPath> {
+        if !writes_courses(caller) {
+            return Err(ApiError::Forbidden("only educators curate learning paths"));
+        }
+        let title = text(draft.title, "title", 200)?;
+        let description =
+            clearable(draft.description.map(check_description).transpose()?).flatten();
+        let course_ids = self.path_courses(caller, draft.course_ids).await?;
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        let path = store::create_path(
+            &txn,
+            store::NewPath {
+                title,
+                description,
+                author_id: caller.actor.user_id.clone(),
+                published: draft.published,
+            },
+        )
+        .await?;
+        store::set_path_courses(&txn, &path.id, &course_ids).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "education.learning_path_created",
+            "LearningPath",
+            &path.id,
+            json!({ "title": path.title, "courses": course_ids.len(), "published": draft.published }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        Ok(path)
+    }
+
+    /// Changes a curated path the caller authored (or any, for an admin); NOT_FOUND for
+    /// anyone else.
+    pub async fn update_learning_path(
+        &self,
+        caller: &Caller,
+        id: &str,
+        update: PathUpdate,
+    ) -> ApiResult<LearningPath> {
+        let path = store::path(self.db.conn(), id)
+            .await?
+            .filter(|p| {
+                is_admin(caller) || p.author_id.as_deref() == Some(caller.actor.user_id.as_str())
+            })
+            .ok_or(ApiError::NotFound)?;
+        let changes = store::PathChanges {
+            title: update.title.map(|t| text(t, "title", 200)).transpose()?,
+            description: clearable(update.description.map(check_description).transpose()?),
+            published: update.published,
+        };
+        let courses = match update.course_ids {
+            Some(ids) => Some(self.path_courses(caller, ids).await?),
+            None => None,
+        };
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        store::update_path(&txn, &path.id, changes).await?;
+        if let Some(courses) = &courses {
+            store::set_path_courses(&txn, &path.id, courses).await?;
+        }
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "education.learning_path_updated",
+            "LearningPath",
+            &path.id,
+            json!({ "courses": courses.as_ref().map(Vec::len), "published": update.published }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        store::path(self.db.conn(), &path.id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// The reader's progress along a path whose visible courses are `courses`, from their
+    /// enrolments in them.
+    pub fn path_progress(courses: &[Course], enrollments: &[Enrollment]) -> PathProgress {
+        let completed = courses
+            .iter()
+            .filter(|c| {
+                enrollments.iter().any(|e| {
+                    e.course_id == c.id && Self::enrollment_status(e) == EnrollmentStatus::Completed
+                })
+            })
+            .count();
+        PathProgress {
+            completed,
+            total: courses.len(),
+        }
     }
 
     /// Enrols the caller in a published course (again: their enrolment as it is).
