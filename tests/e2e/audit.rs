@@ -1273,10 +1273,15 @@ colloquy_tests::e2e!(
                 json!({ "p": project, "q": post_id }),
             )
             .await;
-        assert!(gone["project"].is_null() && gone["node"].is_null(), "{gone}");
+        assert!(
+            gone["project"].is_null() && gone["node"].is_null(),
+            "{gone}"
+        );
 
         let list = "query($t: DeletedRecordType!) { deletedRecords(type: $t) { totalCount nodes { recordId type label ownerId } } }";
-        let body = app.post(Some(&ada.token), list, json!({ "t": "POST" })).await;
+        let body = app
+            .post(Some(&ada.token), list, json!({ "t": "POST" }))
+            .await;
         assert_eq!(code(&body), "FORBIDDEN", "{body}");
         for (t, id, label) in [
             ("PROJECT", &project, "Old project"),

@@ -97,7 +97,11 @@ e2e!(
             )
         };
         let first = counts().await;
-        assert_eq!((first.0, first.1, first.2, first.3), (2, 5, 2, 2), "{first:?}");
+        assert_eq!(
+            (first.0, first.1, first.2, first.3),
+            (2, 5, 2, 2),
+            "{first:?}"
+        );
         assert_eq!(first.5, 1, "one mining activity");
         gateway::platform::seed::load(app.db(), None).await.unwrap();
         assert_eq!(counts().await, first, "a second load adds nothing");
@@ -149,7 +153,10 @@ e2e!(
         let mut reward_row = None;
         for w in wallets {
             let rows = w["transactions"]["nodes"].as_array().unwrap();
-            let sum: i64 = rows.iter().map(|t| cents(t["amount"].as_str().unwrap())).sum();
+            let sum: i64 = rows
+                .iter()
+                .map(|t| cents(t["amount"].as_str().unwrap()))
+                .sum();
             assert_eq!(sum, cents(w["balance"].as_str().unwrap()), "{w}");
             assert!(sum > 0, "{w}");
             for t in rows {
