@@ -1334,3 +1334,43 @@ colloquy_tests::e2e!(
         assert_eq!(none["deletedRecords"]["totalCount"], 0);
     }
 );
+
+colloquy_tests::e2e!(
+    registering_records_its_event_with_the_account_and_a_refused_one_records_nothing,
+    |app: TestApp| async move {
+        use persistence::entity::events;
+        use persistence::sea_orm::{ColumnTrait, QueryFilter};
+        let registered = async |id: &str| {
+            events::Entity::find()
+                .filter(events::Column::Type.eq("account.registered"))
+                .filter(events::Column::EntityId.eq(id))
+                .count(app.db().conn())
+                .await
+                .unwrap()
+        };
+        let ada = app.register("ada@example.com").await;
+        assert_eq!(registered(&ada.db_id).await, 1);
+        let all = async || {
+            events::Entity::find()
+                .filter(events::Column::Type.eq("account.registered"))
+                .count(app.db().conn())
+                .await
+                .unwrap()
+        };
+        let before = all().await;
+        // The same email again: refused with the user row, so no event either.
+        let body = app
+            .post(
+                None,
+                "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+                json!({ "i": { "email": "ada@example.com", "password": "another good passphrase" } }),
+            )
+            .await;
+        assert_eq!(code(&body), "CONFLICT", "{body}");
+        assert_eq!(
+            all().await,
+            before,
+            "a refused registration leaves no event"
+        );
+    }
+);

@@ -561,11 +561,8 @@ impl LearningPath {
         let enrollments: Vec<service::Enrollment> =
             enrollments.values().map(|e| (**e).clone()).collect();
         let p = EducationService::path_progress(&courses, &enrollments);
-        let percent = if p.total == 0 {
-            0
-        } else {
-            (p.completed * 100 / p.total) as i32
-        };
+        // An empty path is 0% done.
+        let percent = (p.completed * 100).checked_div(p.total).unwrap_or(0) as i32;
         Ok(Some(LearningPathProgress {
             completed_courses: p.completed as i32,
             total_courses: p.total as i32,
