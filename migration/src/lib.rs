@@ -27,6 +27,7 @@ mod m20261202_000018_workspace;
 mod m20261202_000019_files;
 mod m20261202_000020_finance;
 mod m20261202_000022_analytics;
+mod m20261202_000024_learning_paths;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000019_files::Migration),
             Box::new(m20261202_000020_finance::Migration),
             Box::new(m20261202_000022_analytics::Migration),
+            Box::new(m20261202_000024_learning_paths::Migration),
         ]
     }
 }

@@ -56,6 +56,8 @@ pub struct Fixture {
 #[derive(Debug, Clone)]
 pub struct Education {
     pub course: String,
+    /// A draft curated learning path holding the draft course.
+    pub path: String,
     pub module: String,
     pub assessment: String,
     pub submission: String,
@@ -132,6 +134,7 @@ fn every_id(f: &Fixture) -> Vec<String> {
     if let Some(e) = &f.education {
         ids.extend([
             e.course.clone(),
+            e.path.clone(),
             e.module.clone(),
             e.assessment.clone(),
             e.submission.clone(),
@@ -164,6 +167,80 @@ pub const PROBES: &[(&str, Probe)] = &[
         Probe::Http(
             "mutation($id: ID!) { addCourseModule(input: { courseId: $id, title: \"pwned\" }) { module { id } } }",
             |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.updateCourse(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!) { updateCourse(input: { courseId: $id, title: \"pwned\" }) { course { id title } } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.deleteCourse(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteCourse(input: { courseId: $id }) { outcome } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.updateCourseModule(input.moduleId)",
+        Probe::Http(
+            "mutation($id: ID!) { updateCourseModule(input: { moduleId: $id, title: \"pwned\" }) { module { id title } } }",
+            |f| education(f, |e| json!({ "id": e.module })),
+        ),
+    ),
+    (
+        "Mutation.deleteCourseModule(input.moduleId)",
+        Probe::Http(
+            "mutation($id: ID!) { deleteCourseModule(input: { moduleId: $id }) { deletedModuleId } }",
+            |f| education(f, |e| json!({ "id": e.module })),
+        ),
+    ),
+    (
+        "Mutation.reorderCourseModules(input.courseId)",
+        Probe::Http(
+            "mutation($id: ID!, $m: ID!) { reorderCourseModules(input: { courseId: $id, moduleIds: [$m] }) { modules { id } } }",
+            |f| education(f, |e| json!({ "id": e.course, "m": e.module })),
+        ),
+    ),
+    (
+        "Mutation.reorderCourseModules(input.moduleIds)",
+        Probe::Http(
+            "mutation($id: ID!, $m: ID!) { reorderCourseModules(input: { courseId: $id, moduleIds: [$m] }) { modules { id } } }",
+            |f| education(f, |e| json!({ "id": e.course, "m": e.module })),
+        ),
+    ),
+    (
+        "Query.learningPath(id)",
+        Probe::Hidden(
+            "query($id: ID!) { learningPath(id: $id) { id title } }",
+            |f| {
+                education(f, |e| json!({ "id": e.path }))
+                    .into_iter()
+                    .collect()
+            },
+        ),
+    ),
+    (
+        "Mutation.createLearningPath(input.courseIds)",
+        Probe::Http(
+            "mutation($id: ID!) { createLearningPath(input: { title: \"pwned\", courseIds: [$id] }) { learningPath { id courses { title } } } }",
+            |f| education(f, |e| json!({ "id": e.course })),
+        ),
+    ),
+    (
+        "Mutation.updateLearningPath(input.learningPathId)",
+        Probe::Http(
+            "mutation($id: ID!) { updateLearningPath(input: { learningPathId: $id, published: true }) { learningPath { id title } } }",
+            |f| education(f, |e| json!({ "id": e.path })),
+        ),
+    ),
+    (
+        "Mutation.updateLearningPath(input.courseIds)",
+        Probe::Http(
+            "mutation($id: ID!, $c: ID!) { updateLearningPath(input: { learningPathId: $id, courseIds: [$c] }) { learningPath { id title } } }",
+            |f| education(f, |e| json!({ "id": e.path, "c": e.course })),
         ),
     ),
     (
@@ -1392,8 +1469,17 @@ async fn education_fixture(app: &TestApp, educator: &TestUser, n: usize) -> Educ
         .as_str()
         .unwrap()
         .to_owned();
+    let path = q(
+        "mutation($c: ID!, $t: String!) { createLearningPath(input: { title: $t, courseIds: [$c] }) { learningPath { id } } }",
+        json!({ "c": draft, "t": format!("secret-title-{n}") }),
+    )
+    .await["createLearningPath"]["learningPath"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Education {
         course: draft,
+        path,
         module,
         assessment,
         submission,

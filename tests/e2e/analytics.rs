@@ -992,7 +992,7 @@ e2e!(
         };
         assert_eq!(s["database"], expected);
         assert_eq!(s["migrationsApplied"], s["migrationsKnown"]);
-        assert_eq!(s["migrationLevel"], "m20261202_000022_analytics");
+        assert_eq!(s["migrationLevel"], "m20261202_000024_learning_paths");
         let me = s["instanceId"].clone();
         assert!(
             s["instances"]

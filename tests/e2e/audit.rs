@@ -1016,6 +1016,57 @@ colloquy_tests::e2e_backend!(
             json!({ "i": { "submissionId": essay, "score": 80 } }),
         )
         .await;
+        walk.step(
+            "updateCourse",
+            ed,
+            "mutation($i: UpdateCourseInput!) { updateCourse(input: $i) { __typename } }",
+            json!({ "i": { "courseId": course, "title": "Walking 102" } }),
+        )
+        .await;
+        walk.step(
+            "updateCourseModule",
+            ed,
+            "mutation($i: UpdateCourseModuleInput!) { updateCourseModule(input: $i) { __typename } }",
+            json!({ "i": { "moduleId": module, "title": "Strides" } }),
+        )
+        .await;
+        walk.step(
+            "reorderCourseModules",
+            ed,
+            "mutation($i: ReorderCourseModulesInput!) { reorderCourseModules(input: $i) { __typename } }",
+            json!({ "i": { "courseId": course, "moduleIds": [module] } }),
+        )
+        .await;
+        let path = walk
+            .step(
+                "createLearningPath",
+                ed,
+                "mutation($i: CreateLearningPathInput!) { createLearningPath(input: $i) { learningPath { id } } }",
+                json!({ "i": { "title": "Walking path", "courseIds": [course] } }),
+            )
+            .await["learningPath"]["id"]
+            .clone();
+        walk.step(
+            "updateLearningPath",
+            ed,
+            "mutation($i: UpdateLearningPathInput!) { updateLearningPath(input: $i) { __typename } }",
+            json!({ "i": { "learningPathId": path, "published": true } }),
+        )
+        .await;
+        walk.step(
+            "deleteCourseModule",
+            ed,
+            "mutation($i: DeleteCourseModuleInput!) { deleteCourseModule(input: $i) { __typename } }",
+            json!({ "i": { "moduleId": module } }),
+        )
+        .await;
+        walk.step(
+            "deleteCourse",
+            ed,
+            "mutation($i: DeleteCourseInput!) { deleteCourse(input: $i) { __typename } }",
+            json!({ "i": { "courseId": course } }),
+        )
+        .await;
 
         // Every mutation the schema serves was called.
         let missing: Vec<_> = mutations.difference(&walk.called).collect();
@@ -1176,5 +1227,151 @@ colloquy_tests::e2e!(
             .query(Some(&admin.token), list, json!({ "t": "USER" }))
             .await;
         assert_eq!(users["deletedRecords"]["totalCount"], 0);
+    }
+);
+
+colloquy_tests::e2e!(
+    deleted_projects_and_posts_are_listed_and_restored_by_admins,
+    |app: TestApp| async move {
+        let admin = user(&app, "admin@example.com", Some(Role::Admin)).await;
+        let ada = user(&app, "ada@example.com", None).await;
+        let project = app
+            .query(
+                Some(&ada.token),
+                "mutation { createProject(input: { name: \"Old project\" }) { project { id } } }",
+                json!({}),
+            )
+            .await["createProject"]["project"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let post = app
+            .query(
+                Some(&ada.token),
+                "mutation { createPost(input: { title: \"Old post\", content: \"x\" }) { post { id slug } } }",
+                json!({}),
+            )
+            .await["createPost"]["post"]
+            .clone();
+        let post_id = post["id"].as_str().unwrap().to_owned();
+        app.query(
+            Some(&ada.token),
+            "mutation($id: ID!) { deleteProject(input: { id: $id }) { deletedProjectId } }",
+            json!({ "id": project }),
+        )
+        .await;
+        app.query(
+            Some(&ada.token),
+            "mutation($id: ID!) { deletePost(input: { id: $id }) { deletedPostId } }",
+            json!({ "id": post_id }),
+        )
+        .await;
+        let read = "query($p: ID!, $q: ID!) { project(id: $p) { id name } node(id: $q) { id } }";
+        let gone = app
+            .query(
+                Some(&ada.token),
+                read,
+                json!({ "p": project, "q": post_id }),
+            )
+            .await;
+        assert!(
+            gone["project"].is_null() && gone["node"].is_null(),
+            "{gone}"
+        );
+
+        let list = "query($t: DeletedRecordType!) { deletedRecords(type: $t) { totalCount nodes { recordId type label ownerId } } }";
+        let body = app
+            .post(Some(&ada.token), list, json!({ "t": "POST" }))
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+        for (t, id, label) in [
+            ("PROJECT", &project, "Old project"),
+            ("POST", &post_id, "Old post"),
+        ] {
+            let deleted = app.query(Some(&admin.token), list, json!({ "t": t })).await;
+            assert_eq!(deleted["deletedRecords"]["totalCount"], 1, "{deleted}");
+            let row = &deleted["deletedRecords"]["nodes"][0];
+            assert_eq!(row["recordId"], id.as_str());
+            assert_eq!(row["type"], t);
+            assert_eq!(row["label"], label);
+            assert_eq!(row["ownerId"], ada.global_id.as_str());
+        }
+
+        let restore = "mutation($id: ID!) { restoreRecord(input: { id: $id }) { recordId type } }";
+        let body = app
+            .post(Some(&ada.token), restore, json!({ "id": post_id }))
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+        for id in [&project, &post_id] {
+            let restored = app
+                .query(Some(&admin.token), restore, json!({ "id": id }))
+                .await;
+            assert_eq!(restored["restoreRecord"]["recordId"], id.as_str());
+            let again = app
+                .post(Some(&admin.token), restore, json!({ "id": id }))
+                .await;
+            assert_eq!(code(&again), "NOT_FOUND", "restored once: {again}");
+        }
+        let back = app
+            .query(
+                Some(&ada.token),
+                read,
+                json!({ "p": project, "q": post_id }),
+            )
+            .await;
+        assert_eq!(back["project"]["name"], "Old project", "{back}");
+        assert_eq!(back["node"]["id"], post_id.as_str());
+        let slug = app
+            .query(
+                Some(&ada.token),
+                "query($s: String!) { post(slug: $s) { id } }",
+                json!({ "s": post["slug"] }),
+            )
+            .await;
+        assert_eq!(slug["post"]["id"], post_id.as_str(), "same address");
+        let none = app
+            .query(Some(&admin.token), list, json!({ "t": "PROJECT" }))
+            .await;
+        assert_eq!(none["deletedRecords"]["totalCount"], 0);
+    }
+);
+
+colloquy_tests::e2e!(
+    registering_records_its_event_with_the_account_and_a_refused_one_records_nothing,
+    |app: TestApp| async move {
+        use persistence::entity::events;
+        use persistence::sea_orm::{ColumnTrait, QueryFilter};
+        let registered = async |id: &str| {
+            events::Entity::find()
+                .filter(events::Column::Type.eq("account.registered"))
+                .filter(events::Column::EntityId.eq(id))
+                .count(app.db().conn())
+                .await
+                .unwrap()
+        };
+        let ada = app.register("ada@example.com").await;
+        assert_eq!(registered(&ada.db_id).await, 1);
+        let all = async || {
+            events::Entity::find()
+                .filter(events::Column::Type.eq("account.registered"))
+                .count(app.db().conn())
+                .await
+                .unwrap()
+        };
+        let before = all().await;
+        // The same email again: refused with the user row, so no event either.
+        let body = app
+            .post(
+                None,
+                "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+                json!({ "i": { "email": "ada@example.com", "password": "another good passphrase" } }),
+            )
+            .await;
+        assert_eq!(code(&body), "CONFLICT", "{body}");
+        assert_eq!(
+            all().await,
+            before,
+            "a refused registration leaves no event"
+        );
     }
 );

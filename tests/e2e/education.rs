@@ -478,3 +478,509 @@ e2e!(
         }
     }
 );
+
+e2e!(
+    a_mining_reward_is_heard_on_wallet_updated,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let learner = app.register("learner@example.com").await;
+        let (course, _, quiz) = course_with_quiz(&app, &teacher, "Live reward").await;
+        publish(&app, &teacher, &course).await;
+        app.query(
+            Some(&learner.token),
+            ENROLL,
+            json!({ "i": { "courseId": course } }),
+        )
+        .await;
+        let mut ws = app.ws(Some(&learner.token)).await;
+        let sub = ws
+            .subscribe(
+                "subscription { walletUpdated { currency balance } }",
+                json!({}),
+            )
+            .await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while app.state.services.finance.subscribers() < 1 {
+            assert!(tokio::time::Instant::now() < deadline, "no subscription");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let passed = app
+            .query(
+                Some(&learner.token),
+                SUBMIT,
+                json!({ "i": { "assessmentId": quiz, "answers": [1, 0] } }),
+            )
+            .await;
+        assert_eq!(
+            passed["submitAssessment"]["reward"]["rewardAmount"],
+            "30.00"
+        );
+        let got = ws
+            .next_for(&sub, std::time::Duration::from_secs(20))
+            .await
+            .expect("the reward is heard");
+        assert_eq!(got["data"]["walletUpdated"]["currency"], "AZR", "{got}");
+        assert_eq!(got["data"]["walletUpdated"]["balance"], "30.00", "{got}");
+    }
+);
+
+const UPDATE_COURSE: &str = "mutation($i: UpdateCourseInput!) { updateCourse(input: $i) { course { id title description level category tags } } }";
+const DELETE_COURSE: &str = "mutation($i: DeleteCourseInput!) { deleteCourse(input: $i) { deletedCourseId outcome course { id status } } }";
+const UPDATE_MODULE: &str = "mutation($i: UpdateCourseModuleInput!) { updateCourseModule(input: $i) { module { id title content required position } } }";
+const DELETE_MODULE: &str = "mutation($i: DeleteCourseModuleInput!) { deleteCourseModule(input: $i) { deletedModuleId course { id modules { id position } } } }";
+const REORDER: &str = "mutation($i: ReorderCourseModulesInput!) { reorderCourseModules(input: $i) { modules { id title position } } }";
+const MY_ENROLLMENTS: &str = "query($f: EnrollmentFilter, $first: Int, $after: String) { myEnrollments(first: $first, after: $after, filter: $f) { totalCount pageInfo { hasNextPage endCursor } nodes { id status progress course { id title status } } } }";
+
+/// The titles of a course's modules in order, as its educator reads them.
+async fn module_titles(app: &TestApp, teacher: &TestUser, course: &str) -> Vec<(String, i64)> {
+    let data = app
+        .query(
+            Some(&teacher.token),
+            "query($id: ID!) { course(id: $id) { modules { title position } } }",
+            json!({ "id": course }),
+        )
+        .await;
+    data["course"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["title"].as_str().unwrap().to_owned(),
+                m["position"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+e2e!(
+    authors_update_reorder_and_delete_courses_and_modules,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let other = educator(&app, "other@example.com").await;
+        let learner = app.register("learner@example.com").await;
+        let (course, modules, _) = course_with_quiz(&app, &teacher, "Managed").await;
+        let (foreign, foreign_modules, _) = course_with_quiz(&app, &other, "Foreign").await;
+        publish(&app, &teacher, &course).await;
+
+        // Another educator and a learner: NOT_FOUND for every change, and nothing changes.
+        for who in [&other, &learner] {
+            let attempts = [
+                (
+                    UPDATE_COURSE,
+                    json!({ "i": { "courseId": course, "title": "Hijacked" } }),
+                ),
+                (
+                    UPDATE_MODULE,
+                    json!({ "i": { "moduleId": modules[0], "title": "Hijacked" } }),
+                ),
+                (
+                    REORDER,
+                    json!({ "i": { "courseId": course, "moduleIds": [modules[1], modules[0]] } }),
+                ),
+                (DELETE_MODULE, json!({ "i": { "moduleId": modules[0] } })),
+                (DELETE_COURSE, json!({ "i": { "courseId": course } })),
+            ];
+            for (query, vars) in attempts {
+                let body = app.post(Some(&who.token), query, vars).await;
+                assert_eq!(code(&body), "NOT_FOUND", "{body:#}");
+            }
+        }
+        assert_eq!(
+            module_titles(&app, &teacher, &course).await,
+            vec![("Basics".to_owned(), 0), ("Practice".to_owned(), 1)]
+        );
+
+        // The author updates the course and a module.
+        let updated = app
+            .query(
+                Some(&teacher.token),
+                UPDATE_COURSE,
+                json!({ "i": { "courseId": course, "title": "Managed well", "level": "ADVANCED", "tags": ["rust"], "category": "Tech" } }),
+            )
+            .await;
+        let c = &updated["updateCourse"]["course"];
+        assert_eq!(c["title"], "Managed well");
+        assert_eq!(c["description"], "Learn it.", "untouched fields stay");
+        assert_eq!(c["level"], "ADVANCED");
+        assert_eq!(c["tags"], json!(["rust"]));
+        assert_eq!(c["category"], "Tech");
+        let body = app
+            .post(
+                Some(&teacher.token),
+                UPDATE_COURSE,
+                json!({ "i": { "courseId": course, "title": "  " } }),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+        let m = app
+            .query(
+                Some(&teacher.token),
+                UPDATE_MODULE,
+                json!({ "i": { "moduleId": modules[0], "title": "Intro", "content": "New text" } }),
+            )
+            .await;
+        assert_eq!(m["updateCourseModule"]["module"]["title"], "Intro");
+        assert_eq!(m["updateCourseModule"]["module"]["content"], "New text");
+        assert_eq!(m["updateCourseModule"]["module"]["required"], true);
+
+        // Reordering needs every module of the course exactly once.
+        for bad in [
+            json!([modules[0]]),
+            json!([modules[0], modules[0]]),
+            json!([modules[0], modules[1], foreign_modules[0]]),
+            json!([modules[0], foreign_modules[0]]),
+        ] {
+            let body = app
+                .post(
+                    Some(&teacher.token),
+                    REORDER,
+                    json!({ "i": { "courseId": course, "moduleIds": bad } }),
+                )
+                .await;
+            assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+            assert_eq!(body["errors"][0]["extensions"]["field"], "moduleIds");
+        }
+        assert_eq!(
+            module_titles(&app, &teacher, &course).await,
+            vec![("Intro".to_owned(), 0), ("Practice".to_owned(), 1)],
+            "a refused reorder changes nothing"
+        );
+        let reordered = app
+            .query(
+                Some(&teacher.token),
+                REORDER,
+                json!({ "i": { "courseId": course, "moduleIds": [modules[1], modules[0]] } }),
+            )
+            .await;
+        assert_eq!(
+            reordered["reorderCourseModules"]["modules"][0]["title"],
+            "Practice"
+        );
+        assert_eq!(
+            module_titles(&app, &teacher, &course).await,
+            vec![("Practice".to_owned(), 0), ("Intro".to_owned(), 1)]
+        );
+
+        // A learner completes one of two required modules (50%); deleting the other one leaves
+        // them with every required module done.
+        app.query(
+            Some(&learner.token),
+            ENROLL,
+            json!({ "i": { "courseId": course } }),
+        )
+        .await;
+        let half = app
+            .query(
+                Some(&learner.token),
+                COMPLETE,
+                json!({ "i": { "moduleId": modules[1] } }),
+            )
+            .await;
+        assert_eq!(half["completeModule"]["enrollment"]["progress"], 50);
+        let deleted = app
+            .query(
+                Some(&teacher.token),
+                DELETE_MODULE,
+                json!({ "i": { "moduleId": modules[0] } }),
+            )
+            .await;
+        let left = &deleted["deleteCourseModule"]["course"]["modules"];
+        assert_eq!(left.as_array().unwrap().len(), 1);
+        assert_eq!(left[0]["id"], modules[1].as_str());
+        let mine = app
+            .query(Some(&learner.token), MY_ENROLLMENTS, json!({}))
+            .await;
+        assert_eq!(mine["myEnrollments"]["nodes"][0]["progress"], 100);
+        assert_eq!(mine["myEnrollments"]["nodes"][0]["status"], "COMPLETED");
+
+        // Deleting a course with a learner archives it: the learner keeps their enrolment.
+        let removed = app
+            .query(
+                Some(&teacher.token),
+                DELETE_COURSE,
+                json!({ "i": { "courseId": course } }),
+            )
+            .await;
+        assert_eq!(removed["deleteCourse"]["outcome"], "ARCHIVED");
+        assert_eq!(removed["deleteCourse"]["course"]["status"], "ARCHIVED");
+        let mine = app
+            .query(Some(&learner.token), MY_ENROLLMENTS, json!({}))
+            .await;
+        assert_eq!(mine["myEnrollments"]["totalCount"], 1);
+        let e = &mine["myEnrollments"]["nodes"][0];
+        assert_eq!(e["course"]["title"], "Managed well");
+        assert_eq!(e["course"]["status"], "ARCHIVED");
+        // Closed to newcomers.
+        let late = app.register("late@example.com").await;
+        let body = app
+            .post(
+                Some(&late.token),
+                ENROLL,
+                json!({ "i": { "courseId": course } }),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+
+        // A course nobody enrolled in is deleted outright.
+        let gone = app
+            .query(
+                Some(&other.token),
+                DELETE_COURSE,
+                json!({ "i": { "courseId": foreign } }),
+            )
+            .await;
+        assert_eq!(gone["deleteCourse"]["outcome"], "DELETED");
+        assert!(gone["deleteCourse"]["course"].is_null());
+        let seen = app
+            .query(
+                Some(&other.token),
+                "query($id: ID!) { course(id: $id) { id } }",
+                json!({ "id": foreign }),
+            )
+            .await;
+        assert!(seen["course"].is_null());
+    }
+);
+
+e2e!(
+    my_enrollments_pages_and_filters_by_status,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let learner = app.register("learner@example.com").await;
+        let other = app.register("other@example.com").await;
+        let mut courses = Vec::new();
+        for title in ["One", "Two", "Three"] {
+            let (course, modules, _) = course_with_quiz(&app, &teacher, title).await;
+            publish(&app, &teacher, &course).await;
+            app.query(
+                Some(&learner.token),
+                ENROLL,
+                json!({ "i": { "courseId": course } }),
+            )
+            .await;
+            courses.push((course, modules));
+        }
+        // Someone else's enrolment never shows in the learner's list.
+        app.query(
+            Some(&other.token),
+            ENROLL,
+            json!({ "i": { "courseId": courses[0].0 } }),
+        )
+        .await;
+        // Complete course "One".
+        for m in &courses[0].1 {
+            app.query(
+                Some(&learner.token),
+                COMPLETE,
+                json!({ "i": { "moduleId": m } }),
+            )
+            .await;
+        }
+        let first = app
+            .query(Some(&learner.token), MY_ENROLLMENTS, json!({ "first": 2 }))
+            .await;
+        let page = &first["myEnrollments"];
+        assert_eq!(page["totalCount"], 3);
+        assert_eq!(page["pageInfo"]["hasNextPage"], true);
+        assert_eq!(page["nodes"][0]["course"]["title"], "Three", "newest first");
+        let rest = app
+            .query(
+                Some(&learner.token),
+                MY_ENROLLMENTS,
+                json!({ "first": 2, "after": page["pageInfo"]["endCursor"] }),
+            )
+            .await;
+        assert_eq!(rest["myEnrollments"]["nodes"].as_array().unwrap().len(), 1);
+        assert_eq!(rest["myEnrollments"]["nodes"][0]["course"]["title"], "One");
+        assert_eq!(rest["myEnrollments"]["pageInfo"]["hasNextPage"], false);
+
+        let done = app
+            .query(
+                Some(&learner.token),
+                MY_ENROLLMENTS,
+                json!({ "f": { "status": "COMPLETED" } }),
+            )
+            .await;
+        assert_eq!(done["myEnrollments"]["totalCount"], 1);
+        assert_eq!(done["myEnrollments"]["nodes"][0]["course"]["title"], "One");
+        assert_eq!(done["myEnrollments"]["nodes"][0]["progress"], 100);
+        let active = app
+            .query(
+                Some(&learner.token),
+                MY_ENROLLMENTS,
+                json!({ "f": { "status": "ACTIVE" } }),
+            )
+            .await;
+        assert_eq!(active["myEnrollments"]["totalCount"], 2);
+        assert_eq!(active["myEnrollments"]["nodes"][0]["progress"], 0);
+
+        // Signed out: UNAUTHENTICATED.
+        let body = app.post(None, MY_ENROLLMENTS, json!({})).await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body:#}");
+    }
+);
+
+const CREATE_PATH: &str = "mutation($i: CreateLearningPathInput!) { createLearningPath(input: $i) { learningPath { id title published courses { id } } } }";
+const UPDATE_PATH: &str = "mutation($i: UpdateLearningPathInput!) { updateLearningPath(input: $i) { learningPath { id published courses { id } } } }";
+const PATH: &str = "query($id: ID!) { learningPath(id: $id) { id title authorId courses { id title } myProgress { completedCourses totalCourses percent } } }";
+const PATHS: &str = "{ learningPaths(first: 10) { totalCount nodes { id title published } } }";
+
+e2e!(
+    curated_learning_paths_order_courses_and_track_progress,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let other = educator(&app, "other@example.com").await;
+        let learner = app.register("learner@example.com").await;
+        let (c1, c1_modules, _) = course_with_quiz(&app, &teacher, "Foundations").await;
+        let (c2, _, _) = course_with_quiz(&app, &teacher, "Deeper").await;
+        let (draft, _, _) = course_with_quiz(&app, &teacher, "Unfinished").await;
+        publish(&app, &teacher, &c1).await;
+        publish(&app, &teacher, &c2).await;
+
+        // Only educators curate; only courses they can see, each once.
+        let body = app
+            .post(
+                Some(&learner.token),
+                CREATE_PATH,
+                json!({ "i": { "title": "Mine", "courseIds": [c1] } }),
+            )
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body:#}");
+        let body = app
+            .post(
+                Some(&other.token),
+                CREATE_PATH,
+                json!({ "i": { "title": "Borrowed", "courseIds": [c1, draft] } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "another's draft: {body:#}");
+        let body = app
+            .post(
+                Some(&teacher.token),
+                CREATE_PATH,
+                json!({ "i": { "title": "Twice", "courseIds": [c1, c1] } }),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+
+        let created = app
+            .query(
+                Some(&teacher.token),
+                CREATE_PATH,
+                json!({ "i": { "title": "Become a developer", "description": "Start here.", "courseIds": [c2, c1] } }),
+            )
+            .await;
+        let path = created["createLearningPath"]["learningPath"].clone();
+        assert_eq!(path["published"], false);
+        assert_eq!(path["courses"], json!([{ "id": c2 }, { "id": c1 }]));
+        let path_id = path["id"].as_str().unwrap().to_owned();
+
+        // A draft: the learner sees nothing of it, its author does.
+        let seen = app.query(Some(&learner.token), PATHS, json!({})).await;
+        assert_eq!(seen["learningPaths"]["totalCount"], 0, "{seen}");
+        let one = app
+            .query(Some(&learner.token), PATH, json!({ "id": path_id }))
+            .await;
+        assert!(one["learningPath"].is_null(), "{one}");
+        let mine = app.query(Some(&teacher.token), PATHS, json!({})).await;
+        assert_eq!(mine["learningPaths"]["totalCount"], 1);
+
+        // Someone else cannot change it.
+        let body = app
+            .post(
+                Some(&other.token),
+                UPDATE_PATH,
+                json!({ "i": { "learningPathId": path_id, "published": true } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "{body:#}");
+
+        // Published: listed, courses in order, progress from the learner's enrolments.
+        let published = app
+            .query(
+                Some(&teacher.token),
+                UPDATE_PATH,
+                json!({ "i": { "learningPathId": path_id, "published": true } }),
+            )
+            .await;
+        assert_eq!(
+            published["updateLearningPath"]["learningPath"]["published"],
+            true
+        );
+        let seen = app.query(Some(&learner.token), PATHS, json!({})).await;
+        assert_eq!(seen["learningPaths"]["totalCount"], 1);
+        let one = app
+            .query(Some(&learner.token), PATH, json!({ "id": path_id }))
+            .await;
+        let p = &one["learningPath"];
+        assert_eq!(p["title"], "Become a developer");
+        assert_eq!(p["authorId"], teacher.global_id.as_str());
+        assert_eq!(p["courses"][0]["title"], "Deeper");
+        assert_eq!(p["courses"][1]["title"], "Foundations");
+        assert_eq!(
+            p["myProgress"],
+            json!({ "completedCourses": 0, "totalCourses": 2, "percent": 0 })
+        );
+        app.query(
+            Some(&learner.token),
+            ENROLL,
+            json!({ "i": { "courseId": c1 } }),
+        )
+        .await;
+        app.query(
+            Some(&learner.token),
+            ENROLL,
+            json!({ "i": { "courseId": c2 } }),
+        )
+        .await;
+        for m in &c1_modules {
+            app.query(
+                Some(&learner.token),
+                COMPLETE,
+                json!({ "i": { "moduleId": m } }),
+            )
+            .await;
+        }
+        let one = app
+            .query(Some(&learner.token), PATH, json!({ "id": path_id }))
+            .await;
+        assert_eq!(
+            one["learningPath"]["myProgress"],
+            json!({ "completedCourses": 1, "totalCourses": 2, "percent": 50 })
+        );
+
+        // Reordered by its author; node(id) finds it.
+        let reordered = app
+            .query(
+                Some(&teacher.token),
+                UPDATE_PATH,
+                json!({ "i": { "learningPathId": path_id, "courseIds": [c1, c2] } }),
+            )
+            .await;
+        assert_eq!(
+            reordered["updateLearningPath"]["learningPath"]["courses"],
+            json!([{ "id": c1 }, { "id": c2 }])
+        );
+        let node = app
+            .query(
+                Some(&learner.token),
+                "query($id: ID!) { node(id: $id) { ... on LearningPath { courses { title } } } }",
+                json!({ "id": path_id }),
+            )
+            .await;
+        assert_eq!(node["node"]["courses"][0]["title"], "Foundations");
+
+        // Taken back to a draft: gone for the learner again.
+        app.query(
+            Some(&teacher.token),
+            UPDATE_PATH,
+            json!({ "i": { "learningPathId": path_id, "published": false } }),
+        )
+        .await;
+        let one = app
+            .query(Some(&learner.token), PATH, json!({ "id": path_id }))
+            .await;
+        assert!(one["learningPath"].is_null(), "{one}");
+    }
+);

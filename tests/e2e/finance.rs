@@ -512,3 +512,121 @@ e2e!(
         assert_eq!(payments["myPayments"]["pageInfo"]["hasNextPage"], true);
     }
 );
+
+const WALLET_UPDATED: &str = "subscription { walletUpdated { id currency balance } }";
+
+/// The next `walletUpdated` a subscription hears: (currency, balance).
+async fn heard(ws: &mut colloquy_tests::WsClient, sub: &str) -> (String, String) {
+    let got = ws
+        .next_for(sub, std::time::Duration::from_secs(20))
+        .await
+        .expect("a walletUpdated event");
+    let w = &got["data"]["walletUpdated"];
+    assert!(w["id"].is_string(), "{got}");
+    (
+        w["currency"].as_str().unwrap_or_default().to_owned(),
+        w["balance"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+e2e!(
+    wallet_updates_are_heard_live_by_their_owner_only,
+    |app: TestApp| async move {
+        let alice = app.register("alice@example.com").await;
+        let bob = app.register("bob@example.com").await;
+        let carol = app.register("carol@example.com").await;
+        top_up(&app, &alice, "ZAR", "50.00", "seed-a").await;
+
+        // On PostgreSQL the subscribers sit on another instance than the one that moves the
+        // money; SQLite has one server.
+        let peer = match app.backend {
+            colloquy_tests::Backend::Postgres => Some(app.spawn_peer().await),
+            colloquy_tests::Backend::Sqlite => None,
+        };
+        let (addr, state) = match &peer {
+            Some(p) => (p.addr, p.state.clone()),
+            None => (app.addr, app.state.clone()),
+        };
+        let url = format!("ws://{addr}/graphql/ws");
+        let mut alice_ws = colloquy_tests::WsClient::connect(&url, Some(&alice.token)).await;
+        let alice_sub = alice_ws.subscribe(WALLET_UPDATED, json!({})).await;
+        let mut bob_ws = colloquy_tests::WsClient::connect(&url, Some(&bob.token)).await;
+        let bob_sub = bob_ws.subscribe(WALLET_UPDATED, json!({})).await;
+        let mut carol_ws = colloquy_tests::WsClient::connect(&url, Some(&carol.token)).await;
+        let carol_sub = carol_ws.subscribe(WALLET_UPDATED, json!({})).await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while state.services.finance.subscribers() < 3 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "subscriptions did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        state.services.finance.events().listening().await;
+
+        // A transfer from Alice: Bob hears his wallet credited, Alice hers debited.
+        let sent = app
+            .query(
+                Some(&alice.token),
+                TRANSFER,
+                json!({ "i": { "fromCurrency": "ZAR", "toUserId": bob.global_id, "amount": "12.50", "idempotencyKey": "live-1" } }),
+            )
+            .await;
+        assert_eq!(sent["transfer"]["replayed"], false, "{sent}");
+        assert_eq!(
+            heard(&mut bob_ws, &bob_sub).await,
+            ("ZAR".to_owned(), "12.50".to_owned())
+        );
+        assert_eq!(
+            heard(&mut alice_ws, &alice_sub).await,
+            ("ZAR".to_owned(), "37.50".to_owned())
+        );
+
+        // Carol heard nothing of it: the first thing she hears is her own transfer in, then
+        // her top-up and its refund.
+        app.query(
+            Some(&alice.token),
+            TRANSFER,
+            json!({ "i": { "fromCurrency": "ZAR", "toUserId": carol.global_id, "amount": "1.00", "idempotencyKey": "live-2" } }),
+        )
+        .await;
+        assert_eq!(
+            heard(&mut carol_ws, &carol_sub).await,
+            ("ZAR".to_owned(), "1.00".to_owned()),
+            "Carol hears her own wallet, never Bob's or Alice's"
+        );
+        let payment = top_up(&app, &carol, "ZAR", "5.00", "live-top-up").await;
+        assert_eq!(
+            heard(&mut carol_ws, &carol_sub).await,
+            ("ZAR".to_owned(), "6.00".to_owned())
+        );
+        let refunded = app
+            .query(
+                Some(&carol.token),
+                REFUND,
+                json!({ "i": { "paymentId": payment["id"], "idempotencyKey": "live-refund" } }),
+            )
+            .await;
+        assert_eq!(refunded["refundPayment"]["payment"]["status"], "REFUNDED");
+        assert_eq!(
+            heard(&mut carol_ws, &carol_sub).await,
+            ("ZAR".to_owned(), "1.00".to_owned())
+        );
+        // Alice's second transfer reached her subscription too. Bob heard none of Carol's or
+        // Alice's changes since: the next thing he hears is his own wallet again.
+        assert_eq!(
+            heard(&mut alice_ws, &alice_sub).await,
+            ("ZAR".to_owned(), "36.50".to_owned())
+        );
+        app.query(
+            Some(&alice.token),
+            TRANSFER,
+            json!({ "i": { "fromCurrency": "ZAR", "toUserId": bob.global_id, "amount": "0.50", "idempotencyKey": "live-3" } }),
+        )
+        .await;
+        assert_eq!(
+            heard(&mut bob_ws, &bob_sub).await,
+            ("ZAR".to_owned(), "13.00".to_owned())
+        );
+    }
+);

@@ -337,7 +337,8 @@ colloquy_tests::e2e!(
         assert_eq!(data["jobs"]["totalCount"], 2);
         assert_eq!(data["myApplications"]["totalCount"], 1);
         assert_eq!(data["myApplications"]["nodes"][0]["status"], "REVIEWING");
-        assert_eq!(data["unreadNotificationCount"], 2);
+        // The marketplace's two notices, and the reward the education seed minted.
+        assert_eq!(data["unreadNotificationCount"], 3);
         let chats = &data["me"]["conversations"];
         assert_eq!(chats["totalCount"], 2, "{data}");
         let personas: Vec<&str> = chats["nodes"]

@@ -143,3 +143,91 @@ colloquy_tests::e2e!(
         assert_eq!(told["notifications"]["nodes"][0]["type"], "SAFETY");
     }
 );
+
+colloquy_tests::e2e!(
+    a_post_is_reported_only_when_the_reporter_can_read_it,
+    |app: TestApp| async move {
+        let ada = app.register("ada@example.com").await;
+        let eve = app.register("eve@example.com").await;
+        let moderator = app.register("mod@example.com").await;
+        app.promote(&moderator, Role::Moderator).await;
+        let create = "mutation($t: String!) { createPost(input: { title: $t, content: \"text\" }) { post { id } } }";
+        let draft = app
+            .query(Some(&ada.token), create, json!({ "t": "Ada's draft" }))
+            .await["createPost"]["post"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let public = app
+            .query(Some(&ada.token), create, json!({ "t": "Ada's article" }))
+            .await["createPost"]["post"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.query(
+            Some(&ada.token),
+            "mutation($id: ID!) { publishPost(input: { id: $id }) { post { id } } }",
+            json!({ "id": public }),
+        )
+        .await;
+        let with_post = "mutation($i: ReportIncidentInput!) { reportIncident(input: $i) { incident { id subject postId } } }";
+
+        // Another user's draft is as missing to Eve.
+        let body = app
+            .post(
+                Some(&eve.token),
+                with_post,
+                json!({ "i": { "subjectId": draft, "category": "SPAM", "description": "spam" } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "{body}");
+
+        // The published post: reported, with the post named.
+        let reported = app
+            .query(
+                Some(&eve.token),
+                with_post,
+                json!({ "i": { "subjectId": public, "category": "SPAM", "description": "spam" } }),
+            )
+            .await;
+        let incident = &reported["reportIncident"]["incident"];
+        assert_eq!(incident["subject"], "POST", "{reported}");
+        assert_eq!(incident["postId"], public.as_str());
+        // Her own draft Ada can report; the moderator sees the post's author.
+        let own = app
+            .query(
+                Some(&ada.token),
+                with_post,
+                json!({ "i": { "subjectId": draft, "category": "OTHER", "description": "mine" } }),
+            )
+            .await;
+        assert_eq!(own["reportIncident"]["incident"]["postId"], draft.as_str());
+        let seen = app
+            .query(
+                Some(&moderator.token),
+                "query($id: ID!) { safetyIncident(id: $id) { subject postId subjectUserId } }",
+                json!({ "id": incident["id"] }),
+            )
+            .await;
+        assert_eq!(seen["safetyIncident"]["subject"], "POST");
+        assert_eq!(
+            seen["safetyIncident"]["subjectUserId"],
+            ada.global_id.as_str()
+        );
+        // A deleted post is as missing.
+        app.query(
+            Some(&ada.token),
+            "mutation($id: ID!) { deletePost(input: { id: $id }) { deletedPostId } }",
+            json!({ "id": public }),
+        )
+        .await;
+        let body = app
+            .post(
+                Some(&eve.token),
+                with_post,
+                json!({ "i": { "subjectId": public, "category": "SPAM", "description": "again" } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "{body}");
+    }
+);

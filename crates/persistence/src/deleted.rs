@@ -1,6 +1,6 @@
-//! Soft-deleted records, for administrators: users and conversations whose `deleted_at` is set
-//! are invisible to every other query; here they are listed (most recently deleted first) and
-//! restored.
+//! Soft-deleted records, for administrators: users, conversations, projects and posts whose
+//! `deleted_at` is set are invisible to every other query; here they are listed (most recently
+//! deleted first) and restored.
 
 use chrono::{DateTime, Utc};
 use core_domain::pagination::PageArgs;
@@ -8,7 +8,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::cursor::Keyset;
-use crate::entity::{conversations, users};
+use crate::entity::{conversations, posts, projects, users};
 use crate::{Page, StoreError};
 
 /// The tables with soft deletes that the API exposes.
@@ -16,6 +16,8 @@ use crate::{Page, StoreError};
 pub enum DeletedType {
     User,
     Conversation,
+    Project,
+    Post,
 }
 
 /// One soft-deleted record.
@@ -25,7 +27,7 @@ pub struct Deleted {
     pub id: String,
     /// What an administrator recognises it by: an email, a title.
     pub label: Option<String>,
-    /// Its owner, for a conversation.
+    /// Its owner: a conversation's or project's owner, a post's author.
     pub owner_id: Option<String>,
     pub deleted_at: DateTime<Utc>,
 }
@@ -49,11 +51,31 @@ pub fn conversation_keyset() -> Keyset<conversations::Column> {
     }
 }
 
+pub fn project_keyset() -> Keyset<projects::Column> {
+    Keyset {
+        name: "projects.deleted_at.desc",
+        at: projects::Column::DeletedAt,
+        id: projects::Column::Id,
+        descending: true,
+    }
+}
+
+pub fn post_keyset() -> Keyset<posts::Column> {
+    Keyset {
+        name: "posts.deleted_at.desc",
+        at: posts::Column::DeletedAt,
+        id: posts::Column::Id,
+        descending: true,
+    }
+}
+
 /// The name of `kind`'s ordering, for cursors.
 pub fn ordering(kind: DeletedType) -> &'static str {
     match kind {
         DeletedType::User => user_keyset().name,
         DeletedType::Conversation => conversation_keyset().name,
+        DeletedType::Project => project_keyset().name,
+        DeletedType::Post => post_keyset().name,
     }
 }
 
@@ -118,6 +140,60 @@ pub async fn page(
                     .collect(),
             }
         }
+        DeletedType::Project => {
+            let rows = project_keyset()
+                .apply(
+                    projects::Entity::find().filter(projects::Column::DeletedAt.is_not_null()),
+                    args,
+                )?
+                .all(db)
+                .await?;
+            let page = Keyset::<projects::Column>::page(args, rows);
+            Page {
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
+                items: page
+                    .items
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(Deleted {
+                            kind,
+                            deleted_at: p.deleted_at?,
+                            label: Some(p.name),
+                            owner_id: Some(p.user_id),
+                            id: p.id,
+                        })
+                    })
+                    .collect(),
+            }
+        }
+        DeletedType::Post => {
+            let rows = post_keyset()
+                .apply(
+                    posts::Entity::find().filter(posts::Column::DeletedAt.is_not_null()),
+                    args,
+                )?
+                .all(db)
+                .await?;
+            let page = Keyset::<posts::Column>::page(args, rows);
+            Page {
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
+                items: page
+                    .items
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(Deleted {
+                            kind,
+                            deleted_at: p.deleted_at?,
+                            label: Some(p.title),
+                            owner_id: Some(p.author_id),
+                            id: p.id,
+                        })
+                    })
+                    .collect(),
+            }
+        }
     })
 }
 
@@ -132,6 +208,18 @@ pub async fn count(db: &impl ConnectionTrait, kind: DeletedType) -> Result<u64, 
         DeletedType::Conversation => {
             conversations::Entity::find()
                 .filter(conversations::Column::DeletedAt.is_not_null())
+                .count(db)
+                .await?
+        }
+        DeletedType::Project => {
+            projects::Entity::find()
+                .filter(projects::Column::DeletedAt.is_not_null())
+                .count(db)
+                .await?
+        }
+        DeletedType::Post => {
+            posts::Entity::find()
+                .filter(posts::Column::DeletedAt.is_not_null())
                 .count(db)
                 .await?
         }
@@ -160,6 +248,25 @@ pub async fn restore(
                 .col_expr(conversations::Column::DeletedAt, Expr::value(none))
                 .filter(conversations::Column::Id.eq(id))
                 .filter(conversations::Column::DeletedAt.is_not_null())
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+        DeletedType::Project => {
+            projects::Entity::update_many()
+                .col_expr(projects::Column::DeletedAt, Expr::value(none))
+                .filter(projects::Column::Id.eq(id))
+                .filter(projects::Column::DeletedAt.is_not_null())
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+        // A deleted post kept its slug, so it comes back under the same address.
+        DeletedType::Post => {
+            posts::Entity::update_many()
+                .col_expr(posts::Column::DeletedAt, Expr::value(none))
+                .filter(posts::Column::Id.eq(id))
+                .filter(posts::Column::DeletedAt.is_not_null())
                 .exec(db)
                 .await?
                 .rows_affected

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use core_domain::pagination::PageArgs;
 use core_domain::{ids, time};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, Select, TryInsertResult,
@@ -15,7 +15,8 @@ use sea_orm::{
 
 use crate::cursor::Keyset;
 use crate::entity::{
-    assessment_submissions, assessments, course_modules, courses, enrollments, module_progress,
+    assessment_submissions, assessments, course_modules, courses, enrollments,
+    learning_path_courses, learning_paths, module_progress,
 };
 use crate::{Page, StoreError};
 
@@ -24,6 +25,7 @@ pub use assessments::Model as Assessment;
 pub use course_modules::Model as CourseModule;
 pub use courses::Model as Course;
 pub use enrollments::Model as Enrollment;
+pub use learning_paths::Model as LearningPath;
 
 /// A course to create, as a DRAFT.
 #[derive(Debug, Clone)]
@@ -675,4 +677,389 @@ pub async fn submission_counts(
 
 pub fn submission_cursor_at(s: &Submission) -> DateTime<Utc> {
     s.created_at
+}
+
+/// Which of a user's enrolments a list holds: all of them, or those in one status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct EnrollmentFilter {
+    pub status: Option<String>,
+}
+
+/// Newest first.
+pub const ENROLLMENTS_NEWEST: Keyset<enrollments::Column> = Keyset {
+    name: "enrollments.created_at.desc",
+    at: enrollments::Column::CreatedAt,
+    id: enrollments::Column::Id,
+    descending: true,
+};
+
+fn own_enrollments(user_id: &str, filter: &EnrollmentFilter) -> Select<enrollments::Entity> {
+    let select = enrollments::Entity::find().filter(enrollments::Column::UserId.eq(user_id));
+    match &filter.status {
+        Some(status) => select.filter(enrollments::Column::Status.eq(status.clone())),
+        None => select,
+    }
+}
+
+/// One page of the user's enrolments, newest first.
+pub async fn page_enrollments(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    filter: &EnrollmentFilter,
+    args: &PageArgs,
+) -> Result<Page<Enrollment>, StoreError> {
+    let rows = ENROLLMENTS_NEWEST
+        .apply(own_enrollments(user_id, filter), args)?
+        .all(db)
+        .await?;
+    Ok(Keyset::<enrollments::Column>::page(args, rows))
+}
+
+pub async fn count_enrollments(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    filter: &EnrollmentFilter,
+) -> Result<u64, StoreError> {
+    Ok(own_enrollments(user_id, filter).count(db).await?)
+}
+
+/// Every enrolment in a course (to recompute their progress when its modules change).
+pub async fn enrollments_in(
+    db: &impl ConnectionTrait,
+    course_id: &str,
+) -> Result<Vec<Enrollment>, StoreError> {
+    Ok(enrollments::Entity::find()
+        .filter(enrollments::Column::CourseId.eq(course_id))
+        .all(db)
+        .await?)
+}
+
+/// What `updateCourse` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CourseChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub level: Option<String>,
+    /// `Some(None)` clears the category.
+    pub category: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+pub async fn update_course(
+    db: &impl ConnectionTrait,
+    id: &str,
+    changes: CourseChanges,
+) -> Result<(), StoreError> {
+    let mut update = courses::Entity::update_many()
+        .col_expr(courses::Column::UpdatedAt, Expr::value(time::now()))
+        .filter(courses::Column::Id.eq(id));
+    if let Some(v) = changes.title {
+        update = update.col_expr(courses::Column::Title, Expr::value(v));
+    }
+    if let Some(v) = changes.description {
+        update = update.col_expr(courses::Column::Description, Expr::value(v));
+    }
+    if let Some(v) = changes.level {
+        update = update.col_expr(courses::Column::Level, Expr::value(v));
+    }
+    if let Some(v) = changes.category {
+        update = update.col_expr(courses::Column::Category, Expr::value(v));
+    }
+    if let Some(v) = changes.tags {
+        update = update.col_expr(courses::Column::Tags, Expr::value(serde_json::json!(v)));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Deletes a course with its modules and assessments (the foreign keys cascade); whether it
+/// existed.
+pub async fn delete_course(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    Ok(courses::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// What `updateCourseModule` changes; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleChanges {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub content: Option<Option<String>>,
+    pub required: Option<bool>,
+    pub duration_minutes: Option<Option<i32>>,
+}
+
+pub async fn update_module(
+    db: &impl ConnectionTrait,
+    id: &str,
+    changes: ModuleChanges,
+) -> Result<(), StoreError> {
+    let mut update = course_modules::Entity::update_many()
+        .col_expr(course_modules::Column::UpdatedAt, Expr::value(time::now()))
+        .filter(course_modules::Column::Id.eq(id));
+    if let Some(v) = changes.title {
+        update = update.col_expr(course_modules::Column::Title, Expr::value(v));
+    }
+    if let Some(v) = changes.description {
+        update = update.col_expr(course_modules::Column::Description, Expr::value(v));
+    }
+    if let Some(v) = changes.content {
+        update = update.col_expr(course_modules::Column::Content, Expr::value(v));
+    }
+    if let Some(v) = changes.required {
+        update = update.col_expr(course_modules::Column::Required, Expr::value(v));
+    }
+    if let Some(v) = changes.duration_minutes {
+        update = update.col_expr(course_modules::Column::DurationMinutes, Expr::value(v));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Deletes a module: learners' completions of it go with it (cascade), its assessments stay with
+/// the course (their module is cleared). Whether it existed.
+pub async fn delete_module(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    Ok(course_modules::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// Gives the modules `ids` (of `course_id`) the positions 0, 1, 2, ... in that order.
+pub async fn set_module_positions(
+    db: &impl ConnectionTrait,
+    course_id: &str,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    let now = time::now();
+    for (position, id) in ids.iter().enumerate() {
+        course_modules::Entity::update_many()
+            .col_expr(
+                course_modules::Column::Position,
+                Expr::value(i32::try_from(position).unwrap_or(i32::MAX)),
+            )
+            .col_expr(course_modules::Column::UpdatedAt, Expr::value(now))
+            .filter(course_modules::Column::Id.eq(id.clone()))
+            .filter(course_modules::Column::CourseId.eq(course_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Curated learning paths: `learning_paths` rows with `curated` set (no `user_id`, so the
+// workspace, which reads SkillPath runs by owner, never sees them), and their ordered courses.
+// ---------------------------------------------------------------------------------------------
+
+/// A curated path to create.
+#[derive(Debug, Clone)]
+pub struct NewPath {
+    pub title: String,
+    pub description: Option<String>,
+    pub author_id: String,
+    pub published: bool,
+}
+
+fn curated() -> Select<learning_paths::Entity> {
+    learning_paths::Entity::find().filter(learning_paths::Column::Curated.eq(true))
+}
+
+pub async fn create_path(
+    db: &impl ConnectionTrait,
+    new: NewPath,
+) -> Result<LearningPath, StoreError> {
+    let now = time::now();
+    let row = LearningPath {
+        id: ids::new_id(),
+        user_id: None,
+        project_id: None,
+        title: Some(new.title),
+        description: new.description,
+        user_profile: None,
+        skill_assessment: None,
+        learning_style: None,
+        generated_path: None,
+        progress_tracking: None,
+        certifications: None,
+        recommendations: None,
+        estimated_completion: None,
+        confidence: None,
+        processing_time: None,
+        // A curated path is complete as written; whether learners see it is `published_at`.
+        status: "COMPLETED".into(),
+        metadata: None,
+        created_at: now,
+        updated_at: now,
+        curated: true,
+        author_id: Some(new.author_id),
+        published_at: new.published.then_some(now),
+    };
+    learning_paths::Entity::insert(learning_paths::ActiveModel::from(row.clone()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+/// What `updateLearningPath` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PathChanges {
+    pub title: Option<String>,
+    /// `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    pub published: Option<bool>,
+}
+
+pub async fn update_path(
+    db: &impl ConnectionTrait,
+    id: &str,
+    changes: PathChanges,
+) -> Result<(), StoreError> {
+    let now = time::now();
+    let mut update = learning_paths::Entity::update_many()
+        .col_expr(learning_paths::Column::UpdatedAt, Expr::value(now))
+        .filter(learning_paths::Column::Id.eq(id))
+        .filter(learning_paths::Column::Curated.eq(true));
+    if let Some(v) = changes.title {
+        update = update.col_expr(learning_paths::Column::Title, Expr::value(v));
+    }
+    if let Some(v) = changes.description {
+        update = update.col_expr(learning_paths::Column::Description, Expr::value(v));
+    }
+    match changes.published {
+        Some(true) => {
+            // Publishing again keeps the first publication time.
+            update = update.col_expr(
+                learning_paths::Column::PublishedAt,
+                Expr::col(learning_paths::Column::PublishedAt).if_null(now),
+            );
+        }
+        Some(false) => {
+            update = update.col_expr(
+                learning_paths::Column::PublishedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
+        }
+        None => {}
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Replaces a path's courses with `course_ids`, in that order.
+pub async fn set_path_courses(
+    db: &impl ConnectionTrait,
+    path_id: &str,
+    course_ids: &[String],
+) -> Result<(), StoreError> {
+    learning_path_courses::Entity::delete_many()
+        .filter(learning_path_courses::Column::LearningPathId.eq(path_id))
+        .exec(db)
+        .await?;
+    if course_ids.is_empty() {
+        return Ok(());
+    }
+    let now = time::now();
+    let rows = course_ids
+        .iter()
+        .enumerate()
+        .map(|(i, c)| learning_path_courses::ActiveModel {
+            learning_path_id: Set(path_id.to_owned()),
+            course_id: Set(c.clone()),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            created_at: Set(now),
+        });
+    learning_path_courses::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn path(db: &impl ConnectionTrait, id: &str) -> Result<Option<LearningPath>, StoreError> {
+    Ok(curated()
+        .filter(learning_paths::Column::Id.eq(id))
+        .one(db)
+        .await?)
+}
+
+pub async fn paths_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<LearningPath>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(curated()
+        .filter(learning_paths::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
+}
+
+/// Which curated paths a reader sees: published ones, plus their own drafts (`author`), or all
+/// of them (`all`, for admins).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct PathScope {
+    pub all: bool,
+    pub author: Option<String>,
+}
+
+fn visible_paths(scope: &PathScope) -> Select<learning_paths::Entity> {
+    let select = curated();
+    if scope.all {
+        return select;
+    }
+    let mut cond = Condition::any().add(learning_paths::Column::PublishedAt.is_not_null());
+    if let Some(author) = &scope.author {
+        cond = cond.add(learning_paths::Column::AuthorId.eq(author.clone()));
+    }
+    select.filter(cond)
+}
+
+/// Newest first.
+pub const PATHS_NEWEST: Keyset<learning_paths::Column> = Keyset {
+    name: "learning_paths.created_at.desc",
+    at: learning_paths::Column::CreatedAt,
+    id: learning_paths::Column::Id,
+    descending: true,
+};
+
+pub async fn page_paths(
+    db: &impl ConnectionTrait,
+    scope: &PathScope,
+    args: &PageArgs,
+) -> Result<Page<LearningPath>, StoreError> {
+    let rows = PATHS_NEWEST
+        .apply(visible_paths(scope), args)?
+        .all(db)
+        .await?;
+    Ok(Keyset::<learning_paths::Column>::page(args, rows))
+}
+
+pub async fn count_paths(db: &impl ConnectionTrait, scope: &PathScope) -> Result<u64, StoreError> {
+    Ok(visible_paths(scope).count(db).await?)
+}
+
+/// The course ids of each path, in order, in one statement.
+pub async fn path_courses_of(
+    db: &impl ConnectionTrait,
+    path_ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    if path_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = learning_path_courses::Entity::find()
+        .filter(learning_path_courses::Column::LearningPathId.is_in(path_ids.iter().cloned()))
+        .order_by_asc(learning_path_courses::Column::Position)
+        .order_by_asc(learning_path_courses::Column::CourseId)
+        .all(db)
+        .await?;
+    for r in rows {
+        out.entry(r.learning_path_id).or_default().push(r.course_id);
+    }
+    Ok(out)
 }

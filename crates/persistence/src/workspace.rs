@@ -749,6 +749,8 @@ pub async fn create_learning_path(
         updated_at: Set(now),
         // A generated path, not one of the curated course sequences.
         curated: Set(false),
+        author_id: Set(None),
+        published_at: Set(None),
     }
     .insert(db)
     .await?)

@@ -115,16 +115,21 @@ impl OAuthProviders {
 
     /// Starts a sign-in with `provider` for `starter` (the caller, if signed in). Only a SHA-256
     /// of the state is stored; the state itself travels with the browser.
-    async fn start(&self, db: &Db, provider: &str, starter: Option<&Actor>) -> ApiResult<Started> {
+    async fn start(
+        &self,
+        conn: &impl persistence::sea_orm::ConnectionTrait,
+        provider: &str,
+        starter: Option<&Actor>,
+    ) -> ApiResult<Started> {
         let client = self.clients.get(provider).ok_or(ApiError::NotFound)?;
-        if oauth_states::count_live(db.conn()).await? >= MAX_PENDING_SIGN_INS {
+        if oauth_states::count_live(conn).await? >= MAX_PENDING_SIGN_INS {
             return Err(ApiError::RateLimited {
                 retry_after: std::time::Duration::from_secs(60),
             });
         }
         let authorization = client.authorize();
         oauth_states::insert(
-            db.conn(),
+            conn,
             hash_token(&authorization.state),
             provider,
             authorization.pkce_verifier,
@@ -224,10 +229,11 @@ impl AccountService {
     /// Starts an OAuth sign-in with `provider` for `starter` (the caller, if signed in): the
     /// identity is then linked to them.
     pub async fn start_oauth(&self, provider: &str, starter: Option<&Actor>) -> ApiResult<Started> {
-        let started = self.oauth.start(&self.db, provider, starter).await?;
-        // The state row is written by the OAuth flow itself; the audit row follows it.
+        // The pending sign-in's state row and its audit row are written in one transaction.
+        let txn = self.db.conn().begin().await?;
+        let started = self.oauth.start(&txn, provider, starter).await?;
         audit::record(
-            self.db.conn(),
+            &txn,
             starter.map(|a| a.user_id.as_str()),
             "account.oauth_started",
             "OAuthProvider",
@@ -235,6 +241,7 @@ impl AccountService {
             json!({ "provider": provider }),
         )
         .await?;
+        txn.commit().await?;
         Ok(started)
     }
 

@@ -185,10 +185,13 @@ impl AccountService {
             }
             other => other.into(),
         };
+        // The user row, its first session and the `account.registered` event are written in
+        // one transaction: an account never exists without its audit row, nor the reverse.
+        let txn = db.conn().begin().await?;
         let user = match guest.filter(|a| a.role == Role::Guest) {
             Some(guest) => {
                 let upgraded = users::upgrade_guest(
-                    db.conn(),
+                    &txn,
                     &guest.user_id,
                     Upgrade {
                         email: Some(email),
@@ -202,12 +205,12 @@ impl AccountService {
                 if !upgraded {
                     return Err(ApiError::Unauthenticated);
                 }
-                users::find(db.conn(), &guest.user_id)
+                users::find(&txn, &guest.user_id)
                     .await?
                     .ok_or(ApiError::Unauthenticated)?
             }
             None => users::create(
-                db.conn(),
+                &txn,
                 NewUser {
                     email: Some(email),
                     name,
@@ -218,7 +221,11 @@ impl AccountService {
             .await
             .map_err(conflict)?,
         };
-        self.start_session(user, origin, "account.registered").await
+        let signed_in = self
+            .start_session_in(&txn, user, origin, "account.registered")
+            .await?;
+        txn.commit().await?;
+        Ok(signed_in)
     }
 
     /// Checks an email and password. A wrong email and a wrong password answer the same
@@ -264,13 +271,27 @@ impl AccountService {
         origin: Origin,
         action: &str,
     ) -> ApiResult<SignedIn> {
+        let txn = self.db.conn().begin().await?;
+        let signed_in = self.start_session_in(&txn, user, origin, action).await?;
+        txn.commit().await?;
+        Ok(signed_in)
+    }
+
+    /// [`Self::start_session`] on `txn`, the transaction of the change that signs the user in
+    /// (registration writes the user row in it).
+    async fn start_session_in(
+        &self,
+        txn: &impl persistence::sea_orm::ConnectionTrait,
+        user: User,
+        origin: Origin,
+        action: &str,
+    ) -> ApiResult<SignedIn> {
         let issued = TokenKind::Session.issue()?;
         let ttl = chrono::Duration::from_std(self.session_ttl()).map_err(ApiError::internal)?;
         let expires_at = time::now() + ttl;
-        let txn = self.db.conn().begin().await?;
-        sessions::create(&txn, &user.id, issued.hash, expires_at, origin).await?;
+        sessions::create(txn, &user.id, issued.hash, expires_at, origin).await?;
         audit::record(
-            &txn,
+            txn,
             Some(&user.id),
             action,
             "User",
@@ -278,7 +299,6 @@ impl AccountService {
             json!({ "role": user.role.as_str() }),
         )
         .await?;
-        txn.commit().await?;
         Ok(SignedIn {
             user,
             token: issued.plaintext,

@@ -123,6 +123,8 @@ pub type AuditEventConnection = Connection<String, AuditEvent, AuditEventTotal, 
 pub enum DeletedRecordType {
     User,
     Conversation,
+    Project,
+    Post,
 }
 
 impl From<DeletedRecordType> for DeletedKind {
@@ -130,6 +132,8 @@ impl From<DeletedRecordType> for DeletedKind {
         match t {
             DeletedRecordType::User => DeletedKind::User,
             DeletedRecordType::Conversation => DeletedKind::Conversation,
+            DeletedRecordType::Project => DeletedKind::Project,
+            DeletedRecordType::Post => DeletedKind::Post,
         }
     }
 }
@@ -144,19 +148,23 @@ impl DeletedRecord {
         match self.0.kind {
             DeletedKind::User => ids::encode(Kind::User, &self.0.id),
             DeletedKind::Conversation => ids::encode(Kind::Conversation, &self.0.id),
+            DeletedKind::Project => ids::encode(Kind::Project, &self.0.id),
+            DeletedKind::Post => ids::encode(Kind::Post, &self.0.id),
         }
     }
     async fn r#type(&self) -> DeletedRecordType {
         match self.0.kind {
             DeletedKind::User => DeletedRecordType::User,
             DeletedKind::Conversation => DeletedRecordType::Conversation,
+            DeletedKind::Project => DeletedRecordType::Project,
+            DeletedKind::Post => DeletedRecordType::Post,
         }
     }
-    /// A user's email or a conversation's title.
+    /// A user's email, a conversation's or post's title, a project's name.
     async fn label(&self) -> Option<&str> {
         self.0.label.as_deref()
     }
-    /// A conversation's owner.
+    /// A conversation's or project's owner, a post's author.
     async fn owner_id(&self) -> Option<ID> {
         self.0
             .owner_id
@@ -266,7 +274,7 @@ pub struct AuditMutation;
 
 #[Object]
 impl AuditMutation {
-    /// Restores a soft-deleted user or conversation (admins).
+    /// Restores a soft-deleted user, conversation, project or post (admins).
     async fn restore_record(
         &self,
         ctx: &Context<'_>,
@@ -276,6 +284,8 @@ impl AuditMutation {
         let t = match kind {
             Kind::User => DeletedRecordType::User,
             Kind::Conversation => DeletedRecordType::Conversation,
+            Kind::Project => DeletedRecordType::Project,
+            Kind::Post => DeletedRecordType::Post,
             _ => return Err(ApiError::NotFound),
         };
         let caller = ctx.request()?.require()?;

@@ -102,6 +102,8 @@ impl AuditService {
         let entity = match kind {
             DeletedType::User => "User",
             DeletedType::Conversation => "Conversation",
+            DeletedType::Project => "Project",
+            DeletedType::Post => "Post",
         };
         audit::record(
             &txn,

@@ -10,8 +10,13 @@ use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::loaders::{AssessmentsOf, CompletedOf, EnrollmentOf, ModulesOf};
-use super::service::{self, AssessmentDraft, CourseDraft, EducationService, ModuleDraft, teaches};
+use super::loaders::{
+    AssessmentsOf, CompletedOf, CourseRow, EnrollmentOf, ModulesOf, PathCoursesOf,
+};
+use super::service::{
+    self, AssessmentDraft, CourseDraft, CourseUpdate, EducationService, ModuleDraft, ModuleUpdate,
+    PathDraft, PathUpdate, can_see, teaches,
+};
 use crate::accounts::graphql::{User, user_link};
 use crate::error::{ApiError, ApiResult};
 use crate::finance::graphql::MiningActivity;
@@ -409,6 +414,18 @@ impl Enrollment {
     async fn user_id(&self) -> ID {
         ids::encode(Kind::User, &self.0.user_id)
     }
+    /// The course enrolled in (an archived course stays readable to its learners).
+    async fn course(&self, ctx: &Context<'_>) -> ApiResult<Option<Course>> {
+        let caller = ctx.request()?.caller.as_ref();
+        let row = load_one(
+            &ctx.loaders()?.education.rows,
+            CourseRow(self.0.course_id.clone()),
+        )
+        .await?;
+        Ok(row
+            .filter(|c| can_see(caller, c))
+            .map(|c| Course((*c).clone().into())))
+    }
     async fn status(&self) -> EnrollmentStatus {
         EducationService::enrollment_status(&self.0).into()
     }
@@ -439,6 +456,145 @@ impl Enrollment {
     }
 }
 
+/// A curated learning path: courses in the order to take them, written by an educator.
+#[derive(Clone)]
+pub struct LearningPath(pub Arc<service::LearningPath>);
+
+impl From<service::LearningPath> for LearningPath {
+    fn from(p: service::LearningPath) -> Self {
+        LearningPath(Arc::new(p))
+    }
+}
+
+/// Your progress along a learning path.
+#[derive(SimpleObject)]
+pub struct LearningPathProgress {
+    /// Courses of the path you have completed.
+    pub completed_courses: i32,
+    /// Courses in the path (those you can see).
+    pub total_courses: i32,
+    /// completedCourses / totalCourses, as a whole percentage (0 for an empty path).
+    pub percent: i32,
+}
+
+impl LearningPath {
+    /// The path's courses the caller can see, in order.
+    async fn visible_courses(&self, ctx: &Context<'_>) -> ApiResult<Vec<Arc<service::Course>>> {
+        let caller = ctx.request()?.caller.as_ref();
+        let loader = &ctx.loaders()?.education.rows;
+        let ids = load_one(loader, PathCoursesOf(self.0.id.clone()))
+            .await?
+            .unwrap_or_default();
+        let rows = loader
+            .load_many(ids.iter().map(|id| CourseRow(id.clone())))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| rows.get(&CourseRow(id.clone())).cloned())
+            .filter(|c| can_see(caller, c))
+            .collect())
+    }
+}
+
+#[Object]
+impl LearningPath {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::LearningPath, &self.0.id)
+    }
+    async fn title(&self) -> &str {
+        self.0.title.as_deref().unwrap_or_default()
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn author_id(&self) -> Option<ID> {
+        self.0
+            .author_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::User, id))
+    }
+    /// The educator who curated it, while their account exists.
+    async fn author(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user_link(ctx, self.0.author_id.as_deref()).await
+    }
+    /// Whether learners see it (a draft is seen by its author and admins only).
+    async fn published(&self) -> bool {
+        self.0.published_at.is_some()
+    }
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.published_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The courses in the order to take them (those you can see).
+    async fn courses(&self, ctx: &Context<'_>) -> ApiResult<Vec<Course>> {
+        Ok(self
+            .visible_courses(ctx)
+            .await?
+            .into_iter()
+            .map(Course)
+            .collect())
+    }
+    /// Your progress: the path's courses you have completed, from your enrolments; null when
+    /// signed out.
+    async fn my_progress(&self, ctx: &Context<'_>) -> ApiResult<Option<LearningPathProgress>> {
+        let Some(caller) = ctx.request()?.caller.as_ref() else {
+            return Ok(None);
+        };
+        let courses = self.visible_courses(ctx).await?;
+        let me = caller.actor.user_id.clone();
+        let enrollments = ctx
+            .loaders()?
+            .education
+            .rows
+            .load_many(courses.iter().map(|c| EnrollmentOf {
+                user_id: me.clone(),
+                course_id: c.id.clone(),
+            }))
+            .await
+            .map_err(ApiError::from)?;
+        let courses: Vec<service::Course> = courses.iter().map(|c| (**c).clone()).collect();
+        let enrollments: Vec<service::Enrollment> =
+            enrollments.values().map(|e| (**e).clone()).collect();
+        let p = EducationService::path_progress(&courses, &enrollments);
+        // An empty path is 0% done.
+        let percent = (p.completed * 100).checked_div(p.total).unwrap_or(0) as i32;
+        Ok(Some(LearningPathProgress {
+            completed_courses: p.completed as i32,
+            total_courses: p.total as i32,
+            percent,
+        }))
+    }
+}
+
+/// `totalCount` of the curated paths the caller sees.
+pub struct LearningPathTotal;
+
+#[Object]
+impl LearningPathTotal {
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let caller = ctx.request()?.caller.as_ref();
+        education(ctx)?.count_learning_paths(caller).await
+    }
+}
+
+pub type LearningPathConnection = Connection<String, LearningPath, LearningPathTotal, EmptyFields>;
+
+/// Visible curated paths among `ids`, for `node(id:)`.
+pub async fn learning_paths_by_ids(
+    ctx: &Context<'_>,
+    ids: &[String],
+) -> ApiResult<HashMap<String, LearningPath>> {
+    let caller = ctx.request()?.caller.as_ref();
+    let rows = education(ctx)?.learning_paths_by_ids(caller, ids).await?;
+    Ok(rows.into_iter().map(|p| (p.id.clone(), p.into())).collect())
+}
+
 /// `totalCount` of the courses the caller sees.
 pub struct CourseTotal;
 
@@ -451,6 +607,28 @@ impl CourseTotal {
 }
 
 pub type CourseConnection = Connection<String, Course, CourseTotal, EmptyFields>;
+
+/// Narrows `myEnrollments`.
+#[derive(InputObject, Default)]
+pub struct EnrollmentFilter {
+    /// Only enrolments in this status.
+    pub status: Option<EnrollmentStatus>,
+}
+
+/// `totalCount` of the caller's enrolments under the list's filter.
+pub struct EnrollmentTotal(Option<EnrollmentStatus>);
+
+#[Object]
+impl EnrollmentTotal {
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let caller = ctx.request()?.require()?;
+        education(ctx)?
+            .count_my_enrollments(caller, self.0.map(Into::into))
+            .await
+    }
+}
+
+pub type EnrollmentConnection = Connection<String, Enrollment, EnrollmentTotal, EmptyFields>;
 
 /// Visible courses among `ids`, for `node(id:)`.
 pub async fn courses_by_ids(
@@ -541,6 +719,67 @@ impl EducationQuery {
             |c| cursor(name, c.created_at, &c.id),
             Course::from,
         ))
+    }
+
+    /// The courses you are enrolled in, newest enrolment first, each with its course and your
+    /// progress; `filter.status` keeps those ACTIVE, COMPLETED or DROPPED.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn my_enrollments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<EnrollmentFilter>,
+    ) -> ApiResult<EnrollmentConnection> {
+        let args = page_args(first, after, last, before)?;
+        let caller = ctx.request()?.require()?;
+        let status = filter.and_then(|f| f.status);
+        let page = education(ctx)?
+            .my_enrollments(caller, status.map(Into::into), &args)
+            .await?;
+        let name = EducationService::enrollment_ordering();
+        Ok(connection(
+            page,
+            EnrollmentTotal(status),
+            |e| cursor(name, e.created_at, &e.id),
+            Enrollment::from,
+        ))
+    }
+
+    /// Curated learning paths, newest first: published ones, and your own drafts (admins: all).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn learning_paths(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<LearningPathConnection> {
+        let args = page_args(first, after, last, before)?;
+        let caller = ctx.request()?.caller.as_ref();
+        let page = education(ctx)?.learning_paths(caller, &args).await?;
+        let name = EducationService::path_ordering();
+        Ok(connection(
+            page,
+            LearningPathTotal,
+            |p| cursor(name, p.created_at, &p.id),
+            LearningPath::from,
+        ))
+    }
+
+    /// A curated learning path; null when it does not exist or is someone else's draft.
+    async fn learning_path(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<LearningPath>> {
+        let Some(id) = ids::decode_lookup(&id, Kind::LearningPath, "id")? else {
+            return Ok(None);
+        };
+        let caller = ctx.request()?.caller.as_ref();
+        Ok(education(ctx)?
+            .learning_path(caller, &id)
+            .await?
+            .map(LearningPath::from))
     }
 
     /// A course; null when it does not exist or is someone else's draft.
@@ -677,6 +916,129 @@ pub struct GradeSubmissionPayload {
     pub reward: Option<MiningActivity>,
 }
 
+#[derive(InputObject)]
+pub struct UpdateCourseInput {
+    pub course_id: ID,
+    /// Up to 200 characters.
+    pub title: Option<String>,
+    /// Up to 10000 characters.
+    pub description: Option<String>,
+    pub level: Option<Difficulty>,
+    /// An empty category clears it.
+    pub category: Option<String>,
+    /// Replaces the tags: up to 20 of 1 to 50 characters.
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateCoursePayload {
+    pub course: Course,
+}
+
+#[derive(InputObject)]
+pub struct DeleteCourseInput {
+    pub course_id: ID,
+}
+
+/// What removing a course did.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "service::CourseRemoval")]
+pub enum CourseRemovalOutcome {
+    /// Nobody had enrolled: the course, its modules and assessments are gone.
+    Deleted,
+    /// Learners had enrolled: the course is archived (closed to new enrolments) and they keep
+    /// their enrolments, results and rewards.
+    Archived,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteCoursePayload {
+    pub deleted_course_id: ID,
+    pub outcome: CourseRemovalOutcome,
+    /// The archived course; null when it was deleted.
+    pub course: Option<Course>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateCourseModuleInput {
+    pub module_id: ID,
+    /// Up to 200 characters.
+    pub title: Option<String>,
+    /// An empty text clears it.
+    pub description: Option<String>,
+    /// Markdown, up to 100000 characters; an empty text clears it.
+    pub content: Option<String>,
+    /// Whether completing the course needs this module (its learners' progress follows).
+    pub required: Option<bool>,
+    /// 0 to 10000.
+    pub duration_minutes: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateCourseModulePayload {
+    pub module: CourseModule,
+}
+
+#[derive(InputObject)]
+pub struct DeleteCourseModuleInput {
+    pub module_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteCourseModulePayload {
+    pub deleted_module_id: ID,
+    /// The course, with its remaining modules renumbered.
+    pub course: Course,
+}
+
+#[derive(InputObject)]
+pub struct ReorderCourseModulesInput {
+    pub course_id: ID,
+    /// Every module of the course, once each, in the new order.
+    pub module_ids: Vec<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReorderCourseModulesPayload {
+    /// The course's modules in their new order.
+    pub modules: Vec<CourseModule>,
+}
+
+#[derive(InputObject)]
+pub struct CreateLearningPathInput {
+    /// Up to 200 characters.
+    pub title: String,
+    pub description: Option<String>,
+    /// The courses in the order to take them (each once; up to 50), courses you can see.
+    pub course_ids: Vec<ID>,
+    /// Publish at once (learners see it); a draft otherwise.
+    #[graphql(default)]
+    pub published: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateLearningPathPayload {
+    pub learning_path: LearningPath,
+}
+
+#[derive(InputObject)]
+pub struct UpdateLearningPathInput {
+    pub learning_path_id: ID,
+    /// Up to 200 characters.
+    pub title: Option<String>,
+    /// An empty text clears it.
+    pub description: Option<String>,
+    /// Replaces the courses, in this order.
+    pub course_ids: Option<Vec<ID>>,
+    /// Publish (true) or take back to a draft (false).
+    pub published: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateLearningPathPayload {
+    pub learning_path: LearningPath,
+}
+
 #[derive(Default)]
 pub struct EducationMutation;
 
@@ -713,6 +1075,160 @@ impl EducationMutation {
             .set_course_status(caller, &id, input.status.into())
             .await?;
         Ok(SetCourseStatusPayload { course: row.into() })
+    }
+
+    /// Changes a course you author (its educator, or an admin).
+    async fn update_course(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCourseInput,
+    ) -> ApiResult<UpdateCoursePayload> {
+        let id = ids::decode(&input.course_id, Kind::Course, "courseId")?;
+        let update = CourseUpdate {
+            title: input.title,
+            description: input.description,
+            level: input.level.map(Into::into),
+            category: input.category,
+            tags: input.tags,
+        };
+        let caller = ctx.request()?.require()?;
+        let row = education(ctx)?.update_course(caller, &id, update).await?;
+        Ok(UpdateCoursePayload { course: row.into() })
+    }
+
+    /// Removes a course you author: deleted when nobody enrolled, archived otherwise so its
+    /// learners keep their records.
+    async fn delete_course(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteCourseInput,
+    ) -> ApiResult<DeleteCoursePayload> {
+        let id = ids::decode(&input.course_id, Kind::Course, "courseId")?;
+        let caller = ctx.request()?.require()?;
+        let (outcome, course) = education(ctx)?.delete_course(caller, &id).await?;
+        Ok(DeleteCoursePayload {
+            deleted_course_id: input.course_id,
+            outcome: outcome.into(),
+            course: course.map(Course::from),
+        })
+    }
+
+    /// Changes a module of a course you author.
+    async fn update_course_module(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCourseModuleInput,
+    ) -> ApiResult<UpdateCourseModulePayload> {
+        let id = ids::decode(&input.module_id, Kind::CourseModule, "moduleId")?;
+        let update = ModuleUpdate {
+            title: input.title,
+            description: input.description,
+            content: input.content,
+            required: input.required,
+            duration_minutes: input.duration_minutes,
+        };
+        let caller = ctx.request()?.require()?;
+        let row = education(ctx)?.update_module(caller, &id, update).await?;
+        Ok(UpdateCourseModulePayload {
+            module: CourseModule(Arc::new(row)),
+        })
+    }
+
+    /// Deletes a module of a course you author; its assessments stay with the course.
+    async fn delete_course_module(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteCourseModuleInput,
+    ) -> ApiResult<DeleteCourseModulePayload> {
+        let id = ids::decode(&input.module_id, Kind::CourseModule, "moduleId")?;
+        let caller = ctx.request()?.require()?;
+        let course = education(ctx)?.delete_module(caller, &id).await?;
+        Ok(DeleteCourseModulePayload {
+            deleted_module_id: input.module_id,
+            course: course.into(),
+        })
+    }
+
+    /// Puts the modules of a course you author in a new order, all at once.
+    async fn reorder_course_modules(
+        &self,
+        ctx: &Context<'_>,
+        input: ReorderCourseModulesInput,
+    ) -> ApiResult<ReorderCourseModulesPayload> {
+        let id = ids::decode(&input.course_id, Kind::Course, "courseId")?;
+        let module_ids = input
+            .module_ids
+            .iter()
+            .map(|m| ids::decode(m, Kind::CourseModule, "moduleIds"))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let caller = ctx.request()?.require()?;
+        let rows = education(ctx)?
+            .reorder_modules(caller, &id, module_ids)
+            .await?;
+        Ok(ReorderCourseModulesPayload {
+            modules: rows
+                .into_iter()
+                .map(|m| CourseModule(Arc::new(m)))
+                .collect(),
+        })
+    }
+
+    /// Curates a learning path: courses in order (educators and admins).
+    async fn create_learning_path(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateLearningPathInput,
+    ) -> ApiResult<CreateLearningPathPayload> {
+        let course_ids = input
+            .course_ids
+            .iter()
+            .map(|c| ids::decode(c, Kind::Course, "courseIds"))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let draft = PathDraft {
+            title: input.title,
+            description: input.description,
+            course_ids,
+            published: input.published,
+        };
+        let caller = ctx.request()?.require()?;
+        let row = education(ctx)?.create_learning_path(caller, draft).await?;
+        Ok(CreateLearningPathPayload {
+            learning_path: row.into(),
+        })
+    }
+
+    /// Changes a learning path you curated (admins: any): its text, courses, or publication.
+    async fn update_learning_path(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateLearningPathInput,
+    ) -> ApiResult<UpdateLearningPathPayload> {
+        let id = ids::decode(
+            &input.learning_path_id,
+            Kind::LearningPath,
+            "learningPathId",
+        )?;
+        let course_ids = input
+            .course_ids
+            .map(|list| {
+                list.iter()
+                    .map(|c| ids::decode(c, Kind::Course, "courseIds"))
+                    .collect::<ApiResult<Vec<_>>>()
+            })
+            .transpose()?;
+        let update = PathUpdate {
+            title: input.title,
+            description: input.description,
+            course_ids,
+            published: input.published,
+        };
+        let caller = ctx.request()?.require()?;
+        let row = education(ctx)?
+            .update_learning_path(caller, &id, update)
+            .await?;
+        Ok(UpdateLearningPathPayload {
+            learning_path: row.into(),
+        })
     }
 
     /// Adds a module to a course you teach.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use core_domain::pagination::PageArgs;
-use persistence::education::{self as store, Assessment, CourseModule, Enrollment, Submission};
+use persistence::education::{
+    self as store, Assessment, Course, CourseModule, Enrollment, Submission,
+};
 use persistence::{Db, Page, StoreError};
 
 use crate::graphql::context::batching;
@@ -27,6 +29,14 @@ pub struct EnrollmentOf {
     pub user_id: String,
     pub course_id: String,
 }
+
+/// A course by id (access is checked by the resolver).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CourseRow(pub String);
+
+/// A curated learning path's course ids, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PathCoursesOf(pub String);
 
 /// The modules an enrolment has completed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -97,6 +107,41 @@ impl Loader<EnrollmentOf> for EducationRows {
             }
         }
         Ok(out)
+    }
+}
+
+impl Loader<CourseRow> for EducationRows {
+    type Value = Arc<Course>;
+    type Error = Arc<StoreError>;
+    async fn load(
+        &self,
+        keys: &[CourseRow],
+    ) -> Result<HashMap<CourseRow, Self::Value>, Self::Error> {
+        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        Ok(store::courses_by_ids(self.0.conn(), &ids)
+            .await?
+            .into_iter()
+            .map(|c| (CourseRow(c.id.clone()), Arc::new(c)))
+            .collect())
+    }
+}
+
+impl Loader<PathCoursesOf> for EducationRows {
+    type Value = Arc<Vec<String>>;
+    type Error = Arc<StoreError>;
+    async fn load(
+        &self,
+        keys: &[PathCoursesOf],
+    ) -> Result<HashMap<PathCoursesOf, Self::Value>, Self::Error> {
+        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let mut rows = store::path_courses_of(self.0.conn(), &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let list = rows.remove(&id).unwrap_or_default();
+                (PathCoursesOf(id), Arc::new(list))
+            })
+            .collect())
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod graphql;
 pub mod loaders;
+pub mod seed;
 pub mod service;
 
 pub use service::EducationService;

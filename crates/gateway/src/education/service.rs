@@ -26,11 +26,13 @@ use serde_json::{Value, json};
 
 use crate::accounts::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::finance::service::{MiningActivity, mint_reward};
+use crate::finance::service::{MiningActivity, mint_reward, publish_wallet_changed};
 use crate::platform::audit;
 use crate::platform::events::{ChangeEvent, EventBus};
 
-pub use persistence::education::{Assessment, Course, CourseModule, Enrollment, Submission};
+pub use persistence::education::{
+    Assessment, Course, CourseModule, Enrollment, LearningPath, Submission,
+};
 
 /// What `createCourse` was given.
 #[derive(Debug, Clone)]
@@ -53,6 +55,66 @@ pub struct ModuleDraft {
     pub position: Option<i32>,
     pub required: bool,
     pub duration_minutes: Option<i32>,
+}
+
+/// What `updateCourse` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CourseUpdate {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub level: Option<Difficulty>,
+    /// An empty category clears it.
+    pub category: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// What `updateCourseModule` changes; `None` leaves a field as it is, an empty text clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleUpdate {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub content: Option<String>,
+    pub required: Option<bool>,
+    pub duration_minutes: Option<i32>,
+}
+
+/// What `deleteCourse` did: a course nobody enrolled in is deleted; one with learners is
+/// archived, so their enrolments, results and rewards stay theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CourseRemoval {
+    Deleted,
+    Archived,
+}
+
+/// What `createLearningPath` was given.
+#[derive(Debug, Clone)]
+pub struct PathDraft {
+    pub title: String,
+    pub description: Option<String>,
+    pub course_ids: Vec<String>,
+    pub published: bool,
+}
+
+/// What `updateLearningPath` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PathUpdate {
+    pub title: Option<String>,
+    /// An empty text clears it.
+    pub description: Option<String>,
+    /// Replaces the courses, in this order.
+    pub course_ids: Option<Vec<String>>,
+    pub published: Option<bool>,
+}
+
+/// Most courses in one learning path.
+const MAX_PATH_COURSES: usize = 50;
+
+/// A reader's progress along a path: how many of its courses (those they can see) they have
+/// completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathProgress {
+    pub completed: usize,
+    pub total: usize,
 }
 
 /// What `createAssessment` was given.
@@ -96,6 +158,14 @@ pub fn can_see(caller: Option<&Caller>, course: &Course) -> bool {
     caller.is_some_and(|c| is_admin(c) || course.instructor_id.as_deref() == Some(&c.actor.user_id))
 }
 
+/// Whether the caller may see the curated `path`: published ones, or their own, or (admins)
+/// every one.
+pub fn can_see_path(caller: Option<&Caller>, path: &LearningPath) -> bool {
+    path.published_at.is_some()
+        || caller
+            .is_some_and(|c| is_admin(c) || path.author_id.as_deref() == Some(&c.actor.user_id))
+}
+
 /// Whether the caller teaches `course` (its educator, or an admin).
 pub fn teaches(caller: &Caller, course: &Course) -> bool {
     is_admin(caller) || course.instructor_id.as_deref() == Some(caller.actor.user_id.as_str())
@@ -113,6 +183,49 @@ fn text(value: String, field: &'static str, max: usize) -> ApiResult<String> {
         ));
     }
     Ok(value)
+}
+
+fn check_description(description: String) -> ApiResult<String> {
+    let description = description.trim().to_owned();
+    if description.chars().count() > 10_000 {
+        return Err(ApiError::bad_input(
+            "description",
+            "must be at most 10000 characters",
+        ));
+    }
+    Ok(description)
+}
+
+fn check_tags(tags: Vec<String>) -> ApiResult<Vec<String>> {
+    if tags.len() > 20 || tags.iter().any(|t| t.trim().is_empty() || t.len() > 50) {
+        return Err(ApiError::bad_input(
+            "tags",
+            "up to 20 tags of 1 to 50 characters",
+        ));
+    }
+    Ok(tags.into_iter().map(|t| t.trim().to_owned()).collect())
+}
+
+fn check_content(content: Option<&String>) -> ApiResult<()> {
+    if content.is_some_and(|c| c.chars().count() > 100_000) {
+        return Err(ApiError::bad_input(
+            "content",
+            "must be at most 100000 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_duration(minutes: Option<i32>) -> ApiResult<()> {
+    if minutes.is_some_and(|d| !(0..=10_000).contains(&d)) {
+        return Err(ApiError::bad_input("durationMinutes", "must be 0 to 10000"));
+    }
+    Ok(())
+}
+
+/// An optional text input: `None` leaves the field, an empty text clears it.
+fn clearable(value: Option<String>) -> Option<Option<String>> {
+    value.map(|v| Some(v.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
 fn slugify(title: &str) -> String {
@@ -142,6 +255,17 @@ impl EducationService {
             id,
             owner_id: Some(user_id.to_owned()),
         });
+    }
+
+    /// Tells the learner's `walletUpdated` subscribers of a committed reward; answers the activity.
+    fn rewarded(
+        &self,
+        learner: &str,
+        reward: Option<(MiningActivity, String)>,
+    ) -> Option<MiningActivity> {
+        let (activity, wallet_id) = reward?;
+        publish_wallet_changed(&self.events, &wallet_id, learner);
+        Some(activity)
     }
 
     /// The course `id` if the caller may see it.
@@ -220,13 +344,7 @@ impl EducationService {
             return Err(ApiError::Forbidden("only educators write courses"));
         }
         let title = text(draft.title, "title", 200)?;
-        let description = draft.description.trim().to_owned();
-        if description.chars().count() > 10_000 {
-            return Err(ApiError::bad_input(
-                "description",
-                "must be at most 10000 characters",
-            ));
-        }
+        let description = check_description(draft.description)?;
         let slug = match draft.slug {
             Some(s) => {
                 let s = s.trim().to_owned();
@@ -253,17 +371,7 @@ impl EducationService {
                 format!("{base}-{}", &core_domain::ids::new_id()[..6])
             }
         };
-        if draft.tags.len() > 20
-            || draft
-                .tags
-                .iter()
-                .any(|t| t.trim().is_empty() || t.len() > 50)
-        {
-            return Err(ApiError::bad_input(
-                "tags",
-                "up to 20 tags of 1 to 50 characters",
-            ));
-        }
+        let tags = check_tags(draft.tags)?;
         let txn = self.db.conn().begin().await.map_err(store_err)?;
         let course = store::create_course(
             &txn,
@@ -276,11 +384,7 @@ impl EducationService {
                     .category
                     .map(|c| c.trim().to_owned())
                     .filter(|c| !c.is_empty()),
-                tags: draft
-                    .tags
-                    .into_iter()
-                    .map(|t| t.trim().to_owned())
-                    .collect(),
+                tags,
                 instructor_id: caller.actor.user_id.clone(),
             },
         )
@@ -345,22 +449,8 @@ impl EducationService {
     pub async fn add_module(&self, caller: &Caller, draft: ModuleDraft) -> ApiResult<CourseModule> {
         let course = self.taught(caller, &draft.course_id).await?;
         let title = text(draft.title, "title", 200)?;
-        if draft
-            .content
-            .as_ref()
-            .is_some_and(|c| c.chars().count() > 100_000)
-        {
-            return Err(ApiError::bad_input(
-                "content",
-                "must be at most 100000 characters",
-            ));
-        }
-        if draft
-            .duration_minutes
-            .is_some_and(|d| !(0..=10_000).contains(&d))
-        {
-            return Err(ApiError::bad_input("durationMinutes", "must be 0 to 10000"));
-        }
+        check_content(draft.content.as_ref())?;
+        check_duration(draft.duration_minutes)?;
         let txn = self.db.conn().begin().await.map_err(store_err)?;
         store::touch_course(&txn, &course.id).await?;
         let position = match draft.position {
@@ -526,6 +616,484 @@ impl EducationService {
             .collect())
     }
 
+    /// A course the caller authors (its educator, or an admin); NOT_FOUND for anyone else, as
+    /// if it did not exist, since only its authors manage it.
+    async fn authored(&self, caller: &Caller, course_id: &str) -> ApiResult<Course> {
+        store::course(self.db.conn(), course_id)
+            .await?
+            .filter(|c| teaches(caller, c))
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// A module of a course the caller authors, with its course; NOT_FOUND otherwise.
+    async fn authored_module(
+        &self,
+        caller: &Caller,
+        module_id: &str,
+    ) -> ApiResult<(CourseModule, Course)> {
+        let module = store::module(self.db.conn(), module_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let course = self.authored(caller, &module.course_id).await?;
+        Ok((module, course))
+    }
+
+    /// Changes a course's title, description, level, category or tags.
+    pub async fn update_course(
+        &self,
+        caller: &Caller,
+        course_id: &str,
+        update: CourseUpdate,
+    ) -> ApiResult<Course> {
+        let course = self.authored(caller, course_id).await?;
+        let changes = store::CourseChanges {
+            title: update.title.map(|t| text(t, "title", 200)).transpose()?,
+            description: update.description.map(check_description).transpose()?,
+            level: update.level.map(|l| l.as_str().to_owned()),
+            category: clearable(update.category),
+            tags: update.tags.map(check_tags).transpose()?,
+        };
+        let mut changed: Vec<&str> = Vec::new();
+        for (name, set) in [
+            ("title", changes.title.is_some()),
+            ("description", changes.description.is_some()),
+            ("level", changes.level.is_some()),
+            ("category", changes.category.is_some()),
+            ("tags", changes.tags.is_some()),
+        ] {
+            if set {
+                changed.push(name);
+            }
+        }
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        store::update_course(&txn, &course.id, changes).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "education.course_updated",
+            "Course",
+            &course.id,
+            json!({ "fields": changed }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        store::course(self.db.conn(), &course.id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// Removes a course: deleted with its modules and assessments when nobody ever enrolled,
+    /// archived otherwise (closed to new enrolments; its learners keep their enrolments,
+    /// submissions and rewards). Answers what happened and, when archived, the course.
+    pub async fn delete_course(
+        &self,
+        caller: &Caller,
+        course_id: &str,
+    ) -> ApiResult<(CourseRemoval, Option<Course>)> {
+        let course = self.authored(caller, course_id).await?;
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        // Write first (SQLite: take the write lock before reading the enrolments).
+        store::touch_course(&txn, &course.id).await?;
+        let learners = store::enrollments_in(&txn, &course.id).await?.len();
+        let removal = if learners == 0 {
+            if !store::delete_course(&txn, &course.id).await? {
+                txn.rollback().await.map_err(store_err)?;
+                return Err(ApiError::NotFound);
+            }
+            CourseRemoval::Deleted
+        } else {
+            if course.status != CourseStatus::Archived.as_str() {
+                store::move_course(
+                    &txn,
+                    &course.id,
+                    &course.status,
+                    CourseStatus::Archived.as_str(),
+                )
+                .await?;
+            }
+            CourseRemoval::Archived
+        };
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            match removal {
+                CourseRemoval::Deleted => "education.course_deleted",
+                CourseRemoval::Archived => "education.course_archived",
+            },
+            "Course",
+            &course.id,
+            json!({ "title": course.title, "learners": learners }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        let kept = match removal {
+            CourseRemoval::Deleted => None,
+            CourseRemoval::Archived => store::course(self.db.conn(), &course.id).await?,
+        };
+        Ok((removal, kept))
+    }
+
+    /// Changes a module's title, description, content, whether it is required, or its length.
+    /// Making a module required or optional changes its learners' progress, so that is
+    /// recomputed in the same transaction.
+    pub async fn update_module(
+        &self,
+        caller: &Caller,
+        module_id: &str,
+        update: ModuleUpdate,
+    ) -> ApiResult<CourseModule> {
+        let (module, course) = self.authored_module(caller, module_id).await?;
+        check_content(update.content.as_ref())?;
+        check_duration(update.duration_minutes)?;
+        let changes = store::ModuleChanges {
+            title: update.title.map(|t| text(t, "title", 200)).transpose()?,
+            description: clearable(update.description),
+            content: clearable(update.content),
+            required: update.required,
+            duration_minutes: update.duration_minutes.map(Some),
+        };
+        let requirement_changed = changes.required.is_some_and(|r| r != module.required);
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        store::touch_course(&txn, &course.id).await?;
+        store::update_module(&txn, &module.id, changes).await?;
+        if requirement_changed {
+            Self::recompute_progress(&txn, &course.id).await?;
+        }
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "education.module_updated",
+            "CourseModule",
+            &module.id,
+            json!({ "courseId": course.id }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        store::module(self.db.conn(), &module.id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// Deletes a module (its assessments stay with the course); its learners' progress is
+    /// recomputed over the modules left. Answers the course.
+    pub async fn delete_module(&self, caller: &Caller, module_id: &str) -> ApiResult<Course> {
+        let (module, course) = self.authored_module(caller, module_id).await?;
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        store::touch_course(&txn, &course.id).await?;
+        if !store::delete_module(&txn, &module.id).await? {
+            txn.rollback().await.map_err(store_err)?;
+            return Err(ApiError::NotFound);
+        }
+        let left = store::modules_of(&txn, std::slice::from_ref(&course.id))
+            .await?
+            .remove(&course.id)
+            .unwrap_or_default();
+        let order: Vec<String> = left.into_iter().map(|m| m.id).collect();
+        store::set_module_positions(&txn, &course.id, &order).await?;
+        Self::recompute_progress(&txn, &course.id).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "education.module_deleted",
+            "CourseModule",
+            &module.id,
+            json!({ "courseId": course.id, "title": module.title }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        store::course(self.db.conn(), &course.id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// Puts a course's modules in the order of `module_ids`, which must name every module of
+    /// the course exactly once; all positions are rewritten in one transaction.
+    pub async fn reorder_modules(
+        &self,
+        caller: &Caller,
+        course_id: &str,
+        module_ids: Vec<String>,
+    ) -> ApiResult<Vec<CourseModule>> {
+        let course = self.authored(caller, course_id).await?;
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        store::touch_course(&txn, &course.id).await?;
+        let modules = store::modules_of(&txn, std::slice::from_ref(&course.id))
+            .await?
+            .remove(&course.id)
+            .unwrap_or_default();
+        let mut given = module_ids.clone();
+        given.sort();
+        given.dedup();
+        let mut current: Vec<String> = modules.iter().map(|m| m.id.clone()).collect();
+        current.sort();
+        if given.len() != module_ids.len() || given != current {
+            txn.rollback().await.map_err(store_err)?;
+            return Err(ApiError::bad_input(
+                "moduleIds",
+                "must list every module of the course exactly once, and nothing else",
+            ));
+        }
+        store::set_module_positions(&txn, &course.id, &module_ids).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "education.modules_reordered",
+            "Course",
+            &course.id,
+            json!({ "modules": module_ids.len() }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        Ok(
+            store::modules_of(self.db.conn(), std::slice::from_ref(&course.id))
+                .await?
+                .remove(&course.id)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Recomputes the progress of every enrolment in a course from its required modules (after
+    /// they changed), on `txn`.
+    async fn recompute_progress(
+        txn: &impl persistence::sea_orm::ConnectionTrait,
+        course_id: &str,
+    ) -> ApiResult<()> {
+        let enrollments = store::enrollments_in(txn, course_id).await?;
+        if enrollments.is_empty() {
+            return Ok(());
+        }
+        let modules = store::modules_of(txn, &[course_id.to_owned()])
+            .await?
+            .remove(course_id)
+            .unwrap_or_default();
+        let ids: Vec<String> = enrollments.iter().map(|e| e.id.clone()).collect();
+        let done = store::completed_modules(txn, &ids).await?;
+        let required: Vec<&CourseModule> = modules.iter().filter(|m| m.required).collect();
+        for e in &enrollments {
+            let finished = done.get(&e.id).map(Vec::as_slice).unwrap_or_default();
+            let progress = rules::progress_percent(
+                required.iter().filter(|m| finished.contains(&m.id)).count(),
+                required.len(),
+            );
+            if progress != e.progress {
+                store::set_progress(txn, &e.id, progress).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A page of the caller's enrolments, newest first (only those in `status` when given).
+    pub async fn my_enrollments(
+        &self,
+        caller: &Caller,
+        status: Option<EnrollmentStatus>,
+        args: &PageArgs,
+    ) -> ApiResult<Page<Enrollment>> {
+        let filter = store::EnrollmentFilter {
+            status: status.map(|s| s.as_str().to_owned()),
+        };
+        Ok(store::page_enrollments(self.db.conn(), &caller.actor.user_id, &filter, args).await?)
+    }
+
+    pub async fn count_my_enrollments(
+        &self,
+        caller: &Caller,
+        status: Option<EnrollmentStatus>,
+    ) -> ApiResult<u64> {
+        let filter = store::EnrollmentFilter {
+            status: status.map(|s| s.as_str().to_owned()),
+        };
+        Ok(store::count_enrollments(self.db.conn(), &caller.actor.user_id, &filter).await?)
+    }
+
+    pub fn enrollment_ordering() -> &'static str {
+        store::ENROLLMENTS_NEWEST.name
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Curated learning paths
+    // -----------------------------------------------------------------------------------------
+
+    fn path_scope(caller: Option<&Caller>) -> store::PathScope {
+        match caller {
+            Some(c) if is_admin(c) => store::PathScope {
+                all: true,
+                author: None,
+            },
+            Some(c) => store::PathScope {
+                all: false,
+                author: Some(c.actor.user_id.clone()),
+            },
+            None => store::PathScope::default(),
+        }
+    }
+
+    /// A page of the curated paths the caller sees, newest first.
+    pub async fn learning_paths(
+        &self,
+        caller: Option<&Caller>,
+        args: &PageArgs,
+    ) -> ApiResult<Page<LearningPath>> {
+        Ok(store::page_paths(self.db.conn(), &Self::path_scope(caller), args).await?)
+    }
+
+    pub async fn count_learning_paths(&self, caller: Option<&Caller>) -> ApiResult<u64> {
+        Ok(store::count_paths(self.db.conn(), &Self::path_scope(caller)).await?)
+    }
+
+    pub fn path_ordering() -> &'static str {
+        store::PATHS_NEWEST.name
+    }
+
+    /// The curated path `id` if the caller may see it.
+    pub async fn learning_path(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+    ) -> ApiResult<Option<LearningPath>> {
+        Ok(store::path(self.db.conn(), id)
+            .await?
+            .filter(|p| can_see_path(caller, p)))
+    }
+
+    /// Visible curated paths among `ids`.
+    pub async fn learning_paths_by_ids(
+        &self,
+        caller: Option<&Caller>,
+        ids: &[String],
+    ) -> ApiResult<Vec<LearningPath>> {
+        Ok(store::paths_by_ids(self.db.conn(), ids)
+            .await?
+            .into_iter()
+            .filter(|p| can_see_path(caller, p))
+            .collect())
+    }
+
+    /// Checks a path's course list: each course once, every one visible to the caller
+    /// (NOT_FOUND otherwise, as for a course that does not exist).
+    async fn path_courses(
+        &self,
+        caller: &Caller,
+        course_ids: Vec<String>,
+    ) -> ApiResult<Vec<String>> {
+        if course_ids.len() > MAX_PATH_COURSES {
+            return Err(ApiError::bad_input(
+                "courseIds",
+                format!("at most {MAX_PATH_COURSES} courses"),
+            ));
+        }
+        let mut unique = course_ids.clone();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != course_ids.len() {
+            return Err(ApiError::bad_input("courseIds", "lists a course twice"));
+        }
+        let found = self.courses_by_ids(Some(caller), &unique).await?;
+        if found.len() != unique.len() {
+            return Err(ApiError::NotFound);
+        }
+        Ok(course_ids)
+    }
+
+    /// Curates a learning path of courses, in order (EDUCATOR or ADMIN); a draft until
+    /// published.
+    pub async fn create_learning_path(
+        &self,
+        caller: &Caller,
+        draft: PathDraft,
+    ) -> ApiResult<LearningPath> {
+        if !writes_courses(caller) {
+            return Err(ApiError::Forbidden("only educators curate learning paths"));
+        }
+        let title = text(draft.title, "title", 200)?;
+        let description =
+            clearable(draft.description.map(check_description).transpose()?).flatten();
+        let course_ids = self.path_courses(caller, draft.course_ids).await?;
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        let path = store::create_path(
+            &txn,
+            store::NewPath {
+                title,
+                description,
+                author_id: caller.actor.user_id.clone(),
+                published: draft.published,
+            },
+        )
+        .await?;
+        store::set_path_courses(&txn, &path.id, &course_ids).await?;
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "education.learning_path_created",
+            "LearningPath",
+            &path.id,
+            json!({ "title": path.title, "courses": course_ids.len(), "published": draft.published }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        Ok(path)
+    }
+
+    /// Changes a curated path the caller authored (or any, for an admin); NOT_FOUND for
+    /// anyone else.
+    pub async fn update_learning_path(
+        &self,
+        caller: &Caller,
+        id: &str,
+        update: PathUpdate,
+    ) -> ApiResult<LearningPath> {
+        let path = store::path(self.db.conn(), id)
+            .await?
+            .filter(|p| {
+                is_admin(caller) || p.author_id.as_deref() == Some(caller.actor.user_id.as_str())
+            })
+            .ok_or(ApiError::NotFound)?;
+        let changes = store::PathChanges {
+            title: update.title.map(|t| text(t, "title", 200)).transpose()?,
+            description: clearable(update.description.map(check_description).transpose()?),
+            published: update.published,
+        };
+        let courses = match update.course_ids {
+            Some(ids) => Some(self.path_courses(caller, ids).await?),
+            None => None,
+        };
+        let txn = self.db.conn().begin().await.map_err(store_err)?;
+        store::update_path(&txn, &path.id, changes).await?;
+        if let Some(courses) = &courses {
+            store::set_path_courses(&txn, &path.id, courses).await?;
+        }
+        audit::record(
+            &txn,
+            Some(&caller.actor.user_id),
+            "education.learning_path_updated",
+            "LearningPath",
+            &path.id,
+            json!({ "courses": courses.as_ref().map(Vec::len), "published": update.published }),
+        )
+        .await?;
+        txn.commit().await.map_err(store_err)?;
+        store::path(self.db.conn(), &path.id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// The reader's progress along a path whose visible courses are `courses`, from their
+    /// enrolments in them.
+    pub fn path_progress(courses: &[Course], enrollments: &[Enrollment]) -> PathProgress {
+        let completed = courses
+            .iter()
+            .filter(|c| {
+                enrollments.iter().any(|e| {
+                    e.course_id == c.id && Self::enrollment_status(e) == EnrollmentStatus::Completed
+                })
+            })
+            .count();
+        PathProgress {
+            completed,
+            total: courses.len(),
+        }
+    }
+
     /// Enrols the caller in a published course (again: their enrolment as it is).
     pub async fn enroll(&self, caller: &Caller, course_id: &str) -> ApiResult<Enrollment> {
         let course = self
@@ -685,6 +1253,7 @@ impl EducationService {
         for id in notices {
             self.notified(me, id);
         }
+        let reward = self.rewarded(me, reward);
         Ok(Graded { submission, reward })
     }
 
@@ -697,7 +1266,7 @@ impl EducationService {
         learner: &str,
         grade: Grade,
         pass_mark: u32,
-    ) -> ApiResult<(Vec<String>, Option<MiningActivity>)> {
+    ) -> ApiResult<(Vec<String>, Option<(MiningActivity, String)>)> {
         let passed = grade.passes(pass_mark);
         let notice = notifications::create(
             txn,
@@ -728,7 +1297,7 @@ impl EducationService {
                 .difficulty
                 .parse()
                 .unwrap_or(Difficulty::Beginner);
-            if let Some((activity, _, notice)) = mint_reward(
+            if let Some((activity, row, notice)) = mint_reward(
                 txn,
                 learner,
                 &course.id,
@@ -739,7 +1308,7 @@ impl EducationService {
             .await?
             {
                 notices.push(notice);
-                reward = Some(activity);
+                reward = Some((activity, row.wallet_id));
             }
         }
         Ok((notices, reward))
@@ -829,6 +1398,7 @@ impl EducationService {
         for id in notices {
             self.notified(&submission.user_id, id);
         }
+        let reward = self.rewarded(&submission.user_id, reward);
         let submission = store::submission(db, submission_id)
             .await?
             .ok_or(ApiError::NotFound)?;

@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use core_domain::money;
 
 use super::service::{self, FinanceService, PaymentRequest, TransferRequest, currency_of};
-use crate::error::ApiResult;
+use futures::{Stream, StreamExt};
+
+use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, Kind};
@@ -626,5 +628,22 @@ impl FinanceMutation {
             payment: out.value.into(),
             replayed: out.replayed,
         })
+    }
+}
+
+#[derive(Default)]
+pub struct FinanceSubscription;
+
+#[Subscription]
+impl FinanceSubscription {
+    /// Your wallets, each time a balance changes (a transfer in or out, a payment, a refund, a
+    /// mining reward), through any server instance. You hear of your own wallets only.
+    async fn wallet_updated(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = ApiResult<Wallet>> + use<>, ApiError> {
+        let caller = ctx.request()?.require()?;
+        let stream = finance(ctx)?.updated(caller);
+        Ok(stream.map(|w| w.map(|w| Wallet(Arc::new(w)))))
     }
 }

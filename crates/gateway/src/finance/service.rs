@@ -9,6 +9,7 @@
 //! rolls its key back with it, so it may be retried.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use core_domain::Role;
 use core_domain::finance::{
@@ -17,12 +18,14 @@ use core_domain::finance::{
 use core_domain::ids;
 use core_domain::money::{self, AmountError, Currency};
 use core_domain::pagination::PageArgs;
+use futures::Stream;
 use persistence::ledger::{self, Claim, Entry};
 use persistence::notifications::{self, NewNotification};
 use persistence::payments::{self as pay, NewMining, NewPayment, PaymentMove};
 use persistence::sea_orm::{ConnectionTrait, TransactionTrait};
 use persistence::{Db, Page, users};
 use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::processor::{ChargeOutcome, ChargeRequest, DEFAULT_TOKEN, PaymentProcessor};
 use crate::accounts::Caller;
@@ -32,6 +35,9 @@ use crate::platform::events::{ChangeEvent, EventBus};
 
 pub use persistence::ledger::{Transaction, TransactionFilter, Wallet};
 pub use persistence::payments::{MiningActivity, Payment};
+
+/// The kind of change event a balance change is published as (the wallet's id, its owner).
+pub const WALLET_CHANGED: &str = "wallet";
 
 /// Longest idempotency key.
 const MAX_KEY: usize = 100;
@@ -72,6 +78,27 @@ pub struct FinanceService {
     db: Db,
     events: EventBus,
     processor: Arc<dyn PaymentProcessor>,
+    /// Live `walletUpdated` subscriptions on this instance.
+    live: Arc<AtomicUsize>,
+}
+
+/// Counts a live subscription while it exists.
+struct Live(Arc<AtomicUsize>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Tells subscribers on every instance that `wallet`'s balance changed (after the change
+/// committed). Every area that moves money calls it: transfers, payments, refunds, rewards.
+pub fn publish_wallet_changed(events: &EventBus, wallet_id: &str, owner_id: &str) {
+    events.publish_change(ChangeEvent {
+        kind: WALLET_CHANGED.into(),
+        id: wallet_id.to_owned(),
+        owner_id: Some(owner_id.to_owned()),
+    });
 }
 
 /// Parses an amount of `currency` for input field `field`.
@@ -133,6 +160,52 @@ impl FinanceService {
             db,
             events,
             processor,
+            live: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The bus balance changes are published on.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// How many `walletUpdated` subscriptions are live on this instance.
+    pub fn subscribers(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// The caller's wallets as their balances change, through any instance. The event names
+    /// only the wallet; it is re-read here and kept only if it is the subscriber's, so nobody
+    /// hears of another user's money.
+    pub fn updated(&self, caller: &Caller) -> impl Stream<Item = ApiResult<Wallet>> + use<> {
+        let mut events = self.events.subscribe_changes();
+        let me = caller.actor.user_id.clone();
+        let db = self.db.clone();
+        self.live.fetch_add(1, Ordering::SeqCst);
+        let live = Live(Arc::clone(&self.live));
+        async_stream::stream! {
+            let _live = live;
+            loop {
+                let event = match events.recv().await {
+                    Ok(e) => e,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "walletUpdated subscriber lagged");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if event.kind != WALLET_CHANGED || event.owner_id.as_deref() != Some(me.as_str()) {
+                    continue;
+                }
+                match ledger::wallets_by_ids(db.conn(), std::slice::from_ref(&event.id)).await {
+                    Ok(rows) => {
+                        for wallet in rows.into_iter().filter(|w| w.user_id == me) {
+                            yield Ok(wallet);
+                        }
+                    }
+                    Err(e) => yield Err(ApiError::from(e)),
+                }
+            }
         }
     }
 
@@ -145,11 +218,7 @@ impl FinanceService {
     }
 
     fn wallet_changed(&self, wallet: &Wallet) {
-        self.events.publish_change(ChangeEvent {
-            kind: "wallet".into(),
-            id: wallet.id.clone(),
-            owner_id: Some(wallet.user_id.clone()),
-        });
+        publish_wallet_changed(&self.events, &wallet.id, &wallet.user_id);
     }
 
     /// The caller's wallets, one per currency they have used.

@@ -86,6 +86,7 @@ pub struct Subscription(
     workspace::graphql::WorkspaceSubscription,
     uploads::graphql::UploadSubscription,
     notifications::graphql::NotificationSubscription,
+    finance::graphql::FinanceSubscription,
 );
 
 pub type ColloquySchema = Schema<Query, Mutation, Subscription>;

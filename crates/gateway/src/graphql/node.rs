@@ -27,8 +27,9 @@ use crate::conversations::graphql::{
     Conversation, Message, visible_conversations, visible_messages,
 };
 use crate::education::graphql::{
-    Assessment, AssessmentSubmission, Course, CourseModule, Enrollment, assessments_by_ids,
-    courses_by_ids, enrollments_by_ids, modules_by_ids, submissions_by_ids,
+    Assessment, AssessmentSubmission, Course, CourseModule, Enrollment, LearningPath,
+    assessments_by_ids, courses_by_ids, enrollments_by_ids, learning_paths_by_ids, modules_by_ids,
+    submissions_by_ids,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::finance::graphql::{
@@ -99,6 +100,7 @@ pub enum Node {
     Assessment(Assessment),
     AssessmentSubmission(AssessmentSubmission),
     Enrollment(Enrollment),
+    LearningPath(LearningPath),
     Notification(Notification),
     Skill(Skill),
     Job(Job),
@@ -221,6 +223,10 @@ async fn of_kind(
             let rows = enrollments_by_ids(ctx, raw_ids).await?;
             return Ok(wrap(rows, Node::Enrollment));
         }
+        Kind::LearningPath => {
+            let rows = learning_paths_by_ids(ctx, raw_ids).await?;
+            return Ok(wrap(rows, Node::LearningPath));
+        }
         Kind::Notification => {
             let rows = notifications_by_ids(ctx, raw_ids).await?;
             return Ok(wrap(rows, Node::Notification));
@@ -308,6 +314,7 @@ async fn of_kind(
         | Kind::Assessment
         | Kind::AssessmentSubmission
         | Kind::Enrollment
+        | Kind::LearningPath
         | Kind::Notification
         | Kind::Skill
         | Kind::Job

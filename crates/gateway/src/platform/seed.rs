@@ -237,13 +237,15 @@ pub async fn load_with(
     for user in &users {
         load_user(db, user, current.as_ref(), &mut report).await?;
     }
-    // Azora's demo users (the built-in file; they are not counted in the report) and its
-    // marketplace: skills, jobs, the student's skills, application and notifications.
+    // Azora's demo users (the built-in file; they are not counted in the report), its
+    // marketplace (skills, jobs, the student's skills, application and notifications) and its
+    // education and wallets (courses, enrolments, ledger-funded wallets, a mining reward).
     let azora: Vec<UserSeed> = parse("azora_users.json", AZORA_USERS)?;
     for user in &azora {
         load_user(db, user, current.as_ref(), &mut SeedReport::default()).await?;
     }
     crate::marketplace::seed::load(db).await?;
+    crate::education::seed::load(db).await?;
     let scenarios: Vec<ScenarioSeed> =
         parse("scenarios.json", &read(dir, "scenarios.json", SCENARIOS)?)?;
     let presets: Vec<PresetSeed> = parse(

@@ -64,6 +64,7 @@ pub enum IncidentSubject {
     Message,
     Conversation,
     User,
+    Post,
 }
 
 fn stored<T: std::str::FromStr<Err = core_domain::enums::UnknownVariant>>(s: &str) -> ApiResult<T> {
@@ -108,6 +109,7 @@ impl SafetyIncident {
             "MESSAGE" => Some(IncidentSubject::Message),
             "CONVERSATION" => Some(IncidentSubject::Conversation),
             "USER" => Some(IncidentSubject::User),
+            "POST" => Some(IncidentSubject::Post),
             _ => None,
         }
     }
@@ -117,6 +119,11 @@ impl SafetyIncident {
             .message_id
             .as_deref()
             .map(|id| ids::encode(Kind::Message, id))
+    }
+    /// The reported post.
+    async fn post_id(&self) -> Option<ID> {
+        let id = self.0.metadata.as_ref()?.get("postId")?.as_str()?;
+        Some(ids::encode(Kind::Post, id))
     }
     /// The reported conversation (or the message's), while it exists.
     async fn conversation_id(&self) -> Option<ID> {
@@ -260,7 +267,7 @@ impl SafetyQuery {
 
 #[derive(InputObject)]
 pub struct ReportIncidentInput {
-    /// The message, conversation or user the report is about (one you can see).
+    /// The message, conversation, post or user the report is about (one you can see).
     pub subject_id: ID,
     pub category: IncidentCategory,
     /// What happened, 1 to 5000 characters.
@@ -292,7 +299,7 @@ pub struct SafetyMutation;
 
 #[Object]
 impl SafetyMutation {
-    /// Reports a message, conversation or user you can see to the moderators.
+    /// Reports a message, conversation, post or user you can see to the moderators.
     async fn report_incident(
         &self,
         ctx: &Context<'_>,
@@ -303,10 +310,11 @@ impl SafetyMutation {
             Kind::Message => Subject::Message(raw),
             Kind::Conversation => Subject::Conversation(raw),
             Kind::User => Subject::User(raw),
+            Kind::Post => Subject::Post(raw),
             _ => {
                 return Err(ApiError::bad_input(
                     "subjectId",
-                    "must be a message, conversation or user",
+                    "must be a message, conversation, post or user",
                 ));
             }
         };

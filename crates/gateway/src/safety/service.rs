@@ -9,7 +9,7 @@ use core_domain::policy::{Action, Actor, Resource, can};
 use persistence::notifications::NewNotification;
 use persistence::safety::{self as store, NewIncident, Triage};
 use persistence::sea_orm::TransactionTrait;
-use persistence::{Db, Page, users};
+use persistence::{Db, Page, posts, users};
 use serde_json::json;
 
 use crate::accounts::Caller;
@@ -27,6 +27,7 @@ pub enum Subject {
     Message(String),
     Conversation(String),
     User(String),
+    Post(String),
 }
 
 /// A moderator's triage.
@@ -125,6 +126,25 @@ impl SafetyService {
                 }
                 new.subject_user_id = Some(id.clone());
                 new.metadata = json!({ "subject": "USER" });
+            }
+            Subject::Post(id) => {
+                // The posts area's read rule: published posts, your own drafts, every post for
+                // moderators; anything else is as missing.
+                let post = posts::find(self.db.conn(), id)
+                    .await?
+                    .filter(|p| {
+                        can(
+                            Some(actor),
+                            Action::Read,
+                            &Resource::Post {
+                                author_id: &p.author_id,
+                                published: p.published,
+                            },
+                        )
+                    })
+                    .ok_or(ApiError::NotFound)?;
+                new.subject_user_id = Some(post.author_id.clone());
+                new.metadata = json!({ "subject": "POST", "postId": post.id });
             }
         }
         let txn = self.db.conn().begin().await?;

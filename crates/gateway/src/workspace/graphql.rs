@@ -814,6 +814,7 @@ impl Project {
                 filter: self.0.user_id.clone(),
                 order: (),
                 args,
+                columns: Columns::ALL,
             }),
         };
         let rows = page(&ctx.loaders()?.workspace.uploads, key).await?;

@@ -42,6 +42,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Azora's curated paths (true), as opposed to SkillPath runs.
     pub curated: bool,
+    /// The educator or admin who curated the path (curated paths only).
+    pub author_id: Option<String>,
+    /// When a curated path was published; learners see published ones only.
+    pub published_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
