@@ -225,6 +225,9 @@ pub enum UsageDim {
     Scenario,
     /// The conversation's project.
     Project,
+    /// The plan the call's user is on now (FREE without a subscription row; none for calls
+    /// without a user). Calls do not record the plan they ran under.
+    Plan,
 }
 
 impl UsageDim {
@@ -239,6 +242,7 @@ impl UsageDim {
             Self::Invitation => "u.invitation_id",
             Self::Scenario => "c.scenario_id",
             Self::Project => "c.project_id",
+            Self::Plan => PLAN,
         }
     }
 
@@ -251,7 +255,7 @@ impl UsageDim {
             Self::AppArea => Some(APP_AREA_ROLLUP),
             Self::User => Some("NULLIF(d.user_key, '')"),
             Self::Invitation => Some("NULLIF(d.invitation_key, '')"),
-            Self::Scenario | Self::Project => None,
+            Self::Scenario | Self::Project | Self::Plan => None,
         }
     }
 
@@ -259,6 +263,9 @@ impl UsageDim {
         matches!(self, Self::Scenario | Self::Project)
     }
 }
+
+/// The plan of a usage row's user, over `usage_logs u` and `subscriptions s`.
+const PLAN: &str = "CASE WHEN u.user_id IS NULL THEN NULL ELSE COALESCE(s.plan, 'FREE') END";
 
 const APP_AREA: &str = "CASE u.stream_type WHEN 'chat' THEN 'chat' WHEN 'partner' THEN 'scenario' \
      WHEN 'coach' THEN 'scenario' WHEN 'title' THEN 'title' WHEN 'analysis' THEN 'analysis' \
@@ -291,6 +298,21 @@ pub struct UsageFilter {
     pub research_only: bool,
     /// Only this user's calls.
     pub user_id: Option<String>,
+    /// Only calls of these users / under these invitations / in conversations of these
+    /// scenarios or projects / of users on these plans (each: empty for all).
+    pub user_ids: Vec<String>,
+    pub invitation_ids: Vec<String>,
+    pub scenario_ids: Vec<String>,
+    pub project_ids: Vec<String>,
+    /// Stored spellings (`FREE`, `PRO`, ...).
+    pub plans: Vec<String>,
+}
+
+impl UsageFilter {
+    /// Whether the filter needs the call's conversation.
+    fn joins_conversation(&self) -> bool {
+        !self.scenario_ids.is_empty() || !self.project_ids.is_empty()
+    }
 }
 
 /// A usage aggregate request.
@@ -312,6 +334,8 @@ impl UsageQuery {
             && !self.percentiles
             && self.group_by.iter().all(|d| d.rollup_expr().is_some())
             && self.filter.user_id.is_none()
+            && !self.filter.joins_conversation()
+            && self.filter.plans.is_empty()
     }
 }
 
@@ -346,6 +370,30 @@ fn usage_where(sql: &mut Sql, filter: &UsageFilter, p: &str) -> Vec<String> {
     if !filter.app_areas.is_empty() {
         let area = if p == "d" { APP_AREA_ROLLUP } else { APP_AREA };
         cond.push(sql.in_list(&format!("({area})"), &filter.app_areas));
+    }
+    if !filter.user_ids.is_empty() {
+        let col = if p == "d" { "d.user_key" } else { "u.user_id" };
+        cond.push(sql.in_list(col, &filter.user_ids));
+    }
+    if !filter.invitation_ids.is_empty() {
+        let col = if p == "d" {
+            "d.invitation_key"
+        } else {
+            "u.invitation_id"
+        };
+        cond.push(sql.in_list(col, &filter.invitation_ids));
+    }
+    // Only the raw rows can answer these (see `UsageQuery::rollup_eligible`).
+    if p != "d" {
+        if !filter.scenario_ids.is_empty() {
+            cond.push(sql.in_list("c.scenario_id", &filter.scenario_ids));
+        }
+        if !filter.project_ids.is_empty() {
+            cond.push(sql.in_list("c.project_id", &filter.project_ids));
+        }
+        if !filter.plans.is_empty() {
+            cond.push(sql.in_list(&format!("({PLAN})"), &filter.plans));
+        }
     }
     if filter.research_only {
         cond.push(if p == "d" {
@@ -405,11 +453,13 @@ fn usage_raw_sql(backend: DbBackend, q: &UsageQuery) -> Statement {
         .enumerate()
         .map(|(i, d)| format!("{} AS d{i}", d.expr()))
         .collect();
-    let join = if q.group_by.iter().any(|d| d.joins()) {
-        " LEFT JOIN conversations c ON c.id = u.conversation_id"
-    } else {
-        ""
-    };
+    let mut join = String::new();
+    if q.group_by.iter().any(|d| d.joins()) || q.filter.joins_conversation() {
+        join.push_str(" LEFT JOIN conversations c ON c.id = u.conversation_id");
+    }
+    if q.group_by.contains(&UsageDim::Plan) || !q.filter.plans.is_empty() {
+        join.push_str(" LEFT JOIN subscriptions s ON s.user_id = u.user_id");
+    }
     let from = sql.bind(q.window.from);
     let to = sql.bind(q.window.to);
     let mut cond = vec![

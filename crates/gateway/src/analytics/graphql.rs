@@ -20,6 +20,7 @@ use super::service::{
     UsageDim, UsageFilter, UsageTotals,
 };
 use crate::accounts::graphql::{User, user_link};
+use crate::billing::plans::Plan;
 use crate::error::ApiResult;
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
@@ -101,6 +102,11 @@ pub enum UsageDimension {
     User,
     Invitation,
     Scenario,
+    /// The project of the call's conversation (OptiMind).
+    Project,
+    /// The plan the call's user is on now (calls do not record the plan they ran under; null
+    /// for calls without a user).
+    Plan,
 }
 
 impl From<UsageDimension> for UsageDim {
@@ -113,6 +119,8 @@ impl From<UsageDimension> for UsageDim {
             UsageDimension::User => Self::User,
             UsageDimension::Invitation => Self::Invitation,
             UsageDimension::Scenario => Self::Scenario,
+            UsageDimension::Project => Self::Project,
+            UsageDimension::Plan => Self::Plan,
         }
     }
 }
@@ -151,7 +159,8 @@ impl AppArea {
     }
 }
 
-/// Which AI calls count (every list empty or absent: all of them).
+/// Which AI calls count (every list empty or absent: all of them; several lists: calls that
+/// match each).
 #[derive(InputObject, Clone, Debug, Default)]
 #[graphql(name = "UsageFilterInput")]
 pub struct UsageFilterInput {
@@ -159,11 +168,39 @@ pub struct UsageFilterInput {
     pub models: Option<Vec<String>>,
     pub stream_types: Option<Vec<StreamType>>,
     pub app_areas: Option<Vec<AppArea>>,
+    /// Calls made for these users.
+    pub user_ids: Option<Vec<ID>>,
+    /// Calls made under these invitations.
+    pub invitation_ids: Option<Vec<ID>>,
+    /// Calls of conversations of these practice scenarios.
+    pub scenario_ids: Option<Vec<ID>>,
+    /// Calls of conversations of these projects.
+    pub project_ids: Option<Vec<ID>>,
+    /// Calls of users now on these plans.
+    pub plans: Option<Vec<Plan>>,
 }
 
-impl From<UsageFilterInput> for UsageFilter {
-    fn from(f: UsageFilterInput) -> Self {
-        UsageFilter {
+fn decode_all(ids: Option<Vec<ID>>, kind: Kind, field: &'static str) -> ApiResult<Vec<String>> {
+    ids.unwrap_or_default()
+        .iter()
+        .map(|id| ids::decode(id, kind, field))
+        .collect()
+}
+
+impl UsageFilterInput {
+    fn parse(self) -> ApiResult<UsageFilter> {
+        let f = self;
+        Ok(UsageFilter {
+            user_ids: decode_all(f.user_ids, Kind::User, "userIds")?,
+            invitation_ids: decode_all(f.invitation_ids, Kind::Invitation, "invitationIds")?,
+            scenario_ids: decode_all(f.scenario_ids, Kind::Scenario, "scenarioIds")?,
+            project_ids: decode_all(f.project_ids, Kind::Project, "projectIds")?,
+            plans: f
+                .plans
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
             providers: f.providers.unwrap_or_default(),
             models: f.models.unwrap_or_default(),
             stream_types: f
@@ -180,7 +217,7 @@ impl From<UsageFilterInput> for UsageFilter {
                 .collect(),
             research_only: false,
             user_id: None,
-        }
+        })
     }
 }
 
@@ -197,6 +234,8 @@ pub struct UsageDimensions {
     user_id: Option<String>,
     invitation_id: Option<String>,
     scenario_id: Option<String>,
+    project_id: Option<String>,
+    plan: Option<String>,
 }
 
 #[Object]
@@ -235,6 +274,16 @@ impl UsageDimensions {
         self.scenario_id
             .as_deref()
             .map(|id| ids::encode(Kind::Scenario, id))
+    }
+    /// The project of the calls' conversation (grouped by PROJECT; null for calls outside one).
+    async fn project_id(&self) -> Option<ID> {
+        self.project_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::Project, id))
+    }
+    /// The plan the calls' user is on now (grouped by PLAN; null for calls without a user).
+    async fn plan(&self) -> Option<Plan> {
+        self.plan.as_deref().map(Plan::parse)
     }
 }
 
@@ -286,7 +335,8 @@ fn usage_row(range: &Range, dims: &[UsageDim], row: service::UsageRow) -> UsageR
             UsageDim::User => d.user_id = value,
             UsageDim::Invitation => d.invitation_id = value,
             UsageDim::Scenario => d.scenario_id = value,
-            UsageDim::Project => {}
+            UsageDim::Project => d.project_id = value,
+            UsageDim::Plan => d.plan = value,
         }
     }
     UsageRow {
@@ -539,14 +589,9 @@ impl Analytics {
         let values = ctx.look_ahead().field("values");
         let percentiles =
             values.field("latencyP50Ms").exists() || values.field("latencyP95Ms").exists();
+        let filter = filter.unwrap_or_default().parse()?;
         let rows = analytics(ctx)?
-            .usage(
-                self.0,
-                &range,
-                dims.clone(),
-                filter.map(Into::into).unwrap_or_default(),
-                percentiles,
-            )
+            .usage(self.0, &range, dims.clone(), filter, percentiles)
             .await?;
         Ok(rows
             .into_iter()
