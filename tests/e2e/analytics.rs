@@ -466,6 +466,11 @@ const ACTIVITY: &str = "query($r: AnalyticsRangeInput!) { analytics { activity(r
   bucket bucketLabel values { activeUsers newUsers conversationsStarted messagesByRole { role count }
   sessionsCompleted sessionsAbandoned medianSessionSeconds journalsSaved analysesByStatus { status count } } } } }";
 
+const ACTIVITY_FILTERED: &str = "query($r: AnalyticsRangeInput!, $f: ActivityFilterInput) {
+  analytics { activity(range: $r, filter: $f) {
+  bucketLabel values { activeUsers newUsers conversationsStarted messagesByRole { role count }
+  sessionsCompleted sessionsAbandoned medianSessionSeconds journalsSaved analysesByStatus { status count } } } } }";
+
 const TELEMETRY: &str = "query($r: AnalyticsRangeInput!, $from: DateTime!, $to: DateTime!) { analytics {
   telemetry(range: $r) { bucketLabel name count }
   funnel(from: $from, to: $to, steps: [\"conversation_started\", \"message_sent\", \"session_completed\"]) { name users conversion } } }";
@@ -733,6 +738,76 @@ e2e!(
         );
     }
 );
+
+e2e!(activity_filters_are_known, |app: TestApp| async move {
+    fixture(&app).await;
+    let (admin, _) = readers(&app).await;
+    let summary = |data: &Value| -> Vec<Value> {
+        rows(data, "activity")
+            .iter()
+            .map(|r| {
+                let v = &r["values"];
+                json!([
+                    r["bucketLabel"],
+                    v["activeUsers"],
+                    v["newUsers"],
+                    v["conversationsStarted"],
+                    v["messagesByRole"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| m["count"].as_i64().unwrap())
+                        .sum::<i64>(),
+                    v["sessionsCompleted"],
+                    v["sessionsAbandoned"],
+                    v["medianSessionSeconds"],
+                    v["journalsSaved"]
+                ])
+            })
+            .collect()
+    };
+    let bob = gid(Kind::User, "fx-bob");
+    // [day, active users, new users, conversations started, messages, sessions completed,
+    //  abandoned, median seconds, journals]
+    let cases = [
+        (
+            json!({ "userIds": [bob] }),
+            vec![
+                json!(["2026-03-01", 1, 0, 1, 2, 0, 0, null, 0]),
+                json!(["2026-03-02", 0, 1, 2, 1, 2, 1, 1800.0, 0]),
+            ],
+        ),
+        (
+            json!({ "plans": ["PRO"] }),
+            vec![json!(["2026-03-01", 1, 1, 1, 4, 0, 0, null, 0])],
+        ),
+        (
+            json!({ "projectIds": [gid(Kind::Project, "fx-prj")] }),
+            vec![json!(["2026-03-01", 1, null, 1, 4, 0, 0, null, null])],
+        ),
+        (
+            json!({ "scenarioIds": [gid(Kind::Scenario, "fx-scn")] }),
+            vec![
+                json!(["2026-03-01", 1, null, 1, 2, 0, 0, null, null]),
+                json!(["2026-03-02", 0, null, 2, 1, 2, 1, 1800.0, null]),
+            ],
+        ),
+        (
+            json!({ "invitationIds": [gid(Kind::Invitation, "fx-inv")], "userIds": [gid(Kind::User, "fx-ada")] }),
+            vec![],
+        ),
+    ];
+    for (f, want) in cases {
+        let data = app
+            .query(
+                Some(&admin.token),
+                ACTIVITY_FILTERED,
+                json!({ "r": day_range(), "f": f }),
+            )
+            .await;
+        assert_eq!(summary(&data), want, "filter {f}");
+    }
+});
 
 e2e!(buckets_follow_the_time_zone, |app: TestApp| async move {
     fixture(&app).await;
@@ -1182,6 +1257,14 @@ async fn the_same_fixture_gives_the_same_numbers_on_both_databases() {
                         Some(&admin.token),
                         USAGE,
                         json!({ "r": r, "g": ["PLAN", "PROJECT"], "f": f }),
+                    )
+                    .await,
+                );
+                out.push(
+                    app.query(
+                        Some(&admin.token),
+                        ACTIVITY_FILTERED,
+                        json!({ "r": r, "f": f }),
                     )
                     .await,
                 );

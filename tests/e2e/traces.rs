@@ -286,29 +286,37 @@ fn traces_reach_the_collector(backend: Backend) {
         // does not wait for this request's span, the read above proved the request span.)
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let all = spans.lock().unwrap();
-            let reply = all.iter().find(|s| {
-                s.name == "field" && attr_str(s, "path") == Some("sendMessage.reply")
-            });
-            let call = reply.and_then(|r| {
-                all.iter().find(|s| {
-                    s.name == "provider_call"
-                        && s.trace_id == r.trace_id
-                        && s.parent_span_id == r.parent_span_id
-                })
-            });
-            if let Some(call) = call {
-                assert_eq!(attr_str(call, "provider"), Some("anthropic"));
-                assert_eq!(attr_str(call, "model"), Some(MODEL));
-                let inserts = all.iter().any(|s| {
-                    s.name == "sql"
-                        && s.trace_id == call.trace_id
-                        && attr_str(s, "db.operation.name") == Some("INSERT")
+            // (provider, model, whether the trace holds INSERTs) of the call, once exported.
+            let found = {
+                let all = spans.lock().unwrap();
+                let reply = all.iter().find(|s| {
+                    s.name == "field" && attr_str(s, "path") == Some("sendMessage.reply")
                 });
+                let call = reply.and_then(|r| {
+                    all.iter().find(|s| {
+                        s.name == "provider_call"
+                            && s.trace_id == r.trace_id
+                            && s.parent_span_id == r.parent_span_id
+                    })
+                });
+                call.map(|call| {
+                    (
+                        attr_str(call, "provider").map(str::to_owned),
+                        attr_str(call, "model").map(str::to_owned),
+                        all.iter().any(|s| {
+                            s.name == "sql"
+                                && s.trace_id == call.trace_id
+                                && attr_str(s, "db.operation.name") == Some("INSERT")
+                        }),
+                    )
+                })
+            };
+            if let Some((provider, model, inserts)) = found {
+                assert_eq!(provider.as_deref(), Some("anthropic"));
+                assert_eq!(model.as_deref(), Some(MODEL));
                 assert!(inserts, "sendMessage's trace holds its INSERTs");
                 break;
             }
-            drop(all);
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "no provider_call span under sendMessage in time (request {send_id})"

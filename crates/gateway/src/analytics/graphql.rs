@@ -180,6 +180,44 @@ pub struct UsageFilterInput {
     pub plans: Option<Vec<Plan>>,
 }
 
+/// Whose activity counts (every list empty or absent: everyone's; several lists: what matches
+/// each). A filter by invitation, scenario or project counts conversations and their messages
+/// and sessions only (`newUsers` and `journalsSaved` are then null; analyses count under a
+/// project filter).
+#[derive(InputObject, Clone, Debug, Default)]
+#[graphql(name = "ActivityFilterInput")]
+pub struct ActivityFilterInput {
+    /// These users' conversations, accounts, journals and analyses.
+    pub user_ids: Option<Vec<ID>>,
+    /// Conversations under these invitations.
+    pub invitation_ids: Option<Vec<ID>>,
+    /// Conversations of these practice scenarios.
+    pub scenario_ids: Option<Vec<ID>>,
+    /// Conversations and analyses of these projects.
+    pub project_ids: Option<Vec<ID>>,
+    /// The activity of users now on these plans.
+    pub plans: Option<Vec<Plan>>,
+}
+
+impl ActivityFilterInput {
+    fn parse(self) -> ApiResult<service::ActivityScope> {
+        let f = self;
+        Ok(service::ActivityScope {
+            research_only: false,
+            user_ids: decode_all(f.user_ids, Kind::User, "userIds")?,
+            invitation_ids: decode_all(f.invitation_ids, Kind::Invitation, "invitationIds")?,
+            scenario_ids: decode_all(f.scenario_ids, Kind::Scenario, "scenarioIds")?,
+            project_ids: decode_all(f.project_ids, Kind::Project, "projectIds")?,
+            plans: f
+                .plans
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+        })
+    }
+}
+
 fn decode_all(ids: Option<Vec<ID>>, kind: Kind, field: &'static str) -> ApiResult<Vec<String>> {
     ids.unwrap_or_default()
         .iter()
@@ -380,7 +418,8 @@ pub struct StatusCount {
 pub struct ActivityValues {
     /// Distinct users who sent a message.
     pub active_users: i64,
-    /// Accounts created; null for staff (only research data is theirs to see).
+    /// Accounts created; null for staff (only research data is theirs to see) and under a
+    /// filter by invitation, scenario or project.
     pub new_users: Option<i64>,
     pub conversations_started: i64,
     pub messages_by_role: Vec<RoleCount>,
@@ -389,7 +428,8 @@ pub struct ActivityValues {
     pub sessions_abandoned: i64,
     /// The median duration of the sessions that ended in the bucket, in seconds.
     pub median_session_seconds: Option<f64>,
-    /// Journal entries saved; null for staff.
+    /// Journal entries saved; null for staff and under a filter by invitation, scenario or
+    /// project.
     pub journals_saved: Option<i64>,
     /// Analyses created, by status; empty for staff.
     pub analyses_by_status: Vec<StatusCount>,
@@ -606,9 +646,11 @@ impl Analytics {
         &self,
         ctx: &Context<'_>,
         range: AnalyticsRange,
+        filter: Option<ActivityFilterInput>,
     ) -> ApiResult<Vec<ActivityRow>> {
         let range = range.parse()?;
-        let rows = analytics(ctx)?.activity(self.0, &range).await?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let rows = analytics(ctx)?.activity(self.0, &range, filter).await?;
         Ok(rows.into_iter().map(|b| activity_row(&range, b)).collect())
     }
 
