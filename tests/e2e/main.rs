@@ -36,7 +36,6 @@ mod secrets;
 mod seeds;
 mod sse;
 mod stale_tokens;
-mod traces;
 mod transport;
 mod uploads;
 mod workspace;

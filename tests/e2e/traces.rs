@@ -5,9 +5,9 @@
 //! statement spans (kind and duration only) under those, and the provider call's span under the
 //! sending resolver.
 //!
-//! The trace subscriber is this test's own: its runtime's threads get it as their default
-//! dispatcher (the binary's other tests, on other runtimes, see none), so its spans reach only
-//! its collector.
+//! A test binary of its own (`[[test]] traces`): the trace subscriber is the process's global
+//! one, which the e2e binary's hundreds of tests must not share (thread-local subscribers per
+//! test lost spans when other tests ran alongside). One test runs SQLite, then PostgreSQL.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -183,180 +183,167 @@ async fn wait_for_trace(
     }
 }
 
-fn traces_reach_the_collector(backend: Backend) {
-    // The subscriber needs the collector's address, and the collector a runtime: one runtime to
-    // start it, then the test's own with the subscriber on every thread.
-    let setup = tokio::runtime::Runtime::new().unwrap();
-    let (endpoint, spans) = setup.block_on(collector());
-    let mut log = gateway::platform::config::Config::for_tests("sqlite::memory:").log;
-    log.filter = "warn,gateway=info,async_graphql=info".to_owned();
-    let (dispatch, guard) = gateway::platform::telemetry::subscriber(&log, Some(&endpoint));
-    let guard = guard.expect("the OTLP exporter is set up");
-    let on_threads = dispatch.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .on_thread_start(move || {
-            // The guard would restore the previous default when dropped: the thread keeps this
-            // one for its life.
-            std::mem::forget(tracing::dispatcher::set_default(&on_threads));
-        })
-        .build()
-        .unwrap();
-    let _default = tracing::dispatcher::set_default(&dispatch);
-    runtime.block_on(async {
-        let fake = FakeProvider::start().await.unwrap();
-        let endpoint = endpoint.clone();
-        let Some(app) = TestApp::spawn_with(backend, |c| {
-            c.ops.otel_endpoint = Some(endpoint);
-            c.chat.providers.anthropic = Some(fake.http_config(Some("sk-server")));
-            c.chat.providers.retry = RetryConfig {
-                max_attempts: 1,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(100),
-            };
-            c.chat.flush_interval = Duration::from_millis(20);
-        })
-        .await
-        else {
-            return;
+async fn traces_reach_the_collector(backend: Backend, endpoint: String, spans: Received) {
+    let system = match backend {
+        Backend::Postgres => "postgresql",
+        Backend::Sqlite => "sqlite",
+    };
+    let fake = FakeProvider::start().await.unwrap();
+    let endpoint = endpoint.clone();
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.ops.otel_endpoint = Some(endpoint);
+        c.chat.providers.anthropic = Some(fake.http_config(Some("sk-server")));
+        c.chat.providers.retry = RetryConfig {
+            max_attempts: 1,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
         };
-        let ada = app.register("ada@example.com").await;
+    })
+    .await
+    else {
+        return;
+    };
+    let ada = app.register("ada@example.com").await;
 
-        // A read: its request span carries the response's request id, with the resolvers and
-        // their statements under it.
-        let (_, read_id) = request(
-            &app,
-            &ada.token,
-            "{ me { email conversations(first: 5) { totalCount } } }",
-            json!({}),
-        )
-        .await;
-        let read = wait_for_trace(&spans, &read_id, |t| {
-            t.resolver_paths.iter().any(|p| p == "me") && !t.sql_kinds.is_empty()
-        })
-        .await;
-        // (PostgreSQL's shared rate limiter also writes on a read.)
-        assert!(
-            read.sql_kinds.iter().any(|k| k == "SELECT"),
-            "a read selects: {:?}",
-            read.sql_kinds
-        );
+    // A read: its request span carries the response's request id, with the resolvers and
+    // their statements under it.
+    let (_, read_id) = request(
+        &app,
+        &ada.token,
+        "{ me { email conversations(first: 5) { totalCount } } }",
+        json!({}),
+    )
+    .await;
+    let read = wait_for_trace(&spans, &read_id, |t| {
+        t.resolver_paths.iter().any(|p| p == "me") && !t.sql_kinds.is_empty()
+    })
+    .await;
+    // (PostgreSQL's shared rate limiter also writes on a read.)
+    assert!(
+        read.sql_kinds.iter().any(|k| k == "SELECT"),
+        "a read selects: {:?}",
+        read.sql_kinds
+    );
 
-        // A chat reply: the provider call's span is in the sending request's trace.
-        let (data, _) = request(
+    // A chat reply: the provider call's span is in the sending request's trace.
+    let (data, _) = request(
             &app,
             &ada.token,
             "mutation($m: String) { createConversation(input: { title: \"Chat\", model: $m }) { conversation { id } } }",
             json!({ "m": MODEL }),
         )
         .await;
-        let conversation = data["createConversation"]["conversation"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let (data, send_id) = request(
-            &app,
-            &ada.token,
-            "mutation($i: SendMessageInput!) { sendMessage(input: $i) { reply { id } } }",
-            json!({ "i": { "conversationId": conversation, "content": "hello there" } }),
+    let conversation = data["createConversation"]["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (data, send_id) = request(
+        &app,
+        &ada.token,
+        "mutation($i: SendMessageInput!) { sendMessage(input: $i) { reply { id } } }",
+        json!({ "i": { "conversationId": conversation, "content": "hello there" } }),
+    )
+    .await;
+    let reply = data["sendMessage"]["reply"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ws = app.ws(Some(&ada.token)).await;
+    let sub = ws
+        .subscribe(
+            "subscription($id: ID!) { messageStream(messageId: $id) { done status } }",
+            json!({ "id": reply }),
         )
         .await;
-        let reply = data["sendMessage"]["reply"]["id"].as_str().unwrap().to_owned();
-        let mut ws = app.ws(Some(&ada.token)).await;
-        let sub = ws
-            .subscribe(
-                "subscription($id: ID!) { messageStream(messageId: $id) { done status } }",
-                json!({ "id": reply }),
-            )
-            .await;
-        loop {
-            let event = ws
-                .next_for(&sub, Duration::from_secs(60))
-                .await
-                .expect("a stream event in time");
-            if event["data"]["messageStream"]["done"] == true {
-                assert_eq!(event["data"]["messageStream"]["status"], "COMPLETE");
-                break;
-            }
+    loop {
+        let event = ws
+            .next_for(&sub, Duration::from_secs(60))
+            .await
+            .expect("a stream event in time");
+        if event["data"]["messageStream"]["done"] == true {
+            assert_eq!(event["data"]["messageStream"]["status"], "COMPLETE");
+            break;
         }
-        // The provider call is a child of the `sendMessage` resolver (the parent of the
-        // `sendMessage.reply` resolver), in its trace. (On SQLite a request's outer spans are
-        // sometimes exported much later than their children, see README "Traces": the check
-        // does not wait for this request's span, the read above proved the request span.)
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            // (provider, model, whether the trace holds INSERTs) of the call, once exported.
-            let found = {
-                let all = spans.lock().unwrap();
-                let reply = all.iter().find(|s| {
-                    s.name == "field" && attr_str(s, "path") == Some("sendMessage.reply")
-                });
-                let call = reply.and_then(|r| {
-                    all.iter().find(|s| {
-                        s.name == "provider_call"
-                            && s.trace_id == r.trace_id
-                            && s.parent_span_id == r.parent_span_id
-                    })
-                });
-                call.map(|call| {
-                    (
-                        attr_str(call, "provider").map(str::to_owned),
-                        attr_str(call, "model").map(str::to_owned),
-                        all.iter().any(|s| {
-                            s.name == "sql"
-                                && s.trace_id == call.trace_id
-                                && attr_str(s, "db.operation.name") == Some("INSERT")
-                        }),
-                    )
+    }
+    // The provider call is a child of the `sendMessage` resolver (the parent of the
+    // `sendMessage.reply` resolver), in its trace, with the request's INSERTs.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        // (provider, model, whether the trace holds INSERTs) of the call, once exported.
+        let found = {
+            let all = spans.lock().unwrap();
+            let reply = all
+                .iter()
+                .find(|s| s.name == "field" && attr_str(s, "path") == Some("sendMessage.reply"));
+            let call = reply.and_then(|r| {
+                all.iter().find(|s| {
+                    s.name == "provider_call"
+                        && s.trace_id == r.trace_id
+                        && s.parent_span_id == r.parent_span_id
                 })
-            };
-            if let Some((provider, model, inserts)) = found {
-                assert_eq!(provider.as_deref(), Some("anthropic"));
-                assert_eq!(model.as_deref(), Some(MODEL));
-                assert!(inserts, "sendMessage's trace holds its INSERTs");
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no provider_call span under sendMessage in time (request {send_id})"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            });
+            call.map(|call| {
+                (
+                    attr_str(call, "provider").map(str::to_owned),
+                    attr_str(call, "model").map(str::to_owned),
+                    all.iter().any(|s| {
+                        s.name == "sql"
+                            && s.trace_id == call.trace_id
+                            && attr_str(s, "db.operation.name") == Some("INSERT")
+                            && attr_str(s, "db.system.name") == Some(system)
+                    }),
+                )
+            })
+        };
+        if let Some((provider, model, inserts)) = found {
+            assert_eq!(provider.as_deref(), Some("anthropic"));
+            assert_eq!(model.as_deref(), Some(MODEL));
+            assert!(inserts, "sendMessage's trace holds its INSERTs");
+            break;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no provider_call span under sendMessage in time (request {send_id})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
-        // Statement spans carry their kind, database and duration: never text or values.
-        let all = spans.lock().unwrap();
-        let sql: Vec<&Span> = all.iter().filter(|s| s.name == "sql").collect();
-        assert!(!sql.is_empty());
-        for s in &sql {
-            let keys: Vec<&str> = s.attributes.iter().map(|kv| kv.key.as_str()).collect();
-            assert_eq!(
-                keys,
-                ["db.system.name", "db.operation.name", "db.duration_us"],
-                "a SQL span's attributes"
-            );
-            assert!(s.end_time_unix_nano >= s.start_time_unix_nano);
-            assert_eq!(
-                attr_str(s, "db.system.name"),
-                Some(match backend {
-                    Backend::Postgres => "postgresql",
-                    Backend::Sqlite => "sqlite",
-                })
-            );
-        }
-        let dump = format!("{:?}", sql);
-        assert!(!dump.contains("hello there") && !dump.contains("ada@example.com"));
-    });
-    drop(runtime);
-    drop(guard);
+    // Statement spans carry their kind, database and duration: never text or values.
+    let all = spans.lock().unwrap();
+    let sql: Vec<&Span> = all.iter().filter(|s| s.name == "sql").collect();
+    assert!(!sql.is_empty());
+    for s in &sql {
+        let keys: Vec<&str> = s.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["db.system.name", "db.operation.name", "db.duration_us"],
+            "a SQL span's attributes"
+        );
+        assert!(s.end_time_unix_nano >= s.start_time_unix_nano);
+        assert!(
+            matches!(attr_str(s, "db.system.name"), Some("sqlite" | "postgresql")),
+            "{s:?}"
+        );
+    }
+    let dump = format!("{:?}", sql);
+    assert!(!dump.contains("hello there") && !dump.contains("ada@example.com"));
 }
 
-#[test]
-fn traces_reach_the_collector_sqlite() {
-    traces_reach_the_collector(Backend::Sqlite);
-}
-
-#[test]
-fn traces_reach_the_collector_postgres() {
-    traces_reach_the_collector(Backend::Postgres);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_reach_the_collector_on_sqlite_and_postgresql() {
+    let (endpoint, spans) = collector().await;
+    let mut log = gateway::platform::config::Config::for_tests("sqlite::memory:").log;
+    log.filter = "warn,gateway=info,async_graphql=info".to_owned();
+    let (dispatch, guard) = gateway::platform::telemetry::subscriber(&log, Some(&endpoint));
+    let guard = guard.expect("the OTLP exporter is set up");
+    tracing::dispatcher::set_global_default(dispatch).expect("the only subscriber");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // Each run's spans are told apart by their request ids and the sendMessage they follow.
+        spans.lock().unwrap().clear();
+        traces_reach_the_collector(backend, endpoint.clone(), Arc::clone(&spans)).await;
+    }
+    // Flushing blocks: off the runtime's threads.
+    tokio::task::spawn_blocking(move || drop(guard))
+        .await
+        .unwrap();
 }

@@ -12,7 +12,9 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _, TracerProvider as _};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
+};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// A layer that records nothing itself: it carries the tracer SQL spans are made with, found
@@ -73,6 +75,10 @@ fn record_sql_span(tracer: &SdkTracer, done: &persistence::StatementDone<'_>) {
     span.end_with_timestamp(end);
 }
 
+/// Spans waiting for export at most (then new ones are dropped) unless
+/// `OTEL_BSP_MAX_QUEUE_SIZE` is set.
+const SPAN_QUEUE: usize = 32_768;
+
 /// Flushes and stops the exporter when dropped (at the end of `main`).
 pub struct TraceGuard(SdkTracerProvider);
 
@@ -101,8 +107,18 @@ pub fn tracer(endpoint: &str) -> anyhow::Result<(SdkTracer, TraceGuard)> {
         .with_http()
         .with_endpoint(traces_url(endpoint))
         .build()?;
+    // Statements multiply the spans of a request (dozens each, and a streamed reply's batched
+    // saves): the standard queue of 2,048 spans fills within one export interval under
+    // modest load and drops spans, so it is larger unless OTEL_BSP_MAX_QUEUE_SIZE says.
+    let mut batch = BatchConfigBuilder::default();
+    if std::env::var_os("OTEL_BSP_MAX_QUEUE_SIZE").is_none() {
+        batch = batch.with_max_queue_size(SPAN_QUEUE);
+    }
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(batch.build())
+        .build();
     let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
+        .with_span_processor(processor)
         .with_resource(
             Resource::builder()
                 .with_service_name("colloquy")
