@@ -979,6 +979,22 @@ pub const PROBES: &[(&str, Probe)] = &[
         ),
     ),
     (
+        "Analytics.activity(filter.userIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.activity(filter.invitationIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.activity(filter.scenarioIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.activity(filter.projectIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
         "Analytics.usage(filter.userIds)",
         Probe::Public(ANALYTICS_FILTER),
     ),
