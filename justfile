@@ -34,10 +34,11 @@ bench *args:
     cargo bench -p colloquy-tests --bench http -- {{args}}
     cargo bench -p colloquy-tests --bench analytics --profile dev
 
-# Analytics at scale (PostgreSQL, TEST_DATABASE_URL): up to 10 M usage rows, a 90-day DAY query's
-# p50 from the raw rows and from the daily rollup. Dev profile: the time measured is PostgreSQL's.
-bench-analytics:
-    cargo bench -p colloquy-tests --bench analytics --profile dev
+# Analytics at scale (PostgreSQL, TEST_DATABASE_URL): 10 M usage rows (`--rows N` for another
+# count), a 90-day DAY query's p50 from the raw rows and from the daily rollup; the bench database
+# is dropped at the end. Dev profile: the time measured is PostgreSQL's.
+bench-analytics *args:
+    cargo bench -p colloquy-tests --bench analytics --profile dev -- {{args}}
 
 # The same read in process, GraphQL schema vs hand-written SQL, no HTTP (SQLite, and PostgreSQL with TEST_DATABASE_URL).
 bench-inproc:

@@ -2,9 +2,11 @@
 //! 10 million `usage_logs` rows on PostgreSQL, answered from the raw rows and from the daily
 //! rollup (`usage_daily`), with the median of each.
 //!
-//! Rows are loaded with `INSERT … SELECT … FROM generate_series` in blocks of one million until
-//! 10 M rows or `COLLOQUY_BENCH_LOAD_SECS` (default 240 s) of loading, whichever comes first; the
-//! count is printed. The bulk load bypasses `usage::insert`, so the rollup is then built once with
+//! Rows are loaded server-side with `INSERT … SELECT … FROM generate_series` in blocks of one
+//! million, with a progress line per block: 10 M rows by default, `--rows N` for fewer or more
+//! (`just bench-analytics --rows 1000000`); `COLLOQUY_BENCH_LOAD_SECS`, when set, stops loading
+//! after that many seconds. The count loaded is printed. The bench database is dropped at the
+//! end (it holds gigabytes at 10 M rows). The bulk load bypasses `usage::insert`, so the rollup is then built once with
 //! the same grouped `INSERT` the migration uses for existing rows (in service, each usage row
 //! updates it in its own transaction). The query is the store's (`persistence::analytics::usage`)
 //! grouped by provider and model with no percentile (the rollup holds none).
@@ -20,8 +22,22 @@ use persistence::analytics::{self, Bucket, TzSegments, UsageDim, UsageFilter, Us
 use persistence::{Db, DbConfig};
 use sea_orm::ConnectionTrait;
 
-const TARGET: i64 = 10_000_000;
+const DEFAULT_ROWS: i64 = 10_000_000;
 const BLOCK: i64 = 1_000_000;
+
+/// `--rows N` from the command line (cargo adds `--bench` and may pass others: ignored).
+fn rows_wanted() -> i64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| {
+            n.replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| panic!("--rows takes a number of rows, not {n:?}"))
+        })
+        .unwrap_or(DEFAULT_ROWS)
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -36,11 +52,14 @@ async fn main() {
     config.slow_statement = Duration::from_secs(3600);
     let db = Db::connect(&config).await.expect("connect");
     db.migrate_up(None).await.expect("migrate");
-    let budget = Duration::from_secs(
-        std::env::var("COLLOQUY_BENCH_LOAD_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(240),
+    let target = rows_wanted();
+    let budget = std::env::var("COLLOQUY_BENCH_LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs);
+    println!(
+        "analytics: loading {target} usage rows into {}",
+        test_db.url.rsplit('/').next().unwrap_or("?")
     );
 
     let conn = db.conn();
@@ -48,8 +67,8 @@ async fn main() {
     // fifty of unknown price.
     let started = Instant::now();
     let mut loaded = 0_i64;
-    while loaded < TARGET && started.elapsed() < budget {
-        let (first, last) = (loaded + 1, (loaded + BLOCK).min(TARGET));
+    while loaded < target && budget.is_none_or(|b| started.elapsed() < b) {
+        let (first, last) = (loaded + 1, (loaded + BLOCK).min(target));
         conn.execute_unprepared(&format!(
             "INSERT INTO usage_logs (id, provider, model, stream_type, input_tokens, \
              output_tokens, cost_micros, latency_ms, created_at) \
@@ -65,7 +84,7 @@ async fn main() {
         .expect("load a block");
         loaded = last;
         println!(
-            "analytics: loaded {loaded} usage rows ({:.0} s)",
+            "analytics: loaded {loaded} of {target} usage rows ({:.0} s)",
             started.elapsed().as_secs_f64()
         );
     }
@@ -153,4 +172,8 @@ async fn main() {
         results[0], results[1],
         "the rollup and the raw rows disagree"
     );
+    // Dropping the test database (TestDb's Drop) frees the disk: close the pool first.
+    db.conn().clone().close().await.expect("close the pool");
+    drop(test_db);
+    println!("analytics: bench database dropped");
 }

@@ -146,6 +146,10 @@ fn every_id(f: &Fixture) -> Vec<String> {
 }
 
 /// Every field coordinate (`Type.field(arg)` or `Type.field(arg.inputField)`) that takes an id.
+/// Why analytics filters need no probe.
+const ANALYTICS_FILTER: &str = "analytics aggregate over everyone by design: ADMIN sees all, STAFF \
+     research data only, anyone else is FORBIDDEN (analytics.rs)";
+
 pub const PROBES: &[(&str, Probe)] = &[
     (
         "Query.course(id)",
@@ -1057,6 +1061,38 @@ pub const PROBES: &[(&str, Probe)] = &[
         Probe::Public(
             "staff and admins notify any user by design; everyone else is FORBIDDEN (notifications.rs)",
         ),
+    ),
+    (
+        "Analytics.activity(filter.userIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.activity(filter.invitationIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.activity(filter.scenarioIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.activity(filter.projectIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.usage(filter.userIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.usage(filter.invitationIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.usage(filter.scenarioIds)",
+        Probe::Public(ANALYTICS_FILTER),
+    ),
+    (
+        "Analytics.usage(filter.projectIds)",
+        Probe::Public(ANALYTICS_FILTER),
     ),
     (
         "Mutation.setMySkill(input.skillId)",

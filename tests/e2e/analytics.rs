@@ -10,7 +10,8 @@ use colloquy_tests::{Backend, Kind, TestApp, TestUser, e2e, gid};
 use core_domain::Role;
 use core_domain::enums::{ConversationStatus, MessageRole, MessageStatus, StreamType};
 use persistence::entity::{
-    budgets, conversations, invitations, messages, scenarios, telemetry_events, users,
+    budgets, conversations, invitations, messages, projects, scenarios, subscriptions,
+    telemetry_events, users,
 };
 use persistence::usage::{self, NewUsage};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
@@ -240,6 +241,43 @@ pub async fn fixture(app: &TestApp) {
     )
     .await;
 
+    // Ada's chat is in her project, and she is on PRO (bob has no subscription row: FREE).
+    projects::ActiveModel {
+        id: Set("fx-prj".into()),
+        user_id: Set("fx-ada".into()),
+        name: Set("Fixture project".into()),
+        status: Set("ACTIVE".into()),
+        created_at: Set(at("2026-02-01T00:00:00Z")),
+        updated_at: Set(at("2026-02-01T00:00:00Z")),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("project");
+    conversations::ActiveModel {
+        id: Set("fx-c1".into()),
+        project_id: Set(Some("fx-prj".into())),
+        ..Default::default()
+    }
+    .update(db)
+    .await
+    .expect("fx-c1 in the project");
+    subscriptions::ActiveModel {
+        id: Set("fx-sub".into()),
+        user_id: Set("fx-ada".into()),
+        plan: Set("PRO".into()),
+        status: Set("ACTIVE".into()),
+        current_period_start: Set(at("2026-03-01T00:00:00Z")),
+        current_period_end: Set(at("2026-04-01T00:00:00Z")),
+        cancel_at_period_end: Set(false),
+        created_at: Set(at("2026-02-01T00:00:00Z")),
+        updated_at: Set(at("2026-02-01T00:00:00Z")),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("subscription");
+
     use MessageRole::{Assistant, Coach, Partner, User};
     message(
         db,
@@ -417,7 +455,7 @@ pub async fn fixture(app: &TestApp) {
 const USAGE: &str = "query($r: AnalyticsRangeInput!, $g: [UsageDimension!], $f: UsageFilterInput) {
   analytics { usage(range: $r, groupBy: $g, filter: $f) {
     bucket bucketLabel
-    dimensions { provider model streamType appArea userId invitationId scenarioId }
+    dimensions { provider model streamType appArea userId invitationId scenarioId projectId plan }
     values { calls inputTokens outputTokens totalTokens costMicros cost unknownCostCalls latencyP50Ms latencyP95Ms } } } }";
 
 const USAGE_SUMS: &str = "query($r: AnalyticsRangeInput!, $g: [UsageDimension!]) {
@@ -426,6 +464,11 @@ const USAGE_SUMS: &str = "query($r: AnalyticsRangeInput!, $g: [UsageDimension!])
 
 const ACTIVITY: &str = "query($r: AnalyticsRangeInput!) { analytics { activity(range: $r) {
   bucket bucketLabel values { activeUsers newUsers conversationsStarted messagesByRole { role count }
+  sessionsCompleted sessionsAbandoned medianSessionSeconds journalsSaved analysesByStatus { status count } } } } }";
+
+const ACTIVITY_FILTERED: &str = "query($r: AnalyticsRangeInput!, $f: ActivityFilterInput) {
+  analytics { activity(range: $r, filter: $f) {
+  bucketLabel values { activeUsers newUsers conversationsStarted messagesByRole { role count }
   sessionsCompleted sessionsAbandoned medianSessionSeconds journalsSaved analysesByStatus { status count } } } } }";
 
 const TELEMETRY: &str = "query($r: AnalyticsRangeInput!, $from: DateTime!, $to: DateTime!) { analytics {
@@ -614,6 +657,157 @@ e2e!(
         );
     }
 );
+
+e2e!(
+    usage_filters_and_plan_and_project_groups_are_known,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        let (admin, _) = readers(&app).await;
+        let ada = gid(Kind::User, "fx-ada");
+        let prj = gid(Kind::Project, "fx-prj");
+        // (filter, groupBy, expected [plan, projectId, calls, totalTokens] over 1–2 March)
+        let cases = [
+            (
+                json!({}),
+                json!(["PLAN", "PROJECT"]),
+                vec![json!(["FREE", null, 2, 100]), json!(["PRO", prj, 3, 460])],
+            ),
+            (
+                json!({ "plans": ["PRO"] }),
+                json!(["PLAN"]),
+                vec![json!(["PRO", null, 3, 460])],
+            ),
+            (
+                json!({ "plans": ["FREE"] }),
+                json!(["PLAN"]),
+                vec![json!(["FREE", null, 2, 100])],
+            ),
+            (json!({ "plans": ["ENTERPRISE"] }), json!([]), vec![]),
+            (
+                json!({ "projectIds": [prj] }),
+                json!(["PROJECT"]),
+                vec![json!([null, prj, 3, 460])],
+            ),
+            (
+                json!({ "userIds": [ada] }),
+                json!([]),
+                vec![json!([null, null, 3, 460])],
+            ),
+            (
+                json!({ "invitationIds": [gid(Kind::Invitation, "fx-inv")] }),
+                json!([]),
+                vec![json!([null, null, 2, 100])],
+            ),
+            (
+                json!({ "scenarioIds": [gid(Kind::Scenario, "fx-scn")], "userIds": [ada] }),
+                json!([]),
+                vec![],
+            ),
+        ];
+        // One bucket for the two days, so each case is one row per group.
+        let r = json!({ "from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "bucket": "MONTH" });
+        for (f, g, want) in cases {
+            let data = app
+                .query(Some(&admin.token), USAGE, json!({ "r": r, "g": g, "f": f }))
+                .await;
+            let mut got: Vec<Value> = rows(&data, "usage")
+                .iter()
+                .map(|r| {
+                    json!([
+                        r["dimensions"]["plan"],
+                        r["dimensions"]["projectId"],
+                        r["values"]["calls"],
+                        r["values"]["totalTokens"]
+                    ])
+                })
+                .collect();
+            got.sort_by_key(|v| v.to_string());
+            assert_eq!(got, want, "filter {f}, groupBy {g}");
+        }
+        // An id of another kind is refused as every id argument refuses it (NOT_FOUND).
+        let body = app
+            .post(
+                Some(&admin.token),
+                USAGE,
+                json!({ "r": r, "f": { "projectIds": [ada] } }),
+            )
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{body}"
+        );
+    }
+);
+
+e2e!(activity_filters_are_known, |app: TestApp| async move {
+    fixture(&app).await;
+    let (admin, _) = readers(&app).await;
+    let summary = |data: &Value| -> Vec<Value> {
+        rows(data, "activity")
+            .iter()
+            .map(|r| {
+                let v = &r["values"];
+                json!([
+                    r["bucketLabel"],
+                    v["activeUsers"],
+                    v["newUsers"],
+                    v["conversationsStarted"],
+                    v["messagesByRole"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| m["count"].as_i64().unwrap())
+                        .sum::<i64>(),
+                    v["sessionsCompleted"],
+                    v["sessionsAbandoned"],
+                    v["medianSessionSeconds"],
+                    v["journalsSaved"]
+                ])
+            })
+            .collect()
+    };
+    let bob = gid(Kind::User, "fx-bob");
+    // [day, active users, new users, conversations started, messages, sessions completed,
+    //  abandoned, median seconds, journals]
+    let cases = [
+        (
+            json!({ "userIds": [bob] }),
+            vec![
+                json!(["2026-03-01", 1, 0, 1, 2, 0, 0, null, 0]),
+                json!(["2026-03-02", 0, 1, 2, 1, 2, 1, 1800.0, 0]),
+            ],
+        ),
+        (
+            json!({ "plans": ["PRO"] }),
+            vec![json!(["2026-03-01", 1, 1, 1, 4, 0, 0, null, 0])],
+        ),
+        (
+            json!({ "projectIds": [gid(Kind::Project, "fx-prj")] }),
+            vec![json!(["2026-03-01", 1, null, 1, 4, 0, 0, null, null])],
+        ),
+        (
+            json!({ "scenarioIds": [gid(Kind::Scenario, "fx-scn")] }),
+            vec![
+                json!(["2026-03-01", 1, null, 1, 2, 0, 0, null, null]),
+                json!(["2026-03-02", 0, null, 2, 1, 2, 1, 1800.0, null]),
+            ],
+        ),
+        (
+            json!({ "invitationIds": [gid(Kind::Invitation, "fx-inv")], "userIds": [gid(Kind::User, "fx-ada")] }),
+            vec![],
+        ),
+    ];
+    for (f, want) in cases {
+        let data = app
+            .query(
+                Some(&admin.token),
+                ACTIVITY_FILTERED,
+                json!({ "r": day_range(), "f": f }),
+            )
+            .await;
+        assert_eq!(summary(&data), want, "filter {f}");
+    }
+});
 
 e2e!(buckets_follow_the_time_zone, |app: TestApp| async move {
     fixture(&app).await;
@@ -1032,8 +1226,17 @@ async fn the_same_fixture_gives_the_same_numbers_on_both_databases() {
             "APP_AREA",
             "USER",
             "INVITATION",
-            "SCENARIO"
+            "SCENARIO",
+            "PROJECT",
+            "PLAN"
         ]);
+        let filters = [
+            json!({ "userIds": [gid(Kind::User, "fx-bob")] }),
+            json!({ "invitationIds": [gid(Kind::Invitation, "fx-inv")] }),
+            json!({ "scenarioIds": [gid(Kind::Scenario, "fx-scn")] }),
+            json!({ "projectIds": [gid(Kind::Project, "fx-prj")] }),
+            json!({ "plans": ["PRO", "BASIC"] }),
+        ];
         for (bucket, tz) in [
             ("HOUR", "UTC"),
             ("DAY", "UTC"),
@@ -1046,6 +1249,24 @@ async fn the_same_fixture_gives_the_same_numbers_on_both_databases() {
                 out.push(
                     app.query(Some(&admin.token), USAGE, json!({ "r": r, "g": g }))
                         .await,
+                );
+            }
+            for f in &filters {
+                out.push(
+                    app.query(
+                        Some(&admin.token),
+                        USAGE,
+                        json!({ "r": r, "g": ["PLAN", "PROJECT"], "f": f }),
+                    )
+                    .await,
+                );
+                out.push(
+                    app.query(
+                        Some(&admin.token),
+                        ACTIVITY_FILTERED,
+                        json!({ "r": r, "f": f }),
+                    )
+                    .await,
                 );
             }
             out.push(

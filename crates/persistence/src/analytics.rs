@@ -225,6 +225,9 @@ pub enum UsageDim {
     Scenario,
     /// The conversation's project.
     Project,
+    /// The plan the call's user is on now (FREE without a subscription row; none for calls
+    /// without a user). Calls do not record the plan they ran under.
+    Plan,
 }
 
 impl UsageDim {
@@ -239,6 +242,7 @@ impl UsageDim {
             Self::Invitation => "u.invitation_id",
             Self::Scenario => "c.scenario_id",
             Self::Project => "c.project_id",
+            Self::Plan => PLAN,
         }
     }
 
@@ -251,7 +255,7 @@ impl UsageDim {
             Self::AppArea => Some(APP_AREA_ROLLUP),
             Self::User => Some("NULLIF(d.user_key, '')"),
             Self::Invitation => Some("NULLIF(d.invitation_key, '')"),
-            Self::Scenario | Self::Project => None,
+            Self::Scenario | Self::Project | Self::Plan => None,
         }
     }
 
@@ -259,6 +263,9 @@ impl UsageDim {
         matches!(self, Self::Scenario | Self::Project)
     }
 }
+
+/// The plan of a usage row's user, over `usage_logs u` and `subscriptions s`.
+const PLAN: &str = "CASE WHEN u.user_id IS NULL THEN NULL ELSE COALESCE(s.plan, 'FREE') END";
 
 const APP_AREA: &str = "CASE u.stream_type WHEN 'chat' THEN 'chat' WHEN 'partner' THEN 'scenario' \
      WHEN 'coach' THEN 'scenario' WHEN 'title' THEN 'title' WHEN 'analysis' THEN 'analysis' \
@@ -291,6 +298,21 @@ pub struct UsageFilter {
     pub research_only: bool,
     /// Only this user's calls.
     pub user_id: Option<String>,
+    /// Only calls of these users / under these invitations / in conversations of these
+    /// scenarios or projects / of users on these plans (each: empty for all).
+    pub user_ids: Vec<String>,
+    pub invitation_ids: Vec<String>,
+    pub scenario_ids: Vec<String>,
+    pub project_ids: Vec<String>,
+    /// Stored spellings (`FREE`, `PRO`, ...).
+    pub plans: Vec<String>,
+}
+
+impl UsageFilter {
+    /// Whether the filter needs the call's conversation.
+    fn joins_conversation(&self) -> bool {
+        !self.scenario_ids.is_empty() || !self.project_ids.is_empty()
+    }
 }
 
 /// A usage aggregate request.
@@ -312,6 +334,8 @@ impl UsageQuery {
             && !self.percentiles
             && self.group_by.iter().all(|d| d.rollup_expr().is_some())
             && self.filter.user_id.is_none()
+            && !self.filter.joins_conversation()
+            && self.filter.plans.is_empty()
     }
 }
 
@@ -346,6 +370,30 @@ fn usage_where(sql: &mut Sql, filter: &UsageFilter, p: &str) -> Vec<String> {
     if !filter.app_areas.is_empty() {
         let area = if p == "d" { APP_AREA_ROLLUP } else { APP_AREA };
         cond.push(sql.in_list(&format!("({area})"), &filter.app_areas));
+    }
+    if !filter.user_ids.is_empty() {
+        let col = if p == "d" { "d.user_key" } else { "u.user_id" };
+        cond.push(sql.in_list(col, &filter.user_ids));
+    }
+    if !filter.invitation_ids.is_empty() {
+        let col = if p == "d" {
+            "d.invitation_key"
+        } else {
+            "u.invitation_id"
+        };
+        cond.push(sql.in_list(col, &filter.invitation_ids));
+    }
+    // Only the raw rows can answer these (see `UsageQuery::rollup_eligible`).
+    if p != "d" {
+        if !filter.scenario_ids.is_empty() {
+            cond.push(sql.in_list("c.scenario_id", &filter.scenario_ids));
+        }
+        if !filter.project_ids.is_empty() {
+            cond.push(sql.in_list("c.project_id", &filter.project_ids));
+        }
+        if !filter.plans.is_empty() {
+            cond.push(sql.in_list(&format!("({PLAN})"), &filter.plans));
+        }
     }
     if filter.research_only {
         cond.push(if p == "d" {
@@ -405,11 +453,13 @@ fn usage_raw_sql(backend: DbBackend, q: &UsageQuery) -> Statement {
         .enumerate()
         .map(|(i, d)| format!("{} AS d{i}", d.expr()))
         .collect();
-    let join = if q.group_by.iter().any(|d| d.joins()) {
-        " LEFT JOIN conversations c ON c.id = u.conversation_id"
-    } else {
-        ""
-    };
+    let mut join = String::new();
+    if q.group_by.iter().any(|d| d.joins()) || q.filter.joins_conversation() {
+        join.push_str(" LEFT JOIN conversations c ON c.id = u.conversation_id");
+    }
+    if q.group_by.contains(&UsageDim::Plan) || !q.filter.plans.is_empty() {
+        join.push_str(" LEFT JOIN subscriptions s ON s.user_id = u.user_id");
+    }
     let from = sql.bind(q.window.from);
     let to = sql.bind(q.window.to);
     let mut cond = vec![
@@ -607,6 +657,87 @@ pub async fn totals(
 pub struct ActivityScope {
     /// Only conversations under an invitation, and what happens in them.
     pub research_only: bool,
+    /// Only the activity of these users (their conversations, accounts, journals, analyses) /
+    /// of users now on these plans (stored spellings) / in conversations under these
+    /// invitations, of these scenarios or of these projects (then no accounts or journals are
+    /// counted, and analyses only for a project filter). Each: empty for all.
+    pub user_ids: Vec<String>,
+    pub plans: Vec<String>,
+    pub invitation_ids: Vec<String>,
+    pub scenario_ids: Vec<String>,
+    pub project_ids: Vec<String>,
+}
+
+/// What an activity measure counts, for its filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// Conversations and their messages (`conversations c`).
+    Conversations,
+    /// Accounts (`users x`).
+    Users,
+    /// Journals (`journals x`).
+    Journals,
+    /// Analyses (`analyses x`).
+    Analyses,
+}
+
+impl ActivityScope {
+    /// Whether the measure of `counted` things means anything under this filter (accounts and
+    /// journals have no conversation, invitation or scenario; analyses no invitation or
+    /// scenario).
+    pub fn counts(&self, counted: Counted) -> bool {
+        let conversational = !self.invitation_ids.is_empty() || !self.scenario_ids.is_empty();
+        match counted {
+            Counted::Conversations => true,
+            Counted::Users | Counted::Journals => {
+                !conversational && self.project_ids.is_empty() && !self.research_only
+            }
+            Counted::Analyses => !conversational && !self.research_only,
+        }
+    }
+
+    /// The filter's conditions (` AND ...`) over the table of `counted`.
+    fn conditions(&self, sql: &mut Sql, counted: Counted) -> String {
+        let mut cond = String::new();
+        let user = match counted {
+            Counted::Conversations => "c.user_id",
+            Counted::Users => "x.id",
+            Counted::Journals | Counted::Analyses => "x.user_id",
+        };
+        if !self.user_ids.is_empty() {
+            cond.push_str(&format!(" AND {}", sql.in_list(user, &self.user_ids)));
+        }
+        if !self.plans.is_empty() {
+            let plan = format!(
+                "(SELECT COALESCE(MAX(s.plan), 'FREE') FROM subscriptions s WHERE s.user_id = {user})"
+            );
+            cond.push_str(&format!(
+                " AND {user} IS NOT NULL AND {}",
+                sql.in_list(&plan, &self.plans)
+            ));
+        }
+        let (invitation, scenario, project) = match counted {
+            Counted::Conversations => (
+                Some("c.invitation_id"),
+                Some("c.scenario_id"),
+                Some("c.project_id"),
+            ),
+            Counted::Analyses => (None, None, Some("x.project_id")),
+            Counted::Users | Counted::Journals => (None, None, None),
+        };
+        for (col, ids) in [
+            (invitation, &self.invitation_ids),
+            (scenario, &self.scenario_ids),
+            (project, &self.project_ids),
+        ] {
+            if let Some(col) = col
+                && !ids.is_empty()
+            {
+                cond.push_str(&format!(" AND {}", sql.in_list(col, ids)));
+            }
+        }
+        cond
+    }
 }
 
 /// One measure of activity in one bucket. `label` is the role (messages), the status (sessions
@@ -642,18 +773,22 @@ pub async fn activity_counts(
     } else {
         ""
     };
+    #[allow(clippy::too_many_arguments)]
     let branch = |sql: &mut Sql,
                   metric: &str,
                   label: &str,
                   value: &str,
                   table: &str,
                   time: &str,
-                  extra: &str| {
+                  extra: &str,
+                  counted: Counted| {
         let from = sql.bind(window.from);
         let to = sql.bind(window.to);
+        // Bound after the range: SQLite numbers `?` in the order they appear.
+        let filter = scope.conditions(sql, counted);
         let inner = format!(
             "SELECT {e} AS e, {label} AS label, {value} AS v FROM {table} \
-             WHERE {time} >= {from} AND {time} < {to}{extra}",
+             WHERE {time} >= {from} AND {time} < {to}{extra}{filter}",
             e = epoch(backend, time),
         );
         let source = bucketed(backend, window, &inner);
@@ -676,6 +811,7 @@ pub async fn activity_counts(
             "messages m JOIN conversations c ON c.id = m.conversation_id",
             "m.created_at",
             &format!(" AND m.role = 'USER' AND m.user_id IS NOT NULL{research}"),
+            Counted::Conversations,
         ),
         branch(
             &mut sql,
@@ -685,6 +821,7 @@ pub async fn activity_counts(
             "conversations c",
             "c.started_at",
             &format!(" AND c.deleted_at IS NULL{research}"),
+            Counted::Conversations,
         ),
         branch(
             &mut sql,
@@ -694,6 +831,7 @@ pub async fn activity_counts(
             "messages m JOIN conversations c ON c.id = m.conversation_id",
             "m.created_at",
             research,
+            Counted::Conversations,
         ),
         branch(
             &mut sql,
@@ -705,9 +843,10 @@ pub async fn activity_counts(
             &format!(
                 " AND c.scenario_id IS NOT NULL AND c.status IN ('COMPLETED', 'ABANDONED'){research}"
             ),
+            Counted::Conversations,
         ),
     ];
-    if !scope.research_only {
+    if scope.counts(Counted::Users) {
         parts.push(branch(
             &mut sql,
             "new_users",
@@ -716,7 +855,10 @@ pub async fn activity_counts(
             "users x",
             "x.created_at",
             " AND x.deleted_at IS NULL",
+            Counted::Users,
         ));
+    }
+    if scope.counts(Counted::Journals) {
         parts.push(branch(
             &mut sql,
             "journals_saved",
@@ -725,7 +867,10 @@ pub async fn activity_counts(
             "journals x",
             "x.created_at",
             "",
+            Counted::Journals,
         ));
+    }
+    if scope.counts(Counted::Analyses) {
         parts.push(branch(
             &mut sql,
             "analyses",
@@ -734,6 +879,7 @@ pub async fn activity_counts(
             "analyses x",
             "x.created_at",
             "",
+            Counted::Analyses,
         ));
     }
     let text = parts.join(" UNION ALL ");
@@ -766,10 +912,12 @@ pub async fn session_medians(
     } else {
         ""
     };
+    let filter = scope.conditions(&mut sql, Counted::Conversations);
     let inner = format!(
         "SELECT {e} AS e, c.duration_seconds AS d FROM conversations c \
          WHERE c.ended_at >= {from} AND c.ended_at < {to} AND c.scenario_id IS NOT NULL \
-         AND c.status IN ('COMPLETED', 'ABANDONED') AND c.duration_seconds IS NOT NULL{research}",
+         AND c.status IN ('COMPLETED', 'ABANDONED') AND c.duration_seconds IS NOT NULL\
+         {research}{filter}",
         e = epoch(backend, "c.ended_at"),
     );
     let source = bucketed(backend, window, &inner);

@@ -61,6 +61,43 @@ pub fn set_request_id_source(source: fn() -> Option<String>) {
     let _ = REQUEST_ID_SOURCE.set(source);
 }
 
+/// A statement that just ended, as [`set_statement_observer`]'s observer sees it: its kind and
+/// timing, never its text or bound values.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementDone<'a> {
+    /// The statement's first keyword, upper-cased (`SELECT`, `INSERT`, `WITH`, ...).
+    pub kind: &'a str,
+    /// `sqlite` or `postgresql`.
+    pub system: &'static str,
+    pub elapsed: Duration,
+    pub failed: bool,
+}
+
+/// Who hears of every statement (the gateway's trace export installs one; none by default, so
+/// a statement then costs one atomic load more).
+static STATEMENT_OBSERVER: OnceLock<fn(&StatementDone<'_>)> = OnceLock::new();
+
+/// Installs the observer every statement of every pool reports to, from within the task that
+/// issued it (so it can see the caller's span). The first call wins.
+pub fn set_statement_observer(observer: fn(&StatementDone<'_>)) {
+    let _ = STATEMENT_OBSERVER.set(observer);
+}
+
+/// A statement's kind: its first keyword, upper-cased (at most 16 letters; `OTHER` if none).
+fn statement_kind(sql: &str) -> String {
+    let word: String = sql
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .take(16)
+        .collect();
+    if word.is_empty() {
+        "OTHER".to_owned()
+    } else {
+        word.to_ascii_uppercase()
+    }
+}
+
 fn current_request_id() -> Option<String> {
     REQUEST_ID_SOURCE.get().and_then(|source| source())
 }
@@ -143,7 +180,19 @@ impl Db {
         let stats = Arc::new(SqlStats::default());
         let counter = Arc::clone(&stats);
         let slow = config.slow_statement;
+        let system = match conn.get_database_backend() {
+            DbBackend::Postgres => "postgresql",
+            _ => "sqlite",
+        };
         conn.set_metric_callback(move |info| {
+            if let Some(observe) = STATEMENT_OBSERVER.get() {
+                observe(&StatementDone {
+                    kind: &statement_kind(&info.statement.sql),
+                    system,
+                    elapsed: info.elapsed,
+                    failed: info.failed,
+                });
+            }
             counter.statements.fetch_add(1, Ordering::Relaxed);
             let micros = u64::try_from(info.elapsed.as_micros()).unwrap_or(u64::MAX);
             counter.micros.fetch_add(micros, Ordering::Relaxed);
@@ -216,5 +265,22 @@ impl Db {
                 applied: m.status() == migration::MigrationStatus::Applied,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_kind;
+
+    #[test]
+    fn a_statement_kind_is_its_first_keyword_only() {
+        assert_eq!(
+            statement_kind("select * from users where email = $1"),
+            "SELECT"
+        );
+        assert_eq!(statement_kind("  (SELECT 1) UNION (SELECT 2)"), "SELECT");
+        assert_eq!(statement_kind("WITH s0 AS (SELECT 1) SELECT 2"), "WITH");
+        assert_eq!(statement_kind("INSERT INTO t VALUES ('secret')"), "INSERT");
+        assert_eq!(statement_kind(""), "OTHER");
     }
 }

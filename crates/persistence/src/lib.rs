@@ -42,7 +42,10 @@ pub mod usage;
 pub mod users;
 pub mod workspace;
 
-pub use db::{Db, DbConfig, MigrationState, SQL_SECONDS_BUCKETS, SqlStats, set_request_id_source};
+pub use db::{
+    Db, DbConfig, MigrationState, SQL_SECONDS_BUCKETS, SqlStats, StatementDone,
+    set_request_id_source, set_statement_observer,
+};
 pub use error::StoreError;
 pub use sea_orm;
 

@@ -20,6 +20,7 @@ use super::service::{
     UsageDim, UsageFilter, UsageTotals,
 };
 use crate::accounts::graphql::{User, user_link};
+use crate::billing::plans::Plan;
 use crate::error::ApiResult;
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
@@ -101,6 +102,11 @@ pub enum UsageDimension {
     User,
     Invitation,
     Scenario,
+    /// The project of the call's conversation (OptiMind).
+    Project,
+    /// The plan the call's user is on now (calls do not record the plan they ran under; null
+    /// for calls without a user).
+    Plan,
 }
 
 impl From<UsageDimension> for UsageDim {
@@ -113,6 +119,8 @@ impl From<UsageDimension> for UsageDim {
             UsageDimension::User => Self::User,
             UsageDimension::Invitation => Self::Invitation,
             UsageDimension::Scenario => Self::Scenario,
+            UsageDimension::Project => Self::Project,
+            UsageDimension::Plan => Self::Plan,
         }
     }
 }
@@ -151,7 +159,8 @@ impl AppArea {
     }
 }
 
-/// Which AI calls count (every list empty or absent: all of them).
+/// Which AI calls count (every list empty or absent: all of them; several lists: calls that
+/// match each).
 #[derive(InputObject, Clone, Debug, Default)]
 #[graphql(name = "UsageFilterInput")]
 pub struct UsageFilterInput {
@@ -159,11 +168,77 @@ pub struct UsageFilterInput {
     pub models: Option<Vec<String>>,
     pub stream_types: Option<Vec<StreamType>>,
     pub app_areas: Option<Vec<AppArea>>,
+    /// Calls made for these users.
+    pub user_ids: Option<Vec<ID>>,
+    /// Calls made under these invitations.
+    pub invitation_ids: Option<Vec<ID>>,
+    /// Calls of conversations of these practice scenarios.
+    pub scenario_ids: Option<Vec<ID>>,
+    /// Calls of conversations of these projects.
+    pub project_ids: Option<Vec<ID>>,
+    /// Calls of users now on these plans.
+    pub plans: Option<Vec<Plan>>,
 }
 
-impl From<UsageFilterInput> for UsageFilter {
-    fn from(f: UsageFilterInput) -> Self {
-        UsageFilter {
+/// Whose activity counts (every list empty or absent: everyone's; several lists: what matches
+/// each). A filter by invitation, scenario or project counts conversations and their messages
+/// and sessions only (`newUsers` and `journalsSaved` are then null; analyses count under a
+/// project filter).
+#[derive(InputObject, Clone, Debug, Default)]
+#[graphql(name = "ActivityFilterInput")]
+pub struct ActivityFilterInput {
+    /// These users' conversations, accounts, journals and analyses.
+    pub user_ids: Option<Vec<ID>>,
+    /// Conversations under these invitations.
+    pub invitation_ids: Option<Vec<ID>>,
+    /// Conversations of these practice scenarios.
+    pub scenario_ids: Option<Vec<ID>>,
+    /// Conversations and analyses of these projects.
+    pub project_ids: Option<Vec<ID>>,
+    /// The activity of users now on these plans.
+    pub plans: Option<Vec<Plan>>,
+}
+
+impl ActivityFilterInput {
+    fn parse(self) -> ApiResult<service::ActivityScope> {
+        let f = self;
+        Ok(service::ActivityScope {
+            research_only: false,
+            user_ids: decode_all(f.user_ids, Kind::User, "userIds")?,
+            invitation_ids: decode_all(f.invitation_ids, Kind::Invitation, "invitationIds")?,
+            scenario_ids: decode_all(f.scenario_ids, Kind::Scenario, "scenarioIds")?,
+            project_ids: decode_all(f.project_ids, Kind::Project, "projectIds")?,
+            plans: f
+                .plans
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+        })
+    }
+}
+
+fn decode_all(ids: Option<Vec<ID>>, kind: Kind, field: &'static str) -> ApiResult<Vec<String>> {
+    ids.unwrap_or_default()
+        .iter()
+        .map(|id| ids::decode(id, kind, field))
+        .collect()
+}
+
+impl UsageFilterInput {
+    fn parse(self) -> ApiResult<UsageFilter> {
+        let f = self;
+        Ok(UsageFilter {
+            user_ids: decode_all(f.user_ids, Kind::User, "userIds")?,
+            invitation_ids: decode_all(f.invitation_ids, Kind::Invitation, "invitationIds")?,
+            scenario_ids: decode_all(f.scenario_ids, Kind::Scenario, "scenarioIds")?,
+            project_ids: decode_all(f.project_ids, Kind::Project, "projectIds")?,
+            plans: f
+                .plans
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
             providers: f.providers.unwrap_or_default(),
             models: f.models.unwrap_or_default(),
             stream_types: f
@@ -180,7 +255,7 @@ impl From<UsageFilterInput> for UsageFilter {
                 .collect(),
             research_only: false,
             user_id: None,
-        }
+        })
     }
 }
 
@@ -197,6 +272,8 @@ pub struct UsageDimensions {
     user_id: Option<String>,
     invitation_id: Option<String>,
     scenario_id: Option<String>,
+    project_id: Option<String>,
+    plan: Option<String>,
 }
 
 #[Object]
@@ -235,6 +312,16 @@ impl UsageDimensions {
         self.scenario_id
             .as_deref()
             .map(|id| ids::encode(Kind::Scenario, id))
+    }
+    /// The project of the calls' conversation (grouped by PROJECT; null for calls outside one).
+    async fn project_id(&self) -> Option<ID> {
+        self.project_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::Project, id))
+    }
+    /// The plan the calls' user is on now (grouped by PLAN; null for calls without a user).
+    async fn plan(&self) -> Option<Plan> {
+        self.plan.as_deref().map(Plan::parse)
     }
 }
 
@@ -286,7 +373,8 @@ fn usage_row(range: &Range, dims: &[UsageDim], row: service::UsageRow) -> UsageR
             UsageDim::User => d.user_id = value,
             UsageDim::Invitation => d.invitation_id = value,
             UsageDim::Scenario => d.scenario_id = value,
-            UsageDim::Project => {}
+            UsageDim::Project => d.project_id = value,
+            UsageDim::Plan => d.plan = value,
         }
     }
     UsageRow {
@@ -330,7 +418,8 @@ pub struct StatusCount {
 pub struct ActivityValues {
     /// Distinct users who sent a message.
     pub active_users: i64,
-    /// Accounts created; null for staff (only research data is theirs to see).
+    /// Accounts created; null for staff (only research data is theirs to see) and under a
+    /// filter by invitation, scenario or project.
     pub new_users: Option<i64>,
     pub conversations_started: i64,
     pub messages_by_role: Vec<RoleCount>,
@@ -339,7 +428,8 @@ pub struct ActivityValues {
     pub sessions_abandoned: i64,
     /// The median duration of the sessions that ended in the bucket, in seconds.
     pub median_session_seconds: Option<f64>,
-    /// Journal entries saved; null for staff.
+    /// Journal entries saved; null for staff and under a filter by invitation, scenario or
+    /// project.
     pub journals_saved: Option<i64>,
     /// Analyses created, by status; empty for staff.
     pub analyses_by_status: Vec<StatusCount>,
@@ -539,14 +629,9 @@ impl Analytics {
         let values = ctx.look_ahead().field("values");
         let percentiles =
             values.field("latencyP50Ms").exists() || values.field("latencyP95Ms").exists();
+        let filter = filter.unwrap_or_default().parse()?;
         let rows = analytics(ctx)?
-            .usage(
-                self.0,
-                &range,
-                dims.clone(),
-                filter.map(Into::into).unwrap_or_default(),
-                percentiles,
-            )
+            .usage(self.0, &range, dims.clone(), filter, percentiles)
             .await?;
         Ok(rows
             .into_iter()
@@ -561,9 +646,11 @@ impl Analytics {
         &self,
         ctx: &Context<'_>,
         range: AnalyticsRange,
+        filter: Option<ActivityFilterInput>,
     ) -> ApiResult<Vec<ActivityRow>> {
         let range = range.parse()?;
-        let rows = analytics(ctx)?.activity(self.0, &range).await?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let rows = analytics(ctx)?.activity(self.0, &range, filter).await?;
         Ok(rows.into_iter().map(|b| activity_row(&range, b)).collect())
     }
 

@@ -29,8 +29,8 @@ use crate::platform::heartbeat;
 use crate::platform::metrics::{self, JobGauges};
 
 pub use persistence::analytics::{
-    ActivityCount, Bucket, EventCount, QuotaRow, SessionMedian, TopConversation, TopUsage,
-    TopUsageBy, TotalsBy, UsageDim, UsageFilter, UsageRow, UsageTotals,
+    ActivityCount, ActivityScope, Bucket, EventCount, QuotaRow, SessionMedian, TopConversation,
+    TopUsage, TopUsageBy, TotalsBy, UsageDim, UsageFilter, UsageRow, UsageTotals,
 };
 
 /// Most rows one analytics answer holds.
@@ -327,22 +327,29 @@ impl AnalyticsService {
     }
 
     /// Activity per bucket: two statements (the counts, and the median session durations).
+    /// `filter` narrows it (its `research_only` is the audience's); measures it leaves nothing
+    /// to count of (accounts and journals under a conversation filter) are None / empty.
     pub async fn activity(
         &self,
         audience: Audience,
         range: &Range,
+        filter: ActivityScope,
     ) -> ApiResult<Vec<ActivityBucket>> {
-        let scope = store::ActivityScope {
+        let scope = ActivityScope {
             research_only: audience.research_only(),
+            ..filter
         };
         let counts = store::activity_counts(self.db.conn(), &range.window, &scope).await?;
         let medians = store::session_medians(self.db.conn(), &range.window, &scope).await?;
         let mut buckets: std::collections::BTreeMap<i64, ActivityBucket> = Default::default();
-        let staff = audience.research_only();
+        let (users, journals) = (
+            scope.counts(store::Counted::Users),
+            scope.counts(store::Counted::Journals),
+        );
         let empty = |key: i64| ActivityBucket {
             bucket: key,
-            new_users: (!staff).then_some(0),
-            journals_saved: (!staff).then_some(0),
+            new_users: users.then_some(0),
+            journals_saved: journals.then_some(0),
             ..Default::default()
         };
         for c in counts {

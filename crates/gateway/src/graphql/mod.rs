@@ -138,8 +138,12 @@ pub fn build_fast(limits: &LimitsConfig, services: Services) -> fast::FastPath {
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32)
     .limit_directives(50)
-    .override_output_type_description::<DateTime<Utc>>(scalars::DATE_TIME_DESCRIPTION)
-    .data(services);
+    .override_output_type_description::<DateTime<Utc>>(scalars::DATE_TIME_DESCRIPTION);
+    // Reads answered here get their resolver spans too when traces are exported.
+    if services.config.ops.otel_endpoint.is_some() {
+        builder = builder.extension(async_graphql::extensions::Tracing);
+    }
+    let mut builder = builder.data(services);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
