@@ -416,6 +416,21 @@ e2e!(
             }
         }
 
+        // The same through `nodes` (a shortcut past the edges).
+        let data = app
+            .query(
+                Some(&ada.token),
+                &format!("query($id: ID!) {{ conversation(id: $id) {{ messages(first: 10) {{ nodes {{ {MESSAGE_FIELDS} }} }} }} }}"),
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(
+            data["conversation"]["messages"]["nodes"]
+                .as_array()
+                .unwrap(),
+            &whole
+        );
+
         // Two selections of the same page in one query read different columns: neither may be
         // answered from the other's rows.
         let data = app

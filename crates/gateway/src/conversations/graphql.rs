@@ -214,29 +214,47 @@ fn message_query(
 /// its nodes (see [`MessageColumns`]; a field not listed here reads them all).
 fn message_columns(field: &SelectionField<'_>) -> Columns {
     use service::{MessageColumn as Column, MessageColumns};
-    let mut columns = MessageColumns::KEYS;
-    for edges in field.selection_set().filter(|f| f.name() == "edges") {
-        for node in edges.selection_set().filter(|f| f.name() == "node") {
-            for f in node.selection_set() {
-                columns = match f.name() {
-                    "__typename" | "id" | "conversationId" | "conversation" | "usage"
-                    | "createdAt" => columns,
-                    "parentId" => columns.with(Column::ParentId),
-                    "userId" | "author" => columns.with(Column::UserId),
-                    "role" => columns.with(Column::Role),
-                    "content" => columns.with(Column::Content),
-                    "status" => columns.with(Column::Status),
-                    "error" => columns.with(Column::Error),
-                    "model" => columns.with(Column::Model),
-                    "provider" => columns.with(Column::Provider),
-                    "inputTokens" => columns.with(Column::InputTokens),
-                    "outputTokens" => columns.with(Column::OutputTokens),
-                    "updatedAt" => columns.with(Column::UpdatedAt),
-                    "children" => columns,
-                    "siblings" => columns.with(Column::ParentId),
-                    _ => return Columns::ALL,
-                };
+    // The nodes are reached through `edges { node }` or `nodes`; a connection field not known
+    // here reads every column rather than guess.
+    let mut nodes = Vec::new();
+    for f in field.selection_set() {
+        match f.name() {
+            "nodes" => nodes.push(f),
+            "edges" => {
+                for e in f.selection_set() {
+                    match e.name() {
+                        "node" => nodes.push(e),
+                        "cursor" | "__typename" => {}
+                        _ => return Columns::ALL,
+                    }
+                }
             }
+            "totalCount" | "pageInfo" | "__typename" => {}
+            _ => return Columns::ALL,
+        }
+    }
+    let mut columns = MessageColumns::KEYS;
+    for node in nodes {
+        for f in node.selection_set() {
+            columns = match f.name() {
+                "__typename" | "id" | "conversationId" | "conversation" | "usage" | "createdAt" => {
+                    columns
+                }
+                "parentId" => columns.with(Column::ParentId),
+                "userId" | "author" => columns.with(Column::UserId),
+                "role" => columns.with(Column::Role),
+                "content" => columns.with(Column::Content),
+                "status" => columns.with(Column::Status),
+                "error" => columns.with(Column::Error),
+                "model" => columns.with(Column::Model),
+                "provider" => columns.with(Column::Provider),
+                "inputTokens" => columns.with(Column::InputTokens),
+                "outputTokens" => columns.with(Column::OutputTokens),
+                "updatedAt" => columns.with(Column::UpdatedAt),
+                "children" => columns,
+                "siblings" => columns.with(Column::ParentId),
+                _ => return Columns::ALL,
+            };
         }
     }
     Columns(columns.bits())
