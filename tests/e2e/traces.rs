@@ -327,6 +327,18 @@ async fn traces_reach_the_collector(backend: Backend, endpoint: String, spans: R
     }
     let dump = format!("{:?}", sql);
     assert!(!dump.contains("hello there") && !dump.contains("ada@example.com"));
+
+    // async-graphql's parse span records the operation with its variables filled in: input
+    // fields marked secret (passwords, PINs, tokens, provider keys) must read as `***` there.
+    let everything = format!("{:?}", *all);
+    assert!(
+        everything.contains("register(input"),
+        "the registration's parse span was exported"
+    );
+    assert!(
+        !everything.contains("correct horse battery staple"),
+        "a password reached the traces"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

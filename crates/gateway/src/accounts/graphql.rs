@@ -407,6 +407,7 @@ pub struct Disclaimer {
 pub struct RegisterInput {
     pub email: String,
     /// At least 10 characters; common passwords are refused.
+    #[graphql(secret)]
     pub password: String,
     pub name: Option<String>,
 }
@@ -414,6 +415,7 @@ pub struct RegisterInput {
 #[derive(InputObject)]
 pub struct LoginInput {
     pub email: String,
+    #[graphql(secret)]
     pub password: String,
 }
 
@@ -535,6 +537,7 @@ pub struct ResendContactVerificationPayload {
 #[derive(InputObject)]
 pub struct VerifyContactMethodInput {
     /// The token sent to the contact method.
+    #[graphql(secret)]
     pub token: String,
 }
 
@@ -567,7 +570,9 @@ pub struct RemoveContactMethodPayload {
 
 #[derive(InputObject)]
 pub struct ChangePasswordInput {
+    #[graphql(secret)]
     pub current_password: String,
+    #[graphql(secret)]
     pub new_password: String,
 }
 
@@ -596,7 +601,9 @@ pub struct RequestPasswordResetPayload {
 #[derive(InputObject)]
 pub struct ResetPasswordInput {
     /// The token from the reset message.
+    #[graphql(secret)]
     pub token: String,
+    #[graphql(secret)]
     pub new_password: String,
 }
 
@@ -620,8 +627,10 @@ pub struct AcceptDisclaimerPayload {
 #[derive(InputObject)]
 pub struct SetAdminPinInput {
     /// 4 to 12 digits.
+    #[graphql(secret)]
     pub pin: String,
     /// The PIN in force; needed to change it once set.
+    #[graphql(secret)]
     pub current_pin: Option<String>,
 }
 
@@ -636,6 +645,7 @@ pub struct SetUserRoleInput {
     pub user_id: ID,
     pub role: Role,
     /// The admin PIN.
+    #[graphql(secret)]
     pub pin: String,
 }
 
@@ -659,6 +669,7 @@ pub struct SetUserActivePayload {
 pub struct DeleteUserInput {
     pub user_id: ID,
     /// The admin PIN.
+    #[graphql(secret)]
     pub pin: String,
 }
 

@@ -116,6 +116,7 @@ pub struct AddApiKeyInput {
     /// A label to tell keys apart.
     pub name: Option<String>,
     /// The provider's secret key; it is never shown again.
+    #[graphql(secret)]
     pub key: String,
 }
 

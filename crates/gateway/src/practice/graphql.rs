@@ -686,6 +686,7 @@ pub struct CreateInvitationPayload {
 #[derive(InputObject)]
 pub struct ClaimInvitationInput {
     /// The invitation link's token.
+    #[graphql(secret)]
     pub token: String,
 }
 
