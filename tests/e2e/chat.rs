@@ -784,8 +784,50 @@ chat_test!(
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(usage_rows(&app, &conv).await.len(), 1);
+
+        // The cancellation is on record once, by its caller, written by the generator with the
+        // final row; cancelling again stops nothing, and says so.
+        let cancelled = cancel_events(&app, &reply).await;
+        assert_eq!(cancelled.len(), 1, "{cancelled:#?}");
+        assert_eq!(cancelled[0].0, "message.cancelled");
+        assert_eq!(cancelled[0].1.as_deref(), Some(ada.db_id.as_str()));
+        assert!(cancelled[0].2.is_some(), "the request id links the event");
+        let again = app
+            .query(
+                Some(&ada.token),
+                "mutation($id: ID!) { cancelMessage(input: { messageId: $id }) { message { status } } }",
+                json!({ "id": reply }),
+            )
+            .await;
+        assert_eq!(again["cancelMessage"]["message"]["status"], "CANCELLED");
+        let actions: Vec<String> = cancel_events(&app, &reply)
+            .await
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(actions, ["message.cancelled", "message.cancel_requested"]);
     }
 );
+
+/// The `message.cancel*` audit events of a reply, oldest first: action, actor, request id.
+async fn cancel_events(
+    app: &TestApp,
+    reply: &str,
+) -> Vec<(String, Option<String>, Option<String>)> {
+    use persistence::entity::events;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    events::Entity::find()
+        .filter(events::Column::EntityId.eq(raw_id(reply)))
+        .filter(events::Column::Type.starts_with("message.cancel"))
+        .order_by_asc(events::Column::CreatedAt)
+        .order_by_asc(events::Column::Id)
+        .all(app.db().conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.r#type, e.user_id, e.request_id))
+        .collect()
+}
 
 chat_test!(
     models_switch_per_message_and_per_conversation,

@@ -829,3 +829,117 @@ e2e_backend!(
         }
     }
 );
+
+e2e_backend!(
+    an_s3_compatible_store_holds_uploads_under_its_prefix,
+    |backend| async move {
+        let s3 = colloquy_tests::s3::FakeS3::start().await;
+        let options = s3.options();
+        let Some(app) = TestApp::spawn_with(backend, move |c| {
+            c.uploads.store = Some("s3://colloquy-files/tenant-a".into());
+            c.uploads.s3_options = gateway::platform::config::S3Options(options);
+            c.uploads.max_bytes = 64 * 1024;
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let contract = pdf("MASTER SERVICES AGREEMENT stored in S3");
+        let body = upload(
+            &app,
+            &ada.token,
+            "contract.pdf",
+            "application/pdf",
+            &contract,
+            None,
+        )
+        .await;
+        let up = &body["data"]["uploadFile"]["upload"];
+        assert_eq!(up["status"], "COMPLETED", "{body:#}");
+        // The worker read the bytes back from the store to extract the text.
+        assert!(
+            up["extractedText"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("stored in S3"),
+            "{body:#}"
+        );
+        let id = up["id"].as_str().unwrap().to_owned();
+        let keys = s3.keys();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let prefix = format!("colloquy-files/tenant-a/{}/", ada.db_id);
+        assert!(keys[0].starts_with(&prefix), "{keys:?}");
+        assert_eq!(s3.object(&keys[0]).unwrap(), contract);
+        assert!(
+            files_in(&store_dir(&app)).is_empty(),
+            "nothing went to the local directory"
+        );
+
+        // The signed link serves the object from the store.
+        let url = local(&app, up["downloadUrl"].as_str().unwrap());
+        let got = app.http.get(&url).send().await.unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.bytes().await.unwrap(), contract);
+
+        // Over the limit: refused, and nothing reaches the store.
+        let big = upload(
+            &app,
+            &ada.token,
+            "big.txt",
+            "text/plain",
+            &vec![b'a'; 65 * 1024],
+            None,
+        )
+        .await;
+        assert_eq!(
+            big["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{big:#}"
+        );
+        assert_eq!(s3.keys().len(), 1);
+
+        // Deleting the upload removes the object.
+        app.query(
+            Some(&ada.token),
+            "mutation($id: ID!) { deleteUpload(input: { id: $id }) { deletedUploadId } }",
+            json!({ "id": id }),
+        )
+        .await;
+        assert!(s3.keys().is_empty(), "{:?}", s3.keys());
+        // Every request the gateway made was signed with the configured credentials.
+        assert_eq!(s3.refused(), 0);
+    }
+);
+
+e2e_backend!(
+    an_s3_store_that_refuses_the_credentials_fails_the_upload_and_keeps_nothing,
+    |backend| async move {
+        let s3 = colloquy_tests::s3::FakeS3::start().await;
+        let mut options = s3.options();
+        for (k, v) in &mut options {
+            if k == "aws_secret_access_key" {
+                *v = "not-the-secret".into();
+            }
+        }
+        let Some(app) = TestApp::spawn_with(backend, move |c| {
+            c.uploads.store = Some("s3://colloquy-files".into());
+            c.uploads.s3_options = gateway::platform::config::S3Options(options);
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let body = send_upload(&app, &ada.token, "a.txt", "text/plain", b"hello", None).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "INTERNAL",
+            "{body:#}"
+        );
+        assert!(s3.refused() > 0, "the store checked the signature");
+        assert!(s3.keys().is_empty());
+        // The row the request created is FAILED, not left PENDING.
+        let rows = uploads::Entity::find().all(app.db().conn()).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].status, "FAILED");
+    }
+);

@@ -8,6 +8,7 @@
 //! fail instead.
 
 pub mod db;
+pub mod s3;
 pub mod ws;
 
 use std::net::SocketAddr;

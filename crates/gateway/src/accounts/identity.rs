@@ -113,8 +113,28 @@ impl OAuthProviders {
         list
     }
 
-    /// Starts a sign-in with `provider` for `starter` (the caller, if signed in). Only a SHA-256
-    /// of the state is stored; the state itself travels with the browser.
+    /// Refuses a new sign-in while too many are pending (RATE_LIMITED), and an unknown provider
+    /// (NOT_FOUND). A read of its own, before the transaction that writes the state: on SQLite a
+    /// transaction that reads first and then writes cannot take the write lock while another
+    /// instance writes (SQLITE_BUSY at once, not a wait). The cap is a flood guard, so starts that
+    /// race past it together by a few rows are harmless.
+    async fn check_start(
+        &self,
+        conn: &impl persistence::sea_orm::ConnectionTrait,
+        provider: &str,
+    ) -> ApiResult<()> {
+        self.clients.get(provider).ok_or(ApiError::NotFound)?;
+        if oauth_states::count_live(conn).await? >= MAX_PENDING_SIGN_INS {
+            return Err(ApiError::RateLimited {
+                retry_after: std::time::Duration::from_secs(60),
+            });
+        }
+        Ok(())
+    }
+
+    /// Starts a sign-in with `provider` for `starter` (the caller, if signed in), after
+    /// [`Self::check_start`]. Only a SHA-256 of the state is stored; the state itself travels
+    /// with the browser.
     async fn start(
         &self,
         conn: &impl persistence::sea_orm::ConnectionTrait,
@@ -122,11 +142,6 @@ impl OAuthProviders {
         starter: Option<&Actor>,
     ) -> ApiResult<Started> {
         let client = self.clients.get(provider).ok_or(ApiError::NotFound)?;
-        if oauth_states::count_live(conn).await? >= MAX_PENDING_SIGN_INS {
-            return Err(ApiError::RateLimited {
-                retry_after: std::time::Duration::from_secs(60),
-            });
-        }
         let authorization = client.authorize();
         oauth_states::insert(
             conn,
@@ -229,6 +244,7 @@ impl AccountService {
     /// Starts an OAuth sign-in with `provider` for `starter` (the caller, if signed in): the
     /// identity is then linked to them.
     pub async fn start_oauth(&self, provider: &str, starter: Option<&Actor>) -> ApiResult<Started> {
+        self.oauth.check_start(self.db.conn(), provider).await?;
         // The pending sign-in's state row and its audit row are written in one transaction.
         let txn = self.db.conn().begin().await?;
         let started = self.oauth.start(&txn, provider, starter).await?;

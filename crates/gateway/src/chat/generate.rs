@@ -68,7 +68,7 @@ pub(super) async fn run(
     service: Arc<ChatService>,
     job: Job,
     text: Arc<Mutex<String>>,
-    mut cancelled: watch::Receiver<bool>,
+    mut cancelled: watch::Receiver<Option<Canceller>>,
 ) {
     let started = Instant::now();
     let _in_flight = metrics::global().stream_started();
@@ -183,7 +183,19 @@ pub(super) async fn run(
         },
     );
     let write_message = !matches!(outcome, Outcome::Superseded);
-    if let Err(error) = finish(&service, &job, &reply, billed, latency, write_message).await {
+    // The cancellation's audit event is written with the row it changed.
+    let canceller = match outcome {
+        Outcome::Cancelled => cancelled.borrow().clone(),
+        _ => None,
+    };
+    let ending = Ending {
+        reply: &reply,
+        billed,
+        latency,
+        write_message,
+        canceller: canceller.as_ref(),
+    };
+    if let Err(error) = finish(&service, &job, ending).await {
         tracing::error!(%error, message_id = %job.message_id, "cannot store the final reply");
     }
     service.live_map().remove(&job.message_id);
@@ -205,8 +217,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// Resolves once a cancellation is requested (or never, if nobody can request one any more).
-async fn cancel_requested(cancelled: &mut watch::Receiver<bool>) {
-    if cancelled.wait_for(|c| *c).await.is_err() {
+async fn cancel_requested(cancelled: &mut watch::Receiver<Option<Canceller>>) {
+    if cancelled.wait_for(Option::is_some).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
@@ -235,17 +247,50 @@ fn cost(info: &ModelInfo, usage: &Usage) -> Option<i64> {
     cost
 }
 
-async fn finish(
-    service: &ChatService,
-    job: &Job,
-    reply: &FinishedReply,
+/// Who asked for a reply to stop, for the audit event the generator writes with the final row.
+#[derive(Debug, Clone)]
+pub(super) struct Canceller {
+    pub user_id: String,
+    pub request_id: Option<String>,
+}
+
+/// How a generation ended, for [`finish`].
+struct Ending<'a> {
+    reply: &'a FinishedReply,
     billed: Usage,
     latency: std::time::Duration,
+    /// False when another instance wrote the final status (a remote cancellation).
     write_message: bool,
-) -> Result<(), StoreError> {
+    /// Set when a caller of `cancelMessage` on this instance stopped the reply.
+    canceller: Option<&'a Canceller>,
+}
+
+async fn finish(service: &ChatService, job: &Job, ending: Ending<'_>) -> Result<(), StoreError> {
+    let Ending {
+        reply,
+        billed,
+        latency,
+        write_message,
+        canceller,
+    } = ending;
     let txn = service.db.conn().begin().await?;
     if write_message {
         store::finish(&txn, &job.message_id, reply).await?;
+    }
+    if let Some(who) = canceller {
+        persistence::audit::record(
+            &txn,
+            persistence::audit::NewEvent {
+                action: "message.cancelled".into(),
+                source: "message".into(),
+                actor_id: Some(who.user_id.clone()),
+                entity_type: Some("Message".into()),
+                entity_id: Some(job.message_id.clone()),
+                request_id: who.request_id.clone(),
+                summary: serde_json::json!({ "status": MessageStatus::Cancelled.as_str() }),
+            },
+        )
+        .await?;
     }
     // The reservation is the ticket: if recovery settled it (it took this instance for dead),
     // the call is billed already and nothing more is written.

@@ -47,7 +47,7 @@ pub use persistence::messages::Message as MessageRow;
 /// A reply being generated on this instance.
 pub(super) struct Live {
     pub(super) text: Arc<Mutex<String>>,
-    cancel: watch::Sender<bool>,
+    cancel: watch::Sender<Option<generate::Canceller>>,
 }
 
 /// The chat use cases, shared by every request.
@@ -282,17 +282,21 @@ impl ChatService {
             .conversations
             .message_for(Some(&caller.actor), message_id, Action::Update)
             .await?;
-        let cancelled = self.cancel(message).await?;
-        crate::platform::audit::record(
-            self.db.conn(),
-            Some(&caller.actor.user_id),
-            "message.cancelled",
-            "Message",
-            &cancelled.id,
-            serde_json::json!({ "status": (*cancelled.status).as_str() }),
-        )
-        .await?;
-        Ok(cancelled)
+        let (message, recorded) = self.cancel(message, &caller.actor.user_id).await?;
+        if !recorded {
+            // Nothing was stopped (the reply had ended, or its generator did not answer in
+            // time): the request is still on record, alone, with the status it found.
+            crate::platform::audit::record(
+                self.db.conn(),
+                Some(&caller.actor.user_id),
+                "message.cancel_requested",
+                "Message",
+                &message.id,
+                serde_json::json!({ "status": (*message.status).as_str() }),
+            )
+            .await?;
+        }
+        Ok(message)
     }
 
     /// Follows a reply the caller may read: what exists after `after_seq` first, then live.
@@ -929,7 +933,7 @@ impl ChatService {
     }
 
     fn spawn_generation(self: &Arc<Self>, job: generate::Job) {
-        let (cancel, cancelled) = watch::channel(false);
+        let (cancel, cancelled) = watch::channel(None);
         let text = Arc::new(Mutex::new(String::new()));
         self.live_map().insert(
             job.message_id.clone(),
@@ -956,15 +960,32 @@ impl ChatService {
 
     /// Stops a reply, keeping what was produced (status CANCELLED). A reply that already ended
     /// is returned as it is.
-    async fn cancel(&self, message: Message) -> ApiResult<Message> {
+    /// Also says whether the cancellation's audit event was written with the change (by the
+    /// generator on this instance, or here with the status on another's behalf).
+    async fn cancel(&self, message: Message, user_id: &str) -> ApiResult<(Message, bool)> {
         let mut follower = self.bus.follow(&message.id);
+        let canceller = generate::Canceller {
+            user_id: user_id.to_owned(),
+            request_id: crate::platform::audit::request_id(),
+        };
         let signalled = self
             .live_map()
             .get(&message.id)
-            .map(|live| live.cancel.send(true).is_ok())
+            .map(|live| {
+                // The first cancellation wins: a second must not rewrite who stopped the reply.
+                live.cancel.send_if_modified(|c| {
+                    let first = c.is_none();
+                    if first {
+                        *c = Some(canceller);
+                    }
+                    first
+                });
+                !live.cancel.is_closed()
+            })
             .unwrap_or(false);
+        let mut recorded = false;
         if signalled {
-            // The generator writes the final row, then announces it.
+            // The generator writes the final row and the event, then announces it.
             let wait = async {
                 while let Ok(event) = follower.recv().await {
                     if matches!(*event, crate::platform::events::ReplyEvent::Finished { .. }) {
@@ -973,16 +994,34 @@ impl ChatService {
                 }
             };
             let _ = tokio::time::timeout(std::time::Duration::from_secs(30), wait).await;
-        } else if store::mark_cancelled(self.db.conn(), &message.id).await? {
-            // Generated elsewhere: that instance sees the status at its next save and stops.
-            self.bus
-                .publish(crate::platform::events::ReplyEvent::Finished {
-                    message_id: message.id.clone(),
-                });
+        } else {
+            // Generated elsewhere (or ended): that instance sees the status at its next save and
+            // stops; the event is written with the status.
+            let txn = self.db.conn().begin().await?;
+            if store::mark_cancelled(&txn, &message.id).await? {
+                crate::platform::audit::record(
+                    &txn,
+                    Some(user_id),
+                    "message.cancelled",
+                    "Message",
+                    &message.id,
+                    serde_json::json!({ "status": MessageStatus::Cancelled.as_str() }),
+                )
+                .await?;
+                txn.commit().await?;
+                recorded = true;
+                self.bus
+                    .publish(crate::platform::events::ReplyEvent::Finished {
+                        message_id: message.id.clone(),
+                    });
+            }
         }
-        store::find(self.db.conn(), &message.id)
+        let now = store::find(self.db.conn(), &message.id)
             .await?
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotFound)?;
+        // Stopped by this instance's generator: it wrote the event with the final row.
+        recorded |= signalled && *now.status == MessageStatus::Cancelled;
+        Ok((now, recorded))
     }
 }
 

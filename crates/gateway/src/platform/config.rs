@@ -519,11 +519,28 @@ pub struct UploadsConfig {
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` for
     /// S3-compatible servers, `AWS_ALLOW_HTTP`).
     pub store: Option<String>,
+    /// Settings for the S3 store applied over the `AWS_*` environment, by `object_store`'s names
+    /// (`aws_endpoint`, `aws_access_key_id`, ...): empty from the environment; tests and
+    /// embedders set them.
+    pub s3_options: S3Options,
     /// `COLLOQUY_MAX_UPLOAD_BYTES`, default 10485760 (10 MiB): the largest file `uploadFile`
     /// accepts. A multipart request may be this much larger than `COLLOQUY_MAX_BODY_BYTES`.
     pub max_bytes: u64,
     /// `COLLOQUY_UPLOAD_URL_TTL_SECS`, default 900: how long a signed download URL works.
     pub url_ttl: Duration,
+}
+
+/// S3 settings (`object_store`'s key names and values). Its `Debug` shows only the keys: the
+/// values include the secret access key.
+#[derive(Clone, Default)]
+pub struct S3Options(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 /// Plans and their entitlements (OptiMind subscriptions).
@@ -623,6 +640,7 @@ impl Config {
                             .join("uploads")
                     }),
                 store: env.get("COLLOQUY_UPLOAD_STORE"),
+                s3_options: S3Options::default(),
                 max_bytes: env.parse("COLLOQUY_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)?,
                 url_ttl: Duration::from_secs(
                     env.parse("COLLOQUY_UPLOAD_URL_TTL_SECS", 900)?.max(1),

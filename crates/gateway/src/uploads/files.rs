@@ -19,8 +19,14 @@ pub fn store(config: &UploadsConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
             format!("COLLOQUY_UPLOAD_STORE={url:?}: expected s3://bucket[/prefix]")
         })?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let s3 = object_store::aws::AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (key, value) in &config.s3_options.0 {
+            let key: object_store::aws::AmazonS3ConfigKey = key
+                .parse()
+                .with_context(|| format!("{key:?} is not an S3 store setting"))?;
+            builder = builder.with_config(key, value);
+        }
+        let s3 = builder
             .build()
             .context("cannot configure the S3 upload store from the AWS_* variables")?;
         let prefix = prefix.trim_matches('/');
