@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use colloquy_tests::{Kind, TestApp, TestUser, e2e, e2e_backend, gid};
+use colloquy_tests::{Kind, TestApp, TestUser, e2e, e2e_backend, gid, raw_id};
 use persistence::entity::{events, projects, subscription_usage, uploads};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -830,6 +830,56 @@ e2e_backend!(
     }
 );
 
+/// 6 MiB and a bit of text that is not one repeated byte (so a misplaced part shows): more than
+/// one 5 MiB part.
+fn large_file() -> Vec<u8> {
+    let mut out = Vec::with_capacity(6 * 1024 * 1024 + 64);
+    let mut line = 0u64;
+    while out.len() < 6 * 1024 * 1024 + 7 {
+        out.extend_from_slice(format!("line {line:08}\n").as_bytes());
+        line += 1;
+    }
+    out
+}
+
+e2e_backend!(
+    a_file_larger_than_a_part_is_stored_in_parts_and_read_back_whole,
+    |backend| async move {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.uploads.max_bytes = 8 * 1024 * 1024;
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let large = large_file();
+        let body = upload(&app, &ada.token, "large.txt", "text/plain", &large, None).await;
+        let up = &body["data"]["uploadFile"]["upload"];
+        assert_eq!(up["status"], "COMPLETED", "{body:#}");
+        use sha2::Digest as _;
+        assert_eq!(up["sha256"], hex::encode(sha2::Sha256::digest(&large)));
+        assert_eq!(up["size"], large.len() as i64);
+        let stored = files_in(&store_dir(&app));
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        assert!(std::fs::read(&stored[0]).unwrap() == large);
+        let text = up["extractedText"].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with("line 00000000\nline 00000001\n"),
+            "{}",
+            &text[..40.min(text.len())]
+        );
+        let url = local(&app, up["downloadUrl"].as_str().unwrap());
+        let got = app.http.get(&url).send().await.unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(
+            got.headers()["content-length"].to_str().unwrap(),
+            large.len().to_string()
+        );
+        assert!(got.bytes().await.unwrap() == large, "downloaded whole");
+    }
+);
+
 e2e_backend!(
     an_s3_compatible_store_holds_uploads_under_its_prefix,
     |backend| async move {
@@ -838,7 +888,7 @@ e2e_backend!(
         let Some(app) = TestApp::spawn_with(backend, move |c| {
             c.uploads.store = Some("s3://colloquy-files/tenant-a".into());
             c.uploads.s3_options = gateway::platform::config::S3Options(options);
-            c.uploads.max_bytes = 64 * 1024;
+            c.uploads.max_bytes = 8 * 1024 * 1024;
         })
         .await
         else {
@@ -888,7 +938,7 @@ e2e_backend!(
             &ada.token,
             "big.txt",
             "text/plain",
-            &vec![b'a'; 65 * 1024],
+            &vec![b'a'; 8 * 1024 * 1024 + 1],
             None,
         )
         .await;
@@ -896,6 +946,31 @@ e2e_backend!(
             big["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
             "{big:#}"
         );
+        assert_eq!(s3.keys().len(), 1);
+        assert_eq!(s3.multipart_completed(), 0, "a small file is one PUT");
+
+        // A file larger than a part goes up in parts (each signed with its own hash) and comes
+        // back whole.
+        let large = large_file();
+        let body = upload(&app, &ada.token, "large.txt", "text/plain", &large, None).await;
+        let up = &body["data"]["uploadFile"]["upload"];
+        assert_eq!(up["status"], "COMPLETED", "{body:#}");
+        assert_eq!(s3.multipart_completed(), 1);
+        let key = s3
+            .keys()
+            .into_iter()
+            .find(|k| k.ends_with(&raw_id(up["id"].as_str().unwrap())))
+            .expect("stored");
+        assert!(s3.object(&key).unwrap() == large, "the parts make the file");
+        let url = local(&app, up["downloadUrl"].as_str().unwrap());
+        let got = app.http.get(&url).send().await.unwrap();
+        assert!(got.bytes().await.unwrap() == large, "downloaded whole");
+        app.query(
+            Some(&ada.token),
+            "mutation($id: ID!) { deleteUpload(input: { id: $id }) { deletedUploadId } }",
+            json!({ "id": up["id"] }),
+        )
+        .await;
         assert_eq!(s3.keys().len(), 1);
 
         // Deleting the upload removes the object.

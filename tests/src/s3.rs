@@ -28,6 +28,8 @@ struct Objects {
     uploads: HashMap<String, BTreeMap<u32, Bytes>>,
     /// Requests refused for their signature.
     refused: usize,
+    /// Multipart uploads completed.
+    multipart_completed: usize,
 }
 
 /// The running store; dropping it stops nothing (the test process ends it).
@@ -76,6 +78,11 @@ impl FakeS3 {
 
     pub fn object(&self, bucket_key: &str) -> Option<Bytes> {
         self.lock().objects.get(bucket_key).cloned()
+    }
+
+    /// How many multipart uploads were completed.
+    pub fn multipart_completed(&self) -> usize {
+        self.lock().multipart_completed
     }
 
     /// How many requests were refused for a bad signature.
@@ -161,6 +168,7 @@ async fn handle(State(state): State<Arc<Mutex<Objects>>>, request: Request) -> R
                 return xml_error(StatusCode::NOT_FOUND, "NoSuchUpload", &query["uploadId"]);
             };
             let whole: Vec<u8> = parts.into_values().flat_map(|b| b.to_vec()).collect();
+            s.multipart_completed += 1;
             let tag = etag(&whole);
             s.objects.insert(key.clone(), whole.into());
             (

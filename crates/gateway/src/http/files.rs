@@ -40,8 +40,9 @@ pub(super) async fn download(
                     )
                     .collect::<String>()
             );
-            let mut response = file.bytes.into_response();
+            let mut response = axum::body::Body::from_stream(file.content).into_response();
             let headers = response.headers_mut();
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size));
             if let Ok(v) = HeaderValue::from_str(&file.mime_type) {
                 headers.insert(header::CONTENT_TYPE, v);
             }

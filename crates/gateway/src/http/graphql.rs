@@ -21,10 +21,11 @@ use std::sync::atomic::Ordering;
 
 use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::OperationType;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt as _;
 use serde_json::{Map, Value};
 
 use super::AppState;
@@ -186,10 +187,15 @@ fn unsupported_media_type(message: &str) -> Refusal {
 }
 
 /// Reads a POST body into a GraphQL request: 415 for a missing or unsupported content type, 400
-/// for a body that is not a GraphQL request.
+/// for a body that is not a GraphQL request, 413 for a JSON body over `max_json` bytes.
+///
+/// A multipart body (a file upload) is parsed as it streams in: async-graphql writes each file
+/// part to a temporary file, so an upload is never held in memory whole (the route's body limit
+/// still caps it). A JSON body is read into memory, up to `max_json`.
 pub(super) async fn read_post(
     headers: &HeaderMap,
-    body: &Bytes,
+    body: Body,
+    max_json: usize,
 ) -> Result<async_graphql::Request, Refusal> {
     let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
         return Err(unsupported_media_type("the request has no Content-Type"));
@@ -212,16 +218,27 @@ pub(super) async fn read_post(
                     "GraphQL requests are read as UTF-8 only",
                 ));
             }
+            let body = axum::body::to_bytes(body, max_json).await.map_err(|_| {
+                Refusal::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body",
+                    format!(
+                        "is over {max_json} bytes (COLLOQUY_MAX_BODY_BYTES; only a multipart upload may be larger)"
+                    ),
+                )
+            })?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Err(bad_request("body", "the request body is empty"));
             }
-            let value: Value = serde_json::from_slice(body)
+            let value: Value = serde_json::from_slice(&body)
                 .map_err(|e| bad_request("body", format!("the body is not JSON: {e}")))?;
             request_from_json(value).map_err(|(field, message)| bad_request(field, message))
         }
         "multipart/form-data" => async_graphql::http::receive_body(
             Some(content_type),
-            body.as_ref(),
+            body.into_data_stream()
+                .map_err(std::io::Error::other)
+                .into_async_read(),
             MultipartOptions::default(),
         )
         .await
@@ -462,30 +479,19 @@ pub(super) async fn post(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let media = match negotiate(&headers) {
         Ok(m) => m,
         Err(refusal) => return refusal.into_response(),
     };
     // Only a multipart request (a file upload) may use the larger limit of this route.
-    if body.len() > state.services.config.limits.max_body_bytes && !is_multipart(&headers) {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response();
-    }
-    let request = match read_post(&headers, &body).await {
+    let max_json = state.services.config.limits.max_body_bytes;
+    let request = match read_post(&headers, body, max_json).await {
         Ok(r) => r,
         Err(refusal) => return refusal.into_response(),
     };
     execute(state, headers, addr, request, media).await
-}
-
-/// Whether the request's body is `multipart/form-data`.
-fn is_multipart(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
 /// GET: the playground for a browser, otherwise a query from the URL. Mutations are refused over

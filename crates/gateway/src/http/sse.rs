@@ -18,7 +18,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -51,12 +50,13 @@ pub(super) async fn post(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     if let Err(refusal) = check_accept(&headers) {
         return refusal.into_response();
     }
-    match read_post(&headers, &body).await {
+    let max = state.services.config.limits.max_body_bytes;
+    match read_post(&headers, body, max).await {
         Ok(request) => stream(state, headers, addr, request).await,
         Err(refusal) => refusal.into_response(),
     }

@@ -104,9 +104,74 @@ pub fn extract_text(bytes: &[u8], mime: &str) -> Result<Option<String>, String> 
     Ok(Some(text.chars().take(MAX_TEXT).collect()))
 }
 
-/// The hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+/// How much of a file is read at a time.
+const READ_BLOCK: usize = 256 * 1024;
+
+/// The size of the parts a large file is stored in, and the largest file stored with one request:
+/// S3's smallest part (every part but the last must be at least 5 MiB).
+pub const PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// The hex SHA-256 of a file's content, read from its start in blocks.
+pub async fn sha256_file(file: &mut tokio::fs::File) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    file.rewind().await?;
+    let mut hash = Sha256::new();
+    let mut block = vec![0; READ_BLOCK];
+    loop {
+        let n = file.read(&mut block).await?;
+        if n == 0 {
+            return Ok(hex::encode(hash.finalize()));
+        }
+        hash.update(&block[..n]);
+    }
+}
+
+/// Stores a file of `size` bytes at `path`: with one request when it fits in a part, else as a
+/// multipart upload streamed from the file with at most two parts in flight, so memory stays a
+/// few parts whatever the file's size. A multipart upload that fails is aborted (no partial
+/// object is left).
+pub async fn put_file(
+    store: &dyn ObjectStore,
+    path: &object_store::path::Path,
+    file: &mut tokio::fs::File,
+    size: u64,
+) -> object_store::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    let io = |e: std::io::Error| object_store::Error::Generic {
+        store: "upload",
+        source: Box::new(e),
+    };
+    file.rewind().await.map_err(io)?;
+    if size <= PART_BYTES as u64 {
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(PART_BYTES));
+        file.read_to_end(&mut bytes).await.map_err(io)?;
+        store.put(path, bytes.into()).await?;
+        return Ok(());
+    }
+    let upload = store.put_multipart(path).await?;
+    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    let mut block = vec![0; READ_BLOCK];
+    let sent = async {
+        loop {
+            let n = file.read(&mut block).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            writer.wait_for_capacity(2).await?;
+            writer.write(&block[..n]);
+        }
+        writer.wait_for_capacity(0).await
+    }
+    .await;
+    match sent {
+        Ok(()) => writer.finish().await.map(drop),
+        Err(error) => {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!(error = %abort, "cannot abort a failed multipart upload");
+            }
+            Err(error)
+        }
+    }
 }
 
 type HmacSha256 = Hmac<Sha256>;

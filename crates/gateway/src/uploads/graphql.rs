@@ -258,9 +258,16 @@ impl UploadMutation {
             .file
             .value(ctx)
             .map_err(|_| ApiError::bad_input("file", "is not a file of this request"))?;
+        let size = value
+            .content
+            .metadata()
+            .map_err(|e| {
+                ApiError::internal(anyhow::anyhow!("cannot read the spooled upload: {e}"))
+            })?
+            .len();
         let file = IncomingFile {
             name: value.filename,
-            size: value.content.len() as u64,
+            size,
             content: value.content,
         };
         let row = uploads(ctx)?.upload(caller, file, project_id).await?;

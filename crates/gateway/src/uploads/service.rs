@@ -39,18 +39,21 @@ use crate::platform::jobs::{JobContext, JobHandler, JobOutcome, JobQueue};
 
 pub use persistence::uploads::{Upload, UploadFilter};
 
-/// A file as the transport received it (the multipart request's part, in memory).
+/// A file as the transport received it: the multipart request's part, spooled to a temporary
+/// file (removed when this is dropped).
 pub struct IncomingFile {
     /// The name the client gave it.
     pub name: String,
     /// Its size in bytes, checked before anything else is done with it.
     pub size: u64,
-    pub content: bytes::Bytes,
+    pub content: std::fs::File,
 }
 
-/// What a download hands the transport.
+/// What a download hands the transport: the object's content as it streams from the store.
 pub struct Download {
-    pub bytes: bytes::Bytes,
+    pub content: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
+    /// The content's length in bytes.
+    pub size: u64,
     pub mime_type: String,
     pub name: String,
 }
@@ -140,15 +143,11 @@ impl UploadService {
         {
             return Err(ApiError::NotFound);
         }
-        let bytes = file.content;
-        if bytes.len() as u64 > max {
-            return Err(ApiError::bad_input(
-                "file",
-                format!("files may be at most {max} bytes (COLLOQUY_MAX_UPLOAD_BYTES)"),
-            ));
-        }
-        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-        let sha256 = files::sha256_hex(&bytes);
+        let mut content = tokio::fs::File::from_std(file.content);
+        let size = i64::try_from(file.size).unwrap_or(i64::MAX);
+        let sha256 = files::sha256_file(&mut content)
+            .await
+            .map_err(ApiError::internal)?;
         let id = core_domain::ids::new_id();
         // The key carries no extension: the type is only known once the job has read the file.
         let key = format!("{user_id}/{id}");
@@ -192,7 +191,9 @@ impl UploadService {
         txn.commit().await.map_err(StoreError::from)?;
 
         let path = StorePath::from(key.as_str());
-        if let Err(error) = self.store.put(&path, bytes.into()).await {
+        if let Err(error) =
+            files::put_file(self.store.as_ref(), &path, &mut content, file.size).await
+        {
             tracing::error!(%error, upload_id = %id, "cannot store an upload");
             self.fail(&row, &lease, "the file could not be stored")
                 .await?;
@@ -481,15 +482,16 @@ impl UploadService {
             return Err(Ok(DownloadRefusal::NotFound));
         }
         let got = self.store.get(&StorePath::from(row.path.as_str())).await;
-        let bytes = match got {
-            Ok(g) => g.bytes().await.map_err(|e| Err(ApiError::internal(e)))?,
+        let got = match got {
+            Ok(g) => g,
             Err(object_store::Error::NotFound { .. }) => {
                 return Err(Ok(DownloadRefusal::NotFound));
             }
             Err(e) => return Err(Err(ApiError::internal(e))),
         };
         Ok(Download {
-            bytes,
+            size: got.meta.size,
+            content: got.into_stream(),
             mime_type: row.mime_type,
             name: row.original_name,
         })
