@@ -84,116 +84,75 @@ pub async fn page(
     kind: DeletedType,
     args: &PageArgs,
 ) -> Result<Page<Deleted>, StoreError> {
-    Ok(match kind {
+    match kind {
         DeletedType::User => {
-            let rows = user_keyset()
-                .apply(
-                    users::Entity::find().filter(users::Column::DeletedAt.is_not_null()),
-                    args,
-                )?
-                .all(db)
-                .await?;
-            let page = Keyset::<users::Column>::page(args, rows);
-            Page {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                items: page
-                    .items
-                    .into_iter()
-                    .filter_map(|u| {
-                        Some(Deleted {
-                            kind,
-                            deleted_at: u.deleted_at?,
-                            label: u.email,
-                            owner_id: None,
-                            id: u.id,
-                        })
-                    })
-                    .collect(),
-            }
+            deleted_page::<users::Entity>(db, user_keyset(), args, |u| {
+                Some(Deleted {
+                    kind,
+                    deleted_at: u.deleted_at?,
+                    label: u.email,
+                    owner_id: None,
+                    id: u.id,
+                })
+            })
+            .await
         }
         DeletedType::Conversation => {
-            let rows = conversation_keyset()
-                .apply(
-                    conversations::Entity::find()
-                        .filter(conversations::Column::DeletedAt.is_not_null()),
-                    args,
-                )?
-                .all(db)
-                .await?;
-            let page = Keyset::<conversations::Column>::page(args, rows);
-            Page {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                items: page
-                    .items
-                    .into_iter()
-                    .filter_map(|c| {
-                        Some(Deleted {
-                            kind,
-                            deleted_at: c.deleted_at?,
-                            label: Some(c.title),
-                            owner_id: c.user_id,
-                            id: c.id,
-                        })
-                    })
-                    .collect(),
-            }
+            deleted_page::<conversations::Entity>(db, conversation_keyset(), args, |c| {
+                Some(Deleted {
+                    kind,
+                    deleted_at: c.deleted_at?,
+                    label: Some(c.title),
+                    owner_id: c.user_id,
+                    id: c.id,
+                })
+            })
+            .await
         }
         DeletedType::Project => {
-            let rows = project_keyset()
-                .apply(
-                    projects::Entity::find().filter(projects::Column::DeletedAt.is_not_null()),
-                    args,
-                )?
-                .all(db)
-                .await?;
-            let page = Keyset::<projects::Column>::page(args, rows);
-            Page {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                items: page
-                    .items
-                    .into_iter()
-                    .filter_map(|p| {
-                        Some(Deleted {
-                            kind,
-                            deleted_at: p.deleted_at?,
-                            label: Some(p.name),
-                            owner_id: Some(p.user_id),
-                            id: p.id,
-                        })
-                    })
-                    .collect(),
-            }
+            deleted_page::<projects::Entity>(db, project_keyset(), args, |p| {
+                Some(Deleted {
+                    kind,
+                    deleted_at: p.deleted_at?,
+                    label: Some(p.name),
+                    owner_id: Some(p.user_id),
+                    id: p.id,
+                })
+            })
+            .await
         }
         DeletedType::Post => {
-            let rows = post_keyset()
-                .apply(
-                    posts::Entity::find().filter(posts::Column::DeletedAt.is_not_null()),
-                    args,
-                )?
-                .all(db)
-                .await?;
-            let page = Keyset::<posts::Column>::page(args, rows);
-            Page {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                items: page
-                    .items
-                    .into_iter()
-                    .filter_map(|p| {
-                        Some(Deleted {
-                            kind,
-                            deleted_at: p.deleted_at?,
-                            label: Some(p.title),
-                            owner_id: Some(p.author_id),
-                            id: p.id,
-                        })
-                    })
-                    .collect(),
-            }
+            deleted_page::<posts::Entity>(db, post_keyset(), args, |p| {
+                Some(Deleted {
+                    kind,
+                    deleted_at: p.deleted_at?,
+                    label: Some(p.title),
+                    owner_id: Some(p.author_id),
+                    id: p.id,
+                })
+            })
+            .await
         }
+    }
+}
+
+/// One page of `E`'s soft-deleted rows in `keyset`'s order (its `at` is `deleted_at`), each
+/// described by `describe`.
+async fn deleted_page<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    keyset: Keyset<E::Column>,
+    args: &PageArgs,
+    describe: impl Fn(E::Model) -> Option<Deleted>,
+) -> Result<Page<Deleted>, StoreError> {
+    let rows = keyset
+        .apply(E::find().filter(keyset.at.is_not_null()), args)?
+        .all(db)
+        .await?;
+    let page = Keyset::<E::Column>::page(args, rows);
+    Ok(Page {
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+        items: page.items.into_iter().filter_map(describe).collect(),
     })
 }
 

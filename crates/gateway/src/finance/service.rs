@@ -18,20 +18,19 @@ use core_domain::finance::{
 use core_domain::ids;
 use core_domain::money::{self, AmountError, Currency};
 use core_domain::pagination::PageArgs;
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use persistence::ledger::{self, Claim, Entry};
 use persistence::notifications::{self, NewNotification};
 use persistence::payments::{self as pay, NewMining, NewPayment, PaymentMove};
 use persistence::sea_orm::{ConnectionTrait, TransactionTrait};
 use persistence::{Db, Page, users};
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::processor::{ChargeOutcome, ChargeRequest, DEFAULT_TOKEN, PaymentProcessor};
 use crate::accounts::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
-use crate::platform::events::{ChangeEvent, EventBus};
+use crate::platform::events::{ChangeEvent, EventBus, Wanted};
 
 pub use persistence::ledger::{Transaction, TransactionFilter, Wallet};
 pub use persistence::payments::{MiningActivity, Payment};
@@ -178,25 +177,17 @@ impl FinanceService {
     /// only the wallet; it is re-read here and kept only if it is the subscriber's, so nobody
     /// hears of another user's money.
     pub fn updated(&self, caller: &Caller) -> impl Stream<Item = ApiResult<Wallet>> + use<> {
-        let mut events = self.events.subscribe_changes();
         let me = caller.actor.user_id.clone();
+        let changes =
+            self.events
+                .changes(WALLET_CHANGED, Wanted::OwnedBy(me.clone()), "walletUpdated");
         let db = self.db.clone();
         self.live.fetch_add(1, Ordering::SeqCst);
         let live = Live(Arc::clone(&self.live));
         async_stream::stream! {
             let _live = live;
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "walletUpdated subscriber lagged");
-                        continue;
-                    }
-                    Err(RecvError::Closed) => break,
-                };
-                if event.kind != WALLET_CHANGED || event.owner_id.as_deref() != Some(me.as_str()) {
-                    continue;
-                }
+            futures::pin_mut!(changes);
+            while let Some(event) = changes.next().await {
                 match ledger::wallets_by_ids(db.conn(), std::slice::from_ref(&event.id)).await {
                     Ok(rows) => {
                         for wallet in rows.into_iter().filter(|w| w.user_id == me) {

@@ -6,16 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use core_domain::Role;
 use core_domain::pagination::PageArgs;
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use persistence::notifications::{self as writes, NewNotification};
 use persistence::sea_orm::{ConnectionTrait, TransactionTrait};
 use persistence::{Db, Page, notification_reads as reads, users};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::accounts::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
-use crate::platform::events::{ChangeEvent, EventBus};
+use crate::platform::events::{ChangeEvent, EventBus, Wanted};
 
 pub use persistence::notifications::Notification;
 
@@ -199,25 +198,17 @@ impl NotificationService {
 
     /// The caller's new notifications as they are created, through any instance.
     pub fn added(&self, caller: &Caller) -> impl Stream<Item = ApiResult<Notification>> + use<> {
-        let mut events = self.events.subscribe_changes();
         let me = caller.actor.user_id.clone();
+        let changes = self
+            .events
+            .changes(KIND, Wanted::OwnedBy(me.clone()), "notificationAdded");
         let db = self.db.clone();
         self.live.fetch_add(1, Ordering::SeqCst);
         let live = Live(Arc::clone(&self.live));
         async_stream::stream! {
             let _live = live;
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "notificationAdded subscriber lagged");
-                        continue;
-                    }
-                    Err(RecvError::Closed) => break,
-                };
-                if event.kind != KIND || event.owner_id.as_deref() != Some(me.as_str()) {
-                    continue;
-                }
+            futures::pin_mut!(changes);
+            while let Some(event) = changes.next().await {
                 // Re-read under the subscriber's own scope: only their own ever arrives.
                 match reads::own_by_ids(db.conn(), &me, std::slice::from_ref(&event.id)).await {
                     Ok(mut rows) => {

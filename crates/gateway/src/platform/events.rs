@@ -237,6 +237,24 @@ pub struct ChangeEvent {
     pub owner_id: Option<String>,
 }
 
+/// Which changes of a kind a subscriber follows.
+#[derive(Debug, Clone)]
+pub enum Wanted {
+    /// Those of one record.
+    Id(String),
+    /// Those of one user's records.
+    OwnedBy(String),
+}
+
+impl Wanted {
+    fn picks(&self, event: &ChangeEvent) -> bool {
+        match self {
+            Wanted::Id(id) => event.id == *id,
+            Wanted::OwnedBy(owner) => event.owner_id.as_deref() == Some(owner.as_str()),
+        }
+    }
+}
+
 /// Message events ("a message was stored"), for `messageAdded` subscribers on any instance,
 /// sign-in events (a session or user stopped being valid), for open sockets on any instance, and
 /// record changes (notifications, job status) for their subscriptions on any instance.
@@ -298,6 +316,31 @@ impl EventBus {
 
     pub fn subscribe_changes(&self) -> broadcast::Receiver<ChangeEvent> {
         self.changes.subscribe()
+    }
+
+    /// The changes of `kind` that `wanted` picks, as they are published on any instance. The
+    /// subscription starts at this call, so a caller that reads the record afterwards misses no
+    /// change in between. A subscriber that falls behind skips what it missed (logged under
+    /// `subscription`, the GraphQL field); the stream ends with the bus.
+    pub fn changes(
+        &self,
+        kind: &'static str,
+        wanted: Wanted,
+        subscription: &'static str,
+    ) -> impl futures::Stream<Item = ChangeEvent> + Send + use<> {
+        let mut events = self.changes.subscribe();
+        async_stream::stream! {
+            loop {
+                match events.recv().await {
+                    Ok(e) if e.kind == kind && wanted.picks(&e) => yield e,
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, subscription, "a subscriber lagged");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        }
     }
 
     /// How many receivers of change events (subscriptions such as `uploadUpdated`) are live on

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use core_domain::pagination::PageArgs;
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
 use persistence::StoreError;
@@ -24,7 +24,6 @@ use persistence::jobs::{self, Job, Lease};
 use persistence::uploads::{self, NewUpload};
 use persistence::{Db, Page};
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::files::{self, UrlSigner};
 use crate::accounts::Caller;
@@ -34,7 +33,7 @@ use crate::billing::service::begin;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
 use crate::platform::config::UploadsConfig;
-use crate::platform::events::{ChangeEvent, EventBus};
+use crate::platform::events::{ChangeEvent, EventBus, Wanted};
 use crate::platform::jobs::{JobContext, JobHandler, JobOutcome, JobQueue};
 
 pub use persistence::uploads::{Upload, UploadFilter};
@@ -340,7 +339,9 @@ impl UploadService {
         id: &str,
     ) -> ApiResult<impl Stream<Item = ApiResult<Upload>> + use<>> {
         // Subscribed before the first read, so no change between the two is missed.
-        let mut events = self.events.subscribe_changes();
+        let changes = self
+            .events
+            .changes("upload", Wanted::Id(id.to_owned()), "uploadUpdated");
         if self.find(Some(caller), id).await?.is_none() {
             return Err(ApiError::NotFound);
         }
@@ -348,18 +349,8 @@ impl UploadService {
         let id = id.to_owned();
         let db = self.db.clone();
         Ok(async_stream::stream! {
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "uploadUpdated subscriber lagged");
-                        continue;
-                    }
-                    Err(RecvError::Closed) => break,
-                };
-                if event.kind != "upload" || event.id != id {
-                    continue;
-                }
+            futures::pin_mut!(changes);
+            while changes.next().await.is_some() {
                 match uploads::find_own(db.conn(), &user, &id).await {
                     Ok(Some(row)) => yield Ok(row),
                     Ok(None) => break,

@@ -12,21 +12,20 @@ use std::sync::Arc;
 
 use core_domain::pagination::PageArgs;
 use core_domain::workspace::ProjectStatus;
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use persistence::budgets;
 use persistence::sea_orm::{ConnectionTrait, TransactionTrait};
 use persistence::subscriptions;
 use persistence::workspace::{self, NewProject, NewRun, ProjectPatch};
 use persistence::{Db, StoreError, jobs};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::kinds::{self, RunKind};
 use crate::accounts::Caller;
 use crate::chat::ChatService;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
-use crate::platform::events::{ChangeEvent, EventBus};
+use crate::platform::events::{ChangeEvent, EventBus, Wanted};
 use crate::platform::jobs::{JobHandler, JobQueue, JobRunner};
 
 pub use persistence::Page;
@@ -661,7 +660,9 @@ impl WorkspaceService {
         kind: RunKind,
         id: &str,
     ) -> ApiResult<impl Stream<Item = ApiResult<RunRow>> + use<>> {
-        let mut events = self.events.subscribe_changes();
+        let changes =
+            self.events
+                .changes(kind.job_kind(), Wanted::Id(id.to_owned()), "aiRunUpdated");
         if self.find_run(Some(caller), kind, id).await?.is_none() {
             return Err(ApiError::NotFound);
         }
@@ -669,18 +670,8 @@ impl WorkspaceService {
         let id = id.to_owned();
         let db = self.db.clone();
         Ok(async_stream::stream! {
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "aiRunUpdated subscriber lagged");
-                        continue;
-                    }
-                    Err(RecvError::Closed) => break,
-                };
-                if event.kind != kind.job_kind() || event.id != id {
-                    continue;
-                }
+            futures::pin_mut!(changes);
+            while changes.next().await.is_some() {
                 match find_own(&db, &caller.actor.user_id, kind, &id).await {
                     Ok(Some(row)) => yield Ok(row),
                     Ok(None) => break,
