@@ -7,18 +7,15 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use persistence::sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use persistence::sea_orm::{Database, DatabaseConnection};
 use serde_json::{Value, json};
+use support::{free_port, gql, one, serve, wait_ready};
 use test_db::{Backend, TestDb};
-
-/// A free local port (bound, then released for the server to take).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 fn start(db: &str, port: u16, data_dir: &std::path::Path) -> Child {
     // local-echo types slowly, so the reply is still streaming when the server is killed, and
@@ -35,74 +32,18 @@ fn start(db: &str, port: u16, data_dir: &std::path::Path) -> Child {
 }
 
 fn start_with(db: &str, port: u16, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_colloquy"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db)
-        .env("COLLOQUY_ADDR", format!("127.0.0.1:{port}"))
-        .env("COLLOQUY_SEED", "false")
-        .env("COLLOQUY_DATA_DIR", data_dir)
-        // On PostgreSQL a restarted server recovers only replies idle this long.
-        .env("COLLOQUY_STREAM_STALE_SECS", "2")
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start colloquy")
-}
-
-async fn wait_ready(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the server never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn gql(
-    http: &reqwest::Client,
-    port: u16,
-    token: Option<&str>,
-    query: &str,
-    vars: Value,
-) -> Value {
-    let mut req = http
-        .post(format!("http://127.0.0.1:{port}/graphql"))
-        .json(&json!({ "query": query, "variables": vars }));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let body: Value = req.send().await.unwrap().json().await.unwrap();
-    assert!(body["errors"].is_null(), "{body}");
-    body["data"].clone()
+    // On PostgreSQL a restarted server recovers only replies idle this long.
+    let mut all = vec![("COLLOQUY_STREAM_STALE_SECS", "2")];
+    all.extend_from_slice(env);
+    serve(db, port, data_dir, &all)
 }
 
 async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .expect("a row");
-    row.try_get_by_index::<i64>(0).unwrap()
+    one(db, sql).await
 }
 
 async fn text(db: &DatabaseConnection, sql: &str) -> String {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .expect("a row");
-    row.try_get_by_index::<String>(0).unwrap()
+    one(db, sql).await
 }
 
 fn kill9(child: &mut Child) {

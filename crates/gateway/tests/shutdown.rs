@@ -5,18 +5,16 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use ai_providers::testing::{FakeProvider, FakeReply};
-use persistence::sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use serde_json::{Value, json};
+use persistence::sea_orm::{Database, DatabaseConnection};
+use serde_json::json;
+use support::{free_port, gql, one, serve, wait_ready};
 use test_db::{Backend, TestDb};
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 fn start(
     db: &str,
@@ -25,62 +23,23 @@ fn start(
     fake: &FakeProvider,
     grace: u64,
 ) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_colloquy"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db)
-        .env("COLLOQUY_ADDR", format!("127.0.0.1:{port}"))
-        .env("COLLOQUY_SEED", "false")
-        .env("COLLOQUY_DATA_DIR", data_dir)
-        .env("ANTHROPIC_API_KEY", "sk-ant-test")
-        .env("ANTHROPIC_BASE_URL", fake.base_url())
-        .env("COLLOQUY_SHUTDOWN_GRACE_SECS", grace.to_string())
-        .env("RUST_LOG", "warn")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start colloquy")
-}
-
-async fn wait_ready(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the server never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn gql(http: &reqwest::Client, port: u16, token: Option<&str>, query: &str) -> Value {
-    let mut req = http
-        .post(format!("http://127.0.0.1:{port}/graphql"))
-        .json(&json!({ "query": query }));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let body: Value = req.send().await.unwrap().json().await.unwrap();
-    assert!(body["errors"].is_null(), "{body}");
-    body["data"].clone()
+    let grace = grace.to_string();
+    serve(
+        db,
+        port,
+        data_dir,
+        &[
+            ("ANTHROPIC_API_KEY", "sk-ant-test"),
+            ("ANTHROPIC_BASE_URL", &fake.base_url()),
+            ("COLLOQUY_SHUTDOWN_GRACE_SECS", &grace),
+        ],
+    )
 }
 
 async fn text(db: &DatabaseConnection, sql: &str) -> Option<String> {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .expect("a row");
-    row.try_get_by_index::<Option<String>>(0).unwrap()
+    one(db, sql).await
 }
 
-/// Waits (up to `within`) for the server to exit; its exit status.
 async fn exited(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + within;
     loop {
@@ -122,6 +81,7 @@ async fn stop_while_running(
         port,
         None,
         "mutation { register(input: { email: \"ada@example.com\", password: \"correct horse battery\" }) { token } }",
+        json!({}),
     )
     .await;
     let token = signed["register"]["token"].as_str().unwrap().to_owned();
@@ -130,6 +90,7 @@ async fn stop_while_running(
         port,
         Some(&token),
         "mutation { createAnalysis(input: { type: TEXT_ANALYSIS, input: \"slow\" }) { analysis { id status } } }",
+        json!({}),
     )
     .await;
     let id = created["createAnalysis"]["analysis"]["id"]
