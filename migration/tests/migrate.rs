@@ -77,6 +77,14 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 
 /// Writes a little data through plain SQL (as both databases accept it) and checks the unique
 /// indexes, defaults and delete rules; cleans up after itself so the next pass starts empty.
+/// Drops and adds again every ON DELETE CASCADE foreign key, unchanged but with newer OIDs.
+const RECREATE_CASCADES: &str = "DO $$ DECLARE r record; BEGIN \
+    FOR r IN SELECT conrelid::regclass AS tbl, conname, pg_get_constraintdef(oid) AS def \
+             FROM pg_constraint WHERE contype = 'f' AND confdeltype = 'c' LOOP \
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tbl, r.conname); \
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.tbl, r.conname, r.def); \
+    END LOOP; END $$";
+
 async fn check_constraints(db: &DatabaseConnection) {
     let backend = db.get_database_backend();
     assert!(matches!(backend, DbBackend::Sqlite | DbBackend::Postgres));
@@ -217,6 +225,23 @@ async fn check_constraints(db: &DatabaseConnection) {
     .await
     .unwrap();
 
+    if backend == DbBackend::Postgres {
+        // PostgreSQL runs a delete's foreign-key actions in the order of their triggers' names,
+        // which carry the constraints' OIDs: re-made, every cascade comes after every SET NULL.
+        // A row detached through two paths (the user's, then the deleted message's) must still
+        // pass its checks in that order: only a deferred check sees the finished delete.
+        exec(db, RECREATE_CASCADES).await.unwrap();
+        assert_eq!(
+            count(
+                db,
+                "SELECT COUNT(*) FROM pg_constraint \
+                 WHERE contype = 'f' AND confdeltype = 'n' AND NOT condeferred"
+            )
+            .await,
+            0,
+            "every ON DELETE SET NULL foreign key is checked at commit"
+        );
+    }
     // Deleting the user takes their own rows and keeps the analytics and incidents, detached.
     exec(db, "DELETE FROM users WHERE id = 'u1'").await.unwrap();
     assert_eq!(count(db, "SELECT COUNT(*) FROM wallets").await, 0);

@@ -1186,7 +1186,7 @@ e2e!(
         };
         assert_eq!(s["database"], expected);
         assert_eq!(s["migrationsApplied"], s["migrationsKnown"]);
-        assert_eq!(s["migrationLevel"], "m20261202_000024_learning_paths");
+        assert_eq!(s["migrationLevel"], "m20261202_000026_deferred_set_null");
         let me = s["instanceId"].clone();
         assert!(
             s["instances"]
