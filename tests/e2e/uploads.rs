@@ -1018,3 +1018,30 @@ e2e_backend!(
         assert_eq!(rows[0].status, "FAILED");
     }
 );
+
+e2e_backend!(
+    a_store_slower_than_the_job_lease_does_not_lose_the_upload,
+    |backend| async move {
+        let s3 = colloquy_tests::s3::FakeS3::start().await;
+        // Each PUT takes three leases: without the request renewing its hold, a worker would take
+        // the job over, find no bytes yet and fail the upload.
+        s3.set_put_delay(std::time::Duration::from_secs(3));
+        let options = s3.options();
+        let Some(app) = TestApp::spawn_with(backend, move |c| {
+            c.uploads.store = Some("s3://colloquy-files".into());
+            c.uploads.s3_options = gateway::platform::config::S3Options(options);
+            c.jobs.lease = std::time::Duration::from_secs(1);
+            c.jobs.poll_interval = std::time::Duration::from_millis(100);
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        let body = upload(&app, &ada.token, "slow.txt", "text/plain", b"slowly", None).await;
+        let up = &body["data"]["uploadFile"]["upload"];
+        assert_eq!(up["status"], "COMPLETED", "{body:#}");
+        assert_eq!(up["extractedText"], "slowly");
+        assert_eq!(s3.keys().len(), 1);
+    }
+);

@@ -30,6 +30,8 @@ struct Objects {
     refused: usize,
     /// Multipart uploads completed.
     multipart_completed: usize,
+    /// How long each object or part PUT takes (a slow store).
+    put_delay: std::time::Duration,
 }
 
 /// The running store; dropping it stops nothing (the test process ends it).
@@ -78,6 +80,11 @@ impl FakeS3 {
 
     pub fn object(&self, bucket_key: &str) -> Option<Bytes> {
         self.lock().objects.get(bucket_key).cloned()
+    }
+
+    /// Makes every object or part PUT take `delay` before it is answered.
+    pub fn set_put_delay(&self, delay: std::time::Duration) {
+        self.lock().put_delay = delay;
     }
 
     /// How many multipart uploads were completed.
@@ -135,6 +142,13 @@ async fn handle(State(state): State<Arc<Mutex<Objects>>>, request: Request) -> R
             );
         }
     };
+    if parts.method == Method::PUT {
+        let delay = state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put_delay;
+        tokio::time::sleep(delay).await;
+    }
     let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
     match parts.method {
         Method::PUT => {

@@ -143,6 +143,17 @@ impl JobQueue {
         Ok(Lease::of(&job))
     }
 
+    /// Keeps a held job's lease alive (renewed like a running job's) until the returned guard is
+    /// dropped: for a request whose work before [`JobQueue::release`] may outlast one lease (a
+    /// large file going to a slow store), so no worker takes the job over meanwhile.
+    pub fn keep_alive(&self, lease: &Lease) -> KeepAlive {
+        KeepAlive(tokio::spawn(renew(
+            self.db.clone(),
+            lease.clone(),
+            self.config.clone(),
+        )))
+    }
+
     /// Hands a job held since [`JobQueue::enqueue_held`] to the workers and wakes this instance's
     /// pool; false when its lease expired meanwhile (a worker has it already).
     pub async fn release(&self, lease: &Lease) -> Result<bool, persistence::StoreError> {
@@ -330,6 +341,15 @@ impl JobRunner {
 fn lease_until(config: &JobsConfig) -> chrono::DateTime<chrono::Utc> {
     core_domain::time::now()
         + chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60))
+}
+
+/// Renews a held lease until dropped (see [`JobQueue::keep_alive`]).
+pub struct KeepAlive(tokio::task::JoinHandle<()>);
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Keeps `lease` alive until aborted (or lost).

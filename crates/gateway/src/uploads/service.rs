@@ -180,8 +180,8 @@ impl UploadService {
             json!({ "name": row.original_name, "size": size }),
         )
         .await?;
-        // The job is queued with the row but held by this request until the bytes are stored:
-        // should this server die before, the hold expires and a worker finds no bytes and fails
+        // The job is queued with the row but held by this request until the bytes are stored
+        // (the hold renewed meanwhile): should this server die before, the hold expires and a worker finds no bytes and fails
         // the upload, so no row is left PENDING for ever and no object without a row.
         let lease = self
             .queue
@@ -190,9 +190,11 @@ impl UploadService {
         txn.commit().await.map_err(StoreError::from)?;
 
         let path = StorePath::from(key.as_str());
-        if let Err(error) =
-            files::put_file(self.store.as_ref(), &path, &mut content, file.size).await
-        {
+        // Renewed while the bytes travel, so a slow store never looks like a dead server.
+        let holding = self.queue.keep_alive(&lease);
+        let stored = files::put_file(self.store.as_ref(), &path, &mut content, file.size).await;
+        drop(holding);
+        if let Err(error) = stored {
             tracing::error!(%error, upload_id = %id, "cannot store an upload");
             self.fail(&row, &lease, "the file could not be stored")
                 .await?;
