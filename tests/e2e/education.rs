@@ -984,3 +984,62 @@ e2e!(
         assert!(one["learningPath"].is_null(), "{one}");
     }
 );
+
+e2e!(
+    a_course_deleted_while_learners_enrol_keeps_every_enrolment_it_confirmed,
+    |app: TestApp| async move {
+        let teacher = educator(&app, "teacher@example.com").await;
+        let mut learners = Vec::new();
+        for i in 0..8 {
+            learners.push(app.register(&format!("learner{i}@example.com")).await);
+        }
+        // Several rounds: each deletes a course while every learner enrols in it at once.
+        for round in 0..4 {
+            let (course, _, _) = course_with_quiz(&app, &teacher, &format!("Race {round}")).await;
+            publish(&app, &teacher, &course).await;
+            let enrolments = learners.iter().map(|l| {
+                app.post(
+                    Some(&l.token),
+                    ENROLL,
+                    json!({ "i": { "courseId": course } }),
+                )
+            });
+            let deletion = app.post(
+                Some(&teacher.token),
+                DELETE_COURSE,
+                json!({ "i": { "courseId": course } }),
+            );
+            let (answers, deleted) =
+                futures::join!(futures::future::join_all(enrolments), deletion);
+            assert!(deleted.get("errors").is_none(), "{deleted:#}");
+            let mut confirmed = Vec::new();
+            for body in &answers {
+                match body["data"]["enroll"]["enrollment"]["id"].as_str() {
+                    Some(id) => confirmed.push(id.to_owned()),
+                    // Too late: the course was closed or gone. Never anything else.
+                    None => assert!(
+                        matches!(code(body).as_str(), "BAD_USER_INPUT" | "NOT_FOUND"),
+                        "{body:#}"
+                    ),
+                }
+            }
+            let outcome = deleted["data"]["deleteCourse"]["outcome"].as_str().unwrap();
+            if outcome == "DELETED" {
+                assert!(confirmed.is_empty(), "deleted with learners: {answers:#?}");
+            }
+            // Every confirmed enrolment exists, in the (archived) course.
+            use persistence::entity::enrollments;
+            use sea_orm::EntityTrait as _;
+            for id in &confirmed {
+                let row = enrollments::Entity::find_by_id(colloquy_tests::raw_id(id))
+                    .one(app.db().conn())
+                    .await
+                    .unwrap();
+                assert!(
+                    row.is_some(),
+                    "round {round}: enrolment {id} was confirmed and lost ({outcome})"
+                );
+            }
+        }
+    }
+);

@@ -271,6 +271,25 @@ pub async fn touch_course(db: &impl ConnectionTrait, course_id: &str) -> Result<
     Ok(())
 }
 
+/// Locks a published course's row for an enrolment (a no-op update: PostgreSQL's row lock, which
+/// a deletion's or archiving's [`touch_course`] waits for and makes wait; SQLite's write lock):
+/// false when the course is not published (any more) or gone.
+pub async fn hold_published_course(
+    db: &impl ConnectionTrait,
+    course_id: &str,
+) -> Result<bool, StoreError> {
+    let res = courses::Entity::update_many()
+        .col_expr(
+            courses::Column::Status,
+            Expr::col(courses::Column::Status).into(),
+        )
+        .filter(courses::Column::Id.eq(course_id))
+        .filter(courses::Column::Status.eq("PUBLISHED"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
 /// The next position at the end of a course.
 pub async fn next_position(db: &impl ConnectionTrait, course_id: &str) -> Result<i32, StoreError> {
     let n = course_modules::Entity::find()

@@ -1105,6 +1105,13 @@ impl EducationService {
         }
         let me = &caller.actor.user_id;
         let txn = self.db.conn().begin().await.map_err(store_err)?;
+        // The course's row first: a deletion in progress finishes before (then this refuses) or
+        // waits until this enrolment is committed (then it counts it and archives the course), so
+        // a confirmed enrolment is never deleted with its course.
+        if !store::hold_published_course(&txn, course_id).await? {
+            txn.rollback().await.map_err(store_err)?;
+            return Err(ApiError::bad_input("courseId", "is not open for enrolment"));
+        }
         let (enrollment, new) = store::enroll(&txn, me, course_id).await?;
         if !new {
             txn.rollback().await.map_err(store_err)?;
