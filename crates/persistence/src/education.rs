@@ -279,10 +279,7 @@ pub async fn hold_published_course(
     course_id: &str,
 ) -> Result<bool, StoreError> {
     let res = courses::Entity::update_many()
-        .col_expr(
-            courses::Column::Status,
-            Expr::col(courses::Column::Status).into(),
-        )
+        .col_expr(courses::Column::Status, Expr::col(courses::Column::Status))
         .filter(courses::Column::Id.eq(course_id))
         .filter(courses::Column::Status.eq("PUBLISHED"))
         .exec(db)
