@@ -309,3 +309,124 @@ e2e!(cancelling_and_period_rollover, |app: TestApp| async move {
         .unwrap();
     assert_eq!(old_row.value, 3);
 });
+
+e2e_backend!(
+    administrators_see_who_is_near_their_plan_limit,
+    |backend| async move {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            let plans = Arc::make_mut(&mut c.billing.plans);
+            plans.get_mut(Plan::Free).monthly_ai_tokens = Some(1_000);
+            plans.get_mut(Plan::Basic).monthly_ai_tokens = Some(10_000);
+            plans.get_mut(Plan::Pro).monthly_ai_tokens = None;
+        })
+        .await
+        else {
+            return;
+        };
+        let admin = app.register("admin@example.com").await;
+        app.promote(&admin, Role::Admin).await;
+        let set = "mutation($i: SetSubscriptionInput!) { setSubscription(input: $i) { subscription { plan } } }";
+        let mut users = Vec::new();
+        for (email, plan, used) in [
+            ("ada@example.com", None, 900),
+            ("bob@example.com", None, 100),
+            ("cy@example.com", Some("BASIC"), 8_500),
+            ("dee@example.com", Some("PRO"), 50_000),
+        ] {
+            let u = app.register(email).await;
+            if let Some(plan) = plan {
+                app.query(
+                    Some(&admin.token),
+                    set,
+                    json!({ "i": { "userId": u.global_id, "plan": plan } }),
+                )
+                .await;
+            }
+            persistence::subscriptions::add_usage(
+                app.db().conn(),
+                &u.db_id,
+                persistence::subscriptions::TOKENS,
+                used,
+            )
+            .await
+            .unwrap();
+            users.push(u);
+        }
+        let query = "query($n: Float, $m: UsageMetric) { analytics { planQuotas(nearLimit: $n, metric: $m) { userId user { email } plan period used limit ratio nearLimit } } }";
+        let near = app
+            .query(Some(&admin.token), query, json!({ "n": 0.8 }))
+            .await;
+        let rows = near["analytics"]["planQuotas"].as_array().unwrap().clone();
+        let seen: Vec<(&str, &str, i64, Option<i64>, bool)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["user"]["email"].as_str().unwrap(),
+                    r["plan"].as_str().unwrap(),
+                    r["used"].as_i64().unwrap(),
+                    r["limit"].as_i64(),
+                    r["nearLimit"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("ada@example.com", "FREE", 900, Some(1_000), true),
+                ("cy@example.com", "BASIC", 8_500, Some(10_000), true),
+            ]
+        );
+        assert_eq!(rows[0]["ratio"], 0.9);
+        assert_eq!(rows[0]["userId"], users[0].global_id.as_str());
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        assert_eq!(rows[0]["period"], month.as_str());
+
+        // Everyone counted this month, fullest first; a plan without a limit is never near it.
+        let all = app.query(Some(&admin.token), query, json!({})).await;
+        let order: Vec<(&str, bool)> = all["analytics"]["planQuotas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["user"]["email"].as_str().unwrap(),
+                    r["nearLimit"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("ada@example.com", true),
+                ("cy@example.com", true),
+                ("bob@example.com", false),
+                ("dee@example.com", false),
+            ]
+        );
+        let dee = &all["analytics"]["planQuotas"][3];
+        assert!(dee["limit"].is_null());
+        assert_eq!(dee["ratio"], 0.0);
+        // Another metric counts its own counters (no analyses ran).
+        let analyses = app
+            .query(Some(&admin.token), query, json!({ "m": "ANALYSES" }))
+            .await;
+        assert_eq!(analyses["analytics"]["planQuotas"], json!([]));
+
+        // Plans are not research data: staff and users are refused.
+        let staff = app.register("staff@example.com").await;
+        app.promote(&staff, Role::Staff).await;
+        assert_eq!(
+            app.error_code(Some(&staff.token), query, json!({})).await,
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            app.error_code(Some(&users[0].token), query, json!({}))
+                .await,
+            "FORBIDDEN"
+        );
+        let bad = app
+            .error_code(Some(&admin.token), query, json!({ "n": 11.0 }))
+            .await;
+        assert_eq!(bad, "BAD_USER_INPUT");
+    }
+);

@@ -256,3 +256,74 @@ pub async fn usage_for(
         .all(db)
         .await?)
 }
+
+/// One subscriber's use of a metric in a period against their plan's limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanQuota {
+    pub user_id: String,
+    pub plan: String,
+    pub used: i64,
+    /// None when the plan sets no limit.
+    pub limit: Option<i64>,
+}
+
+/// Subscribers' counters of `metric` in `period`, the fullest (used over their plan's limit)
+/// first, at most `max`; with `min_ratio`, only those at or over it. `limits` gives each plan's
+/// limit (stored spelling; absent or None: unlimited, ratio 0). One statement: the limits go in
+/// as a CASE, so the ratio, the filter and the order are the database's.
+pub async fn quotas(
+    db: &impl ConnectionTrait,
+    metric: &str,
+    period: &str,
+    limits: &[(String, Option<i64>)],
+    min_ratio: Option<f64>,
+    max: u64,
+) -> Result<Vec<PlanQuota>, StoreError> {
+    use sea_orm::{DbBackend, Statement, Value};
+    let backend = db.get_database_backend();
+    let mut values: Vec<Value> = Vec::new();
+    let mut bind = |v: Value| {
+        values.push(v);
+        match backend {
+            DbBackend::Postgres => format!("${}", values.len()),
+            _ => "?".to_owned(),
+        }
+    };
+    let mut case = String::from("CASE s.plan");
+    for (plan, limit) in limits {
+        let when = bind(plan.clone().into());
+        let then = match limit {
+            Some(l) => format!("CAST({} AS BIGINT)", bind((*l).into())),
+            None => "NULL".to_owned(),
+        };
+        case.push_str(&format!(" WHEN {when} THEN {then}"));
+    }
+    case.push_str(" ELSE NULL END");
+    let metric = bind(metric.to_owned().into());
+    let period = bind(period.to_owned().into());
+    let ratio = "(CASE WHEN q.lim > 0 THEN (1.0 * q.used) / q.lim ELSE 0 END)";
+    let near = match min_ratio {
+        Some(r) => format!(" WHERE {ratio} >= {}", bind(r.into())),
+        None => String::new(),
+    };
+    let text = format!(
+        "SELECT q.user_id, q.plan, q.used, q.lim FROM (\
+           SELECT s.user_id AS user_id, s.plan AS plan, u.value AS used, {case} AS lim \
+           FROM subscription_usage u JOIN subscriptions s ON s.id = u.subscription_id \
+           WHERE u.metric = {metric} AND u.period = {period}) q\
+         {near} ORDER BY {ratio} DESC, q.used DESC, q.user_id LIMIT {max}"
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, text, values))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PlanQuota {
+                user_id: r.try_get("", "user_id")?,
+                plan: r.try_get("", "plan")?,
+                used: r.try_get("", "used")?,
+                limit: r.try_get("", "lim")?,
+            })
+        })
+        .collect()
+}

@@ -20,6 +20,7 @@ use super::service::{
     UsageDim, UsageFilter, UsageTotals,
 };
 use crate::accounts::graphql::{User, user_link};
+use crate::billing::graphql::UsageMetric;
 use crate::billing::plans::Plan;
 use crate::error::ApiResult;
 use crate::graphql::context::{ContextExt, load_one};
@@ -529,6 +530,49 @@ impl QuotaRow {
     }
 }
 
+/// A subscriber's use of one plan metric this month against their plan's limit.
+#[derive(Clone)]
+pub struct PlanQuotaRow(service::PlanQuota, f64, String);
+
+#[Object]
+impl PlanQuotaRow {
+    async fn user_id(&self) -> ID {
+        ids::encode(Kind::User, &self.0.user_id)
+    }
+    /// The subscriber, when the caller may see that account.
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user_link(ctx, Some(&self.0.user_id)).await
+    }
+    async fn plan(&self) -> Plan {
+        Plan::parse(&self.0.plan)
+    }
+    /// The period counted: the calendar month (UTC), `2026-12`.
+    async fn period(&self) -> &str {
+        &self.2
+    }
+    async fn used(&self) -> i64 {
+        self.0.used
+    }
+    /// Null when the plan sets no limit on the metric.
+    async fn limit(&self) -> Option<i64> {
+        self.0.limit
+    }
+    /// `used / limit` (0 without a limit).
+    async fn ratio(&self) -> f64 {
+        match self.0.limit {
+            Some(l) if l > 0 => self.0.used as f64 / l as f64,
+            _ => 0.0,
+        }
+    }
+    /// Whether the ratio reached the query's `nearLimit` threshold.
+    async fn near_limit(&self) -> bool {
+        match self.0.limit {
+            Some(l) if l > 0 => self.0.used as f64 / l as f64 >= self.1,
+            _ => false,
+        }
+    }
+}
+
 /// A user ranked by the tokens of their AI calls.
 #[derive(Clone)]
 pub struct TopUserRow(service::TopUsage);
@@ -668,6 +712,37 @@ impl Analytics {
             .await?;
         let threshold = near_limit.unwrap_or(0.8);
         Ok(rows.into_iter().map(|r| QuotaRow(r, threshold)).collect())
+    }
+
+    /// Subscribers' use of a plan's monthly allowance (`metric`, default AI tokens) this
+    /// calendar month against their plan's limit, the fullest first; with `nearLimit`, only those
+    /// that used at least that share of it (e.g. 0.8). Administrators only.
+    #[graphql(complexity = "ANALYTICS_COST + child_complexity")]
+    async fn plan_quotas(
+        &self,
+        ctx: &Context<'_>,
+        metric: Option<UsageMetric>,
+        near_limit: Option<f64>,
+        #[graphql(default = 100)] limit: i32,
+    ) -> ApiResult<Vec<PlanQuotaRow>> {
+        let metric = match metric.unwrap_or(UsageMetric::AiTokens) {
+            UsageMetric::AiTokens => service::PlanMetric::AiTokens,
+            UsageMetric::Analyses => service::PlanMetric::Analyses,
+            UsageMetric::UploadBytes => service::PlanMetric::UploadBytes,
+        };
+        let (period, rows) = analytics(ctx)?
+            .plan_quotas(
+                self.0,
+                metric,
+                near_limit,
+                u64::try_from(limit.max(0)).unwrap_or(0),
+            )
+            .await?;
+        let threshold = near_limit.unwrap_or(0.8);
+        Ok(rows
+            .into_iter()
+            .map(|r| PlanQuotaRow(r, threshold, period.clone()))
+            .collect())
     }
 
     /// Telemetry events per bucket and name (only `names`, when given).

@@ -22,6 +22,8 @@ use core_domain::validation::ValidationError;
 use core_domain::{Actor, time};
 use persistence::Db;
 use persistence::analytics::{self as store, TzSegments, Window};
+use persistence::subscriptions;
+pub use persistence::subscriptions::PlanQuota;
 
 use crate::error::{ApiError, ApiResult};
 use crate::platform::config::Config;
@@ -276,6 +278,35 @@ pub struct ServerStatus {
 }
 
 /// Analytics, usage summaries and the server's status.
+/// A `nearLimit` ratio: between 0 and 10.
+fn check_ratio(near_ratio: Option<f64>) -> ApiResult<()> {
+    match near_ratio {
+        Some(r) if !(0.0..=10.0).contains(&r) => Err(ApiError::BadInput(ValidationError::new(
+            "nearLimit",
+            "a ratio between 0 and 10",
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// What a plan meters per month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanMetric {
+    AiTokens,
+    Analyses,
+    UploadBytes,
+}
+
+impl PlanMetric {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::AiTokens => subscriptions::TOKENS,
+            Self::Analyses => subscriptions::ANALYSES,
+            Self::UploadBytes => subscriptions::UPLOAD_BYTES,
+        }
+    }
+}
+
 pub struct AnalyticsService {
     db: Db,
     config: Arc<Config>,
@@ -387,15 +418,50 @@ impl AnalyticsService {
         near_ratio: Option<f64>,
         limit: u64,
     ) -> ApiResult<Vec<QuotaRow>> {
-        if let Some(r) = near_ratio
-            && !(0.0..=10.0).contains(&r)
-        {
-            return Err(ApiError::BadInput(ValidationError::new(
-                "nearLimit",
-                "a ratio between 0 and 10",
-            )));
-        }
+        check_ratio(near_ratio)?;
         Ok(store::invitation_quotas(self.db.conn(), near_ratio, limit.min(MAX_ROWS)).await?)
+    }
+
+    /// Subscribers' use of a plan metric this calendar month (UTC) against their plan's limit,
+    /// the fullest first (all, or those at or over `near_ratio`). For administrators: plans are
+    /// not research data (staff get FORBIDDEN).
+    pub async fn plan_quotas(
+        &self,
+        audience: Audience,
+        metric: PlanMetric,
+        near_ratio: Option<f64>,
+        limit: u64,
+    ) -> ApiResult<(String, Vec<PlanQuota>)> {
+        if audience.research_only() {
+            return Err(ApiError::Forbidden(
+                "plan quotas are for administrators (staff see research data)",
+            ));
+        }
+        check_ratio(near_ratio)?;
+        let plans = &self.config.billing.plans;
+        let limits: Vec<(String, Option<i64>)> = crate::billing::plans::Plan::ALL
+            .into_iter()
+            .map(|p| {
+                let e = plans.get(p);
+                let limit = match metric {
+                    PlanMetric::AiTokens => e.monthly_ai_tokens,
+                    PlanMetric::Analyses => e.analyses_per_month,
+                    PlanMetric::UploadBytes => e.upload_bytes_per_month,
+                };
+                (p.as_str().to_owned(), limit)
+            })
+            .collect();
+        let period = subscriptions::period_key(subscriptions::month_of(time::now()).0);
+        let rows = subscriptions::quotas(
+            self.db.conn(),
+            metric.as_str(),
+            &period,
+            &limits,
+            near_ratio,
+            limit.min(MAX_ROWS),
+        )
+        .await?;
+        Ok((period, rows))
     }
 
     /// Telemetry events per bucket and name.
