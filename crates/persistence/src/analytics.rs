@@ -699,11 +699,7 @@ impl ActivityScope {
     /// The filter's conditions (` AND ...`) over the table of `counted`.
     fn conditions(&self, sql: &mut Sql, counted: Counted) -> String {
         let mut cond = String::new();
-        let user = match counted {
-            Counted::Conversations => "c.user_id",
-            Counted::Users => "x.id",
-            Counted::Journals | Counted::Analyses => "x.user_id",
-        };
+        let user = counted.user_column();
         if !self.user_ids.is_empty() {
             cond.push_str(&format!(" AND {}", sql.in_list(user, &self.user_ids)));
         }
@@ -740,39 +736,174 @@ impl ActivityScope {
     }
 }
 
-/// One measure of activity in one bucket. `label` is the role (messages), the status (sessions
-/// ended, analyses) or empty.
+/// What activity can be grouped by. Each measure takes the dimension from the rows it counts:
+/// conversations, their messages and sessions from the conversation (its user, invitation,
+/// scenario, project, persona); new users from the account; journals from their author (and
+/// persona); analyses from their user and project. A measure whose rows do not carry a grouped
+/// dimension is not counted ([`ActivityQuery::counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActivityDim {
+    User,
+    /// The plan the user is on now (FREE without a subscription row).
+    Plan,
+    Invitation,
+    Scenario,
+    Project,
+    Persona,
+}
+
+impl ActivityDim {
+    /// The dimension's expression over the table of `counted`, or None when those rows do not
+    /// carry it.
+    fn expr(self, counted: Counted) -> Option<String> {
+        let col = |c: &str| Some(c.to_owned());
+        match (self, counted) {
+            (Self::User, _) => col(counted.user_column()),
+            (Self::Plan, _) => Some(plan_of(counted.user_column())),
+            (Self::Invitation, Counted::Conversations) => col("c.invitation_id"),
+            (Self::Scenario, Counted::Conversations) => col("c.scenario_id"),
+            (Self::Project, Counted::Conversations) => col("c.project_id"),
+            (Self::Project, Counted::Analyses) => col("x.project_id"),
+            (Self::Persona, Counted::Conversations) => col("c.persona_id"),
+            (Self::Persona, Counted::Journals) => col("x.persona_id"),
+            _ => None,
+        }
+    }
+}
+
+/// The plan the user of column `user` is on now, as the activity filter reads it (null without
+/// a user).
+fn plan_of(user: &str) -> String {
+    format!(
+        "CASE WHEN {user} IS NULL THEN NULL ELSE (SELECT COALESCE(MAX(s.plan), 'FREE') \
+         FROM subscriptions s WHERE s.user_id = {user}) END"
+    )
+}
+
+/// An activity aggregate request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityQuery {
+    pub window: Window,
+    pub scope: ActivityScope,
+    /// Dimensions to group by within each bucket (in order; no repeats).
+    pub group_by: Vec<ActivityDim>,
+    /// At most this many groups (bucket and dimensions) are wanted: the counts statement reads
+    /// at most `max_rows` × [`COUNT_ROWS_PER_GROUP`] + 1 rows, the medians one `max_rows` + 1.
+    pub max_rows: u64,
+}
+
+/// How many count rows one group is allowed for the counts statement's cap (a group has one per
+/// measure, role and status: 14 for the roles and statuses there are).
+pub const COUNT_ROWS_PER_GROUP: u64 = 16;
+
+impl ActivityQuery {
+    /// Whether the measure of `counted` things is counted: its filter means something for them
+    /// ([`ActivityScope::counts`]) and its rows carry every grouped dimension.
+    pub fn counts(&self, counted: Counted) -> bool {
+        self.scope.counts(counted) && self.group_by.iter().all(|d| d.expr(counted).is_some())
+    }
+
+    /// `, <dim> AS d0, <dim> AS d1 ..` over the table of `counted`.
+    fn dim_columns(&self, counted: Counted) -> String {
+        self.group_by
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                format!(
+                    ", {} AS d{i}",
+                    d.expr(counted).unwrap_or_else(|| "NULL".into())
+                )
+            })
+            .collect()
+    }
+
+    /// `, d0, d1 ..`.
+    fn dim_names(&self) -> String {
+        (0..self.group_by.len())
+            .map(|i| format!(", d{i}"))
+            .collect()
+    }
+}
+
+impl Counted {
+    /// The column of the user the counted rows belong to.
+    fn user_column(self) -> &'static str {
+        match self {
+            Self::Conversations => "c.user_id",
+            Self::Users => "x.id",
+            Self::Journals | Self::Analyses => "x.user_id",
+        }
+    }
+}
+
+/// One measure of activity in one bucket and group. `label` is the role (messages), the status
+/// (sessions ended, analyses) or empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityCount {
     pub metric: String,
     pub label: String,
     pub bucket: i64,
+    /// In the order of `group_by`.
+    pub dims: Vec<Option<String>>,
     pub value: i64,
 }
 
-/// The median duration of the sessions that ended in one bucket.
+/// The median duration of the sessions that ended in one bucket and group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionMedian {
     pub bucket: i64,
+    /// In the order of `group_by`.
+    pub dims: Vec<Option<String>>,
     pub seconds: Option<f64>,
 }
 
-/// Activity counts per bucket: active users (distinct authors of user messages), new users,
-/// conversations started, messages by role, practice sessions ended by status, journals saved
-/// and analyses by status; one `UNION ALL` of grouped counts. Staff (`research_only`) get the
-/// measures of invitation sessions only (no new users, journals or analyses).
+fn dims_of(row: &QueryResult, n: usize) -> Result<Vec<Option<String>>, StoreError> {
+    (0..n)
+        .map(|i| get::<Option<String>>(row, &format!("d{i}")))
+        .collect()
+}
+
+/// Activity counts per bucket and group: active users (distinct authors of user messages), new
+/// users, conversations started, messages by role, practice sessions ended by status, journals
+/// saved and analyses by status; one `UNION ALL` of grouped counts, one branch per measure that
+/// [`ActivityQuery::counts`]. Staff (`research_only`) get the measures of invitation sessions
+/// only (no new users, journals or analyses).
 pub async fn activity_counts(
     db: &impl ConnectionTrait,
-    window: &Window,
-    scope: &ActivityScope,
+    q: &ActivityQuery,
 ) -> Result<Vec<ActivityCount>, StoreError> {
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
+    let text = activity_count_branches(&mut sql, q, &q.window).join(" UNION ALL ");
+    let text = format!(
+        "{text} LIMIT {}",
+        q.max_rows.saturating_mul(COUNT_ROWS_PER_GROUP) + 1
+    );
+    let rows = db.query_all_raw(sql.statement(text)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ActivityCount {
+                metric: get(r, "metric")?,
+                label: get(r, "label")?,
+                bucket: get(r, "bucket")?,
+                dims: dims_of(r, q.group_by.len())?,
+                value: get(r, "value")?,
+            })
+        })
+        .collect()
+}
+
+/// The grouped selects of [`activity_counts`] over `window` (each with the columns `metric`,
+/// `label`, `bucket`, `d0..` and `value`), binding into `sql`.
+fn activity_count_branches(sql: &mut Sql, q: &ActivityQuery, window: &Window) -> Vec<String> {
+    let backend = sql.backend;
+    let scope = &q.scope;
     let research = if scope.research_only {
         " AND c.invitation_id IS NOT NULL"
     } else {
         ""
     };
+    let groups = q.dim_names();
     #[allow(clippy::too_many_arguments)]
     let branch = |sql: &mut Sql,
                   metric: &str,
@@ -787,9 +918,10 @@ pub async fn activity_counts(
         // Bound after the range: SQLite numbers `?` in the order they appear.
         let filter = scope.conditions(sql, counted);
         let inner = format!(
-            "SELECT {e} AS e, {label} AS label, {value} AS v FROM {table} \
+            "SELECT {e} AS e, {label} AS label, {value} AS v{dims} FROM {table} \
              WHERE {time} >= {from} AND {time} < {to}{extra}{filter}",
             e = epoch(backend, time),
+            dims = q.dim_columns(counted),
         );
         let source = bucketed(backend, window, &inner);
         let agg = if value == "1" {
@@ -798,13 +930,14 @@ pub async fn activity_counts(
             "COUNT(DISTINCT v)".to_owned()
         };
         format!(
-            "SELECT '{metric}' AS metric, label, bucket, CAST({agg} AS BIGINT) AS value \
-             FROM ({source}) b GROUP BY label, bucket"
+            "SELECT '{metric}' AS metric, label, bucket{groups}, CAST({agg} AS BIGINT) AS value \
+             FROM ({source}) b GROUP BY label, bucket{groups}"
         )
     };
-    let mut parts = vec![
-        branch(
-            &mut sql,
+    let mut parts = Vec::new();
+    if q.counts(Counted::Conversations) {
+        parts.push(branch(
+            sql,
             "active_users",
             "''",
             "m.user_id",
@@ -812,9 +945,9 @@ pub async fn activity_counts(
             "m.created_at",
             &format!(" AND m.role = 'USER' AND m.user_id IS NOT NULL{research}"),
             Counted::Conversations,
-        ),
-        branch(
-            &mut sql,
+        ));
+        parts.push(branch(
+            sql,
             "conversations_started",
             "''",
             "1",
@@ -822,9 +955,9 @@ pub async fn activity_counts(
             "c.started_at",
             &format!(" AND c.deleted_at IS NULL{research}"),
             Counted::Conversations,
-        ),
-        branch(
-            &mut sql,
+        ));
+        parts.push(branch(
+            sql,
             "messages",
             "m.role",
             "1",
@@ -832,9 +965,9 @@ pub async fn activity_counts(
             "m.created_at",
             research,
             Counted::Conversations,
-        ),
-        branch(
-            &mut sql,
+        ));
+        parts.push(branch(
+            sql,
             "sessions_ended",
             "c.status",
             "1",
@@ -844,11 +977,11 @@ pub async fn activity_counts(
                 " AND c.scenario_id IS NOT NULL AND c.status IN ('COMPLETED', 'ABANDONED'){research}"
             ),
             Counted::Conversations,
-        ),
-    ];
-    if scope.counts(Counted::Users) {
+        ));
+    }
+    if q.counts(Counted::Users) {
         parts.push(branch(
-            &mut sql,
+            sql,
             "new_users",
             "''",
             "1",
@@ -858,9 +991,9 @@ pub async fn activity_counts(
             Counted::Users,
         ));
     }
-    if scope.counts(Counted::Journals) {
+    if q.counts(Counted::Journals) {
         parts.push(branch(
-            &mut sql,
+            sql,
             "journals_saved",
             "''",
             "1",
@@ -870,9 +1003,9 @@ pub async fn activity_counts(
             Counted::Journals,
         ));
     }
-    if scope.counts(Counted::Analyses) {
+    if q.counts(Counted::Analyses) {
         parts.push(branch(
-            &mut sql,
+            sql,
             "analyses",
             "x.status",
             "1",
@@ -882,65 +1015,66 @@ pub async fn activity_counts(
             Counted::Analyses,
         ));
     }
-    let text = parts.join(" UNION ALL ");
-    let rows = db.query_all_raw(sql.statement(text)).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ActivityCount {
-                metric: get(r, "metric")?,
-                label: get(r, "label")?,
-                bucket: get(r, "bucket")?,
-                value: get(r, "value")?,
-            })
-        })
-        .collect()
+    parts
 }
 
 /// The median duration (seconds) of the practice sessions that ended (COMPLETED or ABANDONED)
-/// in each bucket, in one statement.
+/// in each bucket and group, in one statement (none when conversations are not counted).
 pub async fn session_medians(
     db: &impl ConnectionTrait,
-    window: &Window,
-    scope: &ActivityScope,
+    q: &ActivityQuery,
 ) -> Result<Vec<SessionMedian>, StoreError> {
+    if !q.counts(Counted::Conversations) {
+        return Ok(Vec::new());
+    }
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
-    let from = sql.bind(window.from);
-    let to = sql.bind(window.to);
-    let research = if scope.research_only {
-        " AND c.invitation_id IS NOT NULL"
-    } else {
-        ""
-    };
-    let filter = scope.conditions(&mut sql, Counted::Conversations);
-    let inner = format!(
-        "SELECT {e} AS e, c.duration_seconds AS d FROM conversations c \
-         WHERE c.ended_at >= {from} AND c.ended_at < {to} AND c.scenario_id IS NOT NULL \
-         AND c.status IN ('COMPLETED', 'ABANDONED') AND c.duration_seconds IS NOT NULL\
-         {research}{filter}",
-        e = epoch(backend, "c.ended_at"),
-    );
-    let source = bucketed(backend, window, &inner);
-    let text = match backend {
-        DbBackend::Postgres => format!(
-            "SELECT bucket, {} FROM ({source}) b GROUP BY bucket",
-            percentile(backend, 0.5, "d", "med", "med")
-        ),
-        _ => format!(
-            "SELECT bucket, {} FROM (SELECT b.*, {} FROM ({source}) b) w GROUP BY bucket",
-            percentile(backend, 0.5, "d", "med", "med"),
-            rank_columns("d", "med", "bucket"),
-        ),
-    };
+    let text = session_median_select(&mut sql, q, &q.window);
+    let text = format!("{text} LIMIT {}", q.max_rows + 1);
     let rows = db.query_all_raw(sql.statement(text)).await?;
     rows.iter()
         .map(|r| {
             Ok(SessionMedian {
                 bucket: get(r, "bucket")?,
+                dims: dims_of(r, q.group_by.len())?,
                 seconds: get(r, "med")?,
             })
         })
         .collect()
+}
+
+/// The grouped select of [`session_medians`] over `window`: columns `bucket`, `d0..`, `med`.
+fn session_median_select(sql: &mut Sql, q: &ActivityQuery, window: &Window) -> String {
+    let backend = sql.backend;
+    let from = sql.bind(window.from);
+    let to = sql.bind(window.to);
+    let research = if q.scope.research_only {
+        " AND c.invitation_id IS NOT NULL"
+    } else {
+        ""
+    };
+    let filter = q.scope.conditions(sql, Counted::Conversations);
+    let inner = format!(
+        "SELECT {e} AS e, c.duration_seconds AS d{dims} FROM conversations c \
+         WHERE c.ended_at >= {from} AND c.ended_at < {to} AND c.scenario_id IS NOT NULL \
+         AND c.status IN ('COMPLETED', 'ABANDONED') AND c.duration_seconds IS NOT NULL\
+         {research}{filter}",
+        e = epoch(backend, "c.ended_at"),
+        dims = q.dim_columns(Counted::Conversations),
+    );
+    let source = bucketed(backend, window, &inner);
+    let groups = format!("bucket{}", q.dim_names());
+    match backend {
+        DbBackend::Postgres => format!(
+            "SELECT {groups}, {} FROM ({source}) b GROUP BY {groups}",
+            percentile(backend, 0.5, "d", "med", "med")
+        ),
+        _ => format!(
+            "SELECT {groups}, {} FROM (SELECT b.*, {} FROM ({source}) b) w GROUP BY {groups}",
+            percentile(backend, 0.5, "d", "med", "med"),
+            rank_columns("d", "med", &groups),
+        ),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
