@@ -28,6 +28,7 @@ mod m20261202_000019_files;
 mod m20261202_000020_finance;
 mod m20261202_000022_analytics;
 mod m20261202_000024_learning_paths;
+mod m20261202_000025_activity_rollup;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_finance::Migration),
             Box::new(m20261202_000022_analytics::Migration),
             Box::new(m20261202_000024_learning_paths::Migration),
+            Box::new(m20261202_000025_activity_rollup::Migration),
         ]
     }
 }

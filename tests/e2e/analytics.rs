@@ -1,14 +1,17 @@
 //! Internal analytics: a fixture of usage, conversations, practice sessions and telemetry with
 //! fixed ids and times gives known totals per bucket and dimension (in UTC and in a time zone),
 //! the same answers on SQLite and PostgreSQL (one test runs the fixture on both and compares);
-//! USER is FORBIDDEN, STAFF see research data only, ranges are capped; day queries in UTC answer
-//! from the rollup; usage shown on messages, users and invitations is loaded a level per
-//! statement.
+//! USER is FORBIDDEN, STAFF see research data only, ranges are capped; activity grouped by user,
+//! plan, invitation, scenario, project and persona gives known rows per group; day queries in UTC
+//! answer from the usage rollup, and from the activity rollup once rolled (the days it holds,
+//! today from the raw rows), and rolls racing on two instances count once; usage shown on
+//! messages, users and invitations is loaded a level per statement.
 
 use chrono::{DateTime, Utc};
 use colloquy_tests::{Backend, Kind, TestApp, TestUser, e2e, gid};
 use core_domain::Role;
 use core_domain::enums::{ConversationStatus, MessageRole, MessageStatus, StreamType};
+use gateway::analytics::service::Roll;
 use persistence::entity::{
     analyses, budgets, conversations, invitations, journals, messages, personas, projects, rooms,
     scenarios, subscriptions, telemetry_events, users,
@@ -1452,6 +1455,183 @@ e2e!(
     }
 );
 
+/// Runs one activity roll on `state`'s instance.
+async fn roll(state: &gateway::http::AppState) -> Roll {
+    state
+        .services
+        .analytics
+        .roll_activity()
+        .await
+        .expect("an activity roll")
+}
+
+/// The raw rows of the fixture's activity, gone (accounts moved out of the range).
+async fn delete_raw_activity(app: &TestApp) {
+    let db = app.db().conn();
+    for table in [
+        "usage_logs",
+        "journals",
+        "analyses",
+        "messages",
+        "conversations",
+    ] {
+        db.execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .unwrap();
+    }
+    for id in ["fx-ada", "fx-bob"] {
+        users::ActiveModel {
+            id: Set(id.into()),
+            created_at: Set(at("2020-01-01T00:00:00Z")),
+            ..Default::default()
+        }
+        .update(db)
+        .await
+        .expect("account moved out of the range");
+    }
+}
+
+e2e!(
+    utc_day_activity_answers_from_the_rollup,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        activity_extras(&app).await;
+        let (admin, staff) = readers(&app).await;
+        let vars = json!({ "r": day_range() });
+        let raw_admin = app.query(Some(&admin.token), ACTIVITY, vars.clone()).await;
+        let raw_staff = app.query(Some(&staff.token), ACTIVITY, vars.clone()).await;
+        assert_eq!(rows(&raw_admin, "activity").len(), 2);
+
+        let today = core_domain::time::now().date_naive();
+        let yesterday = today - chrono::Days::new(1);
+        assert_eq!(
+            roll(&app.state).await,
+            Roll::Rolled {
+                from: None,
+                to: today
+            }
+        );
+        // The rollup gives what the raw rows gave, for administrators and for staff.
+        assert_eq!(
+            app.query(Some(&admin.token), ACTIVITY, vars.clone()).await,
+            raw_admin
+        );
+        assert_eq!(
+            app.query(Some(&staff.token), ACTIVITY, vars.clone()).await,
+            raw_staff
+        );
+        // A conversation of yesterday written late is picked up by the next roll, which
+        // recomputes the last settling days only.
+        conversation(
+            app.db().conn(),
+            "fx-late",
+            "fx-ada",
+            false,
+            &format!("{yesterday}T12:00:00Z"),
+            None,
+            ConversationStatus::Active,
+        )
+        .await;
+        assert_eq!(
+            roll(&app.state).await,
+            Roll::Rolled {
+                from: Some(today - chrono::Days::new(3)),
+                to: today
+            }
+        );
+
+        // With the raw rows gone the numbers stay: they come from the rollup. A grouped query
+        // (which the rollup cannot answer) reads the raw rows and finds nothing.
+        delete_raw_activity(&app).await;
+        let before = app.sql_statements();
+        assert_eq!(
+            app.query(Some(&admin.token), ACTIVITY, vars.clone()).await,
+            raw_admin
+        );
+        let statements = app.sql_statements() - before;
+        // Signing in, how far the rollup got and the counts (no raw day: no medians statement).
+        assert!(statements <= 5, "{statements} statements");
+        assert_eq!(
+            app.query(Some(&staff.token), ACTIVITY, vars.clone()).await,
+            raw_staff
+        );
+        let grouped = app
+            .query(
+                Some(&admin.token),
+                ACTIVITY_GROUPED,
+                json!({ "r": day_range(), "g": ["USER"] }),
+            )
+            .await;
+        assert_eq!(rows(&grouped, "activity").len(), 0);
+
+        // Days not rolled yet (today) come from the raw rows, in the same answer.
+        conversation(
+            app.db().conn(),
+            "fx-today",
+            "fx-ada",
+            false,
+            &core_domain::time::now().to_rfc3339(),
+            None,
+            ConversationStatus::Active,
+        )
+        .await;
+        let r = json!({ "from": format!("{yesterday}T00:00:00Z"),
+                        "to": format!("{}T00:00:00Z", today + chrono::Days::new(1)) });
+        let data = app
+            .query(Some(&admin.token), ACTIVITY, json!({ "r": r }))
+            .await;
+        let got: Vec<Value> = rows(&data, "activity")
+            .iter()
+            .map(|r| json!([r["bucketLabel"], r["values"]["conversationsStarted"]]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                json!([yesterday.to_string(), 1]),
+                json!([today.to_string(), 1])
+            ]
+        );
+    }
+);
+
+e2e!(
+    racing_activity_rolls_count_once,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        activity_extras(&app).await;
+        let (admin, _) = readers(&app).await;
+        let vars = json!({ "r": day_range() });
+        let raw = app.query(Some(&admin.token), ACTIVITY, vars.clone()).await;
+        // Two instances on one database roll at once, three times over.
+        let peer = app.spawn_peer().await;
+        let mut rolled = 0;
+        for _ in 0..3 {
+            let (a, b) = tokio::join!(roll(&app.state), roll(&peer.state));
+            rolled += [a, b]
+                .iter()
+                .filter(|r| matches!(r, Roll::Rolled { .. }))
+                .count();
+        }
+        assert!(rolled >= 3, "at least one roll of each pair ran");
+        let messages = app
+            .db()
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db().backend(),
+                "SELECT CAST(SUM(value) AS BIGINT) AS n FROM activity_daily \
+                 WHERE scope = 'all' AND metric = 'messages'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(messages, 7, "each message rolled once");
+        delete_raw_activity(&app).await;
+        assert_eq!(app.query(Some(&admin.token), ACTIVITY, vars).await, raw);
+    }
+);
+
 e2e!(
     usage_on_messages_users_and_invitations_is_batched,
     |app: TestApp| async move {
@@ -1550,7 +1730,7 @@ e2e!(
         };
         assert_eq!(s["database"], expected);
         assert_eq!(s["migrationsApplied"], s["migrationsKnown"]);
-        assert_eq!(s["migrationLevel"], "m20261202_000024_learning_paths");
+        assert_eq!(s["migrationLevel"], "m20261202_000025_activity_rollup");
         let me = s["instanceId"].clone();
         assert!(
             s["instances"]
@@ -1676,6 +1856,17 @@ async fn the_same_fixture_gives_the_same_numbers_on_both_databases() {
             )
             .await,
         );
+        // The activity rollup answers as the raw rows did.
+        let r = json!({ "from": "2026-02-27T00:00:00Z", "to": "2026-03-04T00:00:00Z" });
+        let raw = app
+            .query(Some(&admin.token), ACTIVITY, json!({ "r": r }))
+            .await;
+        roll(&app.state).await;
+        let rolled = app
+            .query(Some(&admin.token), ACTIVITY, json!({ "r": r }))
+            .await;
+        assert_eq!(raw, rolled);
+        out.push(rolled);
         answers.push(out);
     }
     assert!(!answers[0].is_empty());

@@ -27,11 +27,25 @@
 //! that writes each usage row. A DAY query in UTC whose range is whole days, whose dimensions and
 //! filters are in the rollup's key, and which asks for no percentile, reads the rollup instead of
 //! the raw rows ([`UsageQuery::rollup_eligible`]).
+//!
+//! `activity_daily` holds per-UTC-day activity (each measure's count per label, distinct active
+//! users, and the median session duration in whole milliseconds, all exact for a day), for all
+//! activity (`all`) and for research activity (`research`, what staff see). It is not written
+//! with the rows it counts but recomputed by a periodic job ([`roll_activity`]): each run, in one
+//! transaction, deletes and re-inserts with `INSERT … SELECT … GROUP BY` the closed UTC days since
+//! the last run and the [`SETTLE_DAYS`] before it, using the raw query's own statements, and moves
+//! `rollup_state` on. Days older than that are frozen: a later change to them (a conversation or
+//! account deleted, an analysis's status) is not in the rollup. On PostgreSQL a
+//! transaction-scoped advisory lock keeps two instances from rolling at once (the second skips);
+//! a run is idempotent anyway. A DAY query in UTC over whole days without groups or filters
+//! ([`ActivityQuery::rollup_eligible`]) reads the days before `rollup_state.rolled_to` from the
+//! rollup and the rest (today at least) from the raw rows, in one `UNION ALL`: a day comes from
+//! one source only ([`activity`]).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 
 use crate::StoreError;
 
@@ -1075,6 +1089,263 @@ fn session_median_select(sql: &mut Sql, q: &ActivityQuery, window: &Window) -> S
             rank_columns("d", "med", &groups),
         ),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The activity rollup.
+
+/// The `rollup_state` row of the activity rollup.
+pub const ACTIVITY_ROLLUP: &str = "activity";
+
+/// How many closed days before the last rolled one each roll recomputes, so writes that land
+/// late (a session's status, an analysis finishing, a conversation or account deleted) settle.
+/// Older days are frozen: a change to them after that is not in the rollup.
+pub const SETTLE_DAYS: i64 = 3;
+
+/// The key of the PostgreSQL advisory lock one roll holds for its transaction, so two instances
+/// never roll at once ("colloqac" in ASCII).
+const ROLL_LOCK: i64 = 0x636f_6c6c_6f71_6163;
+
+/// The metric under which the rollup keeps each day's median session duration, in milliseconds
+/// (durations are whole seconds, so a median is a whole or half second: exact).
+const MEDIAN_MS: &str = "session_median_ms";
+
+/// What one roll did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Roll {
+    /// Recomputed the UTC days `[from, to)` (from the first day there is, for `None`); every day
+    /// before `to` is now rolled.
+    Rolled {
+        from: Option<NaiveDate>,
+        to: NaiveDate,
+    },
+    /// Another instance is rolling right now (PostgreSQL): nothing was written.
+    Busy,
+}
+
+impl ActivityQuery {
+    /// Whether the activity rollup can answer exactly what the raw rows would: DAY buckets in
+    /// UTC over whole days, no groups, no filter (staff's research-only scope is in the rollup).
+    pub fn rollup_eligible(&self) -> bool {
+        let s = &self.scope;
+        self.window.whole_utc_days()
+            && self.group_by.is_empty()
+            && s.user_ids.is_empty()
+            && s.plans.is_empty()
+            && s.invitation_ids.is_empty()
+            && s.scenario_ids.is_empty()
+            && s.project_ids.is_empty()
+    }
+}
+
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The `YYYY-MM-DD` text of a day number expression (days since 1970-01-01).
+fn day_number_text(backend: DbBackend, n: &str) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!("to_char(DATE '1970-01-01' + CAST({n} AS INTEGER), 'YYYY-MM-DD')")
+        }
+        _ => format!("date({n} * 86400, 'unixepoch')"),
+    }
+}
+
+/// The day before which every day is in the activity rollup (None before the first roll).
+pub async fn activity_rolled_to(
+    db: &impl ConnectionTrait,
+) -> Result<Option<NaiveDate>, StoreError> {
+    let mut sql = Sql::new(db.get_database_backend());
+    let name = sql.bind(ACTIVITY_ROLLUP);
+    let text = format!("SELECT rolled_to FROM rollup_state WHERE name = {name}");
+    let Some(row) = db.query_one_raw(sql.statement(text)).await? else {
+        return Ok(None);
+    };
+    let day: Option<String> = get(&row, "rolled_to")?;
+    Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+}
+
+/// Recomputes the activity rollup for the closed UTC days before `today`: the last
+/// [`SETTLE_DAYS`] days rolled before, and every day since (all of them at the first roll), in
+/// one transaction: the days' rows are deleted and inserted again with `INSERT … SELECT …
+/// GROUP BY` over the raw rows (the same statements the raw query runs, in UTC days, for all
+/// activity and for research activity), then `rollup_state` moves on. On PostgreSQL a
+/// transaction-scoped advisory lock keeps a second instance out (it returns [`Roll::Busy`]); on
+/// SQLite the transaction's first statement takes the write lock. Idempotent either way.
+pub async fn roll_activity(
+    db: &sea_orm::DatabaseConnection,
+    today: NaiveDate,
+) -> Result<Roll, StoreError> {
+    let backend = db.get_database_backend();
+    let txn = db.begin().await?;
+    if backend == DbBackend::Postgres {
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT pg_try_advisory_xact_lock({ROLL_LOCK}) AS locked"),
+            ))
+            .await?;
+        if !row
+            .map(|r| get::<bool>(&r, "locked"))
+            .transpose()?
+            .unwrap_or(false)
+        {
+            txn.rollback().await?;
+            return Ok(Roll::Busy);
+        }
+    }
+    // Ensures the state row (and, being a write, takes SQLite's write lock first thing).
+    let mut sql = Sql::new(backend);
+    let name = sql.bind(ACTIVITY_ROLLUP);
+    let now = sql.bind(core_domain::time::now());
+    txn.execute_raw(sql.statement(format!(
+        "INSERT INTO rollup_state (name, rolled_to, rolled_at) VALUES ({name}, NULL, {now}) \
+         ON CONFLICT (name) DO NOTHING"
+    )))
+    .await?;
+    let rolled_to = activity_rolled_to(&txn).await?;
+    let from = rolled_to.map(|d| d.min(today) - chrono::Days::new(SETTLE_DAYS as u64));
+    let window = Window {
+        from: from.map_or(DateTime::<Utc>::UNIX_EPOCH, midnight),
+        to: midnight(today),
+        bucket: Bucket::Day,
+        zone: TzSegments::utc(),
+    };
+
+    let mut sql = Sql::new(backend);
+    let mut cond = vec![format!("day < {}", sql.bind(day_text(today)))];
+    if let Some(from) = from {
+        cond.push(format!("day >= {}", sql.bind(day_text(from))));
+    }
+    txn.execute_raw(sql.statement(format!(
+        "DELETE FROM activity_daily WHERE {}",
+        cond.join(" AND ")
+    )))
+    .await?;
+    for (scope, research_only) in [("all", false), ("research", true)] {
+        let q = ActivityQuery {
+            window: window.clone(),
+            scope: ActivityScope {
+                research_only,
+                ..Default::default()
+            },
+            group_by: Vec::new(),
+            max_rows: 0,
+        };
+        let day = day_number_text(backend, "u.bucket");
+        let mut sql = Sql::new(backend);
+        let counts = activity_count_branches(&mut sql, &q, &window).join(" UNION ALL ");
+        txn.execute_raw(sql.statement(format!(
+            "INSERT INTO activity_daily (day, scope, metric, label, value) \
+             SELECT {day}, '{scope}', u.metric, u.label, u.value FROM ({counts}) u"
+        )))
+        .await?;
+        let mut sql = Sql::new(backend);
+        let medians = session_median_select(&mut sql, &q, &window);
+        txn.execute_raw(sql.statement(format!(
+            "INSERT INTO activity_daily (day, scope, metric, label, value) \
+             SELECT {day}, '{scope}', '{MEDIAN_MS}', '', CAST(ROUND(u.med * 1000) AS BIGINT) \
+             FROM ({medians}) u WHERE u.med IS NOT NULL"
+        )))
+        .await?;
+    }
+    let mut sql = Sql::new(backend);
+    let to = sql.bind(day_text(today));
+    let now = sql.bind(core_domain::time::now());
+    let name = sql.bind(ACTIVITY_ROLLUP);
+    txn.execute_raw(sql.statement(format!(
+        "UPDATE rollup_state SET rolled_to = {to}, rolled_at = {now} WHERE name = {name}"
+    )))
+    .await?;
+    txn.commit().await?;
+    Ok(Roll::Rolled { from, to: today })
+}
+
+/// Activity counts and medians per bucket and group: [`activity_counts`] and
+/// [`session_medians`] over the raw rows; or, when `rollup` is allowed and the query is
+/// [`ActivityQuery::rollup_eligible`], the days the rollup holds from it and the rest (today,
+/// and any day not rolled yet) from the raw rows, in one statement (plus one reading how far the
+/// rollup got and, when some days are raw, one for their medians). A day comes from one source
+/// or the other, never both, so nothing is added up here.
+pub async fn activity(
+    db: &impl ConnectionTrait,
+    q: &ActivityQuery,
+    rollup: bool,
+) -> Result<(Vec<ActivityCount>, Vec<SessionMedian>), StoreError> {
+    if !(rollup && q.rollup_eligible()) {
+        let counts = activity_counts(db, q).await?;
+        let medians = session_medians(db, q).await?;
+        return Ok((counts, medians));
+    }
+    let backend = db.get_database_backend();
+    let split = activity_rolled_to(db)
+        .await?
+        .map_or(q.window.from, midnight)
+        .max(q.window.from)
+        .min(q.window.to);
+    let raw = Window {
+        from: split,
+        ..q.window.clone()
+    };
+    let mut sql = Sql::new(backend);
+    let mut parts = Vec::new();
+    if split > q.window.from {
+        let scope = sql.bind(if q.scope.research_only {
+            "research"
+        } else {
+            "all"
+        });
+        let from = sql.bind(q.window.from.format("%Y-%m-%d").to_string());
+        let to = sql.bind(split.format("%Y-%m-%d").to_string());
+        parts.push(format!(
+            "SELECT d.metric AS metric, d.label AS label, {} AS bucket, d.value AS value \
+             FROM activity_daily d WHERE d.scope = {scope} AND d.day >= {from} AND d.day < {to}",
+            day_number(backend, "d.day")
+        ));
+    }
+    if split < q.window.to {
+        parts.extend(activity_count_branches(&mut sql, q, &raw));
+    }
+    let text = format!(
+        "{} LIMIT {}",
+        parts.join(" UNION ALL "),
+        q.max_rows.saturating_mul(COUNT_ROWS_PER_GROUP) + 1
+    );
+    let rows = db.query_all_raw(sql.statement(text)).await?;
+    let mut counts = Vec::with_capacity(rows.len());
+    let mut medians = Vec::new();
+    for r in &rows {
+        let (metric, bucket, value): (String, i64, i64) =
+            (get(r, "metric")?, get(r, "bucket")?, get(r, "value")?);
+        if metric == MEDIAN_MS {
+            medians.push(SessionMedian {
+                bucket,
+                dims: Vec::new(),
+                seconds: Some(value as f64 / 1000.0),
+            });
+        } else {
+            counts.push(ActivityCount {
+                metric,
+                label: get(r, "label")?,
+                bucket,
+                dims: Vec::new(),
+                value,
+            });
+        }
+    }
+    if split < q.window.to {
+        let raw_query = ActivityQuery {
+            window: raw,
+            ..q.clone()
+        };
+        medians.extend(session_medians(db, &raw_query).await?);
+    }
+    Ok((counts, medians))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ use crate::platform::heartbeat;
 use crate::platform::metrics::{self, JobGauges};
 
 pub use persistence::analytics::{
-    ActivityCount, ActivityDim, ActivityScope, Bucket, EventCount, QuotaRow, SessionMedian,
+    ActivityCount, ActivityDim, ActivityScope, Bucket, EventCount, QuotaRow, Roll, SessionMedian,
     TopConversation, TopUsage, TopUsageBy, TotalsBy, UsageDim, UsageFilter, UsageRow, UsageTotals,
 };
 
@@ -384,7 +384,9 @@ impl AnalyticsService {
     }
 
     /// Activity per bucket and group: two statements (the counts, and the median session
-    /// durations), each grouped in the database; the rows are assembled here. `filter` narrows
+    /// durations), each grouped in the database; the rows are assembled here. A UTC day query
+    /// with no group or filter reads the days the daily rollup holds from it (one more
+    /// statement: how far it got). `filter` narrows
     /// it (its `research_only` is the audience's); measures it or `group_by` leaves nothing to
     /// count of (accounts under a filter or group by invitation, say) are None / empty.
     pub async fn activity(
@@ -403,15 +405,21 @@ impl AnalyticsService {
             group_by,
             max_rows: MAX_ROWS,
         };
-        let counts = store::activity_counts(self.db.conn(), &query).await?;
+        let (counts, medians) =
+            store::activity(self.db.conn(), &query, self.config.ops.analytics_rollups).await?;
         if counts.len() as u64 > MAX_ROWS * store::COUNT_ROWS_PER_GROUP {
             return Err(too_many_rows());
         }
-        let medians = store::session_medians(self.db.conn(), &query).await?;
         if medians.len() as u64 > MAX_ROWS {
             return Err(too_many_rows());
         }
         assemble_activity(&query, counts, medians)
+    }
+
+    /// Recomputes the daily activity rollup up to yesterday (UTC): see
+    /// `persistence::analytics::roll_activity`. Safe with several instances.
+    pub async fn roll_activity(&self) -> Result<store::Roll, persistence::StoreError> {
+        store::roll_activity(self.db.conn(), time::now().date_naive()).await
     }
 
     /// Invitations' quotas, the fullest first (all, or those at or over `near_ratio`).
