@@ -807,8 +807,9 @@ pub struct ActivityQuery {
 }
 
 /// How many count rows one group is allowed for the counts statement's cap (a group has one per
-/// measure, role and status: 14 for the roles and statuses there are).
-pub const COUNT_ROWS_PER_GROUP: u64 = 16;
+/// measure, role and status: 16 for the roles and statuses there are, and a day read from the
+/// rollup one more for its median).
+pub const COUNT_ROWS_PER_GROUP: u64 = 20;
 
 impl ActivityQuery {
     /// Whether the measure of `counted` things is counted: its filter means something for them
