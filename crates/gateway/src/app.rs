@@ -348,6 +348,8 @@ async fn sweep_idle_sessions(practice: Arc<PracticeService>) {
 /// skip it; a run is one transaction and idempotent.
 async fn roll_activity(analytics: Arc<AnalyticsService>, every: std::time::Duration) {
     let mut interval = tokio::time::interval(every);
+    // A roll that outlasts the interval is not followed by a burst of catch-up rolls.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         match analytics.roll_activity().await {
