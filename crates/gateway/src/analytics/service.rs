@@ -386,9 +386,9 @@ impl AnalyticsService {
     /// Activity per bucket and group: two statements (the counts, and the median session
     /// durations), each grouped in the database; the rows are assembled here. A UTC day query
     /// with no group or filter reads the days the daily rollup holds from it (one more
-    /// statement: how far it got). `filter` narrows
-    /// it (its `research_only` is the audience's); measures it or `group_by` leaves nothing to
-    /// count of (accounts under a filter or group by invitation, say) are None / empty.
+    /// statement: how far it got). `filter` narrows it (its `research_only` is the audience's);
+    /// measures it or `group_by` leaves nothing to count of (accounts under a filter or group by
+    /// invitation, say) are None / empty.
     pub async fn activity(
         &self,
         audience: Audience,
