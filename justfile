@@ -35,8 +35,9 @@ bench *args:
     cargo bench -p colloquy-tests --bench analytics --profile dev
 
 # Analytics at scale (PostgreSQL, TEST_DATABASE_URL): 10 M usage rows (`--rows N` for another
-# count), a 90-day DAY query's p50 from the raw rows and from the daily rollup; the bench database
-# is dropped at the end. Dev profile: the time measured is PostgreSQL's.
+# count) and 1 M messages in 100 k conversations (`--messages N`), a 90-day DAY usage query's and
+# activity query's p50 from the raw rows and from the daily rollups; the bench database is
+# dropped at the end. Dev profile: the time measured is PostgreSQL's.
 bench-analytics *args:
     cargo bench -p colloquy-tests --bench analytics --profile dev -- {{args}}
 

@@ -28,6 +28,7 @@ mod m20261202_000019_files;
 mod m20261202_000020_finance;
 mod m20261202_000022_analytics;
 mod m20261202_000024_learning_paths;
+mod m20261202_000025_activity_rollup;
 mod m20261202_000026_deferred_set_null;
 
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_finance::Migration),
             Box::new(m20261202_000022_analytics::Migration),
             Box::new(m20261202_000024_learning_paths::Migration),
+            Box::new(m20261202_000025_activity_rollup::Migration),
             Box::new(m20261202_000026_deferred_set_null::Migration),
         ]
     }

@@ -1,17 +1,20 @@
 //! Internal analytics: a fixture of usage, conversations, practice sessions and telemetry with
 //! fixed ids and times gives known totals per bucket and dimension (in UTC and in a time zone),
 //! the same answers on SQLite and PostgreSQL (one test runs the fixture on both and compares);
-//! USER is FORBIDDEN, STAFF see research data only, ranges are capped; day queries in UTC answer
-//! from the rollup; usage shown on messages, users and invitations is loaded a level per
-//! statement.
+//! USER is FORBIDDEN, STAFF see research data only, ranges are capped; activity grouped by user,
+//! plan, invitation, scenario, project and persona gives known rows per group; day queries in UTC
+//! answer from the usage rollup, and from the activity rollup once rolled (the days it holds,
+//! today from the raw rows), and rolls racing on two instances count once; usage shown on
+//! messages, users and invitations is loaded a level per statement.
 
 use chrono::{DateTime, Utc};
 use colloquy_tests::{Backend, Kind, TestApp, TestUser, e2e, gid};
 use core_domain::Role;
 use core_domain::enums::{ConversationStatus, MessageRole, MessageStatus, StreamType};
+use gateway::analytics::service::Roll;
 use persistence::entity::{
-    budgets, conversations, invitations, messages, projects, scenarios, subscriptions,
-    telemetry_events, users,
+    analyses, budgets, conversations, invitations, journals, messages, personas, projects, rooms,
+    scenarios, subscriptions, telemetry_events, users,
 };
 use persistence::usage::{self, NewUsage};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
@@ -452,6 +455,88 @@ pub async fn fixture(app: &TestApp) {
     .await;
 }
 
+/// Activity beyond [`fixture`]'s conversations: ada's chat is with a persona, and she saved a
+/// journal with it (1 March); analyses by ada in her project (COMPLETED, 1 March) and by bob
+/// outside one (FAILED, 2 March).
+pub async fn activity_extras(app: &TestApp) {
+    let db = app.db().conn();
+    personas::ActiveModel {
+        id: Set("fx-per".into()),
+        name: Set("Fixture persona".into()),
+        tone: Set("warm".into()),
+        voice: Set("calm".into()),
+        description: Set("A fixture persona".into()),
+        system_prompt: Set("be kind".into()),
+        tags: Set(json!([])),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("persona");
+    rooms::ActiveModel {
+        id: Set("fx-room".into()),
+        name: Set("Fixture room".into()),
+        description: Set(String::new()),
+        purpose: Set(String::new()),
+        sample_prompt: Set(String::new()),
+        tags: Set(json!([])),
+        prompt_type: Set(core_domain::enums::PromptType::ShortForm.into()),
+        features: Set(json!({})),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("room");
+    conversations::ActiveModel {
+        id: Set("fx-c1".into()),
+        persona_id: Set(Some("fx-per".into())),
+        ..Default::default()
+    }
+    .update(db)
+    .await
+    .expect("fx-c1 with the persona");
+    journals::ActiveModel {
+        id: Set("fx-j1".into()),
+        user_id: Set("fx-ada".into()),
+        persona_id: Set("fx-per".into()),
+        room_id: Set("fx-room".into()),
+        prompt: Set("a prompt".into()),
+        response: Set("a response".into()),
+        tags: Set(json!([])),
+        created_at: Set(at("2026-03-01T12:00:00Z")),
+        updated_at: Set(at("2026-03-01T12:00:00Z")),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("journal");
+    for (id, user, project, status, time) in [
+        (
+            "fx-a1",
+            "fx-ada",
+            Some("fx-prj"),
+            "COMPLETED",
+            "2026-03-01T13:00:00Z",
+        ),
+        ("fx-a2", "fx-bob", None, "FAILED", "2026-03-02T14:00:00Z"),
+    ] {
+        analyses::ActiveModel {
+            id: Set(id.into()),
+            r#type: Set("contract".into()),
+            input: Set("some text".into()),
+            status: Set(status.into()),
+            user_id: Set(user.into()),
+            project_id: Set(project.map(Into::into)),
+            created_at: Set(at(time)),
+            updated_at: Set(at(time)),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("analysis");
+    }
+}
+
 const USAGE: &str = "query($r: AnalyticsRangeInput!, $g: [UsageDimension!], $f: UsageFilterInput) {
   analytics { usage(range: $r, groupBy: $g, filter: $f) {
     bucket bucketLabel
@@ -469,6 +554,12 @@ const ACTIVITY: &str = "query($r: AnalyticsRangeInput!) { analytics { activity(r
 const ACTIVITY_FILTERED: &str = "query($r: AnalyticsRangeInput!, $f: ActivityFilterInput) {
   analytics { activity(range: $r, filter: $f) {
   bucketLabel values { activeUsers newUsers conversationsStarted messagesByRole { role count }
+  sessionsCompleted sessionsAbandoned medianSessionSeconds journalsSaved analysesByStatus { status count } } } } }";
+
+const ACTIVITY_GROUPED: &str = "query($r: AnalyticsRangeInput!, $g: [ActivityDimension!], $f: ActivityFilterInput) {
+  analytics { activity(range: $r, groupBy: $g, filter: $f) {
+  bucketLabel dimensions { userId plan invitationId scenarioId projectId personaId }
+  values { activeUsers newUsers conversationsStarted messagesByRole { role count }
   sessionsCompleted sessionsAbandoned medianSessionSeconds journalsSaved analysesByStatus { status count } } } } }";
 
 const TELEMETRY: &str = "query($r: AnalyticsRangeInput!, $from: DateTime!, $to: DateTime!) { analytics {
@@ -809,6 +900,282 @@ e2e!(activity_filters_are_known, |app: TestApp| async move {
     }
 });
 
+/// A grouped activity row as `[day, dims.., activeUsers, newUsers, conversationsStarted,
+/// messages (all roles), sessionsCompleted, sessionsAbandoned, medianSessionSeconds,
+/// journalsSaved, "STATUS:n" analyses]`, the dims being the fields named in `dims`.
+fn grouped_summary(data: &Value, dims: &[&str]) -> Vec<Value> {
+    rows(data, "activity")
+        .iter()
+        .map(|r| {
+            let v = &r["values"];
+            let mut row = vec![r["bucketLabel"].clone()];
+            row.extend(dims.iter().map(|d| r["dimensions"][*d].clone()));
+            row.extend([
+                v["activeUsers"].clone(),
+                v["newUsers"].clone(),
+                v["conversationsStarted"].clone(),
+                json!(
+                    v["messagesByRole"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| m["count"].as_i64().unwrap())
+                        .sum::<i64>()
+                ),
+                v["sessionsCompleted"].clone(),
+                v["sessionsAbandoned"].clone(),
+                v["medianSessionSeconds"].clone(),
+                v["journalsSaved"].clone(),
+                json!(
+                    v["analysesByStatus"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| format!("{}:{}", a["status"].as_str().unwrap(), a["count"]))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            ]);
+            Value::Array(row)
+        })
+        .collect()
+}
+
+e2e!(activity_groups_are_known, |app: TestApp| async move {
+    fixture(&app).await;
+    activity_extras(&app).await;
+    let (admin, staff) = readers(&app).await;
+    let (ada, bob) = (gid(Kind::User, "fx-ada"), gid(Kind::User, "fx-bob"));
+    let inv = gid(Kind::Invitation, "fx-inv");
+    let scn = gid(Kind::Scenario, "fx-scn");
+    let prj = gid(Kind::Project, "fx-prj");
+    let per = gid(Kind::Persona, "fx-per");
+    // [day, dims.., active users, new users, conversations started, messages, sessions
+    //  completed, abandoned, median seconds, journals, analyses]
+    let cases: Vec<(Value, Vec<&str>, Vec<Value>)> = vec![
+        (
+            json!(["USER"]),
+            vec!["userId"],
+            vec![
+                json!(["2026-03-01", ada, 1, 1, 1, 4, 0, 0, null, 1, "COMPLETED:1"]),
+                json!(["2026-03-01", bob, 1, 0, 1, 2, 0, 0, null, 0, ""]),
+                json!(["2026-03-02", bob, 0, 1, 2, 1, 2, 1, 1800.0, 0, "FAILED:1"]),
+            ],
+        ),
+        (
+            json!(["PLAN"]),
+            vec!["plan"],
+            vec![
+                json!(["2026-03-01", "FREE", 1, 0, 1, 2, 0, 0, null, 0, ""]),
+                json!([
+                    "2026-03-01",
+                    "PRO",
+                    1,
+                    1,
+                    1,
+                    4,
+                    0,
+                    0,
+                    null,
+                    1,
+                    "COMPLETED:1"
+                ]),
+                json!([
+                    "2026-03-02",
+                    "FREE",
+                    0,
+                    1,
+                    2,
+                    1,
+                    2,
+                    1,
+                    1800.0,
+                    0,
+                    "FAILED:1"
+                ]),
+            ],
+        ),
+        (
+            json!(["INVITATION"]),
+            vec!["invitationId"],
+            vec![
+                json!(["2026-03-01", null, 1, null, 1, 4, 0, 0, null, null, ""]),
+                json!(["2026-03-01", inv, 1, null, 1, 2, 0, 0, null, null, ""]),
+                json!(["2026-03-02", inv, 0, null, 2, 1, 2, 1, 1800.0, null, ""]),
+            ],
+        ),
+        (
+            json!(["PROJECT"]),
+            vec!["projectId"],
+            vec![
+                json!(["2026-03-01", null, 1, null, 1, 2, 0, 0, null, null, ""]),
+                json!([
+                    "2026-03-01",
+                    prj,
+                    1,
+                    null,
+                    1,
+                    4,
+                    0,
+                    0,
+                    null,
+                    null,
+                    "COMPLETED:1"
+                ]),
+                json!([
+                    "2026-03-02",
+                    null,
+                    0,
+                    null,
+                    2,
+                    1,
+                    2,
+                    1,
+                    1800.0,
+                    null,
+                    "FAILED:1"
+                ]),
+            ],
+        ),
+        (
+            json!(["PERSONA"]),
+            vec!["personaId"],
+            vec![
+                json!(["2026-03-01", null, 1, null, 1, 2, 0, 0, null, 0, ""]),
+                json!(["2026-03-01", per, 1, null, 1, 4, 0, 0, null, 1, ""]),
+                json!(["2026-03-02", null, 0, null, 2, 1, 2, 1, 1800.0, 0, ""]),
+            ],
+        ),
+        (
+            json!(["SCENARIO", "PLAN", "SCENARIO"]),
+            vec!["scenarioId", "plan"],
+            vec![
+                json!([
+                    "2026-03-01",
+                    null,
+                    "PRO",
+                    1,
+                    null,
+                    1,
+                    4,
+                    0,
+                    0,
+                    null,
+                    null,
+                    ""
+                ]),
+                json!([
+                    "2026-03-01",
+                    scn,
+                    "FREE",
+                    1,
+                    null,
+                    1,
+                    2,
+                    0,
+                    0,
+                    null,
+                    null,
+                    ""
+                ]),
+                json!([
+                    "2026-03-02",
+                    scn,
+                    "FREE",
+                    0,
+                    null,
+                    2,
+                    1,
+                    2,
+                    1,
+                    1800.0,
+                    null,
+                    ""
+                ]),
+            ],
+        ),
+    ];
+    for (g, dims, want) in cases {
+        let data = app
+            .query(
+                Some(&admin.token),
+                ACTIVITY_GROUPED,
+                json!({ "r": day_range(), "g": g }),
+            )
+            .await;
+        assert_eq!(grouped_summary(&data, &dims), want, "groupBy {g}");
+        // Only the dimensions asked for are set.
+        for r in rows(&data, "activity") {
+            let set = r["dimensions"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, v)| !v.is_null() && !dims.contains(&k.as_str()))
+                .count();
+            assert_eq!(set, 0, "{r}");
+        }
+    }
+    // Groups and filters together; one bucket for both days.
+    let month =
+        json!({ "from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "bucket": "MONTH" });
+    let data = app
+        .query(
+            Some(&admin.token),
+            ACTIVITY_GROUPED,
+            json!({ "r": month, "g": ["USER"], "f": { "plans": ["FREE"] } }),
+        )
+        .await;
+    assert_eq!(
+        grouped_summary(&data, &["userId"]),
+        vec![json!([
+            "2026-03", bob, 1, 1, 3, 3, 2, 1, 1800.0, 0, "FAILED:1"
+        ])]
+    );
+    // Staff: invitation sessions only, whatever the groups.
+    let data = app
+        .query(
+            Some(&staff.token),
+            ACTIVITY_GROUPED,
+            json!({ "r": day_range(), "g": ["USER"] }),
+        )
+        .await;
+    assert_eq!(
+        grouped_summary(&data, &["userId"]),
+        vec![
+            json!(["2026-03-01", bob, 1, null, 1, 2, 0, 0, null, null, ""]),
+            json!(["2026-03-02", bob, 0, null, 2, 1, 2, 1, 1800.0, null, ""]),
+        ]
+    );
+
+    // The users are linked in one look-up, and the statements do not grow with the rows.
+    let linked =
+        "query($r: AnalyticsRangeInput!) { analytics { activity(range: $r, groupBy: [USER]) {
+        dimensions { userId user { id email } } values { activeUsers medianSessionSeconds } } } }";
+    let statements = |r: Value| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let before = app.sql_statements();
+            let data = app
+                .query(Some(&admin.token), linked, json!({ "r": r }))
+                .await;
+            (app.sql_statements() - before, data)
+        }
+    };
+    let one_day = json!({ "from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z" });
+    statements(one_day.clone()).await;
+    let (few, data) = statements(one_day).await;
+    assert_eq!(rows(&data, "activity").len(), 1);
+    let (more, data) = statements(day_range()).await;
+    let got = rows(&data, "activity");
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0]["dimensions"]["user"]["id"], ada);
+    assert_eq!(got[1]["dimensions"]["user"]["email"], "fx-bob@example.com");
+    assert_eq!(few, more, "statements grow with the number of rows");
+    // Signing the caller in, the two grouped statements and the users' look-up.
+    assert!(more <= 6, "{more} statements");
+});
+
 e2e!(buckets_follow_the_time_zone, |app: TestApp| async move {
     fixture(&app).await;
     let (admin, _) = readers(&app).await;
@@ -1088,6 +1455,183 @@ e2e!(
     }
 );
 
+/// Runs one activity roll on `state`'s instance.
+async fn roll(state: &gateway::http::AppState) -> Roll {
+    state
+        .services
+        .analytics
+        .roll_activity()
+        .await
+        .expect("an activity roll")
+}
+
+/// The raw rows of the fixture's activity, gone (accounts moved out of the range).
+async fn delete_raw_activity(app: &TestApp) {
+    let db = app.db().conn();
+    for table in [
+        "usage_logs",
+        "journals",
+        "analyses",
+        "messages",
+        "conversations",
+    ] {
+        db.execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .unwrap();
+    }
+    for id in ["fx-ada", "fx-bob"] {
+        users::ActiveModel {
+            id: Set(id.into()),
+            created_at: Set(at("2020-01-01T00:00:00Z")),
+            ..Default::default()
+        }
+        .update(db)
+        .await
+        .expect("account moved out of the range");
+    }
+}
+
+e2e!(
+    utc_day_activity_answers_from_the_rollup,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        activity_extras(&app).await;
+        let (admin, staff) = readers(&app).await;
+        let vars = json!({ "r": day_range() });
+        let raw_admin = app.query(Some(&admin.token), ACTIVITY, vars.clone()).await;
+        let raw_staff = app.query(Some(&staff.token), ACTIVITY, vars.clone()).await;
+        assert_eq!(rows(&raw_admin, "activity").len(), 2);
+
+        let today = core_domain::time::now().date_naive();
+        let yesterday = today - chrono::Days::new(1);
+        assert_eq!(
+            roll(&app.state).await,
+            Roll::Rolled {
+                from: None,
+                to: today
+            }
+        );
+        // The rollup gives what the raw rows gave, for administrators and for staff.
+        assert_eq!(
+            app.query(Some(&admin.token), ACTIVITY, vars.clone()).await,
+            raw_admin
+        );
+        assert_eq!(
+            app.query(Some(&staff.token), ACTIVITY, vars.clone()).await,
+            raw_staff
+        );
+        // A conversation of yesterday written late is picked up by the next roll, which
+        // recomputes the last settling days only.
+        conversation(
+            app.db().conn(),
+            "fx-late",
+            "fx-ada",
+            false,
+            &format!("{yesterday}T12:00:00Z"),
+            None,
+            ConversationStatus::Active,
+        )
+        .await;
+        assert_eq!(
+            roll(&app.state).await,
+            Roll::Rolled {
+                from: Some(today - chrono::Days::new(3)),
+                to: today
+            }
+        );
+
+        // With the raw rows gone the numbers stay: they come from the rollup. A grouped query
+        // (which the rollup cannot answer) reads the raw rows and finds nothing.
+        delete_raw_activity(&app).await;
+        let before = app.sql_statements();
+        assert_eq!(
+            app.query(Some(&admin.token), ACTIVITY, vars.clone()).await,
+            raw_admin
+        );
+        let statements = app.sql_statements() - before;
+        // Signing in, how far the rollup got and the counts (no raw day: no medians statement).
+        assert!(statements <= 5, "{statements} statements");
+        assert_eq!(
+            app.query(Some(&staff.token), ACTIVITY, vars.clone()).await,
+            raw_staff
+        );
+        let grouped = app
+            .query(
+                Some(&admin.token),
+                ACTIVITY_GROUPED,
+                json!({ "r": day_range(), "g": ["USER"] }),
+            )
+            .await;
+        assert_eq!(rows(&grouped, "activity").len(), 0);
+
+        // Days not rolled yet (today) come from the raw rows, in the same answer.
+        conversation(
+            app.db().conn(),
+            "fx-today",
+            "fx-ada",
+            false,
+            &core_domain::time::now().to_rfc3339(),
+            None,
+            ConversationStatus::Active,
+        )
+        .await;
+        let r = json!({ "from": format!("{yesterday}T00:00:00Z"),
+                        "to": format!("{}T00:00:00Z", today + chrono::Days::new(1)) });
+        let data = app
+            .query(Some(&admin.token), ACTIVITY, json!({ "r": r }))
+            .await;
+        let got: Vec<Value> = rows(&data, "activity")
+            .iter()
+            .map(|r| json!([r["bucketLabel"], r["values"]["conversationsStarted"]]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                json!([yesterday.to_string(), 1]),
+                json!([today.to_string(), 1])
+            ]
+        );
+    }
+);
+
+e2e!(
+    racing_activity_rolls_count_once,
+    |app: TestApp| async move {
+        fixture(&app).await;
+        activity_extras(&app).await;
+        let (admin, _) = readers(&app).await;
+        let vars = json!({ "r": day_range() });
+        let raw = app.query(Some(&admin.token), ACTIVITY, vars.clone()).await;
+        // Two instances on one database roll at once, three times over.
+        let peer = app.spawn_peer().await;
+        let mut rolled = 0;
+        for _ in 0..3 {
+            let (a, b) = tokio::join!(roll(&app.state), roll(&peer.state));
+            rolled += [a, b]
+                .iter()
+                .filter(|r| matches!(r, Roll::Rolled { .. }))
+                .count();
+        }
+        assert!(rolled >= 3, "at least one roll of each pair ran");
+        let messages = app
+            .db()
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db().backend(),
+                "SELECT CAST(SUM(value) AS BIGINT) AS n FROM activity_daily \
+                 WHERE scope = 'all' AND metric = 'messages'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(messages, 7, "each message rolled once");
+        delete_raw_activity(&app).await;
+        assert_eq!(app.query(Some(&admin.token), ACTIVITY, vars).await, raw);
+    }
+);
+
 e2e!(
     usage_on_messages_users_and_invitations_is_batched,
     |app: TestApp| async move {
@@ -1217,6 +1761,7 @@ async fn the_same_fixture_gives_the_same_numbers_on_both_databases() {
     let mut answers = Vec::new();
     for app in [&lite, &pg] {
         fixture(app).await;
+        activity_extras(app).await;
         let (admin, _) = readers(app).await;
         let mut out = Vec::new();
         let dims = json!([
@@ -1273,6 +1818,27 @@ async fn the_same_fixture_gives_the_same_numbers_on_both_databases() {
                 app.query(Some(&admin.token), ACTIVITY, json!({ "r": r }))
                     .await,
             );
+            for g in [
+                json!([
+                    "USER",
+                    "PLAN",
+                    "INVITATION",
+                    "SCENARIO",
+                    "PROJECT",
+                    "PERSONA"
+                ]),
+                json!(["PROJECT"]),
+                json!(["PERSONA", "PLAN"]),
+            ] {
+                out.push(
+                    app.query(
+                        Some(&admin.token),
+                        ACTIVITY_GROUPED,
+                        json!({ "r": r, "g": g, "f": { "plans": ["PRO", "FREE"] } }),
+                    )
+                    .await,
+                );
+            }
             out.push(
                 app.query(
                     Some(&admin.token),
@@ -1290,6 +1856,17 @@ async fn the_same_fixture_gives_the_same_numbers_on_both_databases() {
             )
             .await,
         );
+        // The activity rollup answers as the raw rows did.
+        let r = json!({ "from": "2026-02-27T00:00:00Z", "to": "2026-03-04T00:00:00Z" });
+        let raw = app
+            .query(Some(&admin.token), ACTIVITY, json!({ "r": r }))
+            .await;
+        roll(&app.state).await;
+        let rolled = app
+            .query(Some(&admin.token), ACTIVITY, json!({ "r": r }))
+            .await;
+        assert_eq!(raw, rolled);
+        out.push(rolled);
         answers.push(out);
     }
     assert!(!answers[0].is_empty());

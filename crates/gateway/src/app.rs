@@ -260,6 +260,12 @@ pub async fn run(
         state.services.db.clone(),
         state.services.config.ops.heartbeat,
     ));
+    let rollups = state
+        .services
+        .config
+        .ops
+        .activity_rollup_every
+        .map(|every| tokio::spawn(roll_activity(Arc::clone(&state.services.analytics), every)));
     let (stop_jobs, jobs_stopped) = watch::channel(false);
     let jobs = crate::workspace::service::job_runner(&state.services.workspace)
         .handle(
@@ -280,6 +286,9 @@ pub async fn run(
     sweeper.abort();
     idle.abort();
     beats.abort();
+    if let Some(rollups) = rollups {
+        rollups.abort();
+    }
     // Running jobs finish within the grace period, or are handed back to the queue.
     if let Err(error) = jobs.await {
         tracing::error!(%error, "the job pool failed");
@@ -329,6 +338,28 @@ async fn sweep_idle_sessions(practice: Arc<PracticeService>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "idle practice sessions abandoned"),
             Err(error) => tracing::warn!(?error, "cannot sweep idle practice sessions"),
+        }
+    }
+}
+
+/// The daily activity rollup, every COLLOQUY_ACTIVITY_ROLLUP_SECS from start-up: recomputes the
+/// last few closed UTC days from the raw rows (see `persistence::analytics::roll_activity`). Safe
+/// with several instances: on PostgreSQL one holds an advisory lock for the run and the others
+/// skip it; a run is one transaction and idempotent.
+async fn roll_activity(analytics: Arc<AnalyticsService>, every: std::time::Duration) {
+    let mut interval = tokio::time::interval(every);
+    // A roll that outlasts the interval is not followed by a burst of catch-up rolls.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match analytics.roll_activity().await {
+            Ok(crate::analytics::service::Roll::Rolled { from, to }) => {
+                tracing::debug!(?from, %to, "activity rollup recomputed");
+            }
+            Ok(crate::analytics::service::Roll::Busy) => {
+                tracing::debug!("activity rollup: another instance is rolling");
+            }
+            Err(error) => tracing::warn!(%error, "cannot roll up activity"),
         }
     }
 }

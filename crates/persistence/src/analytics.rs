@@ -27,11 +27,25 @@
 //! that writes each usage row. A DAY query in UTC whose range is whole days, whose dimensions and
 //! filters are in the rollup's key, and which asks for no percentile, reads the rollup instead of
 //! the raw rows ([`UsageQuery::rollup_eligible`]).
+//!
+//! `activity_daily` holds per-UTC-day activity (each measure's count per label, distinct active
+//! users, and the median session duration in whole milliseconds, all exact for a day), for all
+//! activity (`all`) and for research activity (`research`, what staff see). It is not written
+//! with the rows it counts but recomputed by a periodic job ([`roll_activity`]): each run, in one
+//! transaction, deletes and re-inserts with `INSERT … SELECT … GROUP BY` the closed UTC days since
+//! the last run and the [`SETTLE_DAYS`] before it, using the raw query's own statements, and moves
+//! `rollup_state` on. Days older than that are frozen: a later change to them (a conversation or
+//! account deleted, an analysis's status) is not in the rollup. On PostgreSQL a
+//! transaction-scoped advisory lock keeps two instances from rolling at once (the second skips);
+//! a run is idempotent anyway. A DAY query in UTC over whole days without groups or filters
+//! ([`ActivityQuery::rollup_eligible`]) reads the days before `rollup_state.rolled_to` from the
+//! rollup and the rest (today at least) from the raw rows, in one `UNION ALL`: a day comes from
+//! one source only ([`activity`]).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 
 use crate::StoreError;
 
@@ -699,11 +713,7 @@ impl ActivityScope {
     /// The filter's conditions (` AND ...`) over the table of `counted`.
     fn conditions(&self, sql: &mut Sql, counted: Counted) -> String {
         let mut cond = String::new();
-        let user = match counted {
-            Counted::Conversations => "c.user_id",
-            Counted::Users => "x.id",
-            Counted::Journals | Counted::Analyses => "x.user_id",
-        };
+        let user = counted.user_column();
         if !self.user_ids.is_empty() {
             cond.push_str(&format!(" AND {}", sql.in_list(user, &self.user_ids)));
         }
@@ -740,39 +750,175 @@ impl ActivityScope {
     }
 }
 
-/// One measure of activity in one bucket. `label` is the role (messages), the status (sessions
-/// ended, analyses) or empty.
+/// What activity can be grouped by. Each measure takes the dimension from the rows it counts:
+/// conversations, their messages and sessions from the conversation (its user, invitation,
+/// scenario, project, persona); new users from the account; journals from their author (and
+/// persona); analyses from their user and project. A measure whose rows do not carry a grouped
+/// dimension is not counted ([`ActivityQuery::counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActivityDim {
+    User,
+    /// The plan the user is on now (FREE without a subscription row).
+    Plan,
+    Invitation,
+    Scenario,
+    Project,
+    Persona,
+}
+
+impl ActivityDim {
+    /// The dimension's expression over the table of `counted`, or None when those rows do not
+    /// carry it.
+    fn expr(self, counted: Counted) -> Option<String> {
+        let col = |c: &str| Some(c.to_owned());
+        match (self, counted) {
+            (Self::User, _) => col(counted.user_column()),
+            (Self::Plan, _) => Some(plan_of(counted.user_column())),
+            (Self::Invitation, Counted::Conversations) => col("c.invitation_id"),
+            (Self::Scenario, Counted::Conversations) => col("c.scenario_id"),
+            (Self::Project, Counted::Conversations) => col("c.project_id"),
+            (Self::Project, Counted::Analyses) => col("x.project_id"),
+            (Self::Persona, Counted::Conversations) => col("c.persona_id"),
+            (Self::Persona, Counted::Journals) => col("x.persona_id"),
+            _ => None,
+        }
+    }
+}
+
+/// The plan the user of column `user` is on now, as the activity filter reads it (null without
+/// a user).
+fn plan_of(user: &str) -> String {
+    format!(
+        "CASE WHEN {user} IS NULL THEN NULL ELSE (SELECT COALESCE(MAX(s.plan), 'FREE') \
+         FROM subscriptions s WHERE s.user_id = {user}) END"
+    )
+}
+
+/// An activity aggregate request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityQuery {
+    pub window: Window,
+    pub scope: ActivityScope,
+    /// Dimensions to group by within each bucket (in order; no repeats).
+    pub group_by: Vec<ActivityDim>,
+    /// At most this many groups (bucket and dimensions) are wanted: the counts statement reads
+    /// at most `max_rows` × [`COUNT_ROWS_PER_GROUP`] + 1 rows, the medians one `max_rows` + 1.
+    pub max_rows: u64,
+}
+
+/// How many count rows one group is allowed for the counts statement's cap (a group has one per
+/// measure, role and status: 16 for the roles and statuses there are, and a day read from the
+/// rollup one more for its median).
+pub const COUNT_ROWS_PER_GROUP: u64 = 20;
+
+impl ActivityQuery {
+    /// Whether the measure of `counted` things is counted: its filter means something for them
+    /// ([`ActivityScope::counts`]) and its rows carry every grouped dimension.
+    pub fn counts(&self, counted: Counted) -> bool {
+        self.scope.counts(counted) && self.group_by.iter().all(|d| d.expr(counted).is_some())
+    }
+
+    /// `, <dim> AS d0, <dim> AS d1 ..` over the table of `counted`.
+    fn dim_columns(&self, counted: Counted) -> String {
+        self.group_by
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                format!(
+                    ", {} AS d{i}",
+                    d.expr(counted).unwrap_or_else(|| "NULL".into())
+                )
+            })
+            .collect()
+    }
+
+    /// `, d0, d1 ..`.
+    fn dim_names(&self) -> String {
+        (0..self.group_by.len())
+            .map(|i| format!(", d{i}"))
+            .collect()
+    }
+}
+
+impl Counted {
+    /// The column of the user the counted rows belong to.
+    fn user_column(self) -> &'static str {
+        match self {
+            Self::Conversations => "c.user_id",
+            Self::Users => "x.id",
+            Self::Journals | Self::Analyses => "x.user_id",
+        }
+    }
+}
+
+/// One measure of activity in one bucket and group. `label` is the role (messages), the status
+/// (sessions ended, analyses) or empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityCount {
     pub metric: String,
     pub label: String,
     pub bucket: i64,
+    /// In the order of `group_by`.
+    pub dims: Vec<Option<String>>,
     pub value: i64,
 }
 
-/// The median duration of the sessions that ended in one bucket.
+/// The median duration of the sessions that ended in one bucket and group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionMedian {
     pub bucket: i64,
+    /// In the order of `group_by`.
+    pub dims: Vec<Option<String>>,
     pub seconds: Option<f64>,
 }
 
-/// Activity counts per bucket: active users (distinct authors of user messages), new users,
-/// conversations started, messages by role, practice sessions ended by status, journals saved
-/// and analyses by status; one `UNION ALL` of grouped counts. Staff (`research_only`) get the
-/// measures of invitation sessions only (no new users, journals or analyses).
+fn dims_of(row: &QueryResult, n: usize) -> Result<Vec<Option<String>>, StoreError> {
+    (0..n)
+        .map(|i| get::<Option<String>>(row, &format!("d{i}")))
+        .collect()
+}
+
+/// Activity counts per bucket and group: active users (distinct authors of user messages), new
+/// users, conversations started, messages by role, practice sessions ended by status, journals
+/// saved and analyses by status; one `UNION ALL` of grouped counts, one branch per measure that
+/// [`ActivityQuery::counts`]. Staff (`research_only`) get the measures of invitation sessions
+/// only (no new users, journals or analyses).
 pub async fn activity_counts(
     db: &impl ConnectionTrait,
-    window: &Window,
-    scope: &ActivityScope,
+    q: &ActivityQuery,
 ) -> Result<Vec<ActivityCount>, StoreError> {
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
+    let text = activity_count_branches(&mut sql, q, &q.window).join(" UNION ALL ");
+    let text = format!(
+        "{text} LIMIT {}",
+        q.max_rows.saturating_mul(COUNT_ROWS_PER_GROUP) + 1
+    );
+    let rows = db.query_all_raw(sql.statement(text)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ActivityCount {
+                metric: get(r, "metric")?,
+                label: get(r, "label")?,
+                bucket: get(r, "bucket")?,
+                dims: dims_of(r, q.group_by.len())?,
+                value: get(r, "value")?,
+            })
+        })
+        .collect()
+}
+
+/// The grouped selects of [`activity_counts`] over `window` (each with the columns `metric`,
+/// `label`, `bucket`, `d0..` and `value`), binding into `sql`.
+fn activity_count_branches(sql: &mut Sql, q: &ActivityQuery, window: &Window) -> Vec<String> {
+    let backend = sql.backend;
+    let scope = &q.scope;
     let research = if scope.research_only {
         " AND c.invitation_id IS NOT NULL"
     } else {
         ""
     };
+    let groups = q.dim_names();
     #[allow(clippy::too_many_arguments)]
     let branch = |sql: &mut Sql,
                   metric: &str,
@@ -787,9 +933,10 @@ pub async fn activity_counts(
         // Bound after the range: SQLite numbers `?` in the order they appear.
         let filter = scope.conditions(sql, counted);
         let inner = format!(
-            "SELECT {e} AS e, {label} AS label, {value} AS v FROM {table} \
+            "SELECT {e} AS e, {label} AS label, {value} AS v{dims} FROM {table} \
              WHERE {time} >= {from} AND {time} < {to}{extra}{filter}",
             e = epoch(backend, time),
+            dims = q.dim_columns(counted),
         );
         let source = bucketed(backend, window, &inner);
         let agg = if value == "1" {
@@ -798,13 +945,14 @@ pub async fn activity_counts(
             "COUNT(DISTINCT v)".to_owned()
         };
         format!(
-            "SELECT '{metric}' AS metric, label, bucket, CAST({agg} AS BIGINT) AS value \
-             FROM ({source}) b GROUP BY label, bucket"
+            "SELECT '{metric}' AS metric, label, bucket{groups}, CAST({agg} AS BIGINT) AS value \
+             FROM ({source}) b GROUP BY label, bucket{groups}"
         )
     };
-    let mut parts = vec![
-        branch(
-            &mut sql,
+    let mut parts = Vec::new();
+    if q.counts(Counted::Conversations) {
+        parts.push(branch(
+            sql,
             "active_users",
             "''",
             "m.user_id",
@@ -812,9 +960,9 @@ pub async fn activity_counts(
             "m.created_at",
             &format!(" AND m.role = 'USER' AND m.user_id IS NOT NULL{research}"),
             Counted::Conversations,
-        ),
-        branch(
-            &mut sql,
+        ));
+        parts.push(branch(
+            sql,
             "conversations_started",
             "''",
             "1",
@@ -822,9 +970,9 @@ pub async fn activity_counts(
             "c.started_at",
             &format!(" AND c.deleted_at IS NULL{research}"),
             Counted::Conversations,
-        ),
-        branch(
-            &mut sql,
+        ));
+        parts.push(branch(
+            sql,
             "messages",
             "m.role",
             "1",
@@ -832,9 +980,9 @@ pub async fn activity_counts(
             "m.created_at",
             research,
             Counted::Conversations,
-        ),
-        branch(
-            &mut sql,
+        ));
+        parts.push(branch(
+            sql,
             "sessions_ended",
             "c.status",
             "1",
@@ -844,11 +992,11 @@ pub async fn activity_counts(
                 " AND c.scenario_id IS NOT NULL AND c.status IN ('COMPLETED', 'ABANDONED'){research}"
             ),
             Counted::Conversations,
-        ),
-    ];
-    if scope.counts(Counted::Users) {
+        ));
+    }
+    if q.counts(Counted::Users) {
         parts.push(branch(
-            &mut sql,
+            sql,
             "new_users",
             "''",
             "1",
@@ -858,9 +1006,9 @@ pub async fn activity_counts(
             Counted::Users,
         ));
     }
-    if scope.counts(Counted::Journals) {
+    if q.counts(Counted::Journals) {
         parts.push(branch(
-            &mut sql,
+            sql,
             "journals_saved",
             "''",
             "1",
@@ -870,9 +1018,9 @@ pub async fn activity_counts(
             Counted::Journals,
         ));
     }
-    if scope.counts(Counted::Analyses) {
+    if q.counts(Counted::Analyses) {
         parts.push(branch(
-            &mut sql,
+            sql,
             "analyses",
             "x.status",
             "1",
@@ -882,65 +1030,323 @@ pub async fn activity_counts(
             Counted::Analyses,
         ));
     }
-    let text = parts.join(" UNION ALL ");
-    let rows = db.query_all_raw(sql.statement(text)).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ActivityCount {
-                metric: get(r, "metric")?,
-                label: get(r, "label")?,
-                bucket: get(r, "bucket")?,
-                value: get(r, "value")?,
-            })
-        })
-        .collect()
+    parts
 }
 
 /// The median duration (seconds) of the practice sessions that ended (COMPLETED or ABANDONED)
-/// in each bucket, in one statement.
+/// in each bucket and group, in one statement (none when conversations are not counted).
 pub async fn session_medians(
     db: &impl ConnectionTrait,
-    window: &Window,
-    scope: &ActivityScope,
+    q: &ActivityQuery,
 ) -> Result<Vec<SessionMedian>, StoreError> {
+    if !q.counts(Counted::Conversations) {
+        return Ok(Vec::new());
+    }
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
-    let from = sql.bind(window.from);
-    let to = sql.bind(window.to);
-    let research = if scope.research_only {
-        " AND c.invitation_id IS NOT NULL"
-    } else {
-        ""
-    };
-    let filter = scope.conditions(&mut sql, Counted::Conversations);
-    let inner = format!(
-        "SELECT {e} AS e, c.duration_seconds AS d FROM conversations c \
-         WHERE c.ended_at >= {from} AND c.ended_at < {to} AND c.scenario_id IS NOT NULL \
-         AND c.status IN ('COMPLETED', 'ABANDONED') AND c.duration_seconds IS NOT NULL\
-         {research}{filter}",
-        e = epoch(backend, "c.ended_at"),
-    );
-    let source = bucketed(backend, window, &inner);
-    let text = match backend {
-        DbBackend::Postgres => format!(
-            "SELECT bucket, {} FROM ({source}) b GROUP BY bucket",
-            percentile(backend, 0.5, "d", "med", "med")
-        ),
-        _ => format!(
-            "SELECT bucket, {} FROM (SELECT b.*, {} FROM ({source}) b) w GROUP BY bucket",
-            percentile(backend, 0.5, "d", "med", "med"),
-            rank_columns("d", "med", "bucket"),
-        ),
-    };
+    let text = session_median_select(&mut sql, q, &q.window);
+    let text = format!("{text} LIMIT {}", q.max_rows + 1);
     let rows = db.query_all_raw(sql.statement(text)).await?;
     rows.iter()
         .map(|r| {
             Ok(SessionMedian {
                 bucket: get(r, "bucket")?,
+                dims: dims_of(r, q.group_by.len())?,
                 seconds: get(r, "med")?,
             })
         })
         .collect()
+}
+
+/// The grouped select of [`session_medians`] over `window`: columns `bucket`, `d0..`, `med`.
+fn session_median_select(sql: &mut Sql, q: &ActivityQuery, window: &Window) -> String {
+    let backend = sql.backend;
+    let from = sql.bind(window.from);
+    let to = sql.bind(window.to);
+    let research = if q.scope.research_only {
+        " AND c.invitation_id IS NOT NULL"
+    } else {
+        ""
+    };
+    let filter = q.scope.conditions(sql, Counted::Conversations);
+    let inner = format!(
+        "SELECT {e} AS e, c.duration_seconds AS d{dims} FROM conversations c \
+         WHERE c.ended_at >= {from} AND c.ended_at < {to} AND c.scenario_id IS NOT NULL \
+         AND c.status IN ('COMPLETED', 'ABANDONED') AND c.duration_seconds IS NOT NULL\
+         {research}{filter}",
+        e = epoch(backend, "c.ended_at"),
+        dims = q.dim_columns(Counted::Conversations),
+    );
+    let source = bucketed(backend, window, &inner);
+    let groups = format!("bucket{}", q.dim_names());
+    match backend {
+        DbBackend::Postgres => format!(
+            "SELECT {groups}, {} FROM ({source}) b GROUP BY {groups}",
+            percentile(backend, 0.5, "d", "med", "med")
+        ),
+        _ => format!(
+            "SELECT {groups}, {} FROM (SELECT b.*, {} FROM ({source}) b) w GROUP BY {groups}",
+            percentile(backend, 0.5, "d", "med", "med"),
+            rank_columns("d", "med", &groups),
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The activity rollup.
+
+/// The `rollup_state` row of the activity rollup.
+pub const ACTIVITY_ROLLUP: &str = "activity";
+
+/// How many closed days before the last rolled one each roll recomputes, so writes that land
+/// late (a session's status, an analysis finishing, a conversation or account deleted) settle.
+/// Older days are frozen: a change to them after that is not in the rollup.
+pub const SETTLE_DAYS: i64 = 3;
+
+/// The key of the PostgreSQL advisory lock one roll holds for its transaction, so two instances
+/// never roll at once ("colloqac" in ASCII).
+const ROLL_LOCK: i64 = 0x636f_6c6c_6f71_6163;
+
+/// The metric under which the rollup keeps each day's median session duration, in milliseconds
+/// (durations are whole seconds, so a median is a whole or half second: exact).
+const MEDIAN_MS: &str = "session_median_ms";
+
+/// What one roll did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Roll {
+    /// Recomputed the UTC days `[from, to)` (from the first day there is, for `None`); every day
+    /// before `to` is now rolled.
+    Rolled {
+        from: Option<NaiveDate>,
+        to: NaiveDate,
+    },
+    /// Another instance is rolling right now (PostgreSQL): nothing was written.
+    Busy,
+}
+
+impl ActivityQuery {
+    /// Whether the activity rollup can answer exactly what the raw rows would: DAY buckets in
+    /// UTC over whole days, no groups, no filter (staff's research-only scope is in the rollup).
+    pub fn rollup_eligible(&self) -> bool {
+        let s = &self.scope;
+        self.window.whole_utc_days()
+            && self.group_by.is_empty()
+            && s.user_ids.is_empty()
+            && s.plans.is_empty()
+            && s.invitation_ids.is_empty()
+            && s.scenario_ids.is_empty()
+            && s.project_ids.is_empty()
+    }
+}
+
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The `YYYY-MM-DD` text of a day number expression (days since 1970-01-01).
+fn day_number_text(backend: DbBackend, n: &str) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!("to_char(DATE '1970-01-01' + CAST({n} AS INTEGER), 'YYYY-MM-DD')")
+        }
+        _ => format!("date({n} * 86400, 'unixepoch')"),
+    }
+}
+
+/// The day before which every day is in the activity rollup (None before the first roll).
+pub async fn activity_rolled_to(
+    db: &impl ConnectionTrait,
+) -> Result<Option<NaiveDate>, StoreError> {
+    let mut sql = Sql::new(db.get_database_backend());
+    let name = sql.bind(ACTIVITY_ROLLUP);
+    let text = format!("SELECT rolled_to FROM rollup_state WHERE name = {name}");
+    let Some(row) = db.query_one_raw(sql.statement(text)).await? else {
+        return Ok(None);
+    };
+    let day: Option<String> = get(&row, "rolled_to")?;
+    Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+}
+
+/// Recomputes the activity rollup for the closed UTC days before `today`: the last
+/// [`SETTLE_DAYS`] days rolled before, and every day since (all of them at the first roll), in
+/// one transaction: the days' rows are deleted and inserted again with `INSERT … SELECT …
+/// GROUP BY` over the raw rows (the same statements the raw query runs, in UTC days, for all
+/// activity and for research activity), then `rollup_state` moves on. On PostgreSQL a
+/// transaction-scoped advisory lock keeps a second instance out (it returns [`Roll::Busy`]); on
+/// SQLite the transaction's first statement takes the write lock. Idempotent either way.
+pub async fn roll_activity(
+    db: &sea_orm::DatabaseConnection,
+    today: NaiveDate,
+) -> Result<Roll, StoreError> {
+    let backend = db.get_database_backend();
+    let txn = db.begin().await?;
+    if backend == DbBackend::Postgres {
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT pg_try_advisory_xact_lock({ROLL_LOCK}) AS locked"),
+            ))
+            .await?;
+        if !row
+            .map(|r| get::<bool>(&r, "locked"))
+            .transpose()?
+            .unwrap_or(false)
+        {
+            txn.rollback().await?;
+            return Ok(Roll::Busy);
+        }
+    }
+    // Ensures the state row (and, being a write, takes SQLite's write lock first thing).
+    let mut sql = Sql::new(backend);
+    let name = sql.bind(ACTIVITY_ROLLUP);
+    let now = sql.bind(core_domain::time::now());
+    txn.execute_raw(sql.statement(format!(
+        "INSERT INTO rollup_state (name, rolled_to, rolled_at) VALUES ({name}, NULL, {now}) \
+         ON CONFLICT (name) DO NOTHING"
+    )))
+    .await?;
+    let rolled_to = activity_rolled_to(&txn).await?;
+    let from = rolled_to.map(|d| d.min(today) - chrono::Days::new(SETTLE_DAYS as u64));
+    let window = Window {
+        from: from.map_or(DateTime::<Utc>::UNIX_EPOCH, midnight),
+        to: midnight(today),
+        bucket: Bucket::Day,
+        zone: TzSegments::utc(),
+    };
+
+    let mut sql = Sql::new(backend);
+    let mut cond = vec![format!("day < {}", sql.bind(day_text(today)))];
+    if let Some(from) = from {
+        cond.push(format!("day >= {}", sql.bind(day_text(from))));
+    }
+    txn.execute_raw(sql.statement(format!(
+        "DELETE FROM activity_daily WHERE {}",
+        cond.join(" AND ")
+    )))
+    .await?;
+    for (scope, research_only) in [("all", false), ("research", true)] {
+        let q = ActivityQuery {
+            window: window.clone(),
+            scope: ActivityScope {
+                research_only,
+                ..Default::default()
+            },
+            group_by: Vec::new(),
+            max_rows: 0,
+        };
+        let day = day_number_text(backend, "u.bucket");
+        let mut sql = Sql::new(backend);
+        let counts = activity_count_branches(&mut sql, &q, &window).join(" UNION ALL ");
+        txn.execute_raw(sql.statement(format!(
+            "INSERT INTO activity_daily (day, scope, metric, label, value) \
+             SELECT {day}, '{scope}', u.metric, u.label, u.value FROM ({counts}) u"
+        )))
+        .await?;
+        let mut sql = Sql::new(backend);
+        let medians = session_median_select(&mut sql, &q, &window);
+        txn.execute_raw(sql.statement(format!(
+            "INSERT INTO activity_daily (day, scope, metric, label, value) \
+             SELECT {day}, '{scope}', '{MEDIAN_MS}', '', CAST(ROUND(u.med * 1000) AS BIGINT) \
+             FROM ({medians}) u WHERE u.med IS NOT NULL"
+        )))
+        .await?;
+    }
+    let mut sql = Sql::new(backend);
+    let to = sql.bind(day_text(today));
+    let now = sql.bind(core_domain::time::now());
+    let name = sql.bind(ACTIVITY_ROLLUP);
+    txn.execute_raw(sql.statement(format!(
+        "UPDATE rollup_state SET rolled_to = {to}, rolled_at = {now} WHERE name = {name}"
+    )))
+    .await?;
+    txn.commit().await?;
+    Ok(Roll::Rolled { from, to: today })
+}
+
+/// Activity counts and medians per bucket and group: [`activity_counts`] and
+/// [`session_medians`] over the raw rows; or, when `rollup` is allowed and the query is
+/// [`ActivityQuery::rollup_eligible`], the days the rollup holds from it and the rest (today,
+/// and any day not rolled yet) from the raw rows, in one statement (plus one reading how far the
+/// rollup got and, when some days are raw, one for their medians). A day comes from one source
+/// or the other, never both, so nothing is added up here.
+pub async fn activity(
+    db: &impl ConnectionTrait,
+    q: &ActivityQuery,
+    rollup: bool,
+) -> Result<(Vec<ActivityCount>, Vec<SessionMedian>), StoreError> {
+    if !(rollup && q.rollup_eligible()) {
+        let counts = activity_counts(db, q).await?;
+        let medians = session_medians(db, q).await?;
+        return Ok((counts, medians));
+    }
+    let backend = db.get_database_backend();
+    let split = activity_rolled_to(db)
+        .await?
+        .map_or(q.window.from, midnight)
+        .max(q.window.from)
+        .min(q.window.to);
+    let raw = Window {
+        from: split,
+        ..q.window.clone()
+    };
+    let mut sql = Sql::new(backend);
+    let mut parts = Vec::new();
+    if split > q.window.from {
+        let scope = sql.bind(if q.scope.research_only {
+            "research"
+        } else {
+            "all"
+        });
+        let from = sql.bind(q.window.from.format("%Y-%m-%d").to_string());
+        let to = sql.bind(split.format("%Y-%m-%d").to_string());
+        parts.push(format!(
+            "SELECT d.metric AS metric, d.label AS label, {} AS bucket, d.value AS value \
+             FROM activity_daily d WHERE d.scope = {scope} AND d.day >= {from} AND d.day < {to}",
+            day_number(backend, "d.day")
+        ));
+    }
+    if split < q.window.to {
+        parts.extend(activity_count_branches(&mut sql, q, &raw));
+    }
+    let text = format!(
+        "{} LIMIT {}",
+        parts.join(" UNION ALL "),
+        q.max_rows.saturating_mul(COUNT_ROWS_PER_GROUP) + 1
+    );
+    let rows = db.query_all_raw(sql.statement(text)).await?;
+    let mut counts = Vec::with_capacity(rows.len());
+    let mut medians = Vec::new();
+    for r in &rows {
+        let (metric, bucket, value): (String, i64, i64) =
+            (get(r, "metric")?, get(r, "bucket")?, get(r, "value")?);
+        if metric == MEDIAN_MS {
+            medians.push(SessionMedian {
+                bucket,
+                dims: Vec::new(),
+                seconds: Some(value as f64 / 1000.0),
+            });
+        } else {
+            counts.push(ActivityCount {
+                metric,
+                label: get(r, "label")?,
+                bucket,
+                dims: Vec::new(),
+                value,
+            });
+        }
+    }
+    if split < q.window.to {
+        let raw_query = ActivityQuery {
+            window: raw,
+            ..q.clone()
+        };
+        medians.extend(session_medians(db, &raw_query).await?);
+    }
+    Ok((counts, medians))
 }
 
 // ---------------------------------------------------------------------------------------------

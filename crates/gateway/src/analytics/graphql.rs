@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 
 use super::loaders::TotalsKey;
 use super::service::{
-    self, ActivityBucket, AnalyticsService, Audience, Range, RangeSpec, TopUsageBy, TotalsBy,
-    UsageDim, UsageFilter, UsageTotals,
+    self, ActivityBucket, ActivityDim, AnalyticsService, Audience, Range, RangeSpec, TopUsageBy,
+    TotalsBy, UsageDim, UsageFilter, UsageTotals,
 };
 use crate::accounts::graphql::{User, user_link};
 use crate::billing::graphql::UsageMetric;
@@ -179,6 +179,35 @@ pub struct UsageFilterInput {
     pub project_ids: Option<Vec<ID>>,
     /// Calls of users now on these plans.
     pub plans: Option<Vec<Plan>>,
+}
+
+/// What activity can be grouped by. Each measure is grouped by what its own records carry:
+/// conversations, messages and practice sessions by their conversation's user, invitation,
+/// scenario, project and persona; new users by the account; journals by their author and
+/// persona; analyses by their user and project. A measure whose records do not carry a grouped
+/// dimension is null (or an empty list) in the rows.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ActivityDimension {
+    User,
+    /// The plan the user is on now (activity does not record the plan it happened under).
+    Plan,
+    Invitation,
+    Scenario,
+    Project,
+    Persona,
+}
+
+impl From<ActivityDimension> for ActivityDim {
+    fn from(d: ActivityDimension) -> Self {
+        match d {
+            ActivityDimension::User => Self::User,
+            ActivityDimension::Plan => Self::Plan,
+            ActivityDimension::Invitation => Self::Invitation,
+            ActivityDimension::Scenario => Self::Scenario,
+            ActivityDimension::Project => Self::Project,
+            ActivityDimension::Persona => Self::Persona,
+        }
+    }
 }
 
 /// Whose activity counts (every list empty or absent: everyone's; several lists: what matches
@@ -419,8 +448,9 @@ pub struct StatusCount {
 pub struct ActivityValues {
     /// Distinct users who sent a message.
     pub active_users: i64,
-    /// Accounts created; null for staff (only research data is theirs to see) and under a
-    /// filter by invitation, scenario or project.
+    /// Accounts created; null for staff (only research data is theirs to see), under a filter
+    /// by invitation, scenario or project, and when grouped by invitation, scenario, project or
+    /// persona.
     pub new_users: Option<i64>,
     pub conversations_started: i64,
     pub messages_by_role: Vec<RoleCount>,
@@ -429,26 +459,94 @@ pub struct ActivityValues {
     pub sessions_abandoned: i64,
     /// The median duration of the sessions that ended in the bucket, in seconds.
     pub median_session_seconds: Option<f64>,
-    /// Journal entries saved; null for staff and under a filter by invitation, scenario or
-    /// project.
+    /// Journal entries saved; null for staff, under a filter by invitation, scenario or
+    /// project, and when grouped by invitation, scenario or project.
     pub journals_saved: Option<i64>,
-    /// Analyses created, by status; empty for staff.
+    /// Analyses created, by status; empty for staff, under a filter by invitation or scenario,
+    /// and when grouped by invitation, scenario or persona.
     pub analyses_by_status: Vec<StatusCount>,
 }
 
-/// Activity in one bucket.
+/// The group an activity row counts: only the dimensions asked for in `groupBy` are set.
+#[derive(Clone, Default)]
+pub struct ActivityDimensions {
+    user_id: Option<String>,
+    plan: Option<String>,
+    invitation_id: Option<String>,
+    scenario_id: Option<String>,
+    project_id: Option<String>,
+    persona_id: Option<String>,
+}
+
+/// The group an activity row counts: only the dimensions asked for in `groupBy` are set.
+#[Object]
+impl ActivityDimensions {
+    /// The user whose activity this is (grouped by USER).
+    async fn user_id(&self) -> Option<ID> {
+        self.user_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::User, id))
+    }
+    /// The user, when the caller may see that account (one batched look-up per answer).
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        user_link(ctx, self.user_id.as_deref()).await
+    }
+    /// The plan the user is on now (grouped by PLAN).
+    async fn plan(&self) -> Option<Plan> {
+        self.plan.as_deref().map(Plan::parse)
+    }
+    /// The invitation of the conversations (grouped by INVITATION; null outside one).
+    async fn invitation_id(&self) -> Option<ID> {
+        self.invitation_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::Invitation, id))
+    }
+    /// The practice scenario of the conversations (grouped by SCENARIO; null for chats).
+    async fn scenario_id(&self) -> Option<ID> {
+        self.scenario_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::Scenario, id))
+    }
+    /// The project of the conversations and analyses (grouped by PROJECT; null outside one).
+    async fn project_id(&self) -> Option<ID> {
+        self.project_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::Project, id))
+    }
+    /// The persona of the conversations and journals (grouped by PERSONA; null without one).
+    async fn persona_id(&self) -> Option<ID> {
+        self.persona_id
+            .as_deref()
+            .map(|id| ids::encode(Kind::Persona, id))
+    }
+}
+
+/// Activity in one bucket and group.
 #[derive(SimpleObject, Clone)]
 pub struct ActivityRow {
     pub bucket: DateTime<Utc>,
     pub bucket_label: String,
+    pub dimensions: ActivityDimensions,
     pub values: ActivityValues,
 }
 
-fn activity_row(range: &Range, b: ActivityBucket) -> ActivityRow {
+fn activity_row(range: &Range, dims: &[ActivityDim], b: ActivityBucket) -> ActivityRow {
     let (bucket, bucket_label) = range.bucket_start(b.bucket);
+    let mut d = ActivityDimensions::default();
+    for (dim, value) in dims.iter().zip(b.dims) {
+        match dim {
+            ActivityDim::User => d.user_id = value,
+            ActivityDim::Plan => d.plan = value,
+            ActivityDim::Invitation => d.invitation_id = value,
+            ActivityDim::Scenario => d.scenario_id = value,
+            ActivityDim::Project => d.project_id = value,
+            ActivityDim::Persona => d.persona_id = value,
+        }
+    }
     ActivityRow {
         bucket,
         bucket_label,
+        dimensions: d,
         values: ActivityValues {
             active_users: b.active_users,
             new_users: b.new_users,
@@ -683,19 +781,33 @@ impl Analytics {
             .collect())
     }
 
-    /// Who was active per bucket: users, conversations, messages by role, practice sessions
-    /// ended, journals and analyses. Staff see invitation sessions only.
+    /// Who was active per bucket, grouped by `groupBy`: users, conversations, messages by role,
+    /// practice sessions ended, journals and analyses. Staff see invitation sessions only.
     #[graphql(complexity = "ANALYTICS_COST + child_complexity")]
     async fn activity(
         &self,
         ctx: &Context<'_>,
         range: AnalyticsRange,
+        #[graphql(desc = "What to group by within each bucket (none: one row per bucket).")]
+        group_by: Option<Vec<ActivityDimension>>,
         filter: Option<ActivityFilterInput>,
     ) -> ApiResult<Vec<ActivityRow>> {
         let range = range.parse()?;
+        let mut dims: Vec<ActivityDim> = Vec::new();
+        for d in group_by.unwrap_or_default() {
+            let d = ActivityDim::from(d);
+            if !dims.contains(&d) {
+                dims.push(d);
+            }
+        }
         let filter = filter.unwrap_or_default().parse()?;
-        let rows = analytics(ctx)?.activity(self.0, &range, filter).await?;
-        Ok(rows.into_iter().map(|b| activity_row(&range, b)).collect())
+        let rows = analytics(ctx)?
+            .activity(self.0, &range, dims.clone(), filter)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|b| activity_row(&range, &dims, b))
+            .collect())
     }
 
     /// Invitations' token quotas, the fullest first; with `nearLimit`, only those that used at

@@ -31,8 +31,8 @@ use crate::platform::heartbeat;
 use crate::platform::metrics::{self, JobGauges};
 
 pub use persistence::analytics::{
-    ActivityCount, ActivityScope, Bucket, EventCount, QuotaRow, SessionMedian, TopConversation,
-    TopUsage, TopUsageBy, TotalsBy, UsageDim, UsageFilter, UsageRow, UsageTotals,
+    ActivityCount, ActivityDim, ActivityScope, Bucket, EventCount, QuotaRow, Roll, SessionMedian,
+    TopConversation, TopUsage, TopUsageBy, TotalsBy, UsageDim, UsageFilter, UsageRow, UsageTotals,
 };
 
 /// Most rows one analytics answer holds.
@@ -226,12 +226,15 @@ fn too_many_rows() -> ApiError {
     ))
 }
 
-/// The activity of one bucket.
+/// The activity of one bucket and group.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ActivityBucket {
     pub bucket: i64,
+    /// In the order of `group_by`.
+    pub dims: Vec<Option<String>>,
     pub active_users: i64,
-    /// None for staff (not research data).
+    /// None for staff (not research data), and when the filter or a grouped dimension is not
+    /// one accounts have.
     pub new_users: Option<i64>,
     pub conversations_started: i64,
     /// `(role, count)`, stored spellings.
@@ -239,10 +242,64 @@ pub struct ActivityBucket {
     pub sessions_completed: i64,
     pub sessions_abandoned: i64,
     pub median_session_seconds: Option<f64>,
-    /// None for staff (not research data).
+    /// None for staff (not research data), and when the filter or a grouped dimension is not
+    /// one journals have.
     pub journals_saved: Option<i64>,
-    /// `(status, count)`; empty for staff.
+    /// `(status, count)`; empty for staff, and when the filter or a grouped dimension is not one
+    /// analyses have.
     pub analyses_by_status: Vec<(String, i64)>,
+}
+
+/// One row per bucket and group from the grouped counts and medians (no sums: each count is one
+/// row of the database's answer). Too many groups are BAD_USER_INPUT.
+fn assemble_activity(
+    query: &store::ActivityQuery,
+    counts: Vec<ActivityCount>,
+    medians: Vec<SessionMedian>,
+) -> ApiResult<Vec<ActivityBucket>> {
+    type Key = (i64, Vec<Option<String>>);
+    let mut rows: std::collections::BTreeMap<Key, ActivityBucket> = Default::default();
+    let (users, journals) = (
+        query.counts(store::Counted::Users),
+        query.counts(store::Counted::Journals),
+    );
+    let empty = |(bucket, dims): &Key| ActivityBucket {
+        bucket: *bucket,
+        dims: dims.clone(),
+        new_users: users.then_some(0),
+        journals_saved: journals.then_some(0),
+        ..Default::default()
+    };
+    for c in counts {
+        let key = (c.bucket, c.dims);
+        let b = rows.entry(key.clone()).or_insert_with(|| empty(&key));
+        match c.metric.as_str() {
+            "active_users" => b.active_users = c.value,
+            "new_users" => b.new_users = Some(c.value),
+            "conversations_started" => b.conversations_started = c.value,
+            "messages" => b.messages_by_role.push((c.label, c.value)),
+            "sessions_ended" if c.label == "COMPLETED" => b.sessions_completed = c.value,
+            "sessions_ended" => b.sessions_abandoned = c.value,
+            "journals_saved" => b.journals_saved = Some(c.value),
+            "analyses" => b.analyses_by_status.push((c.label, c.value)),
+            _ => {}
+        }
+    }
+    for m in medians {
+        let key = (m.bucket, m.dims);
+        rows.entry(key.clone())
+            .or_insert_with(|| empty(&key))
+            .median_session_seconds = m.seconds;
+    }
+    if rows.len() as u64 > MAX_ROWS {
+        return Err(too_many_rows());
+    }
+    let mut out: Vec<ActivityBucket> = rows.into_values().collect();
+    for b in &mut out {
+        b.messages_by_role.sort();
+        b.analyses_by_status.sort();
+    }
+    Ok(out)
 }
 
 /// One step of a funnel and how many users reached it.
@@ -357,58 +414,43 @@ impl AnalyticsService {
         Ok(rows)
     }
 
-    /// Activity per bucket: two statements (the counts, and the median session durations).
-    /// `filter` narrows it (its `research_only` is the audience's); measures it leaves nothing
-    /// to count of (accounts and journals under a conversation filter) are None / empty.
+    /// Activity per bucket and group: two statements (the counts, and the median session
+    /// durations), each grouped in the database; the rows are assembled here. A UTC day query
+    /// with no group or filter reads the days the daily rollup holds from it (one more
+    /// statement: how far it got). `filter` narrows it (its `research_only` is the audience's);
+    /// measures it or `group_by` leaves nothing to count of (accounts under a filter or group by
+    /// invitation, say) are None / empty.
     pub async fn activity(
         &self,
         audience: Audience,
         range: &Range,
+        group_by: Vec<ActivityDim>,
         filter: ActivityScope,
     ) -> ApiResult<Vec<ActivityBucket>> {
-        let scope = ActivityScope {
-            research_only: audience.research_only(),
-            ..filter
+        let query = store::ActivityQuery {
+            window: range.window.clone(),
+            scope: ActivityScope {
+                research_only: audience.research_only(),
+                ..filter
+            },
+            group_by,
+            max_rows: MAX_ROWS,
         };
-        let counts = store::activity_counts(self.db.conn(), &range.window, &scope).await?;
-        let medians = store::session_medians(self.db.conn(), &range.window, &scope).await?;
-        let mut buckets: std::collections::BTreeMap<i64, ActivityBucket> = Default::default();
-        let (users, journals) = (
-            scope.counts(store::Counted::Users),
-            scope.counts(store::Counted::Journals),
-        );
-        let empty = |key: i64| ActivityBucket {
-            bucket: key,
-            new_users: users.then_some(0),
-            journals_saved: journals.then_some(0),
-            ..Default::default()
-        };
-        for c in counts {
-            let b = buckets.entry(c.bucket).or_insert_with(|| empty(c.bucket));
-            match c.metric.as_str() {
-                "active_users" => b.active_users = c.value,
-                "new_users" => b.new_users = Some(c.value),
-                "conversations_started" => b.conversations_started = c.value,
-                "messages" => b.messages_by_role.push((c.label, c.value)),
-                "sessions_ended" if c.label == "COMPLETED" => b.sessions_completed = c.value,
-                "sessions_ended" => b.sessions_abandoned = c.value,
-                "journals_saved" => b.journals_saved = Some(c.value),
-                "analyses" => b.analyses_by_status.push((c.label, c.value)),
-                _ => {}
-            }
+        let (counts, medians) =
+            store::activity(self.db.conn(), &query, self.config.ops.analytics_rollups).await?;
+        if counts.len() as u64 > MAX_ROWS * store::COUNT_ROWS_PER_GROUP {
+            return Err(too_many_rows());
         }
-        for m in medians {
-            buckets
-                .entry(m.bucket)
-                .or_insert_with(|| empty(m.bucket))
-                .median_session_seconds = m.seconds;
+        if medians.len() as u64 > MAX_ROWS {
+            return Err(too_many_rows());
         }
-        let mut out: Vec<ActivityBucket> = buckets.into_values().collect();
-        for b in &mut out {
-            b.messages_by_role.sort();
-            b.analyses_by_status.sort();
-        }
-        Ok(out)
+        assemble_activity(&query, counts, medians)
+    }
+
+    /// Recomputes the daily activity rollup up to yesterday (UTC): see
+    /// `persistence::analytics::roll_activity`. Safe with several instances.
+    pub async fn roll_activity(&self) -> Result<store::Roll, persistence::StoreError> {
+        store::roll_activity(self.db.conn(), time::now().date_naive()).await
     }
 
     /// Invitations' quotas, the fullest first (all, or those at or over `near_ratio`).

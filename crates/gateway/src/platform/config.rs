@@ -474,9 +474,14 @@ pub struct OpsConfig {
     /// `COLLOQUY_HEARTBEAT_SECS`: how often an instance records that it is alive (default 30);
     /// `serverStatus` lists the instances seen within three of these.
     pub heartbeat: Duration,
-    /// `COLLOQUY_ANALYTICS_ROLLUPS`: whether day-bucket usage queries may read the daily rollup
-    /// (default true).
+    /// `COLLOQUY_ANALYTICS_ROLLUPS`: whether day-bucket usage and activity queries may read the
+    /// daily rollups (default true).
     pub analytics_rollups: bool,
+    /// `COLLOQUY_ACTIVITY_ROLLUP_SECS`: how often each instance runs the activity rollup job
+    /// (default 3600; `0` turns the job off). A run recomputes the last few closed UTC days
+    /// (`persistence::analytics::SETTLE_DAYS`) and any day since the last run; a run while another
+    /// instance's is under way does nothing.
+    pub activity_rollup_every: Option<Duration>,
 }
 
 impl OpsConfig {
@@ -487,6 +492,10 @@ impl OpsConfig {
                 .filter(|v| !v.trim().is_empty()),
             heartbeat: Duration::from_secs(env.parse::<u64>("COLLOQUY_HEARTBEAT_SECS", 30)?.max(1)),
             analytics_rollups: env.flag("COLLOQUY_ANALYTICS_ROLLUPS", true)?,
+            activity_rollup_every: match env.parse::<u64>("COLLOQUY_ACTIVITY_ROLLUP_SECS", 3600)? {
+                0 => None,
+                secs => Some(Duration::from_secs(secs)),
+            },
         })
     }
 }
@@ -690,6 +699,9 @@ impl Config {
         // only the request's. Tests of the job runner poll fast (`tests/e2e/workspace.rs`).
         config.jobs.poll_interval = Duration::from_secs(30);
         config.jobs.backoff = Duration::from_millis(20);
+        // Tests roll the activity rollup themselves (`AnalyticsService::roll_activity`), so no
+        // background statement lands in a request's count.
+        config.ops.activity_rollup_every = None;
         config.chat.master_key = auth::secrets::KeyRing::generate()
             .ok()
             .map(|ring| ring.to_text());

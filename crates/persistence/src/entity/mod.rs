@@ -121,5 +121,7 @@ pub mod user_skills;
 pub mod users;
 pub mod wallets;
 // analytics
+pub mod activity_daily;
 pub mod instances;
+pub mod rollup_state;
 pub mod usage_daily;

@@ -1,5 +1,6 @@
 //! Every entity under the name sea-orm-cli would give it (`Users` for `users::Entity`).
 
+pub use super::activity_daily::Entity as ActivityDaily;
 pub use super::analyses::Entity as Analyses;
 pub use super::api_keys::Entity as ApiKeys;
 pub use super::assessments::Entity as Assessments;
@@ -36,6 +37,7 @@ pub use super::posts::Entity as Posts;
 pub use super::projects::Entity as Projects;
 pub use super::quota_presets::Entity as QuotaPresets;
 pub use super::rate_limit_windows::Entity as RateLimitWindows;
+pub use super::rollup_state::Entity as RollupState;
 pub use super::rooms::Entity as Rooms;
 pub use super::safety_incidents::Entity as SafetyIncidents;
 pub use super::scenarios::Entity as Scenarios;

@@ -212,6 +212,8 @@ async fn check_schema(db: &DatabaseConnection) {
         wallets,
         instances,
         usage_daily,
+        activity_daily,
+        rollup_state,
     );
     let tables = table_names(db).await;
     for table in tables.difference(&entity_tables) {
