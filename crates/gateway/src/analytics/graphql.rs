@@ -589,6 +589,19 @@ pub struct FunnelStepRow {
     pub conversion: f64,
 }
 
+/// `used / limit`; 0 without a (positive) limit.
+fn share(used: i64, limit: Option<i64>) -> f64 {
+    match limit {
+        Some(l) if l > 0 => used as f64 / l as f64,
+        _ => 0.0,
+    }
+}
+
+/// Whether `used` reached `threshold` of a (positive) limit; never without one.
+fn is_near(used: i64, limit: Option<i64>, threshold: f64) -> bool {
+    limit.is_some_and(|l| l > 0) && share(used, limit) >= threshold
+}
+
 /// An invitation's token quota: its limit, what it used and what is reserved for calls running
 /// now.
 #[derive(Clone)]
@@ -614,17 +627,11 @@ impl QuotaRow {
     }
     /// `usedTokens / limitTokens` (0 without a limit).
     async fn ratio(&self) -> f64 {
-        match self.0.limit_tokens {
-            Some(l) if l > 0 => self.0.used_tokens as f64 / l as f64,
-            _ => 0.0,
-        }
+        share(self.0.used_tokens, self.0.limit_tokens)
     }
     /// Whether the ratio reached the query's `nearLimit` threshold.
     async fn near_limit(&self) -> bool {
-        match self.0.limit_tokens {
-            Some(l) if l > 0 => self.0.used_tokens as f64 / l as f64 >= self.1,
-            _ => false,
-        }
+        is_near(self.0.used_tokens, self.0.limit_tokens, self.1)
     }
 }
 
@@ -657,17 +664,11 @@ impl PlanQuotaRow {
     }
     /// `used / limit` (0 without a limit).
     async fn ratio(&self) -> f64 {
-        match self.0.limit {
-            Some(l) if l > 0 => self.0.used as f64 / l as f64,
-            _ => 0.0,
-        }
+        share(self.0.used, self.0.limit)
     }
     /// Whether the ratio reached the query's `nearLimit` threshold.
     async fn near_limit(&self) -> bool {
-        match self.0.limit {
-            Some(l) if l > 0 => self.0.used as f64 / l as f64 >= self.1,
-            _ => false,
-        }
+        is_near(self.0.used, self.0.limit, self.1)
     }
 }
 
@@ -837,11 +838,7 @@ impl Analytics {
         near_limit: Option<f64>,
         #[graphql(default = 100)] limit: i32,
     ) -> ApiResult<Vec<PlanQuotaRow>> {
-        let metric = match metric.unwrap_or(UsageMetric::AiTokens) {
-            UsageMetric::AiTokens => service::PlanMetric::AiTokens,
-            UsageMetric::Analyses => service::PlanMetric::Analyses,
-            UsageMetric::UploadBytes => service::PlanMetric::UploadBytes,
-        };
+        let metric = metric.unwrap_or(UsageMetric::AiTokens).stored();
         let (period, rows) = analytics(ctx)?
             .plan_quotas(
                 self.0,

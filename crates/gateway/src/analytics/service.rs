@@ -334,7 +334,6 @@ pub struct ServerStatus {
     pub providers: Vec<ProviderStatus>,
 }
 
-/// Analytics, usage summaries and the server's status.
 /// A `nearLimit` ratio: between 0 and 10.
 fn check_ratio(near_ratio: Option<f64>) -> ApiResult<()> {
     match near_ratio {
@@ -346,24 +345,7 @@ fn check_ratio(near_ratio: Option<f64>) -> ApiResult<()> {
     }
 }
 
-/// What a plan meters per month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlanMetric {
-    AiTokens,
-    Analyses,
-    UploadBytes,
-}
-
-impl PlanMetric {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::AiTokens => subscriptions::TOKENS,
-            Self::Analyses => subscriptions::ANALYSES,
-            Self::UploadBytes => subscriptions::UPLOAD_BYTES,
-        }
-    }
-}
-
+/// Analytics, usage summaries and the server's status.
 pub struct AnalyticsService {
     db: Db,
     config: Arc<Config>,
@@ -470,7 +452,7 @@ impl AnalyticsService {
     pub async fn plan_quotas(
         &self,
         audience: Audience,
-        metric: PlanMetric,
+        metric: &str,
         near_ratio: Option<f64>,
         limit: u64,
     ) -> ApiResult<(String, Vec<PlanQuota>)> {
@@ -483,20 +465,12 @@ impl AnalyticsService {
         let plans = &self.config.billing.plans;
         let limits: Vec<(String, Option<i64>)> = crate::billing::plans::Plan::ALL
             .into_iter()
-            .map(|p| {
-                let e = plans.get(p);
-                let limit = match metric {
-                    PlanMetric::AiTokens => e.monthly_ai_tokens,
-                    PlanMetric::Analyses => e.analyses_per_month,
-                    PlanMetric::UploadBytes => e.upload_bytes_per_month,
-                };
-                (p.as_str().to_owned(), limit)
-            })
+            .map(|p| (p.as_str().to_owned(), plans.get(p).limit(metric)))
             .collect();
         let period = subscriptions::period_key(subscriptions::month_of(time::now()).0);
         let rows = subscriptions::quotas(
             self.db.conn(),
-            metric.as_str(),
+            metric,
             &period,
             &limits,
             near_ratio,

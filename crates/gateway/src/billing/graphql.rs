@@ -28,12 +28,20 @@ pub enum UsageMetric {
 }
 
 impl UsageMetric {
-    fn of(metric: &str) -> Self {
-        match metric {
-            "analyses" => UsageMetric::Analyses,
-            "upload_bytes" => UsageMetric::UploadBytes,
-            _ => UsageMetric::AiTokens,
+    /// The metric's stored name (`subscription_usage.metric`).
+    pub fn stored(self) -> &'static str {
+        match self {
+            UsageMetric::AiTokens => super::service::TOKENS,
+            UsageMetric::Analyses => super::service::ANALYSES,
+            UsageMetric::UploadBytes => super::service::UPLOAD_BYTES,
         }
+    }
+
+    fn of(metric: &str) -> Self {
+        [Self::Analyses, Self::UploadBytes]
+            .into_iter()
+            .find(|m| m.stored() == metric)
+            .unwrap_or(Self::AiTokens)
     }
 }
 

@@ -55,6 +55,19 @@ pub struct Entitlements {
     pub upload_bytes_per_month: Option<i64>,
 }
 
+impl Entitlements {
+    /// The limit on `metric` (a `subscription_usage.metric`: `ai_tokens`, `analyses`,
+    /// `upload_bytes`); None for no limit, and for a metric plans do not meter.
+    pub fn limit(&self, metric: &str) -> Option<i64> {
+        match metric {
+            persistence::subscriptions::TOKENS => self.monthly_ai_tokens,
+            persistence::subscriptions::ANALYSES => self.analyses_per_month,
+            persistence::subscriptions::UPLOAD_BYTES => self.upload_bytes_per_month,
+            _ => None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct PlansFile {
     plans: Vec<Entitlements>,

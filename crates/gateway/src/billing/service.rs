@@ -22,7 +22,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::platform::audit;
 use crate::platform::events::{ChangeEvent, EventBus};
 
-pub use persistence::subscriptions::Subscription;
+pub use persistence::subscriptions::{ANALYSES, Subscription, TOKENS, UPLOAD_BYTES};
+
+/// What plans meter, in the order a subscription's usage lists them.
+pub const METRICS: [&str; 3] = [TOKENS, ANALYSES, UPLOAD_BYTES];
 
 /// Opens a transaction on `db`.
 pub(crate) async fn begin(db: &Db) -> ApiResult<DatabaseTransaction> {
@@ -110,26 +113,15 @@ impl BillingService {
                 .find(|r| r.metric == metric)
                 .map_or(0, |r| r.value)
         };
-        let usage = vec![
-            UsageLine {
-                metric: subscriptions::TOKENS,
+        let usage = METRICS
+            .into_iter()
+            .map(|metric| UsageLine {
+                metric,
                 period: period.clone(),
-                value: value(subscriptions::TOKENS),
-                limit: ent.monthly_ai_tokens,
-            },
-            UsageLine {
-                metric: subscriptions::ANALYSES,
-                period: period.clone(),
-                value: value(subscriptions::ANALYSES),
-                limit: ent.analyses_per_month,
-            },
-            UsageLine {
-                metric: subscriptions::UPLOAD_BYTES,
-                period,
-                value: value(subscriptions::UPLOAD_BYTES),
-                limit: ent.upload_bytes_per_month,
-            },
-        ];
+                value: value(metric),
+                limit: ent.limit(metric),
+            })
+            .collect();
         Ok(SubscriptionView {
             subscription,
             plan,
