@@ -448,3 +448,160 @@ e2e!(
         }
     }
 );
+
+/// Runs `query` and returns the response body exactly as sent.
+async fn raw(app: &TestApp, token: &str, query: &str, variables: serde_json::Value) -> String {
+    app.http
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Runs `query` planned and through the resolvers (with a directive at `%D%`), checks that a
+/// plan answered the first and not the second and that both answers are the same bytes, and
+/// returns the answer.
+async fn compare(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    let planned = || counter(app, "colloquy_graphql_planned_total");
+    let before = planned().await;
+    let by_plan = raw(app, token, &query.replace("%D%", ""), variables.clone()).await;
+    assert_eq!(planned().await, before + 1, "not planned: {by_plan}");
+    let directive = query.replace("%D%", "@include(if: true)");
+    let by_resolvers = raw(app, token, &directive, variables).await;
+    assert_eq!(
+        planned().await,
+        before + 1,
+        "a directive must not be planned"
+    );
+    assert_eq!(by_plan, by_resolvers, "the plan and the resolvers differ");
+    assert!(!by_plan.contains("\"errors\""), "{by_plan}");
+    serde_json::from_str(&by_plan).unwrap()
+}
+
+/// Every field a plan writes, on both roots: fragments, aliases, `__typename` at every level,
+/// cursors, page info, counts, `nodes`, filters, orders and backward pages. `%D%` marks where the
+/// resolvers' run puts a directive (a document with one is never planned).
+const PLANNED_ME: &str = "query Mine { me { __typename ...U conversations(first: 3, orderBy: { field: CREATED_AT, direction: ASC }) %D% { __typename totalCount pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor } edges { __typename cursor node { __typename ...C latest: messages(last: 2) { totalCount pageInfo { hasPreviousPage startCursor } nodes { ...M } } messages(first: 4, filter: { role: [USER] }) { pageInfo { hasNextPage endCursor } edges { cursor node { ... on Message { id content } } } } } } } } }
+fragment U on User { id email name avatarUrl role isActive disclaimerAccepted disclaimerVersion disclaimerAcceptedAt lastLoginAt createdAt updatedAt }
+fragment C on Conversation { id title model systemPrompt status userId totalMessages startedAt endedAt durationSeconds createdAt updatedAt }
+fragment M on Message { id conversationId parentId userId role content status error model provider inputTokens outputTokens createdAt updatedAt }";
+
+const PLANNED_USERS: &str = "query Everyone($after: String, $n: Int!) { people: users(first: $n, after: $after) %D% { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id email name role conversations(first: 2) { totalCount edges { node { id title model messages(first: 3, orderBy: { direction: DESC }) { edges { node { id role content status createdAt } } } } } } } } } }";
+
+e2e!(
+    planned_reads_answer_byte_for_byte_as_the_resolvers_do,
+    |app: TestApp| async move {
+        let admin = app.register("admin@example.com").await;
+        app.promote(&admin, core_domain::Role::Admin).await;
+        let ada = app.register("ada@example.com").await;
+        fill(&app, &ada, 4, 5).await;
+        for i in 0..4 {
+            let u = app.register(&format!("u{i}@example.com")).await;
+            fill(&app, &u, i, 3).await;
+        }
+        // Values that need escaping, optional columns set, and a reply to a message.
+        let conversation = conversations::create(
+            app.db().conn(),
+            NewConversation {
+                user_id: Some(ada.db_id.clone()),
+                title: Some("quote \" backslash \\ tab \t soh \u{1} </script> 🎉".into()),
+                model: Some("gpt-4o".into()),
+                system_prompt: Some("line\nbreak".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let first = messages::append(
+            app.db().conn(),
+            vec![NewMessage {
+                conversation_id: conversation.id.clone(),
+                user_id: Some(ada.db_id.clone()),
+                parent_id: None,
+                role: MessageRole::User,
+                content: "\u{1f}control \u{2028} separator \"quoted\"".into(),
+                status: MessageStatus::Complete,
+                model: None,
+                provider: None,
+            }],
+        )
+        .await
+        .unwrap();
+        messages::append(
+            app.db().conn(),
+            vec![NewMessage {
+                conversation_id: conversation.id.clone(),
+                user_id: None,
+                parent_id: Some(first[0].id.clone()),
+                role: MessageRole::Assistant,
+                content: "ünïcödé reply".into(),
+                status: MessageStatus::Complete,
+                model: Some("gpt-4o".into()),
+                provider: Some("openai".into()),
+            }],
+        )
+        .await
+        .unwrap();
+
+        let planned = || counter(&app, "colloquy_graphql_planned_total");
+
+        let me = compare(&app, &ada.token, PLANNED_ME, json!({})).await;
+        let conversations = &me["data"]["me"]["conversations"];
+        assert_eq!(conversations["totalCount"], 5);
+        assert_eq!(conversations["edges"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            conversations["edges"][0]["node"]["latest"]["nodes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+
+        let everyone = compare(&app, &admin.token, PLANNED_USERS, json!({ "n": 3 })).await;
+        let people = &everyone["data"]["people"];
+        assert_eq!(people["totalCount"], 6);
+        assert_eq!(people["pageInfo"]["hasNextPage"], true);
+        let after = people["pageInfo"]["endCursor"].clone();
+        let rest = compare(
+            &app,
+            &admin.token,
+            PLANNED_USERS,
+            json!({ "n": 10, "after": after }),
+        )
+        .await;
+        assert_eq!(rest["data"]["people"]["edges"].as_array().unwrap().len(), 3);
+
+        // What a plan does not answer is resolved as before: a field that loads something else,
+        // and a response key selected twice (merged fields).
+        let before = planned().await;
+        for query in [
+            "{ me { conversations(first: 1) { edges { node { id persona { id } } } } } }",
+            "{ me { id id } }",
+        ] {
+            let body = raw(&app, &ada.token, query, json!({})).await;
+            assert!(body.starts_with("{\"data\":{\"me\":{"), "{body}");
+        }
+        assert_eq!(planned().await, before);
+
+        // A caller the root refuses is refused as before, whatever a plan could have written.
+        assert_eq!(
+            app.error_code(
+                Some(&ada.token),
+                "{ users { edges { node { id } } } }",
+                json!({})
+            )
+            .await,
+            "FORBIDDEN"
+        );
+    }
+);

@@ -6,11 +6,14 @@
 //! answers NOT_FOUND. Resolvers parse (ids are global, see `graphql::ids`), call
 //! [`AccountService`], and wrap.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, OutputType, SelectionField, SimpleObject,
+};
 use chrono::{DateTime, Utc};
 use core_domain::enums::TokenScope as DomainScope;
 
@@ -21,10 +24,12 @@ use crate::conversations::graphql::{
     ConversationConnection, ConversationFilterInput, ConversationOrderBy, conversations_of,
     prefetch_conversations,
 };
+use crate::conversations::loaders::UserConversations;
 use crate::error::ApiResult;
 use crate::graphql::connection::{connection, cursor, page_args};
 use crate::graphql::context::{ContextExt, RequestContext};
 use crate::graphql::ids::{self, Kind};
+use crate::graphql::plan::{self, FieldPlan, PlanType, Planned};
 use crate::graphql::scalars::Role;
 
 fn accounts<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a AccountService> {
@@ -122,6 +127,35 @@ impl User {
     ) -> ApiResult<ConversationConnection> {
         let args = page_args(first, after, last, before)?;
         conversations_of(ctx, &self.0.id, args, filter, order_by).await
+    }
+}
+
+/// How a planned read writes a user (`graphql::plan`): the user's own values, and its
+/// conversations; fields that load something else (`profile`, `usage`) are left to the resolvers.
+impl PlanType for service::User {
+    fn type_name() -> Cow<'static, str> {
+        <User as OutputType>::type_name()
+    }
+
+    fn plan(field: &SelectionField<'_>) -> Option<FieldPlan<Self>> {
+        use plan::{boolean, opt_string, value};
+        let write: fn(&Self, &mut Vec<u8>) = match field.name() {
+            "id" => |u, out| plan::id(ids::encode(Kind::User, &u.id), out),
+            "email" => |u, out| opt_string(u.email.as_deref(), out),
+            "name" => |u, out| opt_string(u.name.as_deref(), out),
+            "avatarUrl" => |u, out| opt_string(u.avatar_url.as_deref(), out),
+            "role" => |u, out| value(&Role::from(*u.role), out),
+            "isActive" => |u, out| boolean(u.is_active, out),
+            "disclaimerAccepted" => |u, out| boolean(u.disclaimer_accepted, out),
+            "disclaimerVersion" => |u, out| opt_string(u.disclaimer_version.as_deref(), out),
+            "disclaimerAcceptedAt" => |u, out| value(&u.disclaimer_accepted_at, out),
+            "lastLoginAt" => |u, out| value(&u.last_login_at, out),
+            "createdAt" => |u, out| value(&u.created_at, out),
+            "updatedAt" => |u, out| value(&u.updated_at, out),
+            "conversations" => return plan::list::<UserConversations>(field),
+            _ => return None,
+        };
+        Some(FieldPlan::Value(write))
     }
 }
 
@@ -687,12 +721,15 @@ pub struct UserQuery;
 #[Object]
 impl UserQuery {
     /// The signed-in user; null for anonymous callers.
-    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<Planned<User>>> {
         let Some(user) = accounts(ctx)?.viewer(request(ctx)?.caller.as_ref()).await? else {
             return Ok(None);
         };
+        if let Some(plan) = plan::object::<service::User>(ctx) {
+            return Ok(Some(Planned::Written(plan.answer(ctx, &user).await?)));
+        }
         prefetch_conversations(ctx, &ctx.look_ahead(), std::slice::from_ref(&user.id)).await?;
-        Ok(Some(user.into()))
+        Ok(Some(Planned::Resolved(user.into())))
     }
 
     /// A user by id: yourself, or anyone for admins. Null for anyone else, exactly as for a user
@@ -714,19 +751,28 @@ impl UserQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> ApiResult<Connection<String, User, UserTotal, EmptyFields>> {
+    ) -> ApiResult<Planned<Connection<String, User, UserTotal, EmptyFields>>> {
         let args = page_args(first, after, last, before)?;
         let page = accounts(ctx)?.users(caller(ctx)?, &args).await?;
+        let name = AccountService::users_ordering();
+        let cursor_of = |u: &service::User| cursor(name, u.created_at, &u.id);
+        if let Some(plan) = plan::connection::<service::User, User, UserTotal>(ctx) {
+            let total = match plan.counts_total() {
+                true => Some(accounts(ctx)?.count_users(caller(ctx)?).await?),
+                false => None,
+            };
+            let json = plan.answer(ctx, page, total, cursor_of).await?;
+            return Ok(Planned::Written(json));
+        }
         let ids: Vec<String> = page.items.iter().map(|u| u.id.clone()).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         prefetch_conversations(ctx, &node, &ids).await?;
-        let name = AccountService::users_ordering();
-        Ok(connection(
+        Ok(Planned::Resolved(connection(
             page,
             UserTotal,
-            |u| cursor(name, u.created_at, &u.id),
+            cursor_of,
             User::from,
-        ))
+        )))
     }
 }
 

@@ -3,12 +3,14 @@
 //! user's message, and `messageAdded`. Resolvers parse (ids are global, see `graphql::ids`), call
 //! [`ConversationService`], and wrap.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{
-    Context, ID, InputObject, Lookahead, Object, SelectionField, SimpleObject, Subscription,
+    Context, ID, InputObject, Lookahead, Object, OutputType, SelectionField, SimpleObject,
+    Subscription,
 };
 use chrono::{DateTime, Utc};
 use core_domain::enums::{
@@ -20,8 +22,8 @@ use core_domain::validation;
 use futures::{Stream, StreamExt};
 
 use super::loaders::{
-    ConversationCountKey, ConversationId, ConversationPageKey, MessageCountKey, MessageId,
-    MessagePageKey,
+    ConversationCountKey, ConversationId, ConversationMessages, ConversationPageKey,
+    MessageCountKey, MessageId, MessagePageKey, UserConversations,
 };
 use super::service::{
     self, ConversationDraft, ConversationFilter, ConversationOrder, ConversationService,
@@ -35,6 +37,7 @@ use crate::graphql::connection::{connection, cursor, list_connection, page_args}
 use crate::graphql::context::{ContextExt, load_one};
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::pages::{Columns, PageQuery, argument, count, page};
+use crate::graphql::plan::{self, FieldPlan, PlanList, PlanType};
 use crate::graphql::scalars::{ConversationStatus, MessageRole, MessageStatus, SortDirection};
 use crate::research::graphql::{
     ObservationNoteConnection, UsageRecordConnection, notes_of, usage_of,
@@ -333,6 +336,126 @@ pub(crate) async fn prefetch_messages(
         }
     }
     Ok(())
+}
+
+/// How a planned read writes a conversation (`graphql::plan`): its own values and its messages;
+/// fields that load something else (`owner`, `persona`, `usage`...) are left to the resolvers.
+impl PlanType for service::Conversation {
+    fn type_name() -> Cow<'static, str> {
+        <Conversation as OutputType>::type_name()
+    }
+
+    fn plan(field: &SelectionField<'_>) -> Option<FieldPlan<Self>> {
+        use plan::{opt_string, string, value};
+        let write: fn(&Self, &mut Vec<u8>) = match field.name() {
+            "id" => |c, out| plan::id(ids::encode(Kind::Conversation, &c.id), out),
+            "title" => |c, out| string(&c.title, out),
+            "model" => |c, out| opt_string(c.model.as_deref(), out),
+            "systemPrompt" => |c, out| opt_string(c.system_prompt.as_deref(), out),
+            "status" => |c, out| value(&ConversationStatus::from(*c.status), out),
+            "userId" => |c, out| {
+                let id = c.user_id.as_deref().map(|id| ids::encode(Kind::User, id));
+                value(&id, out)
+            },
+            "totalMessages" => |c, out| value(&c.total_messages, out),
+            "startedAt" => |c, out| value(&c.started_at, out),
+            "endedAt" => |c, out| value(&c.ended_at, out),
+            "durationSeconds" => {
+                |c, out| value(&crate::practice::graphql::duration_seconds(c), out)
+            }
+            "createdAt" => |c, out| value(&c.created_at, out),
+            "updatedAt" => |c, out| value(&c.updated_at, out),
+            "messages" => return plan::list::<ConversationMessages>(field),
+            _ => return None,
+        };
+        Some(FieldPlan::Value(write))
+    }
+}
+
+/// How a planned read writes a message: its own values; `conversation`, `author`, `usage`,
+/// `children` and `siblings` are left to the resolvers.
+impl PlanType for service::Message {
+    fn type_name() -> Cow<'static, str> {
+        <Message as OutputType>::type_name()
+    }
+
+    fn plan(field: &SelectionField<'_>) -> Option<FieldPlan<Self>> {
+        use plan::{opt_string, string, value};
+        let write: fn(&Self, &mut Vec<u8>) = match field.name() {
+            "id" => |m, out| plan::id(ids::encode(Kind::Message, &m.id), out),
+            "conversationId" => {
+                |m, out| plan::id(ids::encode(Kind::Conversation, &m.conversation_id), out)
+            }
+            "parentId" => |m, out| {
+                let id = m
+                    .parent_id
+                    .as_deref()
+                    .map(|id| ids::encode(Kind::Message, id));
+                value(&id, out)
+            },
+            "userId" => |m, out| {
+                let id = m.user_id.as_deref().map(|id| ids::encode(Kind::User, id));
+                value(&id, out)
+            },
+            "role" => |m, out| value(&MessageRole::from(*m.role), out),
+            "content" => |m, out| string(&m.content, out),
+            "status" => |m, out| value(&MessageStatus::from(*m.status), out),
+            "error" => |m, out| opt_string(m.error.as_deref(), out),
+            "model" => |m, out| opt_string(m.model.as_deref(), out),
+            "provider" => |m, out| opt_string(m.provider.as_deref(), out),
+            "inputTokens" => |m, out| value(&m.input_tokens, out),
+            "outputTokens" => |m, out| value(&m.output_tokens, out),
+            "createdAt" => |m, out| value(&m.created_at, out),
+            "updatedAt" => |m, out| value(&m.updated_at, out),
+            _ => return None,
+        };
+        Some(FieldPlan::Value(write))
+    }
+}
+
+/// `User.conversations` in a planned read: the page the resolver reads, each row checked.
+impl PlanList for UserConversations {
+    type Parent = crate::accounts::service::User;
+    type Node = Conversation;
+    type Total = ConversationTotal;
+
+    fn parent_id(user: &Self::Parent) -> &str {
+        &user.id
+    }
+
+    fn query(
+        field: &SelectionField<'_>,
+    ) -> ApiResult<PageQuery<ConversationFilter, ConversationOrder>> {
+        Ok(conversation_query(field)?.0)
+    }
+
+    fn cursor(order: ConversationOrder, c: &service::Conversation) -> String {
+        cursor(order.keyset().name, order.cursor_at(c), &c.id)
+    }
+
+    fn visible(ctx: &Context<'_>, c: &service::Conversation) -> bool {
+        ctx.request()
+            .is_ok_and(|request| service::can_read(request.actor(), c))
+    }
+}
+
+/// `Conversation.messages` in a planned read: only the columns the selection needs are read.
+impl PlanList for ConversationMessages {
+    type Parent = service::Conversation;
+    type Node = Message;
+    type Total = MessageTotal;
+
+    fn parent_id(conversation: &Self::Parent) -> &str {
+        &conversation.id
+    }
+
+    fn query(field: &SelectionField<'_>) -> ApiResult<PageQuery<MessageFilter, MessageOrder>> {
+        Ok(message_query(field)?.0)
+    }
+
+    fn cursor(order: MessageOrder, m: &service::Message) -> String {
+        cursor(order.keyset().name, m.created_at, &m.id)
+    }
 }
 
 /// One user's conversations as a connection (`User.conversations`): one batched page read for

@@ -21,6 +21,9 @@
 //!   ([`response::order_keys`]: it compares, and sorts only the objects async-graphql left out of
 //!   order), instead of building the tree again.
 //!
+//! Below a root field, a read may be answered by a plan instead of field by field
+//! ([`super::plan`]): only here, and only for documents without directives.
+//!
 //! A response with any error, or with an object in an interface-typed place (`node`), is thrown
 //! away and the request runs again on the exact schema, so those read exactly as before. Only queries take this path (running one twice changes nothing);
 //! mutations, subscriptions, introspection, persisted-query hashes, uploads and documents the
@@ -34,7 +37,7 @@ use async_graphql::{
     IntrospectionMode, OutputType, Request, Response, SubscriptionType, Variables,
 };
 
-use super::{ColloquySchema, Mutation, Query, Subscription, guard, limits, response};
+use super::{ColloquySchema, Mutation, Query, Subscription, guard, limits, plan, response};
 
 /// The extension-free schema and what decides whether a request may use it.
 #[derive(Clone)]
@@ -109,6 +112,9 @@ impl FastPath {
             variables: request.variables.clone(),
             document: document.clone(),
         };
+        if plan::allowed(&document) {
+            request.data.insert(plan::PlanAllowed);
+        }
         request.set_parsed_query(document);
         Some(retry)
     }
@@ -119,11 +125,12 @@ impl FastPath {
         operation_name: Option<&str>,
         variables: &Variables,
     ) -> bool {
-        // Every operation a query: the token-scope rule looks at the whole document.
+        // Every operation a query: the token-scope rule looks at the whole document. A named
+        // operation is parsed into `Multiple` even alone; it needs no `operationName` then.
         let all_queries = match &document.operations {
             DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
             DocumentOperations::Multiple(ops) => {
-                operation_name.is_some()
+                (operation_name.is_some() || ops.len() == 1)
                     && ops.values().all(|op| op.node.ty == OperationType::Query)
             }
         };

@@ -2,8 +2,9 @@
 //! `research`) defines its own `XQuery`/`XMutation`/`XSubscription` in its `graphql.rs`; this
 //! module only merges them and builds the schema with its limits. The other modules here are the
 //! machinery every area's
-//! resolvers share: the request context, global ids, connections, the generic page loader, the
-//! `Node` interface, scalars, the token-scope check, and the response's shape by the spec.
+//! resolvers share: the request context, global ids, connections, the generic page loader, planned
+//! reads, the `Node` interface, scalars, the token-scope check, and the response's shape by the
+//! spec.
 
 pub mod connection;
 pub mod context;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod limits;
 pub mod node;
 pub mod pages;
+pub mod plan;
 pub mod response;
 pub mod scalars;
 

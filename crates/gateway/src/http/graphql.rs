@@ -32,6 +32,7 @@ use super::AppState;
 use super::caller::{Resolved, error_response, origin, resolve};
 use crate::error::ApiError;
 use crate::graphql::context::{Loaders, RequestContext};
+use crate::graphql::plan;
 
 /// `application/graphql-response+json`.
 pub(super) const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -312,7 +313,8 @@ pub(super) fn respond(response: async_graphql::Response, media: Media) -> Respon
         }
         serde_json::to_vec(&body)
     } else {
-        serde_json::to_vec(&response)
+        // Writes plans' JSON where their fields are (`graphql::plan`); only fast reads hold any.
+        plan::write_response(&response)
     };
     let body = match body {
         Ok(b) => b,
@@ -457,6 +459,12 @@ async fn execute_in_request(
         state.metrics.graphql_fast.fetch_add(1, Ordering::Relaxed);
         let mut response = state.fast.schema.execute(request).await;
         if state.fast.finish(&retry, &mut response) {
+            if plan::was_planned(&response.data) {
+                state
+                    .metrics
+                    .graphql_planned
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             response
         } else {
             state

@@ -47,6 +47,8 @@ pub struct HttpMetrics {
     /// Reads answered by the extension-free schema, and those of them run again on the exact one.
     graphql_fast: AtomicU64,
     graphql_fast_retried: AtomicU64,
+    /// Fast reads with a root field answered by a plan (`graphql::plan`).
+    graphql_planned: AtomicU64,
     rate_limited: AtomicU64,
     ws_connections: AtomicU64,
 }
@@ -154,6 +156,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE colloquy_graphql_error_responses_total counter\ncolloquy_graphql_error_responses_total {}\n\
          # TYPE colloquy_graphql_fast_path_total counter\ncolloquy_graphql_fast_path_total {}\n\
          # TYPE colloquy_graphql_fast_path_retried_total counter\ncolloquy_graphql_fast_path_retried_total {}\n\
+         # TYPE colloquy_graphql_planned_total counter\ncolloquy_graphql_planned_total {}\n\
          # TYPE colloquy_rate_limited_total counter\ncolloquy_rate_limited_total {}\n\
          # TYPE colloquy_ws_connections_total counter\ncolloquy_ws_connections_total {}\n\
          # TYPE colloquy_sql_statements_total counter\ncolloquy_sql_statements_total {}\n\
@@ -163,6 +166,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         m.graphql_errors.load(Ordering::Relaxed),
         m.graphql_fast.load(Ordering::Relaxed),
         m.graphql_fast_retried.load(Ordering::Relaxed),
+        m.graphql_planned.load(Ordering::Relaxed),
         m.rate_limited.load(Ordering::Relaxed),
         m.ws_connections.load(Ordering::Relaxed),
         sql.statements(),
