@@ -87,18 +87,22 @@ impl FastPath {
             )
     }
 
-    /// Whether `request` may run on the fast schema; if so it is prepared for it (variable
-    /// defaults filled, the parsed document kept so it is not parsed again) and the copy for a
-    /// second run is returned.
-    pub fn admit(&self, request: &mut Request) -> Option<Retry> {
+    /// Whether `request` (its query parsed as `document`) may run on the fast schema; if so it
+    /// is prepared for it (variable defaults filled, the parsed document kept so it is not parsed
+    /// again) and the copy for a second run is returned.
+    pub fn admit(
+        &self,
+        request: &mut Request,
+        document: Option<ExecutableDocument>,
+    ) -> Option<Retry> {
         if request.query.is_empty()
             || !request.uploads.is_empty()
             || request.extensions.contains_key("persistedQuery")
         {
             return None;
         }
+        let document = document?;
         response::fill_variable_defaults(request);
-        let document = async_graphql::parser::parse_query(&request.query).ok()?;
         if !self.qualifies(
             &document,
             request.operation_name.as_deref(),

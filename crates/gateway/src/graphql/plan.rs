@@ -100,12 +100,18 @@ impl<T: OutputType> OutputType for Planned<T> {
     }
 }
 
-/// An answer as JSON, with the JSON plans wrote spliced in where their fields are (see
-/// [`Planned`]). The same text `serde_json` writes for an answer without plans.
-pub fn write_response(response: &async_graphql::Response) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(spliced_len(&response.data) + 64);
+/// An answer as JSON, in pieces: the JSON plans wrote is sent as it is, between the pieces written
+/// around it (see [`Planned`]), so a large planned answer is never copied. Joined, the pieces are
+/// the text `serde_json` writes for an answer without plans.
+pub fn write_response(response: &async_graphql::Response) -> serde_json::Result<Vec<Bytes>> {
+    let mut pieces = Vec::new();
+    let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"{\"data\":");
-    write_value(&response.data, &mut out)?;
+    let mut splice = |out: &mut Vec<u8>, json: &Bytes| {
+        pieces.push(Bytes::from(std::mem::take(out)));
+        pieces.push(json.clone());
+    };
+    write_value(&response.data, &mut out, &mut splice)?;
     if !response.extensions.is_empty() {
         out.extend_from_slice(b",\"extensions\":");
         serde_json::to_writer(&mut out, &response.extensions)?;
@@ -115,7 +121,8 @@ pub fn write_response(response: &async_graphql::Response) -> serde_json::Result<
         serde_json::to_writer(&mut out, &response.errors)?;
     }
     out.push(b'}');
-    Ok(out)
+    pieces.push(Bytes::from(out));
+    Ok(pieces)
 }
 
 /// Whether a plan answered part of `data` (a root field's value is a plan's JSON).
@@ -123,30 +130,21 @@ pub fn was_planned(data: &Value) -> bool {
     matches!(data, Value::Object(map) if map.values().any(|v| matches!(v, Value::Binary(_))))
 }
 
-/// The size of the plans' JSON in `data`'s root fields, to size the answer's buffer once.
-fn spliced_len(data: &Value) -> usize {
-    match data {
-        Value::Object(map) => map
-            .values()
-            .map(|v| match v {
-                Value::Binary(json) => json.len(),
-                _ => 0,
-            })
-            .sum(),
-        _ => 0,
-    }
-}
-
-fn write_value(value: &Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
+/// Writes `value` as JSON; `splice` writes what a plan wrote ([`Planned::Written`]).
+fn write_value(
+    value: &Value,
+    out: &mut Vec<u8>,
+    splice: &mut dyn FnMut(&mut Vec<u8>, &Bytes),
+) -> serde_json::Result<()> {
     match value {
-        Value::Binary(json) => out.extend_from_slice(json),
+        Value::Binary(json) => splice(out, json),
         Value::List(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_value(item, out)?;
+                write_value(item, out, splice)?;
             }
             out.push(b']');
         }
@@ -158,7 +156,7 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
                 }
                 string(key.as_str(), out);
                 out.push(b':');
-                write_value(item, out)?;
+                write_value(item, out, splice)?;
             }
             out.push(b'}');
         }
@@ -193,7 +191,9 @@ pub fn id(id: async_graphql::ID, out: &mut Vec<u8>) {
 /// Any other value, exactly as async-graphql writes it (dates, enums, numbers, booleans).
 pub fn value<T: InputType>(v: &T, out: &mut Vec<u8>) {
     // Scalars and enums become strings, numbers and booleans, which always serialise.
-    let _ = write_value(&v.to_value(), out);
+    let _ = write_value(&v.to_value(), out, &mut |out, json| {
+        out.extend_from_slice(json)
+    });
 }
 
 /// `true` or `false`.
@@ -655,5 +655,95 @@ impl<L: PlanList> Level<L::Parent> for ListLevel<L> {
         let order = self.query.order;
         self.plan
             .write(page, total, &|row| L::cursor(order, row), out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{Name, Number, ServerError};
+
+    use super::*;
+
+    fn object(entries: Vec<(&str, Value)>) -> Value {
+        Value::Object(
+            entries
+                .into_iter()
+                .map(|(k, v)| (Name::new(k), v))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn an_answer_without_plans_is_written_as_serde_writes_it() {
+        let data = object(vec![
+            (
+                "text",
+                Value::String("quote \" nul \0 line\n 🎉 \u{2028}".into()),
+            ),
+            ("enum", Value::Enum(Name::new("ACTIVE"))),
+            ("n", Value::Number(Number::from(-3))),
+            ("f", Value::Number(Number::from_f64(1.5).unwrap())),
+            ("none", Value::Null),
+            ("yes", Value::Boolean(true)),
+            (
+                "list",
+                Value::List(vec![
+                    object(vec![("k\"ey", Value::Null)]),
+                    Value::List(vec![]),
+                ]),
+            ),
+        ]);
+        let mut response = async_graphql::Response::new(data);
+        response
+            .extensions
+            .insert("cost".into(), Value::Number(Number::from(7)));
+        response.errors.push(ServerError::new(
+            "boom",
+            Some(async_graphql::Pos { line: 1, column: 2 }),
+        ));
+        assert_eq!(
+            write_response(&response).unwrap().concat(),
+            serde_json::to_vec(&response).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_plans_json_is_spliced_where_its_field_is() {
+        let data = object(vec![
+            ("before", Value::Boolean(false)),
+            (
+                "users",
+                Value::Binary(Bytes::from_static(b"{\"edges\":[]}")),
+            ),
+        ]);
+        let response = async_graphql::Response::new(data);
+        assert!(was_planned(&response.data));
+        let pieces = write_response(&response).unwrap();
+        assert_eq!(
+            pieces[1],
+            Bytes::from_static(b"{\"edges\":[]}"),
+            "sent as it is"
+        );
+        assert_eq!(
+            String::from_utf8(pieces.concat()).unwrap(),
+            r#"{"data":{"before":false,"users":{"edges":[]}}}"#
+        );
+    }
+
+    #[test]
+    fn documents_with_a_directive_anywhere_are_not_planned() {
+        let allowed_in = |q: &str| allowed(&async_graphql::parser::parse_query(q).unwrap());
+        assert!(allowed_in(
+            "query Q { me { ...F ... on User { id } } } fragment F on User { name }"
+        ));
+        for q in [
+            "{ me { id @include(if: true) } }",
+            "{ me { ...F @skip(if: false) } } fragment F on User { id }",
+            "{ me { ... on User @include(if: true) { id } } }",
+            "{ me { ...F } } fragment F on User { id @skip(if: false) }",
+            "query Q @deprecated { me { id } }",
+        ] {
+            assert!(!allowed_in(q), "{q}");
+        }
     }
 }

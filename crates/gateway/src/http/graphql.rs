@@ -20,11 +20,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
 use async_graphql::http::MultipartOptions;
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::parser::types::OperationType;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures::TryStreamExt as _;
 use serde_json::{Map, Value};
 
@@ -311,19 +313,30 @@ pub(super) fn respond(response: async_graphql::Response, media: Media) -> Respon
         if !response.extensions.is_empty() {
             body["extensions"] = serde_json::json!(response.extensions);
         }
-        serde_json::to_vec(&body)
+        serde_json::to_vec(&body).map(|body| vec![body.into()])
     } else {
-        // Writes plans' JSON where their fields are (`graphql::plan`); only fast reads hold any.
+        // Plans' JSON is sent where their fields are (`graphql::plan`); only fast reads hold any.
         plan::write_response(&response)
     };
-    let body = match body {
-        Ok(b) => b,
+    let pieces = match body {
+        Ok(pieces) => pieces,
         Err(e) => {
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e));
         }
     };
+    let length: usize = pieces.iter().map(Bytes::len).sum();
+    // A large planned answer is sent in its pieces, never copied; a small one is joined, which
+    // costs less than sending pieces.
+    let body = match <[Bytes; 1]>::try_from(pieces) {
+        Ok([one]) => Body::from(one),
+        Err(pieces) if length < 64 * 1024 => Body::from(pieces.concat()),
+        Err(pieces) => Body::from_stream(futures::stream::iter(
+            pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
+        )),
+    };
     let mut http = (status, body).into_response();
     let headers = http.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(header::CONTENT_TYPE, media.content_type());
     if response.is_ok()
         && let Some(value) = response.cache_control.value()
@@ -388,8 +401,11 @@ fn attach(
 /// that are missing or null. The specification makes them request errors (variable coercion
 /// fails before execution); async-graphql reports them only when a field reads the variable, as
 /// field errors with a path.
-fn missing_variables(request: &async_graphql::Request) -> Vec<async_graphql::ServerError> {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+fn missing_variables(
+    request: &async_graphql::Request,
+    document: Option<&ExecutableDocument>,
+) -> Vec<async_graphql::ServerError> {
+    let Some(doc) = document else {
         return Vec::new(); // the executor reports the syntax error
     };
     let wanted = request.operation_name.as_deref();
@@ -450,10 +466,13 @@ async fn execute_in_request(
         Ok(prepared) => prepared,
         Err(response) => return response,
     };
-    let missing = missing_variables(&request);
+    // Parsed once here, for the variables check and the fast path (the executor parses a request
+    // the fast path does not take).
+    let document = async_graphql::parser::parse_query(&request.query).ok();
+    let missing = missing_variables(&request, document.as_ref());
     let response = if !missing.is_empty() {
         async_graphql::Response::from_errors(missing)
-    } else if let Some(retry) = state.fast.admit(&mut request) {
+    } else if let Some(retry) = state.fast.admit(&mut request, document) {
         // A read with no error is answered as the extension-free schema gives it; any error and
         // it runs again with the extensions that make an error response exact (`graphql::fast`).
         state.metrics.graphql_fast.fetch_add(1, Ordering::Relaxed);
