@@ -449,22 +449,7 @@ e2e!(
     |app: TestApp| async move {
         let ada = app.register("ada@example.com").await;
         // serde_json's maps sort keys, so the order is read from the raw text.
-        let raw = |query: &'static str| {
-            let app = &app;
-            let token = ada.token.clone();
-            async move {
-                app.http
-                    .post(app.url("/graphql"))
-                    .bearer_auth(token)
-                    .json(&json!({ "query": query }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap()
-            }
-        };
+        let raw = |query: &'static str| app.post_text(Some(&ada.token), query, json!({}));
         let in_order = |text: &str, keys: &[&str]| {
             let at: Vec<usize> = keys
                 .iter()

@@ -458,20 +458,6 @@ e2e!(
     }
 );
 
-/// Runs `query` and returns the response body exactly as sent.
-async fn raw(app: &TestApp, token: &str, query: &str, variables: serde_json::Value) -> String {
-    app.http
-        .post(app.url("/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Runs `query` planned and through the resolvers (with a directive at `%D%`), checks that a
 /// plan answered the first and not the second and that both answers are the same bytes, and
 /// returns the answer.
@@ -483,10 +469,12 @@ async fn compare(
 ) -> serde_json::Value {
     let planned = || counter(app, "colloquy_graphql_planned_total");
     let before = planned().await;
-    let by_plan = raw(app, token, &query.replace("%D%", ""), variables.clone()).await;
+    let by_plan = app
+        .post_text(Some(token), &query.replace("%D%", ""), variables.clone())
+        .await;
     assert_eq!(planned().await, before + 1, "not planned: {by_plan}");
     let directive = query.replace("%D%", "@include(if: true)");
-    let by_resolvers = raw(app, token, &directive, variables).await;
+    let by_resolvers = app.post_text(Some(token), &directive, variables).await;
     assert_eq!(
         planned().await,
         before + 1,
@@ -597,7 +585,7 @@ e2e!(
             "{ me { conversations(first: 1) { edges { node { id persona { id } } } } } }",
             "{ me { id id } }",
         ] {
-            let body = raw(&app, &ada.token, query, json!({})).await;
+            let body = app.post_text(Some(&ada.token), query, json!({})).await;
             assert!(body.starts_with("{\"data\":{\"me\":{"), "{body}");
         }
         assert_eq!(planned().await, before);

@@ -215,6 +215,13 @@ impl TestApp {
 
     /// POSTs a GraphQL request and returns the whole response body.
     pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let text = self.post_text(token, query, variables).await;
+        serde_json::from_str(&text).expect("a JSON response")
+    }
+
+    /// POSTs a GraphQL request and returns the response body exactly as sent (key order and
+    /// bytes, which a parsed `Value` does not keep).
+    pub async fn post_text(&self, token: Option<&str>, query: &str, variables: Value) -> String {
         let mut req = self
             .http
             .post(self.url("/graphql"))
@@ -223,7 +230,7 @@ impl TestApp {
             req = req.bearer_auth(t);
         }
         let res = req.send().await.expect("request sent");
-        res.json().await.expect("a JSON response")
+        res.text().await.expect("a response body")
     }
 
     /// A GraphQL request that must succeed; returns `data`.

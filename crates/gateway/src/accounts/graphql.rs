@@ -757,9 +757,10 @@ impl UserQuery {
         let name = AccountService::users_ordering();
         let cursor_of = |u: &service::User| cursor(name, u.created_at, &u.id);
         if let Some(plan) = plan::connection::<service::User, User, UserTotal>(ctx) {
-            let total = match plan.counts_total() {
-                true => Some(accounts(ctx)?.count_users(caller(ctx)?).await?),
-                false => None,
+            let total = if plan.counts_total() {
+                Some(accounts(ctx)?.count_users(caller(ctx)?).await?)
+            } else {
+                None
             };
             let json = plan.answer(ctx, page, total, cursor_of).await?;
             return Ok(Planned::Written(json));

@@ -242,16 +242,50 @@ fn key(name: &str) -> Key {
     out.into_boxed_slice()
 }
 
-/// The response keys of one selection set, so a key selected twice (merged fields) is left to
-/// the resolvers.
-#[derive(Default)]
-struct Keys<'a>(HashSet<&'a str>);
+/// One selection set, compiled: each response key and what answers it, in selection order.
+type Slots<S> = Vec<(Key, S)>;
 
-impl<'a> Keys<'a> {
-    fn response_key(&mut self, field: &SelectionField<'a>) -> Option<Key> {
-        let name = field.alias().unwrap_or(field.name());
-        self.0.insert(name).then(|| key(name))
+/// Compiles `field`'s selection set, `slot` saying what answers each field; `None` when a field
+/// cannot be answered, or a response key is selected twice (merged fields, left to the
+/// resolvers).
+fn compile_slots<'a, S>(
+    field: &SelectionField<'a>,
+    mut slot: impl FnMut(&SelectionField<'a>) -> Option<S>,
+) -> Option<Slots<S>> {
+    let mut keys = HashSet::new();
+    field
+        .selection_set()
+        .map(|f| {
+            let name = f.alias().unwrap_or(f.name());
+            keys.insert(name).then_some(())?;
+            Some((key(name), slot(&f)?))
+        })
+        .collect()
+}
+
+/// Writes a JSON object of `slots`, `value` writing each slot's value.
+fn write_object<S>(slots: &[(Key, S)], out: &mut Vec<u8>, mut value: impl FnMut(&S, &mut Vec<u8>)) {
+    out.push(b'{');
+    for (i, (key, slot)) in slots.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+        value(slot, out);
     }
+    out.push(b'}');
+}
+
+/// Writes a JSON array of `items`, `item` writing each.
+fn write_array<T>(items: &[T], out: &mut Vec<u8>, mut item: impl FnMut(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, it) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(it, out);
+    }
+    out.push(b']');
 }
 
 fn has_arguments(field: &SelectionField<'_>) -> bool {
@@ -267,36 +301,32 @@ enum Slot<R> {
 /// The selection of one object type, compiled.
 pub struct ObjectPlan<R> {
     type_name: Cow<'static, str>,
-    slots: Vec<(Key, Slot<R>)>,
+    slots: Slots<Slot<R>>,
     lists: Vec<Box<dyn Level<R>>>,
 }
 
 impl<R: PlanType> ObjectPlan<R> {
     /// The plan of `field`'s selection on `R`; `None` when a plan cannot answer all of it.
     pub fn compile(field: &SelectionField<'_>) -> Option<Self> {
-        let mut plan = Self {
-            type_name: R::type_name(),
-            slots: Vec::new(),
-            lists: Vec::new(),
-        };
-        let mut keys = Keys::default();
-        for f in field.selection_set() {
-            let key = keys.response_key(&f)?;
-            let slot = if f.name() == "__typename" {
-                Slot::Typename
-            } else {
-                match R::plan(&f)? {
-                    FieldPlan::Value(write) if !has_arguments(&f) => Slot::Value(write),
-                    FieldPlan::Value(_) => return None,
-                    FieldPlan::List(level) => {
-                        plan.lists.push(level);
-                        Slot::List(plan.lists.len() - 1)
-                    }
+        let mut lists = Vec::new();
+        let slots = compile_slots(field, |f| {
+            if f.name() == "__typename" {
+                return Some(Slot::Typename);
+            }
+            match R::plan(f)? {
+                FieldPlan::Value(write) if !has_arguments(f) => Some(Slot::Value(write)),
+                FieldPlan::Value(_) => None,
+                FieldPlan::List(level) => {
+                    lists.push(level);
+                    Some(Slot::List(lists.len() - 1))
                 }
-            };
-            plan.slots.push((key, slot));
-        }
-        Some(plan)
+            }
+        })?;
+        Some(Self {
+            type_name: R::type_name(),
+            slots,
+            lists,
+        })
     }
 
     /// Reads the lists below `rows`, level by level.
@@ -309,19 +339,11 @@ impl<R: PlanType> ObjectPlan<R> {
 
     /// Writes `row` with the selected fields, in selection order.
     pub fn write(&self, row: &R, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (i, (key, slot)) in self.slots.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(key);
-            match slot {
-                Slot::Typename => string(&self.type_name, out),
-                Slot::Value(write) => write(row, out),
-                Slot::List(level) => self.lists[*level].write(row, out),
-            }
-        }
-        out.push(b'}');
+        write_object(&self.slots, out, |slot, out| match slot {
+            Slot::Typename => string(&self.type_name, out),
+            Slot::Value(write) => write(row, out),
+            Slot::List(level) => self.lists[*level].write(row, out),
+        });
     }
 
     /// Answers a single object (`me`): its lists read, then written.
@@ -370,9 +392,9 @@ impl Names {
 enum ConnectionSlot {
     Typename,
     TotalCount,
-    Edges(Vec<(Key, EdgeSlot)>),
+    Edges(Slots<EdgeSlot>),
     Nodes,
-    PageInfo(Vec<(Key, PageInfoSlot)>),
+    PageInfo(Slots<PageInfoSlot>),
 }
 
 enum EdgeSlot {
@@ -393,80 +415,64 @@ enum PageInfoSlot {
 /// compiled; its node's selection is one [`ObjectPlan`].
 pub struct ConnectionPlan<R> {
     names: Names,
-    slots: Vec<(Key, ConnectionSlot)>,
+    slots: Slots<ConnectionSlot>,
     node: Option<ObjectPlan<R>>,
     total: bool,
 }
 
 impl<R: PlanType> ConnectionPlan<R> {
     fn compile(field: &SelectionField<'_>, names: Names) -> Option<Self> {
-        let mut plan = Self {
-            names,
-            slots: Vec::new(),
-            node: None,
-            total: false,
-        };
+        let mut node = None;
+        let mut total = false;
         // The rows' selection, wherever it is (`edges { node }` or `nodes`): a plan writes one.
-        let node = |plan: &mut Self, f: &SelectionField<'_>| -> Option<()> {
-            if plan.node.is_some() {
+        let mut compile_node = |f: &SelectionField<'_>| -> Option<()> {
+            if node.is_some() {
                 return None;
             }
-            plan.node = Some(ObjectPlan::compile(f)?);
+            node = Some(ObjectPlan::compile(f)?);
             Some(())
         };
-        let mut keys = Keys::default();
-        for f in field.selection_set() {
-            let key = keys.response_key(&f)?;
-            let slot = match f.name() {
+        let slots = compile_slots(field, |f| {
+            Some(match f.name() {
                 "__typename" => ConnectionSlot::Typename,
                 "totalCount" => {
-                    plan.total = true;
+                    total = true;
                     ConnectionSlot::TotalCount
                 }
                 "nodes" => {
-                    node(&mut plan, &f)?;
+                    compile_node(f)?;
                     ConnectionSlot::Nodes
                 }
-                "edges" => {
-                    let mut keys = Keys::default();
-                    let mut slots = Vec::new();
-                    for e in f.selection_set() {
-                        let key = keys.response_key(&e)?;
-                        let slot = match e.name() {
-                            "__typename" => EdgeSlot::Typename,
-                            "cursor" => EdgeSlot::Cursor,
-                            "node" => {
-                                node(&mut plan, &e)?;
-                                EdgeSlot::Node
-                            }
-                            _ => return None,
-                        };
-                        slots.push((key, slot));
-                    }
-                    ConnectionSlot::Edges(slots)
-                }
-                "pageInfo" => {
-                    let mut keys = Keys::default();
-                    let mut slots = Vec::new();
-                    for p in f.selection_set() {
-                        let key = keys.response_key(&p)?;
-                        let slot = match p.name() {
-                            "__typename" => PageInfoSlot::Typename,
-                            "hasPreviousPage" => PageInfoSlot::HasPreviousPage,
-                            "hasNextPage" => PageInfoSlot::HasNextPage,
-                            "startCursor" => PageInfoSlot::StartCursor,
-                            "endCursor" => PageInfoSlot::EndCursor,
-                            _ => return None,
-                        };
-                        slots.push((key, slot));
-                    }
-                    ConnectionSlot::PageInfo(slots)
-                }
+                "edges" => ConnectionSlot::Edges(compile_slots(f, |e| {
+                    Some(match e.name() {
+                        "__typename" => EdgeSlot::Typename,
+                        "cursor" => EdgeSlot::Cursor,
+                        "node" => {
+                            compile_node(e)?;
+                            EdgeSlot::Node
+                        }
+                        _ => return None,
+                    })
+                })?),
+                "pageInfo" => ConnectionSlot::PageInfo(compile_slots(f, |p| {
+                    Some(match p.name() {
+                        "__typename" => PageInfoSlot::Typename,
+                        "hasPreviousPage" => PageInfoSlot::HasPreviousPage,
+                        "hasNextPage" => PageInfoSlot::HasNextPage,
+                        "startCursor" => PageInfoSlot::StartCursor,
+                        "endCursor" => PageInfoSlot::EndCursor,
+                        _ => return None,
+                    })
+                })?),
                 _ => return None,
-            };
-            plan.slots.push((key, slot));
-        }
-        Some(plan)
+            })
+        })?;
+        Some(Self {
+            names,
+            slots,
+            node,
+            total,
+        })
     }
 
     /// Whether the selection asks for `totalCount`.
@@ -503,67 +509,27 @@ impl<R: PlanType> ConnectionPlan<R> {
             Some(row) => string(&cursor(row), out),
             None => out.extend_from_slice(b"null"),
         };
-        out.push(b'{');
-        for (i, (key, slot)) in self.slots.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        write_object(&self.slots, out, |slot, out| match slot {
+            ConnectionSlot::Typename => string(&self.names.connection, out),
+            ConnectionSlot::TotalCount => out.extend_from_slice(total.to_string().as_bytes()),
+            ConnectionSlot::Nodes => {
+                write_array(&page.items, out, |row, out| self.write_node(row, out));
             }
-            out.extend_from_slice(key);
-            match slot {
-                ConnectionSlot::Typename => string(&self.names.connection, out),
-                ConnectionSlot::TotalCount => out.extend_from_slice(total.to_string().as_bytes()),
-                ConnectionSlot::Nodes => {
-                    out.push(b'[');
-                    for (n, row) in page.items.iter().enumerate() {
-                        if n > 0 {
-                            out.push(b',');
-                        }
-                        self.write_node(row, out);
-                    }
-                    out.push(b']');
-                }
-                ConnectionSlot::Edges(slots) => {
-                    out.push(b'[');
-                    for (n, row) in page.items.iter().enumerate() {
-                        if n > 0 {
-                            out.push(b',');
-                        }
-                        out.push(b'{');
-                        for (e, (key, slot)) in slots.iter().enumerate() {
-                            if e > 0 {
-                                out.push(b',');
-                            }
-                            out.extend_from_slice(key);
-                            match slot {
-                                EdgeSlot::Typename => string(&self.names.edge, out),
-                                EdgeSlot::Cursor => cursor_of(Some(row), out),
-                                EdgeSlot::Node => self.write_node(row, out),
-                            }
-                        }
-                        out.push(b'}');
-                    }
-                    out.push(b']');
-                }
-                ConnectionSlot::PageInfo(slots) => {
-                    out.push(b'{');
-                    for (p, (key, slot)) in slots.iter().enumerate() {
-                        if p > 0 {
-                            out.push(b',');
-                        }
-                        out.extend_from_slice(key);
-                        match slot {
-                            PageInfoSlot::Typename => string(&self.names.page_info, out),
-                            PageInfoSlot::HasPreviousPage => boolean(page.has_previous_page, out),
-                            PageInfoSlot::HasNextPage => boolean(page.has_next_page, out),
-                            PageInfoSlot::StartCursor => cursor_of(page.items.first(), out),
-                            PageInfoSlot::EndCursor => cursor_of(page.items.last(), out),
-                        }
-                    }
-                    out.push(b'}');
-                }
-            }
-        }
-        out.push(b'}');
+            ConnectionSlot::Edges(slots) => write_array(&page.items, out, |row, out| {
+                write_object(slots, out, |slot, out| match slot {
+                    EdgeSlot::Typename => string(&self.names.edge, out),
+                    EdgeSlot::Cursor => cursor_of(Some(row), out),
+                    EdgeSlot::Node => self.write_node(row, out),
+                });
+            }),
+            ConnectionSlot::PageInfo(slots) => write_object(slots, out, |slot, out| match slot {
+                PageInfoSlot::Typename => string(&self.names.page_info, out),
+                PageInfoSlot::HasPreviousPage => boolean(page.has_previous_page, out),
+                PageInfoSlot::HasNextPage => boolean(page.has_next_page, out),
+                PageInfoSlot::StartCursor => cursor_of(page.items.first(), out),
+                PageInfoSlot::EndCursor => cursor_of(page.items.last(), out),
+            }),
+        });
     }
 
     fn write_node(&self, row: &R, out: &mut Vec<u8>) {
