@@ -13,7 +13,8 @@
 //!    messages(first: 20)`) and small (10 → 5 → 5), at 1 and 16 concurrent clients, for a fixed
 //!    time each (`--secs S` or `BENCH_SECS`, default 10): requests per second, p50 and p99,
 //!    statements per request (the server's `colloquy_sql_statements_total`), server CPU per
-//!    request and the server's peak RSS (`VmHWM`, reset before each run).
+//!    request and the server's peak RSS (`VmHWM`, reset before each run). `--only large` or
+//!    `--only small` measures one of the two reads.
 //! 6. Measures the floor the same way, in this process: the same rows read with hand-written SQL
 //!    through sqlx (one statement per level: a LATERAL join on PostgreSQL, a correlated rowid list
 //!    on SQLite; only the asked columns), the same nested JSON built and serialised.
@@ -96,6 +97,8 @@ struct Options {
     users: usize,
     secs: f64,
     bin: PathBuf,
+    /// The reads to measure (both unless `--only`).
+    shapes: Vec<Shape>,
 }
 
 fn options() -> Result<Options> {
@@ -110,6 +113,7 @@ fn options() -> Result<Options> {
         Ok(s) => s.parse().context("BENCH_SECS must be a number")?,
         Err(_) => 10.0,
     };
+    let mut shapes = vec![LARGE, SMALL];
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -129,6 +133,13 @@ fn options() -> Result<Options> {
                     .context("--secs needs a number")?
                     .parse()
                     .context("--secs needs a number")?
+            }
+            "--only" => {
+                shapes = match args.next().as_deref() {
+                    Some("large") => vec![LARGE],
+                    Some("small") => vec![SMALL],
+                    _ => bail!("--only needs large or small"),
+                }
             }
             // What `cargo bench` adds for harness-less benches.
             "--bench" => {}
@@ -159,6 +170,7 @@ fn options() -> Result<Options> {
         users,
         secs,
         bin,
+        shapes,
     })
 }
 
@@ -255,7 +267,7 @@ async fn run() -> Result<()> {
         bearer: format!("Bearer {}", loaded.token),
     };
 
-    for shape in [LARGE, SMALL] {
+    for &shape in &options.shapes {
         let (from_server, rows) = same_rows(&colloquy, &floor, shape).await?;
         println!(
             "{}: Colloquy and the floor return the same {rows} rows{}",
@@ -270,7 +282,7 @@ async fn run() -> Result<()> {
 
     let duration = Duration::from_secs_f64(options.secs);
     let mut table = Vec::new();
-    for shape in [LARGE, SMALL] {
+    for &shape in &options.shapes {
         for clients in CONCURRENCY {
             let c = measure_colloquy(&colloquy, &server, shape, clients, duration).await?;
             let f = measure_floor(&floor, shape, clients, duration).await?;

@@ -493,7 +493,7 @@ fragment U on User { id email name avatarUrl role isActive disclaimerAccepted di
 fragment C on Conversation { id title model systemPrompt status userId totalMessages startedAt endedAt durationSeconds createdAt updatedAt }
 fragment M on Message { id conversationId parentId userId role content status error model provider inputTokens outputTokens createdAt updatedAt }";
 
-const PLANNED_USERS: &str = "query Everyone($after: String, $n: Int!) { people: users(first: $n, after: $after) %D% { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id email name role conversations(first: 2) { totalCount edges { node { id title model messages(first: 3, orderBy: { direction: DESC }) { edges { node { id role content status createdAt } } } } } } } } } }";
+const PLANNED_USERS: &str = "query Everyone($after: String, $n: Int!) { people: users(first: $n, after: $after) %D% { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id email name role conversations(first: 2) { totalCount edges { node { id title model systemPrompt status userId totalMessages startedAt endedAt createdAt updatedAt messages(first: 3, orderBy: { direction: DESC }) { edges { node { id role content status createdAt } } } } } } } } } }";
 
 e2e!(
     planned_reads_answer_byte_for_byte_as_the_resolvers_do,

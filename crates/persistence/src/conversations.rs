@@ -13,6 +13,7 @@ use sea_orm::{
     Set,
 };
 
+use crate::cells::{Cell, Layout};
 use crate::cursor::{Keyset, batch};
 use crate::entity::conversations::{self, Column, Entity};
 use crate::{Page, StoreError};
@@ -297,6 +298,97 @@ pub async fn pages_for_users(
         |c: &Conversation| c.user_id.as_deref().unwrap_or_default(),
     )
     .await
+}
+
+crate::column_set!(
+    /// The conversation columns a reader asks for; a page read with fewer than
+    /// [`ConversationColumns::ALL`] holds placeholders for the others (see
+    /// [`crate::messages::MessageColumns`]).
+    ConversationColumns,
+    Column
+);
+
+impl ConversationColumns {
+    /// What every page reads: the id, the owner (rows are grouped by it, and access is checked
+    /// on it and on `invitation_id`) and both orderings' timestamps (cursors are made of them).
+    pub const KEYS: Self = Self::NONE
+        .with(Column::Id)
+        .with(Column::UserId)
+        .with(Column::InvitationId)
+        .with(Column::CreatedAt)
+        .with(Column::UpdatedAt);
+}
+
+/// [`pages_for_users`] reading only `columns` (and [`ConversationColumns::KEYS`]); whole rows when
+/// all are asked for, or the JSON metadata.
+pub async fn sparse_pages_for_users(
+    db: &impl ConnectionTrait,
+    user_ids: &[String],
+    filter: &ConversationFilter,
+    order: ConversationOrder,
+    args: &PageArgs,
+    columns: ConversationColumns,
+) -> Result<HashMap<String, Page<Conversation>>, StoreError> {
+    if columns.is_all() || columns.contains(Column::Metadata) {
+        return pages_for_users(db, user_ids, filter, order, args).await;
+    }
+    let read =
+        ConversationColumns::from_bits(columns.bits() | ConversationColumns::KEYS.bits()).columns();
+    let keyset = order.keyset();
+    let layout = Layout::of(
+        batch::selected(Column::UserId, &keyset, &read)
+            .into_iter()
+            .map(|c| c as usize),
+    );
+    batch::pages_by_parent_decoded(
+        db,
+        filtered(filter),
+        &read,
+        Column::UserId,
+        user_ids,
+        &keyset,
+        args,
+        |row| sparse(row, &layout),
+        |c: &Conversation| c.user_id.as_deref().unwrap_or_default(),
+    )
+    .await
+}
+
+/// A conversation model from a sparse read's row, decoded by position ([`Layout`]);
+/// placeholders for the columns not read.
+fn sparse(row: &sea_orm::QueryResult, layout: &Layout) -> Result<Conversation, sea_orm::DbErr> {
+    let at = |c: Column| c as usize;
+    let created_at: DateTime<Utc> = layout.require(row, at(Column::CreatedAt))?;
+    Ok(Conversation {
+        id: layout.require(row, at(Column::Id))?,
+        user_id: layout.get(row, at(Column::UserId))?,
+        invitation_id: layout.get(row, at(Column::InvitationId))?,
+        scenario_id: layout.get(row, at(Column::ScenarioId))?,
+        persona_id: layout.get(row, at(Column::PersonaId))?,
+        room_id: layout.get(row, at(Column::RoomId))?,
+        project_id: layout.get(row, at(Column::ProjectId))?,
+        title: layout.get(row, at(Column::Title))?,
+        title_is_custom: layout.get(row, at(Column::TitleIsCustom))?,
+        model: layout.get(row, at(Column::Model))?,
+        system_prompt: layout.get(row, at(Column::SystemPrompt))?,
+        status: match layout.position(at(Column::Status)) {
+            Some(i) => Cell::decode(row, i)?,
+            None => ConversationStatus::Active.into(),
+        },
+        started_at: match layout.position(at(Column::StartedAt)) {
+            Some(i) => Cell::decode(row, i)?,
+            None => created_at,
+        },
+        ended_at: layout.get(row, at(Column::EndedAt))?,
+        total_messages: layout.get(row, at(Column::TotalMessages))?,
+        duration_seconds: layout.get(row, at(Column::DurationSeconds))?,
+        active_since: layout.get(row, at(Column::ActiveSince))?,
+        // Never read sparsely: a selection that needs metadata reads whole rows.
+        metadata: None,
+        created_at,
+        updated_at: layout.require(row, at(Column::UpdatedAt))?,
+        deleted_at: layout.get(row, at(Column::DeletedAt))?,
+    })
 }
 
 /// How many conversations each user has under `filter`, in one statement.

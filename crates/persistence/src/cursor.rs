@@ -378,6 +378,22 @@ pub mod batch {
             .collect()
     }
 
+    /// The select list of a sparse read ([`pages_by_parent_decoded`]) asking for `asked`, in
+    /// order: the parent, ordering and id columns first, then the asked ones, each once. A
+    /// decoder reads each value at its position in it ([`crate::cells::Layout`]).
+    pub fn selected<C: ColumnTrait>(parent: C, keyset: &Keyset<C>, asked: &[C]) -> Vec<C> {
+        let mut all: Vec<C> = Vec::with_capacity(asked.len() + 3);
+        for c in [parent, keyset.at, keyset.id]
+            .into_iter()
+            .chain(asked.iter().copied())
+        {
+            if !all.iter().any(|seen| seen.as_str() == c.as_str()) {
+                all.push(c);
+            }
+        }
+        all
+    }
+
     /// The one statement that reads every parent's page (see the module documentation).
     pub(crate) fn statement<E, C>(
         backend: DbBackend,
@@ -398,18 +414,7 @@ pub mod batch {
         let mut inner = keyset.apply(select, args)?.into_query();
         let p = Alias::new("p");
         // The columns read: all, or the asked ones plus those grouping and cursors need.
-        let columns: Option<Vec<C>> = columns.map(|asked| {
-            let mut all: Vec<C> = Vec::with_capacity(asked.len() + 3);
-            for c in [parent, keyset.at, keyset.id]
-                .into_iter()
-                .chain(asked.iter().copied())
-            {
-                if !all.iter().any(|seen| seen.as_str() == c.as_str()) {
-                    all.push(c);
-                }
-            }
-            all
-        });
+        let columns: Option<Vec<C>> = columns.map(|asked| selected(parent, keyset, asked));
         match backend {
             DbBackend::Postgres => {
                 if let Some(columns) = &columns {

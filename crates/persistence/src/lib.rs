@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod budgets;
 pub mod catalogue;
+pub mod cells;
 pub mod contacts;
 pub mod conversations;
 pub mod cursor;

@@ -13,6 +13,7 @@ use sea_orm::{
     QuerySelect, Select, Set, TransactionSession, TransactionTrait,
 };
 
+use crate::cells::{Cell, Layout};
 use crate::cursor::{Keyset, batch};
 use crate::entity::messages::{self, Column, Entity};
 use crate::{Page, StoreError, conversations};
@@ -153,43 +154,23 @@ pub async fn pages_for_conversations(
     .await
 }
 
-/// The message columns a reader asks for. A page read with fewer than [`MessageColumns::ALL`]
-/// holds models whose other fields are placeholders (empty text, `None`, the first variant,
-/// the creation time): the reader must not look at them. Decoding is most of a wide row's cost
-/// in the server (16 columns, a JSON one among them, where a transcript shows five), so the hot
-/// nested read asks for what its query selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MessageColumns(u32);
+crate::column_set!(
+    /// The message columns a reader asks for. A page read with fewer than [`MessageColumns::ALL`]
+    /// holds models whose other fields are placeholders (empty text, `None`, the first variant,
+    /// the creation time): the reader must not look at them. Decoding is most of a wide row's cost
+    /// in the server (16 columns, a JSON one among them, where a transcript shows five), so the hot
+    /// nested read asks for what its query selects.
+    MessageColumns,
+    Column
+);
 
 impl MessageColumns {
-    pub const ALL: Self = Self(u32::MAX);
     /// What every page reads: the id, the parent conversation and the ordering (rows are
     /// grouped and cursors made from them).
-    pub const KEYS: Self = Self(0)
+    pub const KEYS: Self = Self::NONE
         .with(Column::Id)
         .with(Column::ConversationId)
         .with(Column::CreatedAt);
-
-    pub const fn with(self, column: Column) -> Self {
-        Self(self.0 | 1 << column as u32)
-    }
-
-    pub const fn contains(self, column: Column) -> bool {
-        self.0 & (1 << column as u32) != 0
-    }
-
-    /// The set as bits, to carry it through code that does not know message columns.
-    pub const fn bits(self) -> u32 {
-        self.0
-    }
-
-    pub const fn from_bits(bits: u32) -> Self {
-        Self(bits)
-    }
-
-    pub fn is_all(self) -> bool {
-        <Column as sea_orm::Iterable>::iter().all(|c| self.contains(c))
-    }
 }
 
 /// [`pages_for_conversations`] reading only `columns` (see [`MessageColumns`]); all columns
@@ -202,73 +183,66 @@ pub async fn sparse_pages_for_conversations(
     args: &PageArgs,
     columns: MessageColumns,
 ) -> Result<HashMap<String, Page<Message>>, StoreError> {
-    if columns.is_all() {
+    // Metadata (JSON) is never decoded sparsely: a read that needs it reads whole rows.
+    if columns.is_all() || columns.contains(Column::Metadata) {
         return pages_for_conversations(db, conversation_ids, filter, order, args).await;
     }
     let columns = columns
         .with(Column::Id)
         .with(Column::ConversationId)
         .with(Column::CreatedAt);
-    let read: Vec<Column> = <Column as sea_orm::Iterable>::iter()
-        .filter(|c| columns.contains(*c))
-        .collect();
+    let read = columns.columns();
+    let keyset = order.keyset();
+    let layout = Layout::of(
+        batch::selected(Column::ConversationId, &keyset, &read)
+            .into_iter()
+            .map(|c| c as usize),
+    );
     batch::pages_by_parent_decoded(
         db,
         filtered(filter),
         &read,
         Column::ConversationId,
         conversation_ids,
-        &order.keyset(),
+        &keyset,
         args,
-        |row| sparse(row, columns),
+        |row| sparse(row, &layout),
         |m: &Message| m.conversation_id.as_str(),
     )
     .await
 }
 
-/// A message model from a row holding `columns` (and the keys); placeholders for the rest.
-fn sparse(row: &sea_orm::QueryResult, columns: MessageColumns) -> Result<Message, sea_orm::DbErr> {
-    fn get<T: sea_orm::TryGetable + Default>(
-        row: &sea_orm::QueryResult,
-        columns: MessageColumns,
-        column: Column,
-    ) -> Result<T, sea_orm::DbErr> {
-        if columns.contains(column) {
-            row.try_get("", column.as_str())
-        } else {
-            Ok(T::default())
-        }
-    }
-    use sea_orm::IdenStatic;
-    let created_at: DateTime<Utc> = row.try_get("", Column::CreatedAt.as_str())?;
+/// A message model from a sparse read's row, decoded by position ([`Layout`]); placeholders
+/// for the columns not read.
+fn sparse(row: &sea_orm::QueryResult, layout: &Layout) -> Result<Message, sea_orm::DbErr> {
+    let at = |c: Column| c as usize;
+    let created_at = layout.require(row, at(Column::CreatedAt))?;
     Ok(Message {
-        id: row.try_get("", Column::Id.as_str())?,
-        conversation_id: row.try_get("", Column::ConversationId.as_str())?,
-        user_id: get(row, columns, Column::UserId)?,
-        parent_id: get(row, columns, Column::ParentId)?,
-        role: if columns.contains(Column::Role) {
-            row.try_get("", Column::Role.as_str())?
-        } else {
-            MessageRole::User.into()
+        id: layout.require(row, at(Column::Id))?,
+        conversation_id: layout.require(row, at(Column::ConversationId))?,
+        user_id: layout.get(row, at(Column::UserId))?,
+        parent_id: layout.get(row, at(Column::ParentId))?,
+        role: match layout.position(at(Column::Role)) {
+            Some(i) => Cell::decode(row, i)?,
+            None => MessageRole::User.into(),
         },
-        content: get(row, columns, Column::Content)?,
-        status: if columns.contains(Column::Status) {
-            row.try_get("", Column::Status.as_str())?
-        } else {
-            MessageStatus::Complete.into()
+        content: layout.get(row, at(Column::Content))?,
+        status: match layout.position(at(Column::Status)) {
+            Some(i) => Cell::decode(row, i)?,
+            None => MessageStatus::Complete.into(),
         },
-        error: get(row, columns, Column::Error)?,
-        model: get(row, columns, Column::Model)?,
-        provider: get(row, columns, Column::Provider)?,
-        input_tokens: get(row, columns, Column::InputTokens)?,
-        output_tokens: get(row, columns, Column::OutputTokens)?,
-        audio_url: get(row, columns, Column::AudioUrl)?,
-        metadata: get(row, columns, Column::Metadata)?,
+        error: layout.get(row, at(Column::Error))?,
+        model: layout.get(row, at(Column::Model))?,
+        provider: layout.get(row, at(Column::Provider))?,
+        input_tokens: layout.get(row, at(Column::InputTokens))?,
+        output_tokens: layout.get(row, at(Column::OutputTokens))?,
+        audio_url: layout.get(row, at(Column::AudioUrl))?,
+        // Never read sparsely: a selection that shows metadata reads whole rows.
+        metadata: None,
         created_at,
-        updated_at: if columns.contains(Column::UpdatedAt) {
-            row.try_get("", Column::UpdatedAt.as_str())?
-        } else {
-            created_at
+        updated_at: match layout.position(at(Column::UpdatedAt)) {
+            Some(i) => Cell::decode(row, i)?,
+            None => created_at,
         },
     })
 }

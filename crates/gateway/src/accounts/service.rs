@@ -312,18 +312,16 @@ impl AccountService {
         let db = &self.db;
         match TokenKind::of(token) {
             Some(TokenKind::Session) => {
-                let Some((session, user)) =
-                    sessions::authenticate(db.conn(), &hash_token(token)).await?
+                let Some(session) = sessions::authenticate(db.conn(), &hash_token(token)).await?
                 else {
                     return Ok(None);
                 };
                 if time::needs_use_mark(session.last_used_at, time::now()) {
-                    sessions::touch(db.conn(), &session.id).await?;
+                    sessions::touch(db.conn(), &session.session_id).await?;
                 }
-                let role = *user.role;
                 Ok(Some(Caller {
-                    actor: Actor::new(user.id, role),
-                    session_id: Some(session.id),
+                    actor: Actor::new(session.user_id, session.role),
+                    session_id: Some(session.session_id),
                     scopes: None,
                     token_id: None,
                 }))

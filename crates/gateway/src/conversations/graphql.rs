@@ -213,12 +213,10 @@ fn message_query(
     Ok((query, counted))
 }
 
-/// The message columns a `messages(...)` selection needs: those behind the fields it selects on
-/// its nodes (see [`MessageColumns`]; a field not listed here reads them all).
-fn message_columns(field: &SelectionField<'_>) -> Columns {
-    use service::{MessageColumn as Column, MessageColumns};
-    // The nodes are reached through `edges { node }` or `nodes`; a connection field not known
-    // here reads every column rather than guess.
+/// The node selections of a connection field (reached through `edges { node }` or `nodes`);
+/// `None` when it selects a connection field not known here, so its reader reads every column
+/// rather than guess.
+fn connection_nodes<'a>(field: &SelectionField<'a>) -> Option<Vec<SelectionField<'a>>> {
     let mut nodes = Vec::new();
     for f in field.selection_set() {
         match f.name() {
@@ -228,14 +226,24 @@ fn message_columns(field: &SelectionField<'_>) -> Columns {
                     match e.name() {
                         "node" => nodes.push(e),
                         "cursor" | "__typename" => {}
-                        _ => return Columns::ALL,
+                        _ => return None,
                     }
                 }
             }
             "totalCount" | "pageInfo" | "__typename" => {}
-            _ => return Columns::ALL,
+            _ => return None,
         }
     }
+    Some(nodes)
+}
+
+/// The message columns a `messages(...)` selection needs: those behind the fields it selects on
+/// its nodes (see [`MessageColumns`]; a field not listed here reads them all).
+fn message_columns(field: &SelectionField<'_>) -> Columns {
+    use service::{MessageColumn as Column, MessageColumns};
+    let Some(nodes) = connection_nodes(field) else {
+        return Columns::ALL;
+    };
     let mut columns = MessageColumns::KEYS;
     for node in nodes {
         for f in node.selection_set() {
@@ -426,7 +434,9 @@ impl PlanList for UserConversations {
     fn query(
         field: &SelectionField<'_>,
     ) -> ApiResult<PageQuery<ConversationFilter, ConversationOrder>> {
-        Ok(conversation_query(field)?.0)
+        let (mut query, _) = conversation_query(field)?;
+        query.columns = planned_conversation_columns(field);
+        Ok(query)
     }
 
     fn cursor(order: ConversationOrder, c: &service::Conversation) -> String {
@@ -437,6 +447,33 @@ impl PlanList for UserConversations {
         ctx.request()
             .is_ok_and(|request| service::can_read(request.actor(), c))
     }
+}
+
+/// The conversation columns a planned `conversations(...)` selection needs: those behind the
+/// fields it selects on its nodes (a field not listed here reads them all). Only plans read
+/// conversations sparsely: the resolvers' fields (`owner`, `persona`...) need whole rows.
+fn planned_conversation_columns(field: &SelectionField<'_>) -> Columns {
+    use service::{ConversationColumn as Column, ConversationColumns};
+    let Some(nodes) = connection_nodes(field) else {
+        return Columns::ALL;
+    };
+    let mut columns = ConversationColumns::KEYS;
+    for node in nodes {
+        for f in node.selection_set() {
+            columns = match f.name() {
+                "__typename" | "id" | "userId" | "createdAt" | "updatedAt" | "messages" => columns,
+                "title" => columns.with(Column::Title),
+                "model" => columns.with(Column::Model),
+                "systemPrompt" => columns.with(Column::SystemPrompt),
+                "status" => columns.with(Column::Status),
+                "totalMessages" => columns.with(Column::TotalMessages),
+                "startedAt" => columns.with(Column::StartedAt),
+                "endedAt" => columns.with(Column::EndedAt),
+                _ => return Columns::ALL,
+            };
+        }
+    }
+    Columns(columns.bits())
 }
 
 /// `Conversation.messages` in a planned read: only the columns the selection needs are read.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use core_domain::pagination::PageArgs;
-use persistence::conversations::{self, Conversation, ConversationFilter, ConversationOrder};
+use persistence::conversations::{
+    self, Conversation, ConversationColumns, ConversationFilter, ConversationOrder,
+};
 use persistence::messages::{
     self, Message, MessageColumns, MessageFilter, MessageOrder, ParentKey,
 };
@@ -33,6 +35,20 @@ impl ChildList for UserConversations {
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<Conversation>>, StoreError> {
         conversations::pages_for_users(db.conn(), parents, filter, order, args).await
+    }
+
+    /// Planned reads ask for the columns their selection writes ([`ConversationColumns`]).
+    async fn pages_with(
+        db: &Db,
+        parents: &[String],
+        filter: &ConversationFilter,
+        order: ConversationOrder,
+        args: &PageArgs,
+        columns: Columns,
+    ) -> Result<HashMap<String, Page<Conversation>>, StoreError> {
+        let columns = ConversationColumns::from_bits(columns.0);
+        conversations::sparse_pages_for_users(db.conn(), parents, filter, order, args, columns)
+            .await
     }
 
     async fn counts(

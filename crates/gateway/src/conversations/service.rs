@@ -20,7 +20,10 @@ use crate::accounts::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::events::{EventBus, MessageEvent};
 
-pub use persistence::conversations::{Conversation, ConversationFilter, ConversationOrder};
+pub use persistence::conversations::{
+    Conversation, ConversationColumns, ConversationFilter, ConversationOrder,
+};
+pub use persistence::entity::conversations::Column as ConversationColumn;
 pub use persistence::entity::messages::Column as MessageColumn;
 pub use persistence::messages::{Message, MessageColumns, MessageFilter, MessageOrder, ParentKey};
 

@@ -466,10 +466,10 @@ async fn execute_in_request(
         Ok(prepared) => prepared,
         Err(response) => return response,
     };
-    // Parsed once here, for the variables check and the fast path (the executor parses a request
-    // the fast path does not take).
-    let document = async_graphql::parser::parse_query(&request.query).ok();
-    let missing = missing_variables(&request, document.as_ref());
+    // Parsed once here (or found parsed before), for the variables check and the fast path (the
+    // executor parses a request the fast path does not take).
+    let document = state.fast.parse(&request.query);
+    let missing = missing_variables(&request, document.as_deref());
     let response = if !missing.is_empty() {
         async_graphql::Response::from_errors(missing)
     } else if let Some(retry) = state.fast.admit(&mut request, document) {
