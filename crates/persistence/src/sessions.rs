@@ -54,6 +54,9 @@ pub struct LiveSession {
     pub role: Role,
 }
 
+/// The columns [`authenticate`] reads, in order: session id, `last_used_at`, user id, role.
+type LiveColumns = (String, Option<DateTime<Utc>>, String, Text<Role>);
+
 /// The live session with this token hash and its active, undeleted user: one statement, run on
 /// every authenticated request, so it reads only the four values a caller is made of.
 pub async fn authenticate(
@@ -61,22 +64,21 @@ pub async fn authenticate(
     token_hash: &str,
 ) -> Result<Option<LiveSession>, StoreError> {
     let now = time::now();
-    let found: Option<(String, Option<DateTime<Utc>>, String, Text<Role>)> =
-        sessions::Entity::find()
-            .select_only()
-            .column(sessions::Column::Id)
-            .column(sessions::Column::LastUsedAt)
-            .column(users::Column::Id)
-            .column(users::Column::Role)
-            .inner_join(users::Entity)
-            .filter(sessions::Column::TokenHash.eq(token_hash))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .filter(sessions::Column::ExpiresAt.gt(now))
-            .filter(users::Column::IsActive.eq(true))
-            .filter(users::Column::DeletedAt.is_null())
-            .into_tuple()
-            .one(db)
-            .await?;
+    let found: Option<LiveColumns> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::Id)
+        .column(sessions::Column::LastUsedAt)
+        .column(users::Column::Id)
+        .column(users::Column::Role)
+        .inner_join(users::Entity)
+        .filter(sessions::Column::TokenHash.eq(token_hash))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .filter(users::Column::IsActive.eq(true))
+        .filter(users::Column::DeletedAt.is_null())
+        .into_tuple()
+        .one(db)
+        .await?;
     Ok(
         found.map(|(session_id, last_used_at, user_id, role)| LiveSession {
             session_id,
