@@ -5,15 +5,16 @@
 use std::time::Duration;
 
 use colloquy_tests::{TestApp, e2e_backend};
-use core_domain::enums::{MessageStatus, StreamType};
-use persistence::entity::{budget_reservations, budgets, messages, usage_logs};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use core_domain::enums::{MessageRole, MessageStatus, StreamType};
+use persistence::entity::{budget_reservations, budgets, conversations, messages, usage_logs};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait};
 use serde_json::json;
 
 const SEND: &str = "mutation($i: SendMessageInput!) { sendMessage(input: $i) { reply { id } } }";
 const LIMIT: i64 = 1_000;
 
-/// Waits until no reply streams and no call holds a reservation: everything is settled.
+/// Waits until no reply streams, no call holds a reservation and every finished first reply has
+/// claimed its conversation's title: everything is settled.
 async fn settled(app: &TestApp) {
     let db = app.db().conn();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -24,12 +25,27 @@ async fn settled(app: &TestApp) {
             .await
             .unwrap();
         let held = budget_reservations::Entity::find().count(db).await.unwrap();
-        if streaming == 0 && held == 0 {
+        // A conversation's title call starts after its first reply has finished: wait until
+        // every conversation with a finished reply has claimed its title (the call reserves
+        // right after the claim).
+        let untitled = conversations::Entity::find()
+            .select_only()
+            .column(conversations::Column::Id)
+            .filter(conversations::Column::Title.eq(persistence::conversations::DEFAULT_TITLE))
+            .into_query();
+        let unnamed = messages::Entity::find()
+            .filter(messages::Column::Role.eq(MessageRole::Assistant.as_str()))
+            .filter(messages::Column::Status.eq(MessageStatus::Complete.as_str()))
+            .filter(messages::Column::ConversationId.in_subquery(untitled))
+            .count(db)
+            .await
+            .unwrap();
+        if streaming == 0 && held == 0 && unnamed == 0 {
             return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{streaming} replies still streaming, {held} reservations held"
+            "{streaming} replies still streaming, {held} reservations held, {unnamed} conversations not named yet"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
