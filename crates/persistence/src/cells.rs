@@ -76,6 +76,11 @@ macro_rules! column_set {
                 Self(self.0 | 1 << column as u32)
             }
 
+            /// The columns of both sets.
+            pub const fn union(self, other: Self) -> Self {
+                Self(self.0 | other.0)
+            }
+
             pub const fn contains(self, column: $column) -> bool {
                 self.0 & (1 << column as u32) != 0
             }

@@ -332,23 +332,15 @@ pub async fn sparse_pages_for_users(
     if columns.is_all() || columns.contains(Column::Metadata) {
         return pages_for_users(db, user_ids, filter, order, args).await;
     }
-    let read =
-        ConversationColumns::from_bits(columns.bits() | ConversationColumns::KEYS.bits()).columns();
-    let keyset = order.keyset();
-    let layout = Layout::of(
-        batch::selected(Column::UserId, &keyset, &read)
-            .into_iter()
-            .map(|c| c as usize),
-    );
     batch::pages_by_parent_decoded(
         db,
         filtered(filter),
-        &read,
+        &columns.union(ConversationColumns::KEYS).columns(),
         Column::UserId,
         user_ids,
-        &keyset,
+        &order.keyset(),
         args,
-        |row| sparse(row, &layout),
+        sparse,
         |c: &Conversation| c.user_id.as_deref().unwrap_or_default(),
     )
     .await

@@ -212,6 +212,7 @@ pub mod batch {
     };
 
     use super::Keyset;
+    use crate::cells::Layout;
     use crate::{Page, StoreError};
     use core_domain::pagination::PageArgs;
 
@@ -281,9 +282,10 @@ pub mod batch {
         .await
     }
 
-    /// [`pages_by_parent_columns`] decoding each row with `decode`, which is told nothing but the
-    /// row: for a model read sparsely (the asked columns decoded, the rest left at placeholders
-    /// the caller never reads), where the full model type is what the rest of the code handles.
+    /// [`pages_by_parent_columns`] decoding each row with `decode`, told the row and where each
+    /// column is in it ([`Layout`], by the column's place in its enum): for a model read sparsely
+    /// (the asked columns decoded by position, the rest left at placeholders the caller never
+    /// reads), where the full model type is what the rest of the code handles.
     #[allow(clippy::too_many_arguments)]
     pub async fn pages_by_parent_decoded<E, C, T>(
         db: &impl ConnectionTrait,
@@ -293,13 +295,18 @@ pub mod batch {
         parents: &[String],
         keyset: &Keyset<C>,
         args: &PageArgs,
-        decode: impl Fn(&QueryResult) -> Result<T, DbErr>,
+        decode: impl Fn(&QueryResult, &Layout) -> Result<T, DbErr>,
         parent_of: impl Fn(&T) -> &str,
     ) -> Result<HashMap<String, Page<T>>, StoreError>
     where
         E: EntityTrait<Column = C>,
         C: ColumnTrait,
     {
+        let layout = Layout::of(
+            selected(parent, keyset, columns)
+                .into_iter()
+                .filter_map(|c| C::iter().position(|each| each.as_str() == c.as_str())),
+        );
         read(
             db,
             select,
@@ -308,7 +315,7 @@ pub mod batch {
             parents,
             keyset,
             args,
-            decode,
+            |row| decode(row, &layout),
             parent_of,
         )
         .await
@@ -378,10 +385,9 @@ pub mod batch {
             .collect()
     }
 
-    /// The select list of a sparse read ([`pages_by_parent_decoded`]) asking for `asked`, in
-    /// order: the parent, ordering and id columns first, then the asked ones, each once. A
-    /// decoder reads each value at its position in it ([`crate::cells::Layout`]).
-    pub fn selected<C: ColumnTrait>(parent: C, keyset: &Keyset<C>, asked: &[C]) -> Vec<C> {
+    /// The select list of a sparse read asking for `asked`, in order: the parent, ordering and
+    /// id columns first, then the asked ones, each once.
+    fn selected<C: ColumnTrait>(parent: C, keyset: &Keyset<C>, asked: &[C]) -> Vec<C> {
         let mut all: Vec<C> = Vec::with_capacity(asked.len() + 3);
         for c in [parent, keyset.at, keyset.id]
             .into_iter()

@@ -187,26 +187,15 @@ pub async fn sparse_pages_for_conversations(
     if columns.is_all() || columns.contains(Column::Metadata) {
         return pages_for_conversations(db, conversation_ids, filter, order, args).await;
     }
-    let columns = columns
-        .with(Column::Id)
-        .with(Column::ConversationId)
-        .with(Column::CreatedAt);
-    let read = columns.columns();
-    let keyset = order.keyset();
-    let layout = Layout::of(
-        batch::selected(Column::ConversationId, &keyset, &read)
-            .into_iter()
-            .map(|c| c as usize),
-    );
     batch::pages_by_parent_decoded(
         db,
         filtered(filter),
-        &read,
+        &columns.union(MessageColumns::KEYS).columns(),
         Column::ConversationId,
         conversation_ids,
-        &keyset,
+        &order.keyset(),
         args,
-        |row| sparse(row, &layout),
+        sparse,
         |m: &Message| m.conversation_id.as_str(),
     )
     .await
