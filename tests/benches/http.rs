@@ -1362,10 +1362,14 @@ const SQLITE_MESSAGES: &str = "SELECT t.conversation_id, t.id, t.role, t.content
      ORDER BY t.created_at, t.id";
 
 impl Floor {
+    /// The floor's pool does not ping a connection before each statement (sqlx's default): like
+    /// pgbench, it sends only the read's statements. Colloquy pings only connections idle for a
+    /// second or more (`persistence::db::PING_WHEN_IDLE_FOR`), which a busy run never has.
     async fn connect(url: &str, pool_size: u32) -> Result<Self> {
         if url.starts_with("postgres") {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(pool_size)
+                .test_before_acquire(false)
                 .connect(url)
                 .await?;
             Ok(Self::Postgres(pool))
@@ -1376,6 +1380,7 @@ impl Floor {
                 .busy_timeout(Duration::from_secs(5));
             let pool = sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(pool_size)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             Ok(Self::Sqlite(pool))

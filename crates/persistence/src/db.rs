@@ -21,6 +21,10 @@ pub struct DbConfig {
     pub connect_timeout: Duration,
     /// Statements slower than this are logged at WARN.
     pub slow_statement: Duration,
+    /// A pooled connection idle at least this long is pinged before it is handed out (a dead one
+    /// is replaced without the caller noticing); one used more recently is handed out as it is.
+    /// `Duration::ZERO` pings on every checkout.
+    pub ping_when_idle_for: Duration,
 }
 
 impl DbConfig {
@@ -32,9 +36,21 @@ impl DbConfig {
             max_connections,
             connect_timeout: Duration::from_secs(10),
             slow_statement: Duration::from_millis(500),
+            ping_when_idle_for: PING_WHEN_IDLE_FOR,
         }
     }
 }
+
+/// Why not ping on every checkout (sqlx's default): a ping is a round trip to the server, so
+/// every statement cost two. The nested read's four statements were eight round trips; on the
+/// small read over PostgreSQL the pings took a quarter to a third of the server's CPU per request
+/// (issue 8, README's performance section). What the
+/// ping guards against is a connection the server, a proxy or a firewall dropped while it sat in
+/// the pool, and that happens to connections left idle, not to ones in steady use: HikariCP skips
+/// its liveness check for connections used within the last 500 ms for the same reason. The cost:
+/// a connection that dies within a second of its last use (the database restarted) fails the
+/// one statement sent on it, instead of being replaced silently.
+pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Upper bounds (seconds) of the statement duration histogram's buckets (`+Inf` is implied).
 pub const SQL_SECONDS_BUCKETS: [f64; 12] = [
@@ -168,6 +184,7 @@ impl Db {
             .min_connections(1)
             .connect_timeout(config.connect_timeout)
             .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire_if_idle_for(config.ping_when_idle_for)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
@@ -270,7 +287,69 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::statement_kind;
+    use std::time::Duration;
+
+    use sea_orm::{ConnectionTrait, Statement};
+    use test_db::{Backend, TestDb};
+
+    use super::{Db, DbConfig, statement_kind};
+
+    async fn backend_pid(db: &impl ConnectionTrait) -> Result<i32, sea_orm::DbErr> {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT pg_backend_pid() AS pid",
+            ))
+            .await?
+            .expect("one row");
+        row.try_get("", "pid")
+    }
+
+    /// The pool's one connection is killed by the server between two statements. Pinging on
+    /// every checkout hides that (the dead connection is replaced); with a threshold the second
+    /// statement goes out on the dead connection and fails, which shows no ping was sent for a
+    /// connection just used. Both must hold, or the threshold is not what the pool runs with.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_used_recently_is_not_pinged_an_idle_one_is() {
+        let Some(test_db) = TestDb::empty(Backend::Postgres).await else {
+            return;
+        };
+        let admin = Db::connect(&DbConfig::new(test_db.url.clone()))
+            .await
+            .unwrap();
+        for (ping_when_idle_for, replaced) in
+            [(Duration::ZERO, true), (Duration::from_secs(3600), false)]
+        {
+            let mut config = DbConfig::new(test_db.url.clone());
+            config.max_connections = 1;
+            config.ping_when_idle_for = ping_when_idle_for;
+            let db = Db::connect(&config).await.unwrap();
+            let pid = backend_pid(db.conn()).await.unwrap();
+            // With a timeout the call returns once the server process has exited (PostgreSQL 14+).
+            let ended = admin
+                .conn()
+                .query_one_raw(Statement::from_string(
+                    admin.backend(),
+                    format!("SELECT pg_terminate_backend({pid}, 10000) AS ended"),
+                ))
+                .await
+                .unwrap()
+                .expect("one row");
+            assert!(
+                ended.try_get::<bool>("", "ended").unwrap(),
+                "backend {pid} ended"
+            );
+            let next = backend_pid(db.conn()).await;
+            assert_eq!(
+                next.is_ok(),
+                replaced,
+                "ping_when_idle_for {ping_when_idle_for:?}: {next:?}"
+            );
+            if let Ok(new_pid) = next {
+                assert_ne!(new_pid, pid, "a new connection answered");
+            }
+        }
+    }
 
     #[test]
     fn a_statement_kind_is_its_first_keyword_only() {

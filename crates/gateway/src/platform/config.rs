@@ -588,6 +588,10 @@ impl Config {
             env.parse("COLLOQUY_DB_MAX_CONNECTIONS", database.max_connections)?;
         database.slow_statement =
             Duration::from_millis(env.parse("COLLOQUY_SLOW_STATEMENT_MS", 500)?);
+        database.ping_when_idle_for = Duration::from_millis(env.parse(
+            "COLLOQUY_DB_PING_IDLE_MS",
+            u64::try_from(database.ping_when_idle_for.as_millis()).unwrap_or(u64::MAX),
+        )?);
         let format = match env.string("COLLOQUY_LOG_FORMAT", "pretty").as_str() {
             "pretty" | "text" => LogFormat::Pretty,
             "json" => LogFormat::Json,
