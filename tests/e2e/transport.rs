@@ -126,7 +126,16 @@ e2e!(request_body_limit, |app: TestApp| async move {
         .send()
         .await;
     match sent {
-        Ok(res) => assert_eq!(res.status(), 413),
+        // It says the connection closes, so the client does not send its next request on it.
+        Ok(res) => {
+            assert_eq!(res.status(), 413);
+            assert_eq!(
+                res.headers().get("connection").map(|v| v.as_bytes()),
+                Some(&b"close"[..]),
+                "{:?}",
+                res.headers()
+            );
+        }
         // The server may answer 413 and close before the client has written the whole body; the
         // client then sees its upload cut off (broken pipe) rather than the answer. Either way the
         // body was refused.

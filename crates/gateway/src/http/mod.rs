@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
         .merge(graphql_routes)
+        .layer(axum::middleware::map_response(close_after_refused_body))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -95,6 +96,19 @@ pub fn router(state: AppState) -> Router {
         Some(cors) => router.layer(cors).with_state(state),
         None => router.with_state(state),
     }
+}
+
+/// A 413 says the connection will close. The server answers it without reading the body and
+/// then drops the connection (the unread body cannot be skipped); without `Connection: close` a
+/// client sees a complete response, keeps the connection for its next request, and that request
+/// fails with a broken pipe (seen in `transport::request_body_limit`).
+async fn close_after_refused_body(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// CORS for the configured origins (`*` for any), or None (no CORS headers at all) when there are
