@@ -191,3 +191,169 @@ e2e!(
         assert_eq!(closed(&mut ws).await["code"], 4403);
     }
 );
+
+/// The fewest statements `run` cost in three runs, `count` reading the server's total: a
+/// background sweep may land in one of them.
+async fn cheapest<F: std::future::Future<Output = ()>>(
+    count: impl Fn() -> u64,
+    run: impl Fn() -> F,
+) -> u64 {
+    let mut cost = u64::MAX;
+    for _ in 0..3 {
+        let before = count();
+        run().await;
+        cost = cost.min(count() - before);
+    }
+    cost
+}
+
+/// `{ me { id } }` sent to `addr` with `token`: the caller's id, or, when the token was refused
+/// and the request ran anonymously, the `x-colloquy-auth` header that says so.
+async fn me_at(app: &TestApp, addr: std::net::SocketAddr, token: &str) -> Result<String, String> {
+    let response = app
+        .http
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    let warning = response
+        .headers()
+        .get("x-colloquy-auth")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap();
+    match (body["data"]["me"]["id"].as_str(), warning) {
+        (Some(id), None) => Ok(id.to_owned()),
+        (None, Some(warning)) => Err(warning),
+        other => panic!("neither a caller nor a refused token: {other:?} {body}"),
+    }
+}
+
+// A token sent again within seconds is answered from memory (no statement reads its session),
+// and what ends or changes it through the API is seen by the very next request: the caller kept
+// for it ends with the sign-in event, not when its lifetime runs out (a minute here).
+colloquy_tests::e2e_backend!(
+    a_caller_kept_in_memory_ends_with_its_credential,
+    |backend| async move {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.auth.caller_cache = Duration::from_secs(60);
+        })
+        .await
+        else {
+            return;
+        };
+        let ada = app.register("ada@example.com").await;
+        me_at(&app, app.addr, &ada.token).await.unwrap();
+        let cost = cheapest(
+            || app.sql_statements(),
+            || async {
+                assert_eq!(
+                    me_at(&app, app.addr, &ada.token).await,
+                    Ok(ada.global_id.clone())
+                );
+            },
+        )
+        .await;
+        assert_eq!(cost, 1, "`me` alone: the session is not read again");
+
+        // A password change from another session ends this one at once.
+        let other = sign_in_again(&app, &ada).await;
+        app.query(
+            Some(&other),
+            "mutation($o: String!) { changePassword(input: { currentPassword: $o, newPassword: \"another horse battery staple\" }) { user { email } } }",
+            json!({ "o": PASSWORD }),
+        )
+        .await;
+        assert_eq!(
+            me_at(&app, app.addr, &ada.token).await,
+            Err("invalid-token".into())
+        );
+
+        // A user's role changed by an admin is seen by the next request of the same token.
+        let bob = app.register("bob@example.com").await;
+        let admin = app.register("admin@example.com").await;
+        app.promote(&admin, core_domain::Role::Admin).await;
+        let users = "{ users(first: 1) { totalCount } }";
+        assert_eq!(
+            app.error_code(Some(&bob.token), users, json!({})).await,
+            "FORBIDDEN"
+        );
+        app.query(
+            Some(&admin.token),
+            "mutation { setAdminPin(input: { pin: \"864209\" }) { success } }",
+            json!({}),
+        )
+        .await;
+        app.query(
+            Some(&admin.token),
+            "mutation($u: ID!) { setUserRole(input: { userId: $u, role: ADMIN, pin: \"864209\" }) { user { role } } }",
+            json!({ "u": bob.global_id }),
+        )
+        .await;
+        app.query(Some(&bob.token), users, json!({})).await;
+
+        // Deactivated: the token stops working at once.
+        let carl = app.register("carl@example.com").await;
+        me_at(&app, app.addr, &carl.token).await.unwrap();
+        app.query(
+            Some(&admin.token),
+            "mutation($u: ID!) { setUserActive(input: { userId: $u, active: false }) { user { isActive } } }",
+            json!({ "u": carl.global_id }),
+        )
+        .await;
+        assert_eq!(
+            me_at(&app, app.addr, &carl.token).await,
+            Err("invalid-token".into())
+        );
+    }
+);
+
+// With two instances, a logout on one is seen by the other as soon as its listener hears the
+// event: the caller the other kept is not served for the rest of its lifetime (a minute here).
+colloquy_tests::e2e_backend!(
+    a_logout_on_one_instance_ends_the_caller_another_kept,
+    |backend| async move {
+        if backend != colloquy_tests::Backend::Postgres {
+            return; // one SQLite file has one server
+        }
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.auth.caller_cache = Duration::from_secs(60);
+        })
+        .await
+        else {
+            return;
+        };
+        let peer = app.spawn_peer().await;
+        peer.state.services.conversations.events().listening().await;
+        let ada = app.register("ada@example.com").await;
+        // The peer keeps ada's caller: a second request reads nothing of hers.
+        me_at(&app, peer.addr, &ada.token).await.unwrap();
+        let cost = cheapest(
+            || peer.state.services.db.stats().statements(),
+            || async {
+                me_at(&app, peer.addr, &ada.token).await.unwrap();
+            },
+        )
+        .await;
+        assert_eq!(cost, 1);
+
+        let mut heard = peer.state.services.accounts.auth_events();
+        app.query(
+            Some(&ada.token),
+            "mutation { logout { revokedSessionId } }",
+            json!({}),
+        )
+        .await;
+        // Once the other instance has heard the logout, its next request reads the session.
+        tokio::time::timeout(WAIT, heard.recv())
+            .await
+            .expect("the other instance hears the logout")
+            .unwrap();
+        assert_eq!(
+            me_at(&app, peer.addr, &ada.token).await,
+            Err("invalid-token".into()),
+            "the other instance still serves a signed-out token"
+        );
+    }
+);

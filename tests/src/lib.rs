@@ -157,6 +157,9 @@ impl TestApp {
             })
             .await;
         });
+        // On PostgreSQL no caller is kept in memory until the event listener is subscribed (see
+        // `gateway::accounts::callers`): tests that count statements start once it is.
+        state.services.conversations.events().listening().await;
         Some(Self {
             addr,
             http: reqwest::Client::new(),
@@ -265,7 +268,9 @@ impl TestApp {
         )
     }
 
-    /// Makes `user` an admin directly in the database (there is no API to bootstrap the first one).
+    /// Makes `user` an admin directly in the database (there is no API to bootstrap the first one),
+    /// and says so on the event bus as `setUserRole` does: without it the server would serve the
+    /// user's token with its old role until the caller it keeps in memory ends (seconds).
     pub async fn promote(&self, user: &TestUser, role: core_domain::Role) {
         use sea_orm::{ActiveModelTrait, Set};
         let row = persistence::entity::users::ActiveModel {
@@ -274,6 +279,11 @@ impl TestApp {
             ..Default::default()
         };
         row.update(self.db().conn()).await.expect("promote user");
+        self.state.services.conversations.events().publish_auth(
+            gateway::platform::events::AuthEvent::UserChanged {
+                user_id: user.db_id.clone(),
+            },
+        );
     }
 
     /// Creates a conversation owned by `user`; returns its global id.

@@ -50,15 +50,24 @@ pub async fn create(
 pub struct LiveSession {
     pub session_id: String,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
     pub user_id: String,
     pub role: Role,
 }
 
-/// The columns [`authenticate`] reads, in order: session id, `last_used_at`, user id, role.
-type LiveColumns = (String, Option<DateTime<Utc>>, String, Text<Role>);
+/// The columns [`authenticate`] reads, in order: session id, `last_used_at`, `expires_at`, user
+/// id, role.
+type LiveColumns = (
+    String,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    String,
+    Text<Role>,
+);
 
 /// The live session with this token hash and its active, undeleted user: one statement, run on
-/// every authenticated request, so it reads only the four values a caller is made of.
+/// every authenticated request that is not answered from memory, so it reads only the values a
+/// caller is made of and how long it may be kept.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     token_hash: &str,
@@ -68,6 +77,7 @@ pub async fn authenticate(
         .select_only()
         .column(sessions::Column::Id)
         .column(sessions::Column::LastUsedAt)
+        .column(sessions::Column::ExpiresAt)
         .column(users::Column::Id)
         .column(users::Column::Role)
         .inner_join(users::Entity)
@@ -79,14 +89,15 @@ pub async fn authenticate(
         .into_tuple()
         .one(db)
         .await?;
-    Ok(
-        found.map(|(session_id, last_used_at, user_id, role)| LiveSession {
+    Ok(found.map(
+        |(session_id, last_used_at, expires_at, user_id, role)| LiveSession {
             session_id,
             last_used_at,
+            expires_at,
             user_id,
             role: *role,
-        }),
-    )
+        },
+    ))
 }
 
 /// Ends one session.

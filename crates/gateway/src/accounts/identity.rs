@@ -32,6 +32,7 @@ use persistence::{identities, oauth_states};
 
 use super::service::{AccountService, Caller, SignedIn, found};
 use crate::error::{ApiError, ApiResult};
+use crate::platform::events::AuthEvent;
 use crate::platform::outbox::Purpose;
 
 /// How long a contact-verification token works.
@@ -317,6 +318,10 @@ impl AccountService {
                 Some(s) if s.id == owner.id => None,
                 Some(s) if is_guest(&s) => {
                     identities::merge_guest(db.conn(), &s.id, &owner.id).await?;
+                    // The guest is gone, and its sessions with it.
+                    self.events.publish_auth(AuthEvent::UserChanged {
+                        user_id: s.id.clone(),
+                    });
                     tracing::info!(guest = %s.id, into = %owner.id, "merged a guest into an existing user");
                     Some(s.id)
                 }
@@ -350,6 +355,10 @@ impl AccountService {
                     avatar_url: profile.avatar_url.clone(),
                 };
                 users::upgrade_guest(db.conn(), &s.id, upgrade).await?;
+                // The guest's own token now stands for a USER.
+                self.events.publish_auth(AuthEvent::UserChanged {
+                    user_id: s.id.clone(),
+                });
                 users::find(db.conn(), &s.id)
                     .await?
                     .ok_or(ApiError::Unauthenticated)?

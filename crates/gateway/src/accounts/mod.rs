@@ -2,6 +2,7 @@
 //! disclaimer, and administration.
 
 mod administration;
+mod callers;
 pub mod graphql;
 pub mod identity;
 pub mod loaders;

@@ -29,6 +29,7 @@ use persistence::tokens::{self, NewToken};
 use persistence::users::{self, NewUser, Upgrade};
 use persistence::{Db, Page, StoreError};
 
+use super::callers::KnownCallers;
 use super::identity::OAuthProviders;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::attempts::AttemptLimits;
@@ -114,12 +115,15 @@ pub struct AccountService {
     pub(super) outbox: Outbox,
     pub(super) oauth: OAuthProviders,
     pub(super) events: EventBus,
+    /// Callers authenticated in the last seconds, so a token sent again is not read again.
+    known: KnownCallers,
 }
 
 impl AccountService {
     pub fn new(db: Db, config: Arc<Config>, events: EventBus) -> anyhow::Result<Self> {
         Ok(Self {
             events,
+            known: KnownCallers::new(config.auth.caller_cache),
             attempts: AttemptLimits::across_instances(config.auth.attempts_per_minute, &db),
             outbox: Outbox::new(&config.auth.mail)?,
             oauth: OAuthProviders::new(&config.auth.oauth_providers, &config.auth.public_url),
@@ -221,10 +225,17 @@ impl AccountService {
             .await
             .map_err(conflict)?,
         };
+        let upgraded = guest.is_some_and(|a| a.role == Role::Guest);
         let signed_in = self
             .start_session_in(&txn, user, origin, "account.registered")
             .await?;
         txn.commit().await?;
+        if upgraded {
+            // The guest's own token now stands for a USER: callers kept as the guest end.
+            self.events.publish_auth(AuthEvent::UserChanged {
+                user_id: signed_in.user.id.clone(),
+            });
+        }
         Ok(signed_in)
     }
 
@@ -307,42 +318,79 @@ impl AccountService {
     }
 
     /// Resolves `Authorization: Bearer <token>`: a session token or a personal API token. `Ok(None)`
-    /// means the token is unknown, expired or revoked, or its user is inactive or deleted.
+    /// means the token is unknown, expired or revoked, or its user is inactive or deleted. A token
+    /// sent again within seconds is answered from the callers kept in memory ([`KnownCallers`]:
+    /// when and why that is safe).
     pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>, StoreError> {
+        let Some(kind) = TokenKind::of(token) else {
+            return Ok(None);
+        };
+        let hash = hash_token(token);
+        let epoch = self.events.auth_epoch();
+        if let Some(caller) = self.known.get(epoch, &hash) {
+            return Ok(Some(caller));
+        }
+        // Taken before the read: a sign-in event published during it means the read may predate
+        // the change, and the caller is not kept.
+        let ticket = epoch.current();
+        let Some((caller, valid_for)) = self.read_caller(kind, &hash).await? else {
+            return Ok(None);
+        };
+        self.known
+            .keep(epoch, ticket, hash, caller.clone(), valid_for);
+        Ok(Some(caller))
+    }
+
+    /// The caller `token_hash` stands for, read from the database, and how long that may be kept:
+    /// until the credential expires or its use mark is due, whichever comes first.
+    async fn read_caller(
+        &self,
+        kind: TokenKind,
+        token_hash: &str,
+    ) -> Result<Option<(Caller, Duration)>, StoreError> {
         let db = &self.db;
-        match TokenKind::of(token) {
-            Some(TokenKind::Session) => {
-                let Some(session) = sessions::authenticate(db.conn(), &hash_token(token)).await?
-                else {
+        let now = time::now();
+        let valid_for = |expires_at: Option<DateTime<Utc>>, used_at: Option<DateTime<Utc>>| {
+            let mark_due = used_at.unwrap_or(now) + time::USE_MARK_INTERVAL;
+            let until = expires_at.map_or(mark_due, |e| e.min(mark_due));
+            (until - now).to_std().unwrap_or_default()
+        };
+        match kind {
+            TokenKind::Session => {
+                let Some(session) = sessions::authenticate(db.conn(), token_hash).await? else {
                     return Ok(None);
                 };
-                if time::needs_use_mark(session.last_used_at, time::now()) {
+                let mut used_at = session.last_used_at;
+                if time::needs_use_mark(used_at, now) {
                     sessions::touch(db.conn(), &session.session_id).await?;
+                    used_at = Some(now);
                 }
-                Ok(Some(Caller {
+                let caller = Caller {
                     actor: Actor::new(session.user_id, session.role),
                     session_id: Some(session.session_id),
                     scopes: None,
                     token_id: None,
-                }))
+                };
+                Ok(Some((caller, valid_for(Some(session.expires_at), used_at))))
             }
-            Some(TokenKind::PersonalAccess) => {
-                let Some((token, user)) =
-                    tokens::authenticate(db.conn(), &hash_token(token)).await?
-                else {
+            TokenKind::PersonalAccess => {
+                let Some((token, user)) = tokens::authenticate(db.conn(), token_hash).await? else {
                     return Ok(None);
                 };
-                if time::needs_use_mark(token.last_used_at, time::now()) {
+                let mut used_at = token.last_used_at;
+                if time::needs_use_mark(used_at, now) {
                     tokens::touch(db.conn(), &token.id).await?;
+                    used_at = Some(now);
                 }
                 let scopes = scopes_of(&token);
                 let role = TokenScope::effective_role(&scopes, *user.role);
-                Ok(Some(Caller {
+                let caller = Caller {
                     actor: Actor::new(user.id, role),
                     session_id: None,
                     scopes: Some(scopes),
                     token_id: Some(token.id),
-                }))
+                };
+                Ok(Some((caller, valid_for(token.expires_at, used_at))))
             }
             _ => Ok(None),
         }

@@ -152,6 +152,11 @@ pub struct AuthConfig {
     /// (login, password reset, contact verification, admin PIN) per account per minute; each
     /// address gets five times as many, across accounts. Across instances on PostgreSQL.
     pub attempts_per_minute: u32,
+    /// `COLLOQUY_CALLER_CACHE_MS`, default 5000: a token sent again within this long is answered
+    /// from memory instead of reading its session again, unless a sign-in event (logout,
+    /// revocation, a user deactivated...) was published on any instance since; 0 reads it on
+    /// every request. Only changes made in the database by hand wait this long to be seen.
+    pub caller_cache: Duration,
     /// `COLLOQUY_PUBLIC_URL`, default `http://<COLLOQUY_ADDR>`: where browsers reach this server;
     /// OAuth redirect URLs are `<public url>/auth/<provider>/callback`.
     pub public_url: String,
@@ -625,6 +630,7 @@ impl Config {
                 ),
                 disclaimer_version: env.get("COLLOQUY_DISCLAIMER_VERSION"),
                 attempts_per_minute: env.parse("COLLOQUY_AUTH_ATTEMPTS_PER_MINUTE", 10)?,
+                caller_cache: Duration::from_millis(env.parse("COLLOQUY_CALLER_CACHE_MS", 5000)?),
                 public_url: env
                     .get("COLLOQUY_PUBLIC_URL")
                     .unwrap_or_else(|| format!("http://{addr}"))

@@ -7,6 +7,7 @@
 //! (each carries its origin), since it already delivered them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use persistence::sea_orm::sqlx::{self, postgres::PgListener};
@@ -45,6 +46,60 @@ struct Relay {
     listening: watch::Receiver<bool>,
 }
 
+/// Says whether a credential read from the database earlier may still be trusted without reading
+/// it again: it may while no sign-in event ([`AuthEvent`]) was published or heard since, and this
+/// instance was hearing other instances' events all along.
+///
+/// Why: the caller's session is read on every authenticated request, one statement out of four
+/// on the small nested read. [`crate::accounts`] keeps what it read for a few seconds and asks
+/// this epoch whether it still holds; anything that ends a credential publishes an event, which
+/// moves the epoch here at once (before `publish_auth` returns) and on the other instances when
+/// their listener hears it.
+#[derive(Debug)]
+pub struct AuthEpoch {
+    /// Moves on every sign-in event and whenever the listener stops or starts hearing.
+    count: AtomicU64,
+    /// False while other instances' events may be missed: on PostgreSQL, until the listener is
+    /// subscribed, and from the moment it fails until it is subscribed again.
+    hearing: AtomicBool,
+}
+
+impl AuthEpoch {
+    fn new(hearing: bool) -> Self {
+        Self {
+            count: AtomicU64::new(0),
+            hearing: AtomicBool::new(hearing),
+        }
+    }
+
+    /// The epoch now, or `None` when nothing read from the database may be kept (events of other
+    /// instances may be missed). A read made after this call may be kept under this epoch.
+    pub fn current(&self) -> Option<u64> {
+        // `hearing` first: a listener that fails between the two loads has already cleared it
+        // before moving the count, so a stale `true` is paired with the moved count, which no
+        // later `current` returns once it hears again (that moves the count once more).
+        let hearing = self.hearing.load(Ordering::SeqCst);
+        let count = self.count.load(Ordering::SeqCst);
+        hearing.then_some(count)
+    }
+
+    fn moved(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The listener stopped hearing (`false`) or hears again (`true`): either way, what was read
+    /// before may have been ended by an event that was never heard.
+    fn hearing(&self, on: bool) {
+        if on {
+            self.moved();
+            self.hearing.store(true, Ordering::SeqCst);
+        } else {
+            self.hearing.store(false, Ordering::SeqCst);
+            self.moved();
+        }
+    }
+}
+
 /// What the listener does with a payload that arrived on one channel.
 type Handler = Box<dyn Fn(&str) + Send + Sync>;
 
@@ -56,6 +111,7 @@ impl Relay {
         conn: &DatabaseConnection,
         origin: String,
         handlers: Vec<(&'static str, Handler)>,
+        epoch: Arc<AuthEpoch>,
     ) -> Self {
         let pool = conn.get_postgres_connection_pool().clone();
         let (listening_tx, listening) = watch::channel(false);
@@ -91,6 +147,7 @@ impl Relay {
                     continue;
                 }
                 let _ = listening_tx.send(true);
+                epoch.hearing(true);
                 loop {
                     match listener.recv().await {
                         Ok(n) => {
@@ -99,11 +156,17 @@ impl Relay {
                             }
                         }
                         Err(error) => {
-                            // PgListener reconnects on the next recv; subscribers re-read the
-                            // database when they hear nothing for a while, so a lost
-                            // notification delays them but loses nothing.
+                            // Notifications sent until a new listener is subscribed are lost:
+                            // credentials read before are no longer trusted, and none is kept
+                            // until then (subscribers re-read the database when they hear
+                            // nothing for a while, so a lost notification delays them but loses
+                            // nothing). A new listener, not PgListener's own reconnection on the
+                            // next recv, so that the moment it hears again is known.
+                            epoch.hearing(false);
+                            let _ = listening_tx.send(false);
                             tracing::warn!(%error, "event listener failed; retrying");
                             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            break;
                         }
                     }
                 }
@@ -149,10 +212,16 @@ pub fn buses_for(conn: &DatabaseConnection) -> (EventBus, ReplyBus) {
     if conn.get_database_backend() != DbBackend::Postgres {
         return (events, replies);
     }
+    // Until the listener is subscribed, other instances' sign-in events may be missed.
+    let events = EventBus {
+        epoch: Arc::new(AuthEpoch::new(false)),
+        ..events
+    };
     // The handlers skip what this instance published itself, so they know its origin.
     let origin = core_domain::ids::new_id();
     let local_events = events.messages.clone();
     let local_auth = events.auth.clone();
+    let local_epoch = Arc::clone(&events.epoch);
     let local_changes = events.changes.clone();
     let local_replies = Arc::clone(&replies.followers);
     let relay = Relay::start(
@@ -168,6 +237,7 @@ pub fn buses_for(conn: &DatabaseConnection) -> (EventBus, ReplyBus) {
             (
                 AUTH_CHANNEL,
                 Relay::handler(origin.clone(), move |e: AuthEvent| {
+                    local_epoch.moved();
                     let _ = local_auth.send(e);
                 }),
             ),
@@ -184,6 +254,7 @@ pub fn buses_for(conn: &DatabaseConnection) -> (EventBus, ReplyBus) {
                 }),
             ),
         ],
+        Arc::clone(&events.epoch),
     );
     (
         EventBus {
@@ -263,6 +334,8 @@ pub struct EventBus {
     messages: broadcast::Sender<MessageEvent>,
     auth: broadcast::Sender<AuthEvent>,
     changes: broadcast::Sender<ChangeEvent>,
+    /// Moved by every sign-in event, published here or heard from another instance.
+    epoch: Arc<AuthEpoch>,
     relay: Option<Relay>,
 }
 
@@ -276,6 +349,8 @@ impl EventBus {
             messages,
             auth,
             changes,
+            // One instance hears everything it publishes.
+            epoch: Arc::new(AuthEpoch::new(true)),
             relay: None,
         }
     }
@@ -293,12 +368,20 @@ impl EventBus {
         self.messages.subscribe()
     }
 
-    /// Tells every instance that a credential stopped being valid.
+    /// Tells every instance that a credential stopped being valid. Publish after the change is
+    /// committed: this instance stops trusting what it read before at once, and a read made
+    /// afterwards must find the change.
     pub fn publish_auth(&self, event: AuthEvent) {
+        self.epoch.moved();
         if let Some(relay) = &self.relay {
             relay.publish(AUTH_CHANNEL, &event);
         }
         let _ = self.auth.send(event);
+    }
+
+    /// Whether credentials read earlier may still be trusted ([`AuthEpoch`]).
+    pub fn auth_epoch(&self) -> &AuthEpoch {
+        &self.epoch
     }
 
     pub fn subscribe_auth(&self) -> broadcast::Receiver<AuthEvent> {
@@ -527,6 +610,23 @@ impl Drop for ReplyFollower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_read_while_the_listener_was_deaf_is_trusted_after_it_hears_again() {
+        let epoch = AuthEpoch::new(false);
+        assert_eq!(epoch.current(), None, "not subscribed yet");
+        epoch.hearing(true);
+        let read = epoch.current().unwrap();
+        assert_eq!(epoch.current(), Some(read), "nothing happened since");
+
+        epoch.hearing(false);
+        assert_eq!(epoch.current(), None, "events may be missed now");
+        epoch.hearing(true);
+        assert!(
+            epoch.current().is_some_and(|now| now != read),
+            "what was read before the gap may have been ended in it"
+        );
+    }
 
     #[tokio::test]
     async fn followers_get_their_message_only_and_are_forgotten() {
