@@ -130,6 +130,16 @@ fn serves_with_json_logs_and_stops_gracefully_on_sigterm() {
     let healthz = std::net::TcpStream::connect(&addr).is_ok();
     assert!(healthz, "the server accepts connections at {addr}");
 
+    // The binary restarted itself, in the same process, with mimalloc's arenas committed on
+    // demand (the environment was cleared above, so nothing else set it).
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|var| var == b"MIMALLOC_ARENA_EAGER_COMMIT=0"),
+        "the serving process has the allocator option"
+    );
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
