@@ -192,6 +192,11 @@ e2e!(
     }
 );
 
+/// A server that keeps callers in memory for a minute: whatever ends one sooner is an event.
+async fn keeping_callers_a_minute(backend: colloquy_tests::Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |c| c.auth.caller_cache = Duration::from_secs(60)).await
+}
+
 /// The fewest statements `run` cost in three runs, `count` reading the server's total: a
 /// background sweep may land in one of them.
 async fn cheapest<F: std::future::Future<Output = ()>>(
@@ -236,11 +241,7 @@ async fn me_at(app: &TestApp, addr: std::net::SocketAddr, token: &str) -> Result
 colloquy_tests::e2e_backend!(
     a_caller_kept_in_memory_ends_with_its_credential,
     |backend| async move {
-        let Some(app) = TestApp::spawn_with(backend, |c| {
-            c.auth.caller_cache = Duration::from_secs(60);
-        })
-        .await
-        else {
+        let Some(app) = keeping_callers_a_minute(backend).await else {
             return;
         };
         let ada = app.register("ada@example.com").await;
@@ -317,11 +318,7 @@ colloquy_tests::e2e_backend!(
         if backend != colloquy_tests::Backend::Postgres {
             return; // one SQLite file has one server
         }
-        let Some(app) = TestApp::spawn_with(backend, |c| {
-            c.auth.caller_cache = Duration::from_secs(60);
-        })
-        .await
-        else {
+        let Some(app) = keeping_callers_a_minute(backend).await else {
             return;
         };
         let peer = app.spawn_peer().await;
