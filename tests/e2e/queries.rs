@@ -43,8 +43,8 @@ async fn fill(app: &TestApp, user: &TestUser, conversations: usize, per_conversa
 /// Runs `query` as `token` and returns how many SQL statements it cost: the cheapest of three
 /// runs, because the server's background work (the sweep of interrupted replies every 10 s, the
 /// queue depths every 15 s, the heartbeat) counts in the same total and may land in a run; on a
-/// loaded CI machine a debug request takes long enough for that to happen to two runs in a row
-/// (it did: 5 statements against 4 in both).
+/// loaded CI machine a debug request may take long enough for that to happen to two runs in a row
+/// (CI once saw 5 statements against 4 in both; the likeliest cause).
 async fn statements(app: &TestApp, token: &str, query: &str) -> (u64, serde_json::Value) {
     let mut cost = u64::MAX;
     let mut data = serde_json::Value::Null;
