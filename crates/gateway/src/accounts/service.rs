@@ -191,8 +191,9 @@ impl AccountService {
         };
         // The user row, its first session and the `account.registered` event are written in
         // one transaction: an account never exists without its audit row, nor the reverse.
+        let guest = guest.filter(|a| a.role == Role::Guest);
         let txn = db.conn().begin().await?;
-        let user = match guest.filter(|a| a.role == Role::Guest) {
+        let user = match guest {
             Some(guest) => {
                 let upgraded = users::upgrade_guest(
                     &txn,
@@ -225,12 +226,11 @@ impl AccountService {
             .await
             .map_err(conflict)?,
         };
-        let upgraded = guest.is_some_and(|a| a.role == Role::Guest);
         let signed_in = self
             .start_session_in(&txn, user, origin, "account.registered")
             .await?;
         txn.commit().await?;
-        if upgraded {
+        if guest.is_some() {
             // The guest's own token now stands for a USER: callers kept as the guest end.
             self.events.publish_auth(AuthEvent::UserChanged {
                 user_id: signed_in.user.id.clone(),

@@ -7,7 +7,7 @@
 //! (each carries its origin), since it already delivered them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use persistence::sea_orm::sqlx::{self, postgres::PgListener};
@@ -42,8 +42,6 @@ struct Envelope<E> {
 struct Relay {
     origin: String,
     outbox: mpsc::UnboundedSender<(&'static str, String)>,
-    /// True while the listener is subscribed to every channel.
-    listening: watch::Receiver<bool>,
 }
 
 /// Says whether a credential read from the database earlier may still be trusted without reading
@@ -60,15 +58,16 @@ pub struct AuthEpoch {
     /// Moves on every sign-in event and whenever the listener stops or starts hearing.
     count: AtomicU64,
     /// False while other instances' events may be missed: on PostgreSQL, until the listener is
-    /// subscribed, and from the moment it fails until it is subscribed again.
-    hearing: AtomicBool,
+    /// subscribed to every channel, and from the moment it fails until it is subscribed again.
+    /// [`EventBus::listening`] waits on it too.
+    hearing: watch::Sender<bool>,
 }
 
 impl AuthEpoch {
     fn new(hearing: bool) -> Self {
         Self {
             count: AtomicU64::new(0),
-            hearing: AtomicBool::new(hearing),
+            hearing: watch::Sender::new(hearing),
         }
     }
 
@@ -78,7 +77,7 @@ impl AuthEpoch {
         // `hearing` first: a listener that fails between the two loads has already cleared it
         // before moving the count, so a stale `true` is paired with the moved count, which no
         // later `current` returns once it hears again (that moves the count once more).
-        let hearing = self.hearing.load(Ordering::SeqCst);
+        let hearing = *self.hearing.borrow();
         let count = self.count.load(Ordering::SeqCst);
         hearing.then_some(count)
     }
@@ -92,9 +91,9 @@ impl AuthEpoch {
     fn hearing(&self, on: bool) {
         if on {
             self.moved();
-            self.hearing.store(true, Ordering::SeqCst);
+            self.hearing.send_replace(true);
         } else {
-            self.hearing.store(false, Ordering::SeqCst);
+            self.hearing.send_replace(false);
             self.moved();
         }
     }
@@ -114,7 +113,6 @@ impl Relay {
         epoch: Arc<AuthEpoch>,
     ) -> Self {
         let pool = conn.get_postgres_connection_pool().clone();
-        let (listening_tx, listening) = watch::channel(false);
         let (outbox, mut queue) = mpsc::unbounded_channel::<(&'static str, String)>();
         let publisher_pool = pool.clone();
         tokio::spawn(async move {
@@ -146,7 +144,6 @@ impl Relay {
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     continue;
                 }
-                let _ = listening_tx.send(true);
                 epoch.hearing(true);
                 loop {
                     match listener.recv().await {
@@ -163,7 +160,6 @@ impl Relay {
                             // nothing). A new listener, not PgListener's own reconnection on the
                             // next recv, so that the moment it hears again is known.
                             epoch.hearing(false);
-                            let _ = listening_tx.send(false);
                             tracing::warn!(%error, "event listener failed; retrying");
                             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                             break;
@@ -172,11 +168,7 @@ impl Relay {
                 }
             }
         });
-        Self {
-            origin,
-            outbox,
-            listening,
-        }
+        Self { origin, outbox }
     }
 
     fn publish<E: Serialize>(&self, channel: &'static str, event: E) {
@@ -439,10 +431,8 @@ impl EventBus {
 
     /// Resolves once events published by other instances reach this one (at once in process).
     pub async fn listening(&self) {
-        if let Some(relay) = &self.relay {
-            let mut listening = relay.listening.clone();
-            let _ = listening.wait_for(|l| *l).await;
-        }
+        let mut hearing = self.epoch.hearing.subscribe();
+        let _ = hearing.wait_for(|h| *h).await;
     }
 }
 
