@@ -294,6 +294,27 @@ colloquy_tests::e2e_backend!(
         .await;
         app.query(Some(&bob.token), users, json!({})).await;
 
+        // A guest who registers keeps their token, which stands for a USER from the next request.
+        let guest = app
+            .query(None, "mutation { startGuestSession { token } }", json!({}))
+            .await["startGuestSession"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Guests may not create API tokens; users may (the caller's role decides).
+        let create = "mutation { createApiToken(input: { name: \"mine\", scopes: [READ] }) { apiToken { id } } }";
+        assert_eq!(
+            app.error_code(Some(&guest), create, json!({})).await,
+            "FORBIDDEN"
+        );
+        app.query(
+            Some(&guest),
+            "mutation($p: String!) { register(input: { email: \"gus@example.com\", password: $p }) { token } }",
+            json!({ "p": PASSWORD }),
+        )
+        .await;
+        app.query(Some(&guest), create, json!({})).await;
+
         // Deactivated: the token stops working at once.
         let carl = app.register("carl@example.com").await;
         me_at(&app, app.addr, &carl.token).await.unwrap();
