@@ -1415,14 +1415,19 @@ impl Floor {
     async fn read(&self, shape: Shape) -> Result<Vec<u8>> {
         let (users, conversations, messages) = match self {
             Self::Postgres(pool) => {
-                let users = fetch!(pool, PG_USERS, [i64::from(shape.users)], |r| UserRow {
-                    id: r.try_get(0)?,
-                    email: r.try_get(1)?,
-                    name: r.try_get(2)?,
+                // One connection for the read's statements, as Colloquy's planned levels hold
+                // one: sqlx tests a connection each time it goes back to the pool.
+                let mut conn = pool.acquire().await?;
+                let users = fetch!(&mut *conn, PG_USERS, [i64::from(shape.users)], |r| {
+                    UserRow {
+                        id: r.try_get(0)?,
+                        email: r.try_get(1)?,
+                        name: r.try_get(2)?,
+                    }
                 });
                 let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
                 let conversations = fetch!(
-                    pool,
+                    &mut *conn,
                     PG_CONVERSATIONS,
                     [&ids, i64::from(shape.conversations)],
                     |r| ConversationRow {
@@ -1433,29 +1438,37 @@ impl Floor {
                     }
                 );
                 let ids: Vec<&str> = conversations.iter().map(|c| c.id.as_str()).collect();
-                let messages = fetch!(pool, PG_MESSAGES, [&ids, i64::from(shape.messages)], |r| {
-                    MessageRow {
-                        conversation_id: r.try_get(0)?,
-                        id: r.try_get(1)?,
-                        role: r.try_get(2)?,
-                        content: r.try_get(3)?,
-                        status: r.try_get(4)?,
-                        created_at: r.try_get(5)?,
+                let messages = fetch!(
+                    &mut *conn,
+                    PG_MESSAGES,
+                    [&ids, i64::from(shape.messages)],
+                    |r| {
+                        MessageRow {
+                            conversation_id: r.try_get(0)?,
+                            id: r.try_get(1)?,
+                            role: r.try_get(2)?,
+                            content: r.try_get(3)?,
+                            status: r.try_get(4)?,
+                            created_at: r.try_get(5)?,
+                        }
                     }
-                });
+                );
                 (users, conversations, messages)
             }
             Self::Sqlite(pool) => {
-                let users = fetch!(pool, SQLITE_USERS, [i64::from(shape.users)], |r| UserRow {
-                    id: r.try_get(0)?,
-                    email: r.try_get(1)?,
-                    name: r.try_get(2)?,
+                let mut conn = pool.acquire().await?;
+                let users = fetch!(&mut *conn, SQLITE_USERS, [i64::from(shape.users)], |r| {
+                    UserRow {
+                        id: r.try_get(0)?,
+                        email: r.try_get(1)?,
+                        name: r.try_get(2)?,
+                    }
                 });
                 let ids = serde_json::to_string(
                     &users.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
                 )?;
                 let conversations = fetch!(
-                    pool,
+                    &mut *conn,
                     SQLITE_CONVERSATIONS,
                     [ids, i64::from(shape.conversations)],
                     |r| ConversationRow {
@@ -1472,7 +1485,7 @@ impl Floor {
                         .collect::<Vec<_>>(),
                 )?;
                 let messages = fetch!(
-                    pool,
+                    &mut *conn,
                     SQLITE_MESSAGES,
                     [ids, i64::from(shape.messages)],
                     |r| MessageRow {

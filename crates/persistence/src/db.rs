@@ -10,6 +10,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend};
 
 use crate::StoreError;
+pub use crate::held::Held;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -171,6 +172,49 @@ pub struct MigrationState {
 pub struct Db {
     conn: DatabaseConnection,
     stats: Arc<SqlStats>,
+    recorder: Recorder,
+}
+
+/// Counts, times and logs every statement of a pool, whether SeaORM ran it on the pool or a
+/// [`Held`] connection ran it.
+#[derive(Clone, Debug)]
+pub(crate) struct Recorder {
+    stats: Arc<SqlStats>,
+    system: &'static str,
+    slow: Duration,
+}
+
+impl Recorder {
+    pub(crate) fn record(&self, sql: &str, elapsed: Duration, failed: bool) {
+        if let Some(observe) = STATEMENT_OBSERVER.get() {
+            observe(&StatementDone {
+                kind: &statement_kind(sql),
+                system: self.system,
+                elapsed,
+                failed,
+            });
+        }
+        let counter = &self.stats;
+        counter.statements.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        counter.micros.fetch_add(micros, Ordering::Relaxed);
+        counter.observe(elapsed);
+        if failed {
+            counter.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        if elapsed > self.slow {
+            counter.slow.fetch_add(1, Ordering::Relaxed);
+            let request_id = current_request_id();
+            tracing::warn!(
+                elapsed_ms = elapsed.as_millis() as u64,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                sql = %sql,
+                "slow statement"
+            );
+        } else {
+            tracing::trace!(sql = %sql, "statement");
+        }
+    }
 }
 
 impl Db {
@@ -195,42 +239,29 @@ impl Db {
             });
         let mut conn = sea_orm::Database::connect(options).await?;
         let stats = Arc::new(SqlStats::default());
-        let counter = Arc::clone(&stats);
-        let slow = config.slow_statement;
-        let system = match conn.get_database_backend() {
-            DbBackend::Postgres => "postgresql",
-            _ => "sqlite",
+        let recorder = Recorder {
+            stats: Arc::clone(&stats),
+            system: match conn.get_database_backend() {
+                DbBackend::Postgres => "postgresql",
+                _ => "sqlite",
+            },
+            slow: config.slow_statement,
         };
+        let counting = recorder.clone();
         conn.set_metric_callback(move |info| {
-            if let Some(observe) = STATEMENT_OBSERVER.get() {
-                observe(&StatementDone {
-                    kind: &statement_kind(&info.statement.sql),
-                    system,
-                    elapsed: info.elapsed,
-                    failed: info.failed,
-                });
-            }
-            counter.statements.fetch_add(1, Ordering::Relaxed);
-            let micros = u64::try_from(info.elapsed.as_micros()).unwrap_or(u64::MAX);
-            counter.micros.fetch_add(micros, Ordering::Relaxed);
-            counter.observe(info.elapsed);
-            if info.failed {
-                counter.failed.fetch_add(1, Ordering::Relaxed);
-            }
-            if info.elapsed > slow {
-                counter.slow.fetch_add(1, Ordering::Relaxed);
-                let request_id = current_request_id();
-                tracing::warn!(
-                    elapsed_ms = info.elapsed.as_millis() as u64,
-                    request_id = request_id.as_deref().unwrap_or("-"),
-                    sql = %info.statement.sql,
-                    "slow statement"
-                );
-            } else {
-                tracing::trace!(sql = %info.statement.sql, "statement");
-            }
+            counting.record(&info.statement.sql, info.elapsed, info.failed);
         });
-        Ok(Self { conn, stats })
+        Ok(Self {
+            conn,
+            stats,
+            recorder,
+        })
+    }
+
+    /// One connection of the pool, held for a run of statements until it is dropped
+    /// ([`Held`]). Waits for a free connection as a statement would.
+    pub async fn hold(&self) -> Result<Held, StoreError> {
+        Held::acquire(&self.conn, self.recorder.clone()).await
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
@@ -370,8 +401,18 @@ mod tests {
     type Ended = mpsc::UnboundedReceiver<()>;
 
     /// The Sync messages a pool of one connection sends through a proxy for `statements` runs of
-    /// one statement, from connecting to closing.
+    /// one statement through the pool, from connecting to closing.
     async fn syncs_for(test_db: &TestDb, ping_when_idle_for: Duration, statements: usize) -> usize {
+        syncs_of(test_db, ping_when_idle_for, statements, false).await
+    }
+
+    /// [`syncs_for`], the statements run through the pool or on one held connection.
+    async fn syncs_of(
+        test_db: &TestDb,
+        ping_when_idle_for: Duration,
+        statements: usize,
+        held: bool,
+    ) -> usize {
         let mut url = url::Url::parse(&test_db.url).unwrap();
         let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
         let (proxy, syncs, mut ended) = sync_counting_proxy(upstream).await;
@@ -383,11 +424,21 @@ mod tests {
         config.max_connections = 1;
         config.ping_when_idle_for = ping_when_idle_for;
         let db = Db::connect(&config).await.unwrap();
-        for _ in 0..statements {
-            db.conn()
-                .execute_raw(Statement::from_string(db.backend(), "SELECT 1"))
-                .await
-                .unwrap();
+        let select = || Statement::from_string(db.backend(), "SELECT 1");
+        if held {
+            let conn = db.hold().await.unwrap();
+            for _ in 0..statements {
+                conn.query_all_raw(select()).await.unwrap();
+            }
+        } else {
+            for _ in 0..statements {
+                db.conn().query_all_raw(select()).await.unwrap();
+            }
+        }
+        // Returning a connection to the pool runs in a task of its own: wait for the pool to be
+        // whole again before closing it, or the last test is cut short.
+        while db.conn().get_postgres_connection_pool().num_idle() < 1 {
+            tokio::task::yield_now().await;
         }
         db.conn().clone().close().await.unwrap();
         ended.recv().await.expect("the pool's connection ended");
@@ -414,6 +465,85 @@ mod tests {
             "a ping before each of the 10 statements: {pinged} Syncs with, {unpinged} without"
         );
     }
+
+    /// sqlx tests a connection each time it goes back to the pool (a Sync alone): ten statements
+    /// through the pool send ten more Syncs than ten on one held connection, which is tested
+    /// once, when it is given back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn statements_on_a_held_connection_are_not_each_followed_by_a_ping() {
+        let Some(test_db) = TestDb::empty(Backend::Postgres).await else {
+            return;
+        };
+        let long = Duration::from_secs(3600);
+        let pooled = syncs_of(&test_db, long, 10, false).await;
+        let held = syncs_of(&test_db, long, 10, true).await;
+        assert!(held >= 10, "one Sync per statement at least: {held}");
+        assert!(
+            pooled >= held + 9,
+            "a ping after each statement through the pool, one for the held connection: \
+             {pooled} Syncs through the pool, {held} held"
+        );
+    }
+
+    test_db::backend_tests!(
+        a_held_connection_reads_writes_and_counts_as_the_pool_does,
+        |backend| async move {
+            let Some(test_db) = TestDb::empty(backend).await else {
+                return;
+            };
+            let db = Db::connect(&DbConfig::new(test_db.url.clone()))
+                .await
+                .unwrap();
+            let conn = db.hold().await.unwrap();
+            let before = db.stats().statements();
+            conn.execute_unprepared(
+                "CREATE TABLE held_t (n INTEGER NOT NULL); INSERT INTO held_t VALUES (1)",
+            )
+            .await
+            .unwrap();
+            let insert = Statement::from_sql_and_values(
+                db.backend(),
+                match db.backend() {
+                    sea_orm::DbBackend::Postgres => "INSERT INTO held_t VALUES ($1), ($2)",
+                    _ => "INSERT INTO held_t VALUES (?), (?)",
+                },
+                [2.into(), 3.into()],
+            );
+            assert_eq!(conn.execute_raw(insert).await.unwrap().rows_affected(), 2);
+            let sum = Statement::from_string(
+                db.backend(),
+                "SELECT SUM(n) AS s, COUNT(*) AS c FROM held_t",
+            );
+            let one = conn.query_one_raw(sum.clone()).await.unwrap().unwrap();
+            let on_the_pool = db.conn().query_one_raw(sum).await.unwrap().unwrap();
+            for row in [&one, &on_the_pool] {
+                assert_eq!(row.try_get::<i64>("", "s").unwrap(), 6);
+                assert_eq!(row.try_get::<i64>("", "c").unwrap(), 3);
+            }
+            let all = Statement::from_string(db.backend(), "SELECT n FROM held_t ORDER BY n");
+            let rows = conn.query_all_raw(all).await.unwrap();
+            let ns: Vec<i32> = rows.iter().map(|r| r.try_get("", "n").unwrap()).collect();
+            assert_eq!(ns, [1, 2, 3]);
+            let failed = db.stats().failed();
+            let bad = Statement::from_string(db.backend(), "SELECT nope FROM held_t");
+            assert!(
+                conn.query_all_raw(bad).await.is_err(),
+                "an error is an error"
+            );
+            assert_eq!(db.stats().failed(), failed + 1, "and counted as failed");
+            assert_eq!(
+                db.stats().statements() - before,
+                6,
+                "each statement on the held connection is counted as the pool counts (the pool's own \
+             read included)"
+            );
+            // The connection still serves after an error, and goes back to the pool when dropped.
+            let count = Statement::from_string(db.backend(), "SELECT COUNT(*) AS c FROM held_t");
+            assert!(conn.query_one_raw(count).await.unwrap().is_some());
+            drop(conn);
+            db.ping().await.unwrap();
+        }
+    );
 
     #[test]
     fn a_statement_kind_is_its_first_keyword_only() {

@@ -16,6 +16,7 @@ pub mod disclaimers;
 pub mod education;
 mod error;
 pub mod events;
+mod held;
 pub mod identities;
 pub mod jobs;
 pub mod journals;
@@ -44,7 +45,7 @@ pub mod users;
 pub mod workspace;
 
 pub use db::{
-    Db, DbConfig, MigrationState, SQL_SECONDS_BUCKETS, SqlStats, StatementDone,
+    Db, DbConfig, Held, MigrationState, SQL_SECONDS_BUCKETS, SqlStats, StatementDone,
     set_request_id_source, set_statement_observer,
 };
 pub use error::StoreError;

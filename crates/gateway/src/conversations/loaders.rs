@@ -14,6 +14,7 @@ use persistence::conversations::{
 use persistence::messages::{
     self, Message, MessageColumns, MessageFilter, MessageOrder, ParentKey,
 };
+use persistence::sea_orm::ConnectionTrait;
 use persistence::{Db, Page, StoreError};
 
 use crate::graphql::context::batching;
@@ -28,18 +29,18 @@ impl ChildList for UserConversations {
     type Row = Conversation;
 
     async fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &ConversationFilter,
         order: ConversationOrder,
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<Conversation>>, StoreError> {
-        conversations::pages_for_users(db.conn(), parents, filter, order, args).await
+        conversations::pages_for_users(db, parents, filter, order, args).await
     }
 
     /// Planned reads ask for the columns their selection writes ([`ConversationColumns`]).
     async fn pages_with(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &ConversationFilter,
         order: ConversationOrder,
@@ -47,16 +48,15 @@ impl ChildList for UserConversations {
         columns: Columns,
     ) -> Result<HashMap<String, Page<Conversation>>, StoreError> {
         let columns = ConversationColumns::from_bits(columns.0);
-        conversations::sparse_pages_for_users(db.conn(), parents, filter, order, args, columns)
-            .await
+        conversations::sparse_pages_for_users(db, parents, filter, order, args, columns).await
     }
 
     async fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &ConversationFilter,
     ) -> Result<HashMap<String, u64>, StoreError> {
-        conversations::counts_for_users(db.conn(), parents, filter).await
+        conversations::counts_for_users(db, parents, filter).await
     }
 }
 
@@ -69,18 +69,18 @@ impl ChildList for ConversationMessages {
     type Row = Message;
 
     async fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &MessageFilter,
         order: MessageOrder,
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<Message>>, StoreError> {
-        messages::pages_for_conversations(db.conn(), parents, filter, order, args).await
+        messages::pages_for_conversations(db, parents, filter, order, args).await
     }
 
     /// Transcripts are the hot nested read: only the columns the selection needs are decoded.
     async fn pages_with(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &MessageFilter,
         order: MessageOrder,
@@ -88,16 +88,15 @@ impl ChildList for ConversationMessages {
         columns: Columns,
     ) -> Result<HashMap<String, Page<Message>>, StoreError> {
         let columns = MessageColumns::from_bits(columns.0);
-        messages::sparse_pages_for_conversations(db.conn(), parents, filter, order, args, columns)
-            .await
+        messages::sparse_pages_for_conversations(db, parents, filter, order, args, columns).await
     }
 
     async fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &MessageFilter,
     ) -> Result<HashMap<String, u64>, StoreError> {
-        messages::counts_for_conversations(db.conn(), parents, filter).await
+        messages::counts_for_conversations(db, parents, filter).await
     }
 }
 

@@ -10,6 +10,7 @@ use core_domain::pagination::PageArgs;
 use persistence::education::{
     self as store, Assessment, Course, CourseModule, Enrollment, Submission,
 };
+use persistence::sea_orm::ConnectionTrait;
 use persistence::{Db, Page, StoreError};
 
 use crate::graphql::context::batching;
@@ -173,21 +174,21 @@ impl ChildList for AssessmentSubmissions {
     type Row = Submission;
 
     async fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &Option<String>,
         _order: (),
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<Submission>>, StoreError> {
-        store::submissions_for(db.conn(), parents, filter, args).await
+        store::submissions_for(db, parents, filter, args).await
     }
 
     async fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &Option<String>,
     ) -> Result<HashMap<String, u64>, StoreError> {
-        store::submission_counts(db.conn(), parents, filter).await
+        store::submission_counts(db, parents, filter).await
     }
 }
 

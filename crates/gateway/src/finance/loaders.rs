@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_graphql::dataloader::DataLoader;
 use core_domain::pagination::PageArgs;
 use persistence::ledger::{self, Transaction, TransactionFilter};
+use persistence::sea_orm::ConnectionTrait;
 use persistence::{Db, Page, StoreError};
 
 use crate::graphql::context::batching;
@@ -20,21 +21,21 @@ impl ChildList for WalletTransactions {
     type Row = Transaction;
 
     async fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &TransactionFilter,
         _order: (),
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<Transaction>>, StoreError> {
-        ledger::transactions_for_wallets(db.conn(), parents, filter, args).await
+        ledger::transactions_for_wallets(db, parents, filter, args).await
     }
 
     async fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &TransactionFilter,
     ) -> Result<HashMap<String, u64>, StoreError> {
-        ledger::transaction_counts(db.conn(), parents, filter).await
+        ledger::transaction_counts(db, parents, filter).await
     }
 }
 

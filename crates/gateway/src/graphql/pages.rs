@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use core_domain::pagination::PageArgs;
+use persistence::sea_orm::ConnectionTrait;
 use persistence::{Db, Page, StoreError};
 
 use crate::error::{ApiError, ApiResult};
@@ -31,7 +32,7 @@ pub trait ChildList: Send + Sync + 'static {
 
     /// One page per parent, in one statement.
     fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &Self::Filter,
         order: Self::Order,
@@ -41,7 +42,7 @@ pub trait ChildList: Send + Sync + 'static {
     /// [`Self::pages`] reading only `columns` of each row (bits the list defines); lists that
     /// always read whole rows keep this default.
     fn pages_with(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &Self::Filter,
         order: Self::Order,
@@ -54,7 +55,7 @@ pub trait ChildList: Send + Sync + 'static {
 
     /// How many children each parent has under `filter`, in one statement.
     fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         filter: &Self::Filter,
     ) -> impl Future<Output = Result<HashMap<String, u64>, StoreError>> + Send;
@@ -144,7 +145,7 @@ impl<L: ChildList> Pages<L> {
             return Ok(Vec::new());
         }
         let pages = L::pages_with(
-            &self.db,
+            self.db.conn(),
             &missing,
             &query.filter,
             query.order,
@@ -189,7 +190,7 @@ impl<L: ChildList> Pages<L> {
         if missing.is_empty() {
             return Ok(());
         }
-        let counts = L::counts(&self.db, &missing, filter).await?;
+        let counts = L::counts(self.db.conn(), &missing, filter).await?;
         let mut known = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         for parent in missing {
             let n = counts.get(&parent).copied().unwrap_or(0);
@@ -300,7 +301,7 @@ impl<L: ChildList> Loader<PageKey<L::Filter, L::Order>> for Pages<L> {
         let mut out = HashMap::with_capacity(keys.len());
         for (query, parents) in group(keys, |k| (&k.parent, &k.query)) {
             let pages = L::pages_with(
-                &self.db,
+                self.db.conn(),
                 &parents,
                 &query.filter,
                 query.order,
@@ -331,7 +332,7 @@ impl<L: ChildList> Loader<CountKey<L::Filter>> for Pages<L> {
     ) -> Result<HashMap<CountKey<L::Filter>, u64>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
         for (filter, parents) in group(keys, |k| (&k.parent, &k.filter)) {
-            let counts = L::counts(&self.db, &parents, &filter).await?;
+            let counts = L::counts(self.db.conn(), &parents, &filter).await?;
             for parent in parents {
                 let n = counts.get(&parent).copied().unwrap_or(0);
                 let key = CountKey {

@@ -36,7 +36,7 @@ use async_graphql::{
 };
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use persistence::Page;
+use persistence::{Held, Page};
 
 use super::context::ContextExt;
 use super::pages::{ChildList, PageQuery};
@@ -66,6 +66,13 @@ pub fn allowed(document: &ExecutableDocument) -> bool {
         .iter()
         .all(|(_, op)| op.node.directives.is_empty() && set(&op.node.selection_set.node))
         && document.fragments.values().all(fragment)
+}
+
+/// One connection for all of a plan's levels: each statement through the pool would pay sqlx's
+/// test of the connection as it goes back (`persistence::Held`), and the levels run one after
+/// the other anyway.
+async fn hold(ctx: &Context<'_>) -> ApiResult<Held> {
+    Ok(ctx.services()?.db.hold().await?)
 }
 
 /// A field's value: resolved as usual, or the JSON a plan wrote for it.
@@ -221,10 +228,11 @@ pub trait PlanType: Send + Sync + Sized + 'static {
 
 /// A list below a planned object: read for all the level's parents, then written per parent.
 pub trait Level<P>: Send + Sync {
-    /// Reads this list for every parent in one statement, then the levels below it.
+    /// Reads this list for every parent in one statement on `conn`, then the levels below it.
     fn load<'a>(
         &'a mut self,
         ctx: &'a Context<'_>,
+        conn: &'a Held,
         parents: &'a [&'a P],
     ) -> BoxFuture<'a, ApiResult<()>>;
 
@@ -329,10 +337,10 @@ impl<R: PlanType> ObjectPlan<R> {
         })
     }
 
-    /// Reads the lists below `rows`, level by level.
-    pub async fn load(&mut self, ctx: &Context<'_>, rows: &[&R]) -> ApiResult<()> {
+    /// Reads the lists below `rows`, level by level, on `conn`.
+    async fn load(&mut self, ctx: &Context<'_>, conn: &Held, rows: &[&R]) -> ApiResult<()> {
         for level in &mut self.lists {
-            level.load(ctx, rows).await?;
+            level.load(ctx, conn, rows).await?;
         }
         Ok(())
     }
@@ -348,7 +356,10 @@ impl<R: PlanType> ObjectPlan<R> {
 
     /// Answers a single object (`me`): its lists read, then written.
     pub async fn answer(mut self, ctx: &Context<'_>, row: &R) -> ApiResult<Bytes> {
-        self.load(ctx, &[row]).await?;
+        if !self.lists.is_empty() {
+            let conn = hold(ctx).await?;
+            self.load(ctx, &conn, &[row]).await?;
+        }
         let mut out = Vec::with_capacity(1024);
         self.write(row, &mut out);
         Ok(out.into())
@@ -480,11 +491,15 @@ impl<R: PlanType> ConnectionPlan<R> {
         self.total
     }
 
-    /// Reads the lists below `page`'s rows.
+    /// Reads the lists below `page`'s rows, on one connection held for all their levels.
     async fn load(&mut self, ctx: &Context<'_>, page: &Page<R>) -> ApiResult<()> {
-        if let Some(node) = &mut self.node {
+        if let Some(node) = &mut self.node
+            && !node.lists.is_empty()
+            && !page.items.is_empty()
+        {
+            let conn = hold(ctx).await?;
             let rows: Vec<&R> = page.items.iter().collect();
-            node.load(ctx, &rows).await?;
+            node.load(ctx, &conn, &rows).await?;
         }
         Ok(())
     }
@@ -588,25 +603,26 @@ impl<L: PlanList> Level<L::Parent> for ListLevel<L> {
     fn load<'a>(
         &'a mut self,
         ctx: &'a Context<'_>,
+        conn: &'a Held,
         parents: &'a [&'a L::Parent],
     ) -> BoxFuture<'a, ApiResult<()>> {
         Box::pin(async move {
             if parents.is_empty() {
                 return Ok(());
             }
-            let db = &ctx.services()?.db;
             let ids: Vec<String> = parents.iter().map(|p| L::parent_id(p).to_owned()).collect();
             let q = &self.query;
-            let mut pages = L::pages_with(db, &ids, &q.filter, q.order, &q.args, q.columns).await?;
+            let mut pages =
+                L::pages_with(conn, &ids, &q.filter, q.order, &q.args, q.columns).await?;
             for page in pages.values_mut() {
                 page.items.retain(|row| L::visible(ctx, row));
             }
             if self.plan.total {
-                self.counts = L::counts(db, &ids, &q.filter).await?;
+                self.counts = L::counts(conn, &ids, &q.filter).await?;
             }
             if let Some(node) = &mut self.plan.node {
                 let rows: Vec<&L::Row> = pages.values().flat_map(|p| p.items.iter()).collect();
-                node.load(ctx, &rows).await?;
+                node.load(ctx, conn, &rows).await?;
             }
             self.pages = pages;
             Ok(())

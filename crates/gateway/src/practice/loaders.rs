@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use core_domain::pagination::PageArgs;
 use persistence::practice::{self, Invitation, Scenario, Session};
+use persistence::sea_orm::ConnectionTrait;
 use persistence::{Db, Page, StoreError};
 
 use crate::graphql::context::batching;
@@ -22,21 +23,21 @@ impl ChildList for InvitationSessions {
     type Row = Session;
 
     async fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         _filter: &(),
         _order: (),
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<Session>>, StoreError> {
-        practice::sessions_for_invitations(db.conn(), parents, args).await
+        practice::sessions_for_invitations(db, parents, args).await
     }
 
     async fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         _filter: &(),
     ) -> Result<HashMap<String, u64>, StoreError> {
-        practice::session_counts_for_invitations(db.conn(), parents).await
+        practice::session_counts_for_invitations(db, parents).await
     }
 }
 

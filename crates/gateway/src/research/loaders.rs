@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_graphql::dataloader::DataLoader;
 use core_domain::pagination::PageArgs;
 use persistence::research::{self, ObservationNote, UsageLog};
+use persistence::sea_orm::ConnectionTrait;
 use persistence::{Db, Page, StoreError};
 
 use crate::graphql::context::batching;
@@ -20,21 +21,21 @@ impl ChildList for SessionUsage {
     type Row = UsageLog;
 
     async fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         _filter: &(),
         _order: (),
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<UsageLog>>, StoreError> {
-        research::usage_pages(db.conn(), parents, args).await
+        research::usage_pages(db, parents, args).await
     }
 
     async fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         _filter: &(),
     ) -> Result<HashMap<String, u64>, StoreError> {
-        research::usage_counts(db.conn(), parents).await
+        research::usage_counts(db, parents).await
     }
 }
 
@@ -47,21 +48,21 @@ impl ChildList for SessionNotes {
     type Row = ObservationNote;
 
     async fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         _filter: &(),
         _order: (),
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<ObservationNote>>, StoreError> {
-        research::note_pages(db.conn(), parents, args).await
+        research::note_pages(db, parents, args).await
     }
 
     async fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         _filter: &(),
     ) -> Result<HashMap<String, u64>, StoreError> {
-        research::note_counts(db.conn(), parents).await
+        research::note_counts(db, parents).await
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use core_domain::pagination::PageArgs;
+use persistence::sea_orm::ConnectionTrait;
 use persistence::workspace::{self, Project};
 use persistence::{Db, Page, StoreError};
 
@@ -25,21 +26,21 @@ macro_rules! project_runs {
             type Row = workspace::$store::Row;
 
             async fn pages(
-                db: &Db,
+                db: &impl ConnectionTrait,
                 parents: &[String],
                 owner: &String,
                 _order: (),
                 args: &PageArgs,
             ) -> Result<HashMap<String, Page<Self::Row>>, StoreError> {
-                workspace::$store::pages_for_projects(db.conn(), owner, parents, args).await
+                workspace::$store::pages_for_projects(db, owner, parents, args).await
             }
 
             async fn counts(
-                db: &Db,
+                db: &impl ConnectionTrait,
                 parents: &[String],
                 owner: &String,
             ) -> Result<HashMap<String, u64>, StoreError> {
-                workspace::$store::counts_for_projects(db.conn(), owner, parents).await
+                workspace::$store::counts_for_projects(db, owner, parents).await
             }
         }
     };
@@ -61,21 +62,21 @@ impl ChildList for ProjectUploads {
     type Row = persistence::uploads::Upload;
 
     async fn pages(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         owner: &String,
         _order: (),
         args: &PageArgs,
     ) -> Result<HashMap<String, Page<Self::Row>>, StoreError> {
-        persistence::uploads::pages_for_projects(db.conn(), owner, parents, args).await
+        persistence::uploads::pages_for_projects(db, owner, parents, args).await
     }
 
     async fn counts(
-        db: &Db,
+        db: &impl ConnectionTrait,
         parents: &[String],
         owner: &String,
     ) -> Result<HashMap<String, u64>, StoreError> {
-        persistence::uploads::counts_for_projects(db.conn(), owner, parents).await
+        persistence::uploads::counts_for_projects(db, owner, parents).await
     }
 }
 
