@@ -137,6 +137,21 @@ async fn concurrent(streams: usize) -> (usize, usize, Duration) {
     );
     let app = Arc::new(spawn(&fake).await);
     let user = app.register("bench@example.com").await;
+    // A thousand replies reserve more than the FREE plan's monthly token budget: an
+    // administrator moves the bench's user to ENTERPRISE first, as an operator would.
+    let admin = app.register("admin@example.com").await;
+    app.promote(&admin, core_domain::Role::Admin).await;
+    let moved = app
+        .query(
+            Some(&admin.token),
+            "mutation($i: SetSubscriptionInput!) { setSubscription(input: $i) { subscription { plan } } }",
+            json!({ "i": { "userId": user.global_id, "plan": "ENTERPRISE" } }),
+        )
+        .await;
+    assert_eq!(
+        moved["setSubscription"]["subscription"]["plan"],
+        "ENTERPRISE"
+    );
 
     let peak = Arc::new(AtomicUsize::new(0));
     let sampler = {
