@@ -727,20 +727,26 @@ e2e!(
         // Anonymous: the batch and its audit row are the request's only statements (a first call takes the address's
         // rate-limit lease, which on PostgreSQL is a statement per block of calls).
         app.query(None, RECORD, events(1, "app.opened")).await;
-        let before = app.sql_statements();
-        let data = app.query(None, RECORD, events(100, "message_sent")).await;
-        let cost = app.sql_statements() - before;
-        assert_eq!(data["recordTelemetry"]["recorded"], 100);
-        assert_eq!(
-            data["recordTelemetry"]["eventIds"]
-                .as_array()
-                .unwrap()
-                .len(),
-            100
-        );
+        // The cheapest of three batches: the server's background work (the sweep of interrupted
+        // replies, the queue depths, the heartbeat) counts in the same total and may land in one
+        // (CI once saw 3 against 2), as `queries.rs`'s `statements` explains.
+        let mut cost = u64::MAX;
+        for _ in 0..3 {
+            let before = app.sql_statements();
+            let data = app.query(None, RECORD, events(100, "message_sent")).await;
+            cost = cost.min(app.sql_statements() - before);
+            assert_eq!(data["recordTelemetry"]["recorded"], 100);
+            assert_eq!(
+                data["recordTelemetry"]["eventIds"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                100
+            );
+        }
         // The batch is one statement, its audit row (same transaction) the other.
         assert_eq!(cost, 2, "100 events cost {cost} statements");
-        assert_eq!(event_total(&app, &staff).await, 101);
+        assert_eq!(event_total(&app, &staff).await, 301);
 
         let body = app.post(None, RECORD, events(101, "message_sent")).await;
         assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
@@ -749,7 +755,7 @@ e2e!(
         assert_eq!(field(&body), "events", "{body}");
         assert_eq!(
             event_total(&app, &staff).await,
-            101,
+            301,
             "nothing of 101 stored"
         );
 
