@@ -10,7 +10,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend};
 
 use crate::StoreError;
-pub use crate::held::Held;
+use crate::held::Held;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -171,7 +171,7 @@ pub struct MigrationState {
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: DatabaseConnection,
-    stats: Arc<SqlStats>,
+    /// Holds the pool's statistics.
     recorder: Recorder,
 }
 
@@ -238,9 +238,8 @@ impl Db {
                     .create_if_missing(true)
             });
         let mut conn = sea_orm::Database::connect(options).await?;
-        let stats = Arc::new(SqlStats::default());
         let recorder = Recorder {
-            stats: Arc::clone(&stats),
+            stats: Arc::new(SqlStats::default()),
             system: match conn.get_database_backend() {
                 DbBackend::Postgres => "postgresql",
                 _ => "sqlite",
@@ -251,11 +250,7 @@ impl Db {
         conn.set_metric_callback(move |info| {
             counting.record(&info.statement.sql, info.elapsed, info.failed);
         });
-        Ok(Self {
-            conn,
-            stats,
-            recorder,
-        })
+        Ok(Self { conn, recorder })
     }
 
     /// One connection of the pool, held for a run of statements until it is dropped
@@ -269,7 +264,7 @@ impl Db {
     }
 
     pub fn stats(&self) -> &SqlStats {
-        &self.stats
+        &self.recorder.stats
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -437,9 +432,14 @@ mod tests {
         }
         // Returning a connection to the pool runs in a task of its own: wait for the pool to be
         // whole again before closing it, or the last test is cut short.
-        while db.conn().get_postgres_connection_pool().num_idle() < 1 {
-            tokio::task::yield_now().await;
-        }
+        let whole = async {
+            while db.conn().get_postgres_connection_pool().num_idle() < 1 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), whole)
+            .await
+            .expect("the connection went back to the pool");
         db.conn().clone().close().await.unwrap();
         ended.recv().await.expect("the pool's connection ended");
         syncs.load(Ordering::SeqCst)

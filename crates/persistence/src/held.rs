@@ -24,6 +24,17 @@ use sea_query_sqlx::SqlxValues;
 use crate::StoreError;
 use crate::db::Recorder;
 
+/// `body` with `c` bound to the held connection of whichever driver it is (the body is the same
+/// code, typed once per driver).
+macro_rules! on_driver {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            Conn::Postgres($c) => $body,
+            Conn::Sqlite($c) => $body,
+        }
+    };
+}
+
 /// A connection taken from the pool, given back when this is dropped.
 pub struct Held {
     conn: Mutex<Conn>,
@@ -68,24 +79,13 @@ impl Held {
     async fn fetch(&self, stmt: &Statement, one: bool) -> Result<Vec<QueryResult>, DbErr> {
         let mut conn = self.conn.lock().await;
         let started = Instant::now();
-        let rows = match &mut *conn {
-            Conn::Postgres(c) if one => query(stmt)
-                .fetch_optional(&mut **c)
-                .await
-                .map(|row| row.into_iter().map(QueryResult::from).collect()),
-            Conn::Postgres(c) => query(stmt)
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(QueryResult::from).collect()),
-            Conn::Sqlite(c) if one => query(stmt)
-                .fetch_optional(&mut **c)
-                .await
-                .map(|row| row.into_iter().map(QueryResult::from).collect()),
-            Conn::Sqlite(c) => query(stmt)
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(QueryResult::from).collect()),
-        };
+        let rows = on_driver!(&mut *conn, |c| if one {
+            let row = query(stmt).fetch_optional(&mut **c).await;
+            row.map(|row| row.into_iter().map(QueryResult::from).collect())
+        } else {
+            let rows = query(stmt).fetch_all(&mut **c).await;
+            rows.map(|rows| rows.into_iter().map(QueryResult::from).collect())
+        });
         self.recorder
             .record(&stmt.sql, started.elapsed(), rows.is_err());
         rows.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))
@@ -96,13 +96,12 @@ impl Held {
     async fn execute(&self, stmt: &Statement, unprepared: bool) -> Result<ExecResult, DbErr> {
         let mut conn = self.conn.lock().await;
         let started = Instant::now();
-        let raw = || sqlx::raw_sql(sqlx::AssertSqlSafe(stmt.sql.clone()));
-        let done = match &mut *conn {
-            Conn::Postgres(c) if unprepared => raw().execute(&mut **c).await.map(ExecResult::from),
-            Conn::Postgres(c) => query(stmt).execute(&mut **c).await.map(ExecResult::from),
-            Conn::Sqlite(c) if unprepared => raw().execute(&mut **c).await.map(ExecResult::from),
-            Conn::Sqlite(c) => query(stmt).execute(&mut **c).await.map(ExecResult::from),
-        };
+        let done = on_driver!(&mut *conn, |c| if unprepared {
+            let raw = sqlx::raw_sql(sqlx::AssertSqlSafe(stmt.sql.clone()));
+            raw.execute(&mut **c).await.map(ExecResult::from)
+        } else {
+            query(stmt).execute(&mut **c).await.map(ExecResult::from)
+        });
         self.recorder
             .record(&stmt.sql, started.elapsed(), done.is_err());
         done.map_err(|e| DbErr::Exec(RuntimeErr::SqlxError(e.into())))

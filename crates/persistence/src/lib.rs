@@ -45,10 +45,11 @@ pub mod users;
 pub mod workspace;
 
 pub use db::{
-    Db, DbConfig, Held, MigrationState, SQL_SECONDS_BUCKETS, SqlStats, StatementDone,
+    Db, DbConfig, MigrationState, SQL_SECONDS_BUCKETS, SqlStats, StatementDone,
     set_request_id_source, set_statement_observer,
 };
 pub use error::StoreError;
+pub use held::Held;
 pub use sea_orm;
 
 /// A page of rows read with a keyset cursor, plus whether more rows lie beyond each end.
