@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use persistence::Db;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -279,7 +280,7 @@ pub async fn run(
         let _ = stop_jobs.send(true);
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
+    let served = axum::serve(accepting(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed");
@@ -294,6 +295,23 @@ pub async fn run(
         tracing::error!(%error, "the job pool failed");
     }
     served
+}
+
+/// Turns Nagle's algorithm off on an accepted connection, as HTTP servers do: a response written
+/// in several pieces (a large planned answer is) otherwise has its last short segment held back
+/// until the client acknowledges the ones before, which a client delaying its acknowledgements
+/// (Linux waits up to 40 ms) turns into a stall. Without it, `just bench`'s large read had a p99
+/// about 40 ms above its p50.
+fn accepting(
+    listener: TcpListener,
+) -> axum::serve::TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
+    listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
+}
+
+fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+    }
 }
 
 fn stale_cutoff(config: &Config) -> chrono::DateTime<chrono::Utc> {
@@ -435,5 +453,24 @@ pub fn redact(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener as _;
+
+    /// The listener `run` serves on turns Nagle's algorithm off for every connection it accepts.
+    #[tokio::test]
+    async fn accepted_connections_send_without_delay() {
+        let listener = super::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut accepting = super::accepting(listener);
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, from) = accepting.accept().await;
+        assert_eq!(from, client.local_addr().unwrap());
+        assert!(accepted.nodelay().unwrap());
+        // The client's side is left as it was: only the server's sockets are changed.
+        assert!(!client.nodelay().unwrap());
     }
 }

@@ -753,18 +753,22 @@ impl UserQuery {
         before: Option<String>,
     ) -> ApiResult<Planned<Connection<String, User, UserTotal, EmptyFields>>> {
         let args = page_args(first, after, last, before)?;
-        let page = accounts(ctx)?.users(caller(ctx)?, &args).await?;
         let name = AccountService::users_ordering();
         let cursor_of = |u: &service::User| cursor(name, u.created_at, &u.id);
+        let (accounts, caller) = (accounts(ctx)?, caller(ctx)?);
         if let Some(plan) = plan::connection::<service::User, User, UserTotal>(ctx) {
+            // The page, its count and the levels below on one connection.
+            let conn = plan::hold(ctx).await?;
+            let page = accounts.users_on(&conn, caller, &args).await?;
             let total = if plan.counts_total() {
-                Some(accounts(ctx)?.count_users(caller(ctx)?).await?)
+                Some(accounts.count_users_on(&conn, caller).await?)
             } else {
                 None
             };
-            let json = plan.answer(ctx, page, total, cursor_of).await?;
+            let json = plan.answer(ctx, &conn, page, total, cursor_of).await?;
             return Ok(Planned::Written(json));
         }
+        let page = accounts.users(caller, &args).await?;
         let ids: Vec<String> = page.items.iter().map(|u| u.id.clone()).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         prefetch_conversations(ctx, &node, &ids).await?;

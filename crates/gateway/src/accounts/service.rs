@@ -770,14 +770,33 @@ impl AccountService {
 
     /// A page of every user, oldest first (admins only).
     pub async fn users(&self, caller: &Caller, args: &PageArgs) -> ApiResult<Page<User>> {
+        self.users_on(self.db.conn(), caller, args).await
+    }
+
+    /// [`Self::users`] read on `conn` (a planned read's held connection).
+    pub async fn users_on(
+        &self,
+        conn: &impl persistence::sea_orm::ConnectionTrait,
+        caller: &Caller,
+        args: &PageArgs,
+    ) -> ApiResult<Page<User>> {
         Self::require_admin(caller, Action::Read)?;
-        Ok(users::page(self.db.conn(), args).await?)
+        Ok(users::page(conn, args).await?)
     }
 
     /// How many users there are (admins only).
     pub async fn count_users(&self, caller: &Caller) -> ApiResult<u64> {
+        self.count_users_on(self.db.conn(), caller).await
+    }
+
+    /// [`Self::count_users`] read on `conn`.
+    pub async fn count_users_on(
+        &self,
+        conn: &impl persistence::sea_orm::ConnectionTrait,
+        caller: &Caller,
+    ) -> ApiResult<u64> {
         Self::require_admin(caller, Action::Read)?;
-        Ok(users::count(self.db.conn()).await?)
+        Ok(users::count(conn).await?)
     }
 
     /// The cursor name of the user list.

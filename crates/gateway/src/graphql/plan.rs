@@ -68,10 +68,11 @@ pub fn allowed(document: &ExecutableDocument) -> bool {
         && document.fragments.values().all(fragment)
 }
 
-/// One connection for all of a plan's levels: each statement through the pool would pay sqlx's
-/// test of the connection as it goes back (`persistence::Held`), and the levels run one after
-/// the other anyway.
-async fn hold(ctx: &Context<'_>) -> ApiResult<Held> {
+/// One connection for all of a plan's reads: each statement through the pool would pay sqlx's
+/// test of the connection as it goes back (`persistence::Held`), and the reads run one after
+/// the other anyway. A root connection's resolver takes it before reading its page, so that the
+/// page, its count and every level below share it.
+pub async fn hold(ctx: &Context<'_>) -> ApiResult<Held> {
     Ok(ctx.services()?.db.hold().await?)
 }
 
@@ -491,29 +492,30 @@ impl<R: PlanType> ConnectionPlan<R> {
         self.total
     }
 
-    /// Reads the lists below `page`'s rows, on one connection held for all their levels.
-    async fn load(&mut self, ctx: &Context<'_>, page: &Page<R>) -> ApiResult<()> {
+    /// Reads the lists below `page`'s rows on `conn`, level by level.
+    async fn load(&mut self, ctx: &Context<'_>, conn: &Held, page: &Page<R>) -> ApiResult<()> {
         if let Some(node) = &mut self.node
             && !node.lists.is_empty()
             && !page.items.is_empty()
         {
-            let conn = hold(ctx).await?;
             let rows: Vec<&R> = page.items.iter().collect();
-            node.load(ctx, &conn, &rows).await?;
+            node.load(ctx, conn, &rows).await?;
         }
         Ok(())
     }
 
-    /// Answers a root connection: `page` (read and checked by the resolver's service), its
-    /// `total` when [`Self::counts_total`], `cursor` giving each row's cursor.
+    /// Answers a root connection: `page` (read and checked by the resolver's service on `conn`,
+    /// from [`hold`]), its `total` when [`Self::counts_total`], `cursor` giving each row's
+    /// cursor. The levels below the page are read on `conn` too.
     pub async fn answer(
         mut self,
         ctx: &Context<'_>,
+        conn: &Held,
         page: Page<R>,
         total: Option<u64>,
         cursor: impl Fn(&R) -> String,
     ) -> ApiResult<Bytes> {
-        self.load(ctx, &page).await?;
+        self.load(ctx, conn, &page).await?;
         let mut out = Vec::with_capacity(4096);
         self.write(&page, total.unwrap_or(0), &cursor, &mut out);
         Ok(out.into())
